@@ -1,0 +1,217 @@
+// Reverse-mode autograd: the primitives, one gradient rule each (the whole table fits on a screen),
+// and backward() as a topological sort followed by a reverse walk.
+import type { AvgPoolGeometry, WindowGeometry } from './backend.js';
+import { fail, fmt } from './errors.js';
+import { sameShape } from './shape.js';
+import { fromStorage, keep, noGrad, onesLike, type Tensor } from './tensor.js';
+import * as o from './ops.js';
+
+/** Every primitive and the attributes its gradient rule needs. Adding a key here without a rule below is a compile error. */
+export interface PrimAttrs {
+  add: null;
+  sub: null;
+  mul: null;
+  div: null;
+  /** Comparisons give 0/1 masks and carry no gradient. */
+  eq: null;
+  gt: null;
+  neg: null;
+  exp: null;
+  log: null;
+  sqrt: null;
+  abs: null;
+  relu: null;
+  pow: { p: number };
+  /** Reductions keep the reduced dims as size 1; `keepdim: false` is a reshape on top. */
+  sum: { axes: number[] };
+  max: { axes: number[] };
+  expand: null;
+  reshape: null;
+  permute: { perm: number[] };
+  slice: { axis: number; start: number; length: number };
+  concat: { axis: number };
+  matmul: { transA: boolean; transB: boolean };
+  im2col: WindowGeometry;
+  col2im: WindowGeometry;
+  maxPool2d: WindowGeometry;
+  avgPool2d: AvgPoolGeometry;
+}
+export type Prim = keyof PrimAttrs;
+
+/** The record an op leaves on its output while the graph is being recorded. */
+export interface GradNode<P extends Prim = Prim> {
+  readonly op: P;
+  inputs: Tensor[];
+  readonly attrs: PrimAttrs[P];
+  /** Extra tensors the rule needs (max-pool indices). */
+  saved: Tensor[];
+  /** Set once backward has walked this node without retainGraph. */
+  freed: boolean;
+}
+
+/** Given the output gradient g, the node and its output y, the gradient for each input (null: none). */
+type GradRule<P extends Prim> = (g: Tensor, node: GradNode<P>, y: Tensor) => (Tensor | null)[];
+
+const x0 = (n: GradNode): Tensor => n.inputs[0];
+const x1 = (n: GradNode): Tensor => n.inputs[1];
+
+const rules: { [P in Prim]: GradRule<P> } = {
+  add: (g, n) => [o.sumTo(g, x0(n).shape), o.sumTo(g, x1(n).shape)],
+  sub: (g, n) => [o.sumTo(g, x0(n).shape), o.sumTo(o.neg(g), x1(n).shape)],
+  mul: (g, n) => [o.sumTo(o.mul(g, x1(n)), x0(n).shape), o.sumTo(o.mul(g, x0(n)), x1(n).shape)],
+  // d(a/b)/db = -a/b² = -y/b
+  div: (g, n, y) => [o.sumTo(o.div(g, x1(n)), x0(n).shape), o.sumTo(o.neg(o.div(o.mul(g, y), x1(n))), x1(n).shape)],
+  eq: () => [null, null],
+  gt: () => [null, null],
+  neg: (g) => [o.neg(g)],
+  exp: (g, _n, y) => [o.mul(g, y)],
+  log: (g, n) => [o.div(g, x0(n))],
+  sqrt: (g, _n, y) => [o.div(g, o.mul(y, 2))],
+  abs: (g, n) => [o.mul(g, o.sub(o.gt(x0(n), 0), o.gt(o.neg(x0(n)), 0)))],
+  relu: (g, n) => [o.mul(g, o.gt(x0(n), 0))],
+  pow: (g, n) => [o.mul(g, o.mul(o.pow(x0(n), n.attrs.p - 1), n.attrs.p))],
+  sum: (g, n) => [o.expand(g, x0(n).shape)],
+  // Ties share the gradient equally (torch.amax semantics).
+  max: (g, n, y) => {
+    const mask = o.eq(x0(n), y);
+    return [o.mul(mask, o.div(g, o.sum(mask, n.attrs.axes, true)))];
+  },
+  expand: (g, n) => [o.sumTo(g, x0(n).shape)],
+  reshape: (g, n) => [o.reshape(g, x0(n).shape)],
+  permute: (g, n) => [o.permute(g, inversePerm(n.attrs.perm))],
+  slice: (g, n) => [o.padAxis(g, n.attrs.axis, n.attrs.start, x0(n).shape[n.attrs.axis] - n.attrs.start - n.attrs.length)],
+  concat: (g, n) => {
+    let at = 0;
+    return n.inputs.map((t) => {
+      const part = o.slice(g, n.attrs.axis, at, t.shape[n.attrs.axis]);
+      at += t.shape[n.attrs.axis];
+      return part;
+    });
+  },
+  // C = op(A)·op(B); each case is the familiar dA = dC·Bᵀ, dB = Aᵀ·dC written for stored layouts.
+  matmul: (g, n) => {
+    const [a, b] = n.inputs;
+    const { transA, transB } = n.attrs;
+    const da = transA ? o.matmulT(b, g, transB, true) : o.matmulT(g, b, false, !transB);
+    const db = transB ? o.matmulT(g, a, true, transA) : o.matmulT(a, g, !transA, false);
+    return [o.sumTo(da, a.shape), o.sumTo(db, b.shape)];
+  },
+  im2col: (g, n) => [o.col2im(g, n.attrs)],
+  col2im: (g, n) => [o.im2col(g, n.attrs)],
+  maxPool2d: (g, n) => {
+    const b = g.backend;
+    return [fromStorage(b, b.maxPool2dBackward(g.storage, n.saved[0].storage, n.attrs), x0(n).shape)];
+  },
+  avgPool2d: (g, n) => {
+    const b = g.backend;
+    return [fromStorage(b, b.avgPool2dBackward(g.storage, n.attrs), x0(n).shape)];
+  },
+};
+
+function inversePerm(p: readonly number[]): number[] {
+  const inv = new Array<number>(p.length);
+  p.forEach((d, i) => (inv[d] = i));
+  return inv;
+}
+
+/** Nodes reachable from `root` that need a gradient, inputs before outputs (iterative: nets are deep). */
+function topoOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>([root]);
+  const stack: [Tensor, number][] = [[root, 0]];
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    const [t, i] = top;
+    const inputs = t.node ? t.node.inputs : [];
+    if (i < inputs.length) {
+      top[1]++;
+      const c = inputs[i];
+      if (c.requiresGrad && !seen.has(c)) {
+        seen.add(c);
+        stack.push([c, 0]);
+      }
+    } else {
+      stack.pop();
+      order.push(t);
+    }
+  }
+  return order;
+}
+
+/** Hook for anomaly mode: called with each op name and the gradients it produced. */
+export type GradCheck = (op: Prim, grads: readonly (Tensor | null)[]) => void;
+let gradCheck: GradCheck | null = null;
+export function setGradCheck(fn: GradCheck | null): void {
+  gradCheck = fn;
+}
+
+export function backward(root: Tensor, gradient: Tensor | undefined, retainGraph: boolean): void {
+  if (!root.requiresGrad) fail('backward', `tensor ${fmt(root.shape)} does not require grad and has no grad function`);
+  if (gradient === undefined && root.size !== 1) {
+    fail('backward', `a gradient can be created implicitly only for a one-element output, but the output has shape ${fmt(root.shape)}; pass backward(gradient) with that shape`);
+  }
+  if (gradient && !sameShape(gradient.shape, root.shape)) {
+    fail('backward', `gradient shape ${fmt(gradient.shape)} does not match output shape ${fmt(root.shape)}`);
+  }
+  noGrad(() => {
+    const grads = new Map<Tensor, Tensor>();
+    grads.set(root, gradient ? gradient.detach() : onesLike(root));
+    const order = topoOrder(root);
+    for (let k = order.length - 1; k >= 0; k--) {
+      const t = order[k];
+      const g = grads.get(t);
+      if (!g) continue;
+      grads.delete(t);
+      const node = t.node;
+      if (!node) {
+        accumulateLeaf(t, g);
+        continue;
+      }
+      if (node.freed) {
+        g.dispose();
+        fail('backward', `trying to backward through the graph a second time (op '${node.op}'); pass { retainGraph: true } to the first backward()`);
+      }
+      const rule = rules[node.op] as GradRule<Prim>;
+      const ins = rule(g, node, t);
+      if (gradCheck) gradCheck(node.op, ins);
+      node.inputs.forEach((inp, i) => {
+        let gi = ins[i];
+        if (!gi) return;
+        if (!inp.requiresGrad) {
+          if (gi !== g) gi.dispose();
+          return;
+        }
+        if (gi === g) gi = g.detach(); // the rule passed g through: give the input its own handle
+        if (!sameShape(gi.shape, inp.shape)) {
+          fail('backward', `internal error: rule '${node.op}' gave gradient ${fmt(gi.shape)} for input ${fmt(inp.shape)}`);
+        }
+        const prev = grads.get(inp);
+        if (prev) {
+          grads.set(inp, o.add(prev, gi));
+          prev.dispose();
+          gi.dispose();
+        } else {
+          grads.set(inp, gi);
+        }
+      });
+      g.dispose();
+      if (!retainGraph) {
+        node.freed = true;
+        node.inputs = [];
+        for (const s of node.saved) s.dispose();
+        node.saved = [];
+      }
+    }
+  });
+}
+
+function accumulateLeaf(t: Tensor, g: Tensor): void {
+  if (t.grad) {
+    const sum = o.add(t.grad, g);
+    t.grad.dispose();
+    g.dispose();
+    t.grad = keep(sum);
+  } else {
+    t.grad = keep(g);
+  }
+}

@@ -1,0 +1,202 @@
+// The narrow interface every backend implements, and the registry that selects the one in use.
+//
+// A backend stores flat float32 buffers (its own `Storage` handles) and runs one kernel per primitive.
+// Shapes are checked by the front end before a backend is called, so kernels may trust their geometry.
+import { fail } from './errors.js';
+import type { Shape } from './shape.js';
+
+/** An opaque handle to a backend's buffer of `size` float32 values. */
+export interface Storage {
+  readonly size: number;
+}
+
+export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'relu' | 'pow' | 'abs';
+/** `eq` and `gt` give 1 or 0 and take no gradient; they build masks for the gradient rules. */
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'eq' | 'gt';
+export type ReduceOp = 'sum' | 'max';
+
+/**
+ * Batched C[b] = op(A[b]) · op(B[b]) with op = transpose when the flag is set.
+ * A holds `batchA` matrices and B `batchB`; output matrix b reads A[b % batchA] and B[b % batchB]
+ * (both divide `batch`), which covers no broadcast, a shared operand and leading broadcast dims.
+ * A is [m,k] ([k,m] if transA), B is [k,n] ([n,k] if transB), C is [m,n].
+ */
+export interface MatmulGeometry {
+  batch: number;
+  batchA: number;
+  batchB: number;
+  m: number;
+  k: number;
+  n: number;
+  transA: boolean;
+  transB: boolean;
+}
+
+/**
+ * Sliding-window geometry shared by im2col/col2im and the pools.
+ * Input [n, c, h, w]; window kh×kw with stride, zero padding and dilation; output oh×ow.
+ */
+export interface WindowGeometry {
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+  dh: number;
+  dw: number;
+  oh: number;
+  ow: number;
+}
+
+export interface AvgPoolGeometry extends WindowGeometry {
+  countIncludePad: boolean;
+}
+
+/** Fused optimizer updates (one kernel per parameter); hyper-parameters follow torch.optim. */
+export interface SgdParams {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  weightDecay: number;
+  nesterov: boolean;
+  /** First step: the momentum buffer starts as the gradient itself (torch.optim semantics). */
+  firstStep: boolean;
+}
+export interface AdamParams {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** AdamW: decoupled weight decay. */
+  decoupled: boolean;
+  step: number;
+}
+
+export interface Backend {
+  /** 'reference', 'gpujs' or 'wasm'. */
+  readonly name: string;
+  /** The mode within the backend ('float64' for reference, gpu.js's mode for gpujs). */
+  readonly mode: string;
+  /** Why the backend runs in a mode other than the one asked for, or null. */
+  readonly fallbackReason: string | null;
+
+  upload(data: Float32Array): Storage;
+  fill(size: number, value: number): Storage;
+  read(s: Storage): Promise<Float32Array>;
+  /** Present only where a synchronous read is honest (data already on the host). */
+  readSync?(s: Storage): Float32Array;
+  release(s: Storage): void;
+  /** Bytes the storage holds on the backend (may exceed 4·size for padded or packed layouts). */
+  bytes(s: Storage): number;
+
+  unary(op: UnaryOp, x: Storage, param: number): Storage;
+  binary(op: BinaryOp, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage;
+  /** Reduces `axes` of `shape` (sorted, unique); the result has those dims set to 1. */
+  reduce(op: ReduceOp, x: Storage, shape: Shape, axes: readonly number[]): Storage;
+  permute(x: Storage, shape: Shape, perm: readonly number[]): Storage;
+  slice(x: Storage, shape: Shape, axis: number, start: number, length: number): Storage;
+  concat(xs: readonly Storage[], shapes: readonly Shape[], axis: number): Storage;
+  matmul(a: Storage, b: Storage, g: MatmulGeometry): Storage;
+  /**
+   * im2col: [n,c,h,w] → [c·kh·kw, n·oh·ow]. Row r = (c·kh + ky)·kw + kx, column j = (b·oh + oy)·ow + ox;
+   * padding reads 0. Batch sits in the columns so a convolution is one GEMM with the weight [o, c·kh·kw].
+   */
+  im2col(x: Storage, g: WindowGeometry): Storage;
+  /** col2im, the adjoint of im2col: [c·kh·kw, n·oh·ow] → [n,c,h,w], overlapping windows summed. */
+  col2im(cols: Storage, g: WindowGeometry): Storage;
+  /** Max pool; `indices` holds, per output, the flat index (y·w + x) of its max within the plane. */
+  maxPool2d(x: Storage, g: WindowGeometry): { out: Storage; indices: Storage };
+  maxPool2dBackward(gy: Storage, indices: Storage, g: WindowGeometry): Storage;
+  avgPool2d(x: Storage, g: AvgPoolGeometry): Storage;
+  avgPool2dBackward(gy: Storage, g: AvgPoolGeometry): Storage;
+
+  /** In-place optimizer updates: they overwrite `param` and the state buffers. */
+  sgdStep(param: Storage, grad: Storage, momentumBuf: Storage | null, p: SgdParams): void;
+  adamStep(param: Storage, grad: Storage, m: Storage, v: Storage, p: AdamParams): void;
+
+  /** Frees compiled kernels and pools; the backend is unusable afterwards. */
+  destroy?(): void;
+}
+
+export interface BackendOptions {
+  /** gpu.js mode ('webasm', 'headlessgl', 'webgpu', 'webgl2', 'cpu'); ignored by other backends. */
+  mode?: string;
+  /** Worker threads for backends that can use them. */
+  threads?: number;
+}
+
+export type BackendFactory = (options: BackendOptions) => Backend | Promise<Backend>;
+
+const factories = new Map<string, BackendFactory>();
+const instances = new Map<string, Backend>();
+let current: Backend | null = null;
+let defaultName = 'reference';
+
+/** Makes a backend selectable by name. Later registrations replace earlier ones. */
+export function registerBackend(name: string, factory: BackendFactory): void {
+  factories.set(name, factory);
+}
+
+export function registeredBackends(): string[] {
+  return [...factories.keys()];
+}
+
+/** Sets which backend `getBackend()` falls back to when none was chosen. */
+export function setDefaultBackendName(name: string): void {
+  defaultName = name;
+}
+
+function key(name: string, options: BackendOptions): string {
+  return `${name}:${options.mode ?? ''}:${options.threads ?? ''}`;
+}
+
+/**
+ * Selects the backend new tensors are created on. Returns a Promise when the backend starts
+ * asynchronously (gpu.js WebGPU, worker pools); await it before creating tensors.
+ */
+export function setBackend(name: string, options: BackendOptions = {}): Backend | Promise<Backend> {
+  const factory = factories.get(name);
+  if (!factory) fail('setBackend', `unknown backend '${name}' (available: ${registeredBackends().join(', ')})`);
+  const k = key(name, options);
+  const existing = instances.get(k);
+  if (existing) {
+    current = existing;
+    return existing;
+  }
+  const made = factory(options);
+  if (made instanceof Promise) {
+    return made.then((b) => {
+      instances.set(k, b);
+      current = b;
+      return b;
+    });
+  }
+  instances.set(k, made);
+  current = made;
+  return made;
+}
+
+/** The backend in use (created on first use). */
+export function currentBackend(): Backend {
+  if (current) return current;
+  const made = setBackend(defaultName);
+  if (made instanceof Promise) fail('getBackend', `default backend '${defaultName}' starts asynchronously: await setBackend('${defaultName}') first`);
+  return made;
+}
+
+/** Names the backend and mode in use, e.g. 'reference' or 'gpujs:webasm'. */
+export function getBackend(): string {
+  const b = currentBackend();
+  return b.name === 'reference' ? 'reference' : `${b.name}:${b.mode}`;
+}
+
+/** Why the current backend runs in a mode other than the one asked for, or null. */
+export function backendFallbackReason(): string | null {
+  return currentBackend().fallbackReason;
+}

@@ -1,0 +1,313 @@
+// F: the neural-network functions (conv, batch norm, pools, losses), composed from the primitives in ops.ts.
+import type { WindowGeometry } from './backend.js';
+import { fail, fmt } from './errors.js';
+import * as o from './ops.js';
+import { fromStorage, noGrad, Tensor } from './tensor.js';
+
+type Pair = number | readonly [number, number];
+
+function pair(op: string, name: string, v: Pair, min: number): [number, number] {
+  const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
+  if (p.length !== 2 || !p.every((d) => Number.isInteger(d) && d >= min)) {
+    fail(op, `${name} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`);
+  }
+  return p;
+}
+
+function need4d(op: string, arg: string, x: unknown): asserts x is Tensor {
+  if (!(x instanceof Tensor)) fail(op, `argument '${arg}' must be a Tensor`);
+  if (x.rank !== 4) fail(op, `${arg} must be 4-D [N, C, H, W], got shape ${fmt(x.shape)}`);
+}
+
+/** Output size of a sliding window along one axis (PyTorch's formula, with optional ceil mode). */
+function outSize(op: string, inp: number, k: number, s: number, p: number, d: number, ceil: boolean): number {
+  const eff = d * (k - 1) + 1;
+  const span = inp + 2 * p - eff;
+  if (span < 0) fail(op, `window of effective size ${eff} (kernel ${k}, dilation ${d}) does not fit input ${inp} with padding ${p}`);
+  let o2 = Math.floor(span / s) + 1;
+  if (ceil) {
+    o2 = Math.ceil(span / s) + 1;
+    // The last window must start inside the input or the left padding (PyTorch's rule).
+    if ((o2 - 1) * s >= inp + p) o2--;
+  }
+  return o2;
+}
+
+function geometry(op: string, x: Tensor, k: [number, number], s: [number, number], p: [number, number], d: [number, number], ceil = false): WindowGeometry {
+  const [n, c, h, w] = x.shape;
+  const oh = outSize(op, h, k[0], s[0], p[0], d[0], ceil);
+  const ow = outSize(op, w, k[1], s[1], p[1], d[1], ceil);
+  return { n, c, h, w, kh: k[0], kw: k[1], sh: s[0], sw: s[1], ph: p[0], pw: p[1], dh: d[0], dw: d[1], oh, ow };
+}
+
+export interface Conv2dOptions {
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+  groups?: number;
+}
+
+/**
+ * 2-D convolution (cross-correlation, as PyTorch): x [N,C,H,W], weight [O, C/groups, kh, kw], bias [O] or null.
+ * Computed as im2col + one GEMM per group; 1×1 stride-1 unpadded convolutions skip im2col.
+ */
+export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}): Tensor {
+  need4d('conv2d', 'input', x);
+  need4d('conv2d', 'weight', weight);
+  const groups = options.groups ?? 1;
+  const stride = pair('conv2d', 'stride', options.stride ?? 1, 1);
+  const padding = pair('conv2d', 'padding', options.padding ?? 0, 0);
+  const dilation = pair('conv2d', 'dilation', options.dilation ?? 1, 1);
+  const [n, c] = x.shape;
+  const [oc, icg, kh, kw] = weight.shape;
+  const wdesc = `weight ${fmt(weight.shape)}, groups ${groups}`;
+  if (!Number.isInteger(groups) || groups < 1) fail('conv2d', `groups must be a positive integer, got ${groups}`);
+  if (c % groups !== 0) fail('conv2d', `input channels ${c} are not divisible by groups ${groups} (input ${fmt(x.shape)})`);
+  if (oc % groups !== 0) fail('conv2d', `output channels ${oc} are not divisible by groups ${groups} (${wdesc})`);
+  if (icg * groups !== c) fail('conv2d', `input has ${c} channels but weight expects ${icg * groups} (${wdesc})`);
+  if (bias !== null) {
+    if (!(bias instanceof Tensor)) fail('conv2d', 'bias must be a Tensor or null');
+    if (bias.rank !== 1 || bias.shape[0] !== oc) fail('conv2d', `bias must have shape [${oc}] for ${oc} output channels, got ${fmt(bias.shape)}`);
+  }
+  const g = geometry('conv2d', x, [kh, kw], stride, padding, dilation);
+  const L = g.oh * g.ow;
+  const ckk = icg * kh * kw;
+  // cols: [C·kh·kw, N·L]; a 1×1 stride-1 unpadded conv reads x directly.
+  const pointwise = kh === 1 && kw === 1 && stride[0] === 1 && stride[1] === 1 && padding[0] === 0 && padding[1] === 0;
+  const cols = pointwise ? o.permute(o.reshape(x, [n, c, L]), [1, 0, 2]) : o.im2col(x, g);
+  const y =
+    groups === 1
+      ? o.matmulT(o.reshape(weight, [oc, ckk]), o.reshape(cols, [ckk, n * L]), false, false, 'conv2d')
+      : o.matmulT(o.reshape(weight, [groups, oc / groups, ckk]), o.reshape(cols, [groups, ckk, n * L]), false, false, 'conv2d');
+  // [O, N·L] → [N, O, oh, ow]
+  let out = o.reshape(o.permute(o.reshape(y, [oc, n, L]), [1, 0, 2]), [n, oc, g.oh, g.ow]);
+  if (bias) out = o.add(out, o.reshape(bias, [1, oc, 1, 1]));
+  return out;
+}
+
+/** im2col in PyTorch's F.unfold layout: [N, C·kh·kw, L]. */
+export function unfold(x: Tensor, kernelSize: Pair, options: { stride?: Pair; padding?: Pair; dilation?: Pair } = {}): Tensor {
+  need4d('unfold', 'input', x);
+  const k = pair('unfold', 'kernelSize', kernelSize, 1);
+  const g = geometry('unfold', x, k, pair('unfold', 'stride', options.stride ?? 1, 1), pair('unfold', 'padding', options.padding ?? 0, 0), pair('unfold', 'dilation', options.dilation ?? 1, 1));
+  const rows = g.c * g.kh * g.kw;
+  return o.permute(o.reshape(o.im2col(x, g), [rows, g.n, g.oh * g.ow]), [1, 0, 2]);
+}
+
+export interface BatchNormOptions {
+  training?: boolean;
+  momentum?: number;
+  eps?: number;
+}
+
+/**
+ * Batch normalisation over [N, C, H, W] with PyTorch's semantics: in training, normalise with the batch
+ * mean and biased variance and update the running statistics in place with momentum and the unbiased
+ * variance; otherwise normalise with the running statistics.
+ */
+export function batchNorm2d(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  weight: Tensor | null = null,
+  bias: Tensor | null = null,
+  options: BatchNormOptions = {},
+): Tensor {
+  need4d('batchNorm2d', 'input', x);
+  const training = options.training ?? false;
+  const momentum = options.momentum ?? 0.1;
+  const eps = options.eps ?? 1e-5;
+  const [n, c, h, w] = x.shape;
+  const check = (name: string, t: Tensor | null): void => {
+    if (t === null) return;
+    if (!(t instanceof Tensor)) fail('batchNorm2d', `${name} must be a Tensor or null`);
+    if (t.rank !== 1 || t.shape[0] !== c) fail('batchNorm2d', `${name} must have shape [${c}] for input ${fmt(x.shape)} with ${c} channels, got ${fmt(t.shape)}`);
+  };
+  check('runningMean', runningMean);
+  check('runningVar', runningVar);
+  check('weight', weight);
+  check('bias', bias);
+  if ((runningMean === null) !== (runningVar === null)) fail('batchNorm2d', 'runningMean and runningVar must both be given or both be null');
+  if (!training && runningMean === null) fail('batchNorm2d', 'running statistics are required when not training');
+  if (!(eps > 0)) fail('batchNorm2d', `eps must be positive, got ${eps}`);
+  const cshape = [1, c, 1, 1];
+  if (training) {
+    const count = n * h * w;
+    if (count <= 1) fail('batchNorm2d', `expected more than 1 value per channel when training, got input ${fmt(x.shape)}`);
+    const mu = o.mean(x, [0, 2, 3], true);
+    const xc = o.sub(x, mu);
+    const variance = o.mean(o.mul(xc, xc), [0, 2, 3], true);
+    let scale = o.pow(o.add(variance, eps), -0.5);
+    if (weight) scale = o.mul(scale, o.reshape(weight, cshape));
+    let y = o.mul(xc, scale);
+    if (bias) y = o.add(y, o.reshape(bias, cshape));
+    if (runningMean && runningVar) {
+      noGrad(() => {
+        const m1 = o.reshape(mu, [c]);
+        const v1 = o.mul(o.reshape(variance, [c]), count / (count - 1));
+        const nm = o.add(o.mul(runningMean, 1 - momentum), o.mul(m1, momentum));
+        const nv = o.add(o.mul(runningVar, 1 - momentum), o.mul(v1, momentum));
+        runningMean.assign(nm);
+        runningVar.assign(nv);
+        for (const t of [m1, v1, nm, nv]) t.dispose();
+      });
+    }
+    return y;
+  }
+  // Eval: fold the statistics into one scale and shift per channel.
+  let scale = o.pow(o.add(runningVar as Tensor, eps), -0.5);
+  if (weight) scale = o.mul(scale, weight);
+  let shift = o.neg(o.mul(runningMean as Tensor, scale));
+  if (bias) shift = o.add(shift, bias);
+  return o.add(o.mul(x, o.reshape(scale, cshape)), o.reshape(shift, cshape));
+}
+
+export interface MaxPool2dOptions {
+  kernelSize: Pair;
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+  ceilMode?: boolean;
+}
+
+function poolChecks(op: string, k: [number, number], p: [number, number], d: [number, number] = [1, 1]): void {
+  for (let i = 0; i < 2; i++) {
+    const eff = d[i] * (k[i] - 1) + 1;
+    if (p[i] > Math.floor(eff / 2)) fail(op, `padding ${p[i]} must be at most half of the effective kernel size ${eff}`);
+  }
+}
+
+export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor {
+  need4d('maxPool2d', 'input', x);
+  const k = pair('maxPool2d', 'kernelSize', options.kernelSize, 1);
+  const s = pair('maxPool2d', 'stride', options.stride ?? k, 1);
+  const p = pair('maxPool2d', 'padding', options.padding ?? 0, 0);
+  const d = pair('maxPool2d', 'dilation', options.dilation ?? 1, 1);
+  poolChecks('maxPool2d', k, p, d);
+  return o.maxPool2dPrim(x, geometry('maxPool2d', x, k, s, p, d, options.ceilMode ?? false));
+}
+
+export interface AvgPool2dOptions {
+  kernelSize: Pair;
+  stride?: Pair;
+  padding?: Pair;
+  ceilMode?: boolean;
+  countIncludePad?: boolean;
+}
+
+export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor {
+  need4d('avgPool2d', 'input', x);
+  const k = pair('avgPool2d', 'kernelSize', options.kernelSize, 1);
+  const s = pair('avgPool2d', 'stride', options.stride ?? k, 1);
+  const p = pair('avgPool2d', 'padding', options.padding ?? 0, 0);
+  poolChecks('avgPool2d', k, p);
+  const g = geometry('avgPool2d', x, k, s, p, [1, 1], options.ceilMode ?? false);
+  return o.avgPool2dPrim(x, { ...g, countIncludePad: options.countIncludePad ?? true });
+}
+
+/**
+ * Adaptive average pooling to [oh, ow] with PyTorch's windows (start ⌊i·H/oh⌋, end ⌈(i+1)·H/oh⌉).
+ * Global pooling is a mean; evenly dividing sizes are an ordinary average pool; otherwise a product
+ * with a constant pooling matrix.
+ */
+export function adaptiveAvgPool2d(x: Tensor, outputSize: Pair): Tensor {
+  need4d('adaptiveAvgPool2d', 'input', x);
+  const [oh, ow] = pair('adaptiveAvgPool2d', 'outputSize', outputSize, 1);
+  const [n, c, h, w] = x.shape;
+  if (h === 0 || w === 0) fail('adaptiveAvgPool2d', `input ${fmt(x.shape)} has an empty spatial dimension`);
+  if (oh === 1 && ow === 1) return o.mean(x, [2, 3], true);
+  if (h % oh === 0 && w % ow === 0) return avgPool2d(x, { kernelSize: [h / oh, w / ow] });
+  const pm = new Float32Array(h * w * oh * ow);
+  for (let i = 0; i < oh; i++) {
+    const y0 = Math.floor((i * h) / oh);
+    const y1 = Math.ceil(((i + 1) * h) / oh);
+    for (let j = 0; j < ow; j++) {
+      const x0 = Math.floor((j * w) / ow);
+      const x1 = Math.ceil(((j + 1) * w) / ow);
+      const inv = 1 / ((y1 - y0) * (x1 - x0));
+      for (let yy = y0; yy < y1; yy++) for (let xx = x0; xx < x1; xx++) pm[(yy * w + xx) * oh * ow + i * ow + j] = inv;
+    }
+  }
+  const be = x.backend;
+  const P = fromStorage(be, be.upload(pm), [h * w, oh * ow]);
+  return o.reshape(o.matmul(o.reshape(x, [n * c, h * w]), P), [n, c, oh, ow]);
+}
+
+/** y = x·Wᵀ + b for x [..., in], weight [out, in], bias [out] or null. */
+export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+  if (!(x instanceof Tensor) || !(weight instanceof Tensor)) fail('linear', 'input and weight must be Tensors');
+  if (weight.rank !== 2) fail('linear', `weight must be 2-D [out, in], got ${fmt(weight.shape)}`);
+  if (x.rank < 1) fail('linear', `input must have at least 1 dimension, got ${fmt(x.shape)}`);
+  const [out, inF] = weight.shape;
+  if (x.shape[x.rank - 1] !== inF) fail('linear', `input has ${x.shape[x.rank - 1]} features (last dim of ${fmt(x.shape)}) but weight ${fmt(weight.shape)} expects ${inF}`);
+  if (bias !== null && (bias.rank !== 1 || bias.shape[0] !== out)) fail('linear', `bias must have shape [${out}], got ${fmt(bias.shape)}`);
+  const lead = x.shape.slice(0, -1);
+  const x2 = o.reshape(x, [lead.reduce((a, b) => a * b, 1), inF]);
+  let y = o.matmulT(x2, weight, false, true, 'linear');
+  if (bias) y = o.add(y, bias);
+  return o.reshape(y, [...lead, out]);
+}
+
+export const relu = o.relu;
+
+/** log(softmax(x)) along `dim`, computed stably by subtracting the (constant) maximum. */
+export function logSoftmax(x: Tensor, dim = -1): Tensor {
+  if (!(x instanceof Tensor)) fail('logSoftmax', 'input must be a Tensor');
+  if (x.rank === 0) fail('logSoftmax', 'input must have at least 1 dimension');
+  const m = noGrad(() => o.max(x, dim, true));
+  const z = o.sub(x, m);
+  return o.sub(z, o.log(o.sum(o.exp(z), dim, true)));
+}
+
+export function softmax(x: Tensor, dim = -1): Tensor {
+  return o.exp(logSoftmax(x, dim));
+}
+
+/** Labels as class indices: a Tensor (read synchronously where the backend allows) or a plain array. */
+export type Labels = Tensor | ArrayLike<number>;
+
+function oneHot(op: string, labels: Labels, n: number, classes: number, like: Tensor): Tensor {
+  let values: ArrayLike<number> | null = null;
+  if (labels instanceof Tensor) {
+    if (labels.rank !== 1 || labels.shape[0] !== n) fail(op, `labels must have shape [${n}] for logits [${n},${classes}], got ${fmt(labels.shape)}`);
+    if (labels.backend.readSync) values = labels.backend.readSync(labels.storage);
+    else {
+      // Async backend: build the mask on the device; labels are trusted to be valid class indices.
+      const be = like.backend;
+      const cls = fromStorage(be, be.upload(Float32Array.from({ length: classes }, (_, i) => i)), [1, classes]);
+      return o.eq(o.reshape(labels, [n, 1]), cls);
+    }
+  } else {
+    values = labels;
+    if (values.length !== n) fail(op, `got ${values.length} labels for a batch of ${n}`);
+  }
+  const hot = new Float32Array(n * classes);
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (!Number.isInteger(v)) fail(op, `label ${i} is ${v}, not an integer class index`);
+    if (v < 0 || v >= classes) fail(op, `label ${i} is ${v}, outside the ${classes} classes [0, ${classes - 1}]`);
+    hot[i * classes + v] = 1;
+  }
+  const be = like.backend;
+  return fromStorage(be, be.upload(hot), [n, classes]);
+}
+
+/** Mean negative log-likelihood of the labels under softmax(logits); logits [N, C]. */
+export function crossEntropy(logits: Tensor, labels: Labels): Tensor {
+  if (!(logits instanceof Tensor)) fail('crossEntropy', 'logits must be a Tensor');
+  if (logits.rank !== 2) fail('crossEntropy', `logits must be 2-D [N, classes], got ${fmt(logits.shape)}`);
+  const [n, classes] = logits.shape;
+  if (n === 0) fail('crossEntropy', 'the batch is empty');
+  const hot = oneHot('crossEntropy', labels, n, classes, logits);
+  return o.div(o.neg(o.sum(o.mul(logSoftmax(logits, 1), hot))), n);
+}
+
+/** Mean squared error between tensors of the same shape. */
+export function mseLoss(input: Tensor, target: Tensor): Tensor {
+  if (!(input instanceof Tensor) || !(target instanceof Tensor)) fail('mseLoss', 'input and target must be Tensors');
+  if (input.rank !== target.rank || input.shape.some((d, i) => d !== target.shape[i])) {
+    fail('mseLoss', `input ${fmt(input.shape)} and target ${fmt(target.shape)} must have the same shape`);
+  }
+  const d = o.sub(input, target);
+  return o.mean(o.mul(d, d));
+}

@@ -1,0 +1,75 @@
+// gpugrad's public API: tensors, ops, autograd, functional ops under F, backends.
+import { registerBackend } from './backend.js';
+import { ReferenceBackend } from './backends/reference.js';
+
+registerBackend('reference', () => new ReferenceBackend());
+
+export {
+  Tensor,
+  tensor,
+  zeros,
+  ones,
+  full,
+  zerosLike,
+  onesLike,
+  arange,
+  rand,
+  randn,
+  noGrad,
+  isGradEnabled,
+  tidy,
+  tidyAsync,
+  keep,
+  memory,
+  setLeakTracking,
+  type MemoryInfo,
+  type TensorOptions,
+  type DataLike,
+  type NestedArray,
+} from './tensor.js';
+export {
+  add,
+  sub,
+  mul,
+  div,
+  eq,
+  gt,
+  neg,
+  exp,
+  log,
+  sqrt,
+  abs,
+  relu,
+  pow,
+  sum,
+  mean,
+  max,
+  expand,
+  reshape,
+  view,
+  permute,
+  transpose,
+  flatten,
+  squeeze,
+  unsqueeze,
+  slice,
+  concat,
+  matmul,
+} from './ops.js';
+export * as F from './functional.js';
+export { manualSeed, Generator } from './random.js';
+export { GpugradError } from './errors.js';
+export {
+  setBackend,
+  getBackend,
+  registerBackend,
+  registeredBackends,
+  backendFallbackReason,
+  currentBackend,
+  type Backend,
+  type BackendOptions,
+  type Storage,
+  type WindowGeometry,
+  type MatmulGeometry,
+} from './backend.js';
+export type { Prim } from './autograd.js';

@@ -1,0 +1,29 @@
+// The backends the shared op suites run on, each with its tolerance; backends add themselves here.
+import { setBackend, type BackendOptions } from '../src/index.js';
+
+export interface TestBackend {
+  /** Label printed in test names, e.g. 'reference' or 'gpujs:webasm'. */
+  label: string;
+  name: string;
+  options?: BackendOptions;
+  /**
+   * Allowed error for a result that sums `k` products: |got - want| <= atol + rtol·|want|.
+   * float32 backends grow with the reduction length; the float64-accumulating reference stays tight.
+   */
+  tolerance(k: number): { atol: number; rtol: number };
+  /** Whether the backend can run here (optional packages, a display, threads). */
+  available(): boolean | Promise<boolean>;
+}
+
+const f32 = (k: number): { atol: number; rtol: number } => ({ atol: 2e-6 * Math.sqrt(k + 1), rtol: 2e-5 * Math.sqrt(k + 1) });
+
+export const testBackends: TestBackend[] = [
+  { label: 'reference', name: 'reference', tolerance: () => ({ atol: 1e-6, rtol: 1e-5 }), available: () => true },
+  // Further entries (gpujs modes, wasm) are appended by their backends' work; keep `f32` for float32 ones.
+];
+void f32;
+
+/** Selects a test backend (awaiting asynchronous starts). */
+export async function useBackend(tb: TestBackend): Promise<void> {
+  await setBackend(tb.name, tb.options ?? {});
+}

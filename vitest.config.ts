@@ -1,0 +1,12 @@
+// Test runner settings: long timeouts for the ResNet checks, one fork per file so suites run in parallel.
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    reporters: ['default'],
+  },
+});
