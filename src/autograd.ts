@@ -141,6 +141,11 @@ function topoOrder(root: Tensor): Tensor[] {
 /** Hook for anomaly mode: called with each op name and the gradients it produced. */
 export type GradCheck = (op: Prim, grads: readonly (Tensor | null)[]) => void;
 let gradCheck: GradCheck | null = null;
+let walking = 0;
+/** True while backward() runs gradient rules (their intermediate ops are not forward ops). */
+export function inBackward(): boolean {
+  return walking > 0;
+}
 export function setGradCheck(fn: GradCheck | null): void {
   gradCheck = fn;
 }
@@ -153,6 +158,15 @@ export function backward(root: Tensor, gradient: Tensor | undefined, retainGraph
   if (gradient && !sameShape(gradient.shape, root.shape)) {
     fail('backward', `gradient shape ${fmt(gradient.shape)} does not match output shape ${fmt(root.shape)}`);
   }
+  walking++;
+  try {
+    walk(root, gradient, retainGraph);
+  } finally {
+    walking--;
+  }
+}
+
+function walk(root: Tensor, gradient: Tensor | undefined, retainGraph: boolean): void {
   noGrad(() => {
     const grads = new Map<Tensor, Tensor>();
     grads.set(root, gradient ? gradient.detach() : onesLike(root));

@@ -73,3 +73,4 @@ export {
   type MatmulGeometry,
 } from './backend.js';
 export type { Prim } from './autograd.js';
+export { detectAnomaly, setAnomalyDetection, AnomalyError, liveTensors, type LiveTensor } from './debug.js';

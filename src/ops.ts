@@ -3,7 +3,7 @@
 import type { AvgPoolGeometry, Backend, BinaryOp, Storage, UnaryOp, WindowGeometry } from './backend.js';
 import { fail, fmt } from './errors.js';
 import { broadcastShapes, checkShape, normAxes, sameShape, sizeOf, type Shape } from './shape.js';
-import { fromStorage, isGradEnabled, Tensor } from './tensor.js';
+import { fromStorage, isGradEnabled, opHook, Tensor } from './tensor.js';
 import type { GradNode, Prim, PrimAttrs } from './autograd.js';
 
 // ---- plumbing ----
@@ -24,7 +24,10 @@ function record<P extends Prim>(op: P, inputs: Tensor[], attrs: PrimAttrs[P], ha
   const b = inputs[0].backend;
   const needs = isGradEnabled() && op !== 'eq' && op !== 'gt' && inputs.some((t) => t.requiresGrad);
   const node: GradNode<P> | null = needs ? { op, inputs, attrs, saved, freed: false } : null;
-  return fromStorage(b, handle, shape, node as GradNode | null, needs);
+  const out = fromStorage(b, handle, shape, node as GradNode | null, needs);
+  const hook = opHook();
+  if (hook) hook(out, op);
+  return out;
 }
 
 function asTensor(op: string, v: Tensor | number, like: Tensor): Tensor {

@@ -26,9 +26,13 @@ interface Engine {
   nextId: number;
   /** Debug aid (issue: leak detector): where each live tensor was created. */
   trackCreation: boolean;
+  /** Live tensors while leak tracking is on (null otherwise, so normal runs pay nothing). */
+  tracked: Set<Tensor> | null;
+  /** Called with every tensor an op produces (anomaly mode). */
+  onCreate: ((t: Tensor, op: string) => void) | null;
 }
 
-const engine: Engine = { scopes: [], noGradDepth: 0, live: 0, buffers: new Set(), nextId: 0, trackCreation: false };
+const engine: Engine = { scopes: [], noGradDepth: 0, live: 0, buffers: new Set(), nextId: 0, trackCreation: false, tracked: null, onCreate: null };
 
 export type NestedArray = number | NestedArray[];
 export type DataLike = ArrayLike<number> | NestedArray;
@@ -61,6 +65,7 @@ export class Tensor {
     this.requiresGrad = requiresGrad;
     this.createdAt = engine.trackCreation ? new Error().stack?.split('\n').slice(2, 8).join('\n') : undefined;
     engine.live++;
+    if (engine.tracked) engine.tracked.add(this);
     const scope = engine.scopes[engine.scopes.length - 1];
     if (scope) scope.add(this);
   }
@@ -115,6 +120,7 @@ export class Tensor {
     if (this.disposedFlag) return;
     this.disposedFlag = true;
     engine.live--;
+    if (engine.tracked) engine.tracked.delete(this);
     for (const s of engine.scopes) s.delete(this);
     releaseBuffer(this.buf);
     this.node = null;
@@ -395,6 +401,31 @@ export function memory(): MemoryInfo {
 /** Turns on recording of creation stacks, so `liveTensors()` can say where leaks come from. */
 export function setLeakTracking(on: boolean): void {
   engine.trackCreation = on;
+  engine.tracked = on ? new Set() : null;
+}
+
+export interface LiveTensor {
+  id: number;
+  shape: readonly number[];
+  backend: string;
+  /** Stack frames where the tensor was created. */
+  createdAt: string;
+}
+
+/** Tensors created since leak tracking was turned on and not yet disposed, with where they were made. */
+export function liveTensors(): LiveTensor[] {
+  if (!engine.tracked) fail('liveTensors', 'leak tracking is off; call setLeakTracking(true) before the code under test');
+  return [...engine.tracked].map((t) => ({ id: t.id, shape: t.shape, backend: `${t.backend.name}:${t.backend.mode}`, createdAt: t.createdAt ?? '' }));
+}
+
+/** @internal Installs the per-op hook used by anomaly mode. */
+export function setOpHook(fn: ((t: Tensor, op: string) => void) | null): void {
+  engine.onCreate = fn;
+}
+
+/** @internal */
+export function opHook(): ((t: Tensor, op: string) => void) | null {
+  return engine.onCreate;
 }
 
 // ---- creation ----
