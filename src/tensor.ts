@@ -160,6 +160,21 @@ export class Tensor {
     releaseBuffer(old);
   }
 
+  /**
+   * A copy on another backend (get one from `await setBackend(...)`). Synchronous only where the source
+   * backend can read synchronously; otherwise use `toBackendAsync`.
+   */
+  toBackend(target: Backend): Tensor {
+    if (target === this.backend) return this.detach();
+    const src = this.backend;
+    if (!src.readSync) fail('toBackend', `backend '${src.name}:${src.mode}' cannot read synchronously; use await t.toBackendAsync()`);
+    return fromStorage(target, target.upload(src.readSync(this.storage)), this.shape);
+  }
+  async toBackendAsync(target: Backend): Promise<Tensor> {
+    if (target === this.backend) return this.detach();
+    return fromStorage(target, target.upload(await this.data()), this.shape);
+  }
+
   toString(): string {
     return `Tensor(${fmt(this.shape)}, ${this.backend.name}${this.requiresGrad ? ', requiresGrad' : ''})`;
   }
