@@ -175,7 +175,10 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
 export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
   checkTensor('transpose', 'x', x);
   if (x.rank < 2 && dim0 === -2 && dim1 === -1) return x.rank === 0 ? x : reshape(x, x.shape);
-  const [a, b] = normAxes('transpose', [dim0, dim1].sort(), x.rank);
+  // Normalised one at a time: transpose(d, d) (also d and d - rank) is the identity, as in PyTorch.
+  const [a] = normAxes('transpose', dim0, x.rank);
+  const [b] = normAxes('transpose', dim1, x.rank);
+  if (a === b) return reshape(x, x.shape);
   const p = x.shape.map((_, i) => i);
   p[a] = b;
   p[b] = a;
