@@ -74,3 +74,20 @@ export {
 } from './backend.js';
 export type { Prim } from './autograd.js';
 export { detectAnomaly, setAnomalyDetection, AnomalyError, liveTensors, type LiveTensor } from './debug.js';
+export * as nn from './nn/index.js';
+export {
+  ResNet,
+  BasicBlock,
+  Bottleneck,
+  makeLayer,
+  conv1x1,
+  conv3x3,
+  resnet18,
+  resnet34,
+  resnet50,
+  resnet101,
+  resnet152,
+  type ResNetOptions,
+  type BlockOptions,
+  type BlockType,
+} from './models/resnet.js';

@@ -1,0 +1,18 @@
+// nn: the Module base class, the standard layers and the initialisers.
+export { Module, type LoadStateDictOptions, type LoadStateDictResult } from './module.js';
+export {
+  Conv2d,
+  BatchNorm2d,
+  ReLU,
+  Identity,
+  MaxPool2d,
+  AvgPool2d,
+  AdaptiveAvgPool2d,
+  Flatten,
+  Linear,
+  Sequential,
+  type Conv2dOptions,
+  type BatchNorm2dOptions,
+  type LinearOptions,
+} from './layers.js';
+export * as init from './init.js';

@@ -1,0 +1,277 @@
+// The standard layers (Conv2d, BatchNorm2d, pools, Linear, ...) as Modules over the functions in F,
+// with PyTorch's constructor arguments, attribute names and default initialisation.
+import { fail, fmt } from '../errors.js';
+import * as F from '../functional.js';
+import * as o from '../ops.js';
+import type { Generator } from '../random.js';
+import { noGrad, Tensor, zeros, ones, full } from '../tensor.js';
+import { fans, kaimingUniform_, uniform_ } from './init.js';
+import { Module } from './module.js';
+
+type Pair = number | readonly [number, number];
+
+function pairOf(v: Pair): [number, number] {
+  return typeof v === 'number' ? [v, v] : [v[0], v[1]];
+}
+
+function positiveInt(op: string, name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 1) fail(op, `${name} must be a positive integer, got ${v}`);
+}
+
+/** PyTorch's default for weights with a fan-in: kaiming_uniform(a=√5), bias U(±1/√fan_in). */
+function defaultInit(weight: Tensor, bias: Tensor | null, gen?: Generator): void {
+  kaimingUniform_(weight, { a: Math.sqrt(5), generator: gen });
+  if (bias) {
+    const { fanIn } = fans(weight.shape);
+    const b = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
+    uniform_(bias, -b, b, gen);
+  }
+}
+
+export interface Conv2dOptions {
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+  groups?: number;
+  /** Default true, as in PyTorch; ResNet's convolutions have none. */
+  bias?: boolean;
+  generator?: Generator;
+}
+
+export class Conv2d extends Module {
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly kernelSize: [number, number];
+  readonly stride: [number, number];
+  readonly padding: [number, number];
+  readonly dilation: [number, number];
+  readonly groups: number;
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+
+  constructor(inChannels: number, outChannels: number, kernelSize: Pair, options: Conv2dOptions = {}) {
+    super();
+    positiveInt('Conv2d', 'inChannels', inChannels);
+    positiveInt('Conv2d', 'outChannels', outChannels);
+    this.inChannels = inChannels;
+    this.outChannels = outChannels;
+    this.kernelSize = pairOf(kernelSize);
+    this.stride = pairOf(options.stride ?? 1);
+    this.padding = pairOf(options.padding ?? 0);
+    this.dilation = pairOf(options.dilation ?? 1);
+    this.groups = options.groups ?? 1;
+    positiveInt('Conv2d', 'groups', this.groups);
+    for (const k of this.kernelSize) positiveInt('Conv2d', 'kernelSize', k);
+    if (inChannels % this.groups || outChannels % this.groups) {
+      fail('Conv2d', `inChannels ${inChannels} and outChannels ${outChannels} must both be divisible by groups ${this.groups}`);
+    }
+    const [kh, kw] = this.kernelSize;
+    this.weight = this.registerParameter('weight', zeros([outChannels, inChannels / this.groups, kh, kw]));
+    this.bias = options.bias ?? true ? this.registerParameter('bias', zeros([outChannels])) : null;
+    defaultInit(this.weight, this.bias, options.generator);
+  }
+
+  forward(x: Tensor): Tensor {
+    return F.conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups });
+  }
+
+  override extraRepr(): string {
+    const parts = [`${this.inChannels}, ${this.outChannels}, kernel=${this.kernelSize.join('×')}`];
+    if (this.stride.some((s) => s !== 1)) parts.push(`stride=${this.stride.join(',')}`);
+    if (this.padding.some((p) => p !== 0)) parts.push(`padding=${this.padding.join(',')}`);
+    if (this.dilation.some((d) => d !== 1)) parts.push(`dilation=${this.dilation.join(',')}`);
+    if (this.groups !== 1) parts.push(`groups=${this.groups}`);
+    if (!this.bias) parts.push('bias=false');
+    return parts.join(', ');
+  }
+}
+
+export interface BatchNorm2dOptions {
+  eps?: number;
+  /** Running-average factor (default 0.1); null means a cumulative average over all batches seen. */
+  momentum?: number | null;
+  /** Learnable weight and bias (default true). */
+  affine?: boolean;
+  /** Keep running statistics (default true); without them training and eval both use batch statistics. */
+  trackRunningStats?: boolean;
+}
+
+/**
+ * Batch normalisation with PyTorch's buffers: running_mean, running_var and num_batches_tracked (a
+ * float32 scalar here; safetensors I/O converts it to and from torch's int64).
+ */
+export class BatchNorm2d extends Module {
+  readonly numFeatures: number;
+  readonly eps: number;
+  readonly momentum: number | null;
+  readonly weight: Tensor | null;
+  readonly bias: Tensor | null;
+  readonly runningMean: Tensor | null;
+  readonly runningVar: Tensor | null;
+  readonly numBatchesTracked: Tensor | null;
+
+  constructor(numFeatures: number, options: BatchNorm2dOptions = {}) {
+    super();
+    positiveInt('BatchNorm2d', 'numFeatures', numFeatures);
+    this.numFeatures = numFeatures;
+    this.eps = options.eps ?? 1e-5;
+    this.momentum = options.momentum === undefined ? 0.1 : options.momentum;
+    if (!(this.eps > 0)) fail('BatchNorm2d', `eps must be positive, got ${this.eps}`);
+    if (this.momentum !== null && !(this.momentum >= 0 && this.momentum <= 1)) fail('BatchNorm2d', `momentum must be in [0, 1] or null, got ${this.momentum}`);
+    const affine = options.affine ?? true;
+    this.weight = affine ? this.registerParameter('weight', ones([numFeatures])) : null;
+    this.bias = affine ? this.registerParameter('bias', zeros([numFeatures])) : null;
+    const track = options.trackRunningStats ?? true;
+    this.runningMean = track ? this.registerBuffer('running_mean', zeros([numFeatures])) : null;
+    this.runningVar = track ? this.registerBuffer('running_var', ones([numFeatures])) : null;
+    this.numBatchesTracked = track ? this.registerBuffer('num_batches_tracked', full([], 0)) : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    if (!(x instanceof Tensor) || x.rank !== 4) fail('BatchNorm2d', `input must be a 4-D Tensor [N, C, H, W], got ${x instanceof Tensor ? fmt(x.shape) : typeof x}`);
+    if (x.shape[1] !== this.numFeatures) fail('BatchNorm2d', `input ${fmt(x.shape)} has ${x.shape[1]} channels, expected ${this.numFeatures}`);
+    const updating = this.training && this.runningMean !== null;
+    let momentum = this.momentum ?? 0;
+    const nbt = this.numBatchesTracked;
+    if (updating && this.momentum === null && nbt) {
+      if (!nbt.backend.readSync) fail('BatchNorm2d', 'momentum=null (cumulative average) needs a backend that reads synchronously');
+      momentum = 1 / (nbt.itemSync() + 1);
+    }
+    const y = F.batchNorm2d(x, this.runningMean, this.runningVar, this.weight, this.bias, {
+      training: this.training || this.runningMean === null,
+      momentum,
+      eps: this.eps,
+    });
+    // Counted after the call so that a rejected input leaves the module untouched.
+    if (updating && nbt) {
+      noGrad(() => {
+        const n = o.add(nbt, 1);
+        nbt.assign(n);
+        n.dispose();
+      });
+    }
+    return y;
+  }
+
+  override extraRepr(): string {
+    return `${this.numFeatures}, eps=${this.eps}, momentum=${this.momentum}`;
+  }
+}
+
+export class ReLU extends Module {
+  forward(x: Tensor): Tensor {
+    return o.relu(x);
+  }
+}
+
+export class Identity extends Module {
+  forward(x: Tensor): Tensor {
+    return x;
+  }
+}
+
+export class MaxPool2d extends Module {
+  readonly options: F.MaxPool2dOptions;
+  constructor(kernelSize: Pair, options: Omit<F.MaxPool2dOptions, 'kernelSize'> = {}) {
+    super();
+    this.options = { ...options, kernelSize };
+  }
+  forward(x: Tensor): Tensor {
+    return F.maxPool2d(x, this.options);
+  }
+  override extraRepr(): string {
+    return `kernel=${pairOf(this.options.kernelSize).join('×')}, stride=${pairOf(this.options.stride ?? this.options.kernelSize).join(',')}, padding=${pairOf(this.options.padding ?? 0).join(',')}`;
+  }
+}
+
+export class AvgPool2d extends Module {
+  readonly options: F.AvgPool2dOptions;
+  constructor(kernelSize: Pair, options: Omit<F.AvgPool2dOptions, 'kernelSize'> = {}) {
+    super();
+    this.options = { ...options, kernelSize };
+  }
+  forward(x: Tensor): Tensor {
+    return F.avgPool2d(x, this.options);
+  }
+  override extraRepr(): string {
+    return `kernel=${pairOf(this.options.kernelSize).join('×')}, stride=${pairOf(this.options.stride ?? this.options.kernelSize).join(',')}`;
+  }
+}
+
+export class AdaptiveAvgPool2d extends Module {
+  constructor(readonly outputSize: Pair) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return F.adaptiveAvgPool2d(x, this.outputSize);
+  }
+  override extraRepr(): string {
+    return `output=${pairOf(this.outputSize).join('×')}`;
+  }
+}
+
+export class Flatten extends Module {
+  constructor(
+    readonly startDim = 1,
+    readonly endDim = -1,
+  ) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return o.flatten(x, this.startDim, this.endDim);
+  }
+}
+
+export interface LinearOptions {
+  bias?: boolean;
+  generator?: Generator;
+}
+
+export class Linear extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    options: LinearOptions = {},
+  ) {
+    super();
+    positiveInt('Linear', 'inFeatures', inFeatures);
+    positiveInt('Linear', 'outFeatures', outFeatures);
+    this.weight = this.registerParameter('weight', zeros([outFeatures, inFeatures]));
+    this.bias = options.bias ?? true ? this.registerParameter('bias', zeros([outFeatures])) : null;
+    defaultInit(this.weight, this.bias, options.generator);
+  }
+  forward(x: Tensor): Tensor {
+    return F.linear(x, this.weight, this.bias);
+  }
+  override extraRepr(): string {
+    return `${this.inFeatures} → ${this.outFeatures}${this.bias ? '' : ', bias=false'}`;
+  }
+}
+
+/** Runs its children in order; they are named '0', '1', ... as in torch.nn.Sequential. */
+export class Sequential extends Module {
+  private readonly list: Module[];
+  constructor(...modules: Module[]) {
+    super();
+    this.list = modules;
+    modules.forEach((m, i) => this.registerModule(String(i), m));
+  }
+  get length(): number {
+    return this.list.length;
+  }
+  at(i: number): Module {
+    const m = this.list[i < 0 ? this.list.length + i : i];
+    if (!m) fail('Sequential.at', `index ${i} is out of range for ${this.list.length} modules`);
+    return m;
+  }
+  [Symbol.iterator](): Iterator<Module> {
+    return this.list[Symbol.iterator]();
+  }
+  forward(x: Tensor): Tensor {
+    let y = x;
+    for (const m of this.list) y = m.forward(y);
+    return y;
+  }
+}

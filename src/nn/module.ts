@@ -1,0 +1,195 @@
+// The Module base class: a tree of named children, parameters and buffers with PyTorch's naming,
+// train/eval switching, state dicts (all-or-nothing loading) and disposal.
+import { fail, fmt } from '../errors.js';
+import * as o from '../ops.js';
+import { keep, noGrad, Tensor } from '../tensor.js';
+
+export interface LoadStateDictOptions {
+  /** Require the keys to match exactly (default true). Shape mismatches are errors either way. */
+  strict?: boolean;
+}
+
+/** What `loadStateDict(..., { strict: false })` skipped. */
+export interface LoadStateDictResult {
+  missingKeys: string[];
+  unexpectedKeys: string[];
+}
+
+export abstract class Module {
+  /** Whether the module is in training mode (batch statistics in BatchNorm). Set with train()/eval(). */
+  training = true;
+  // Maps keep insertion order, which fixes the order of namedParameters() and stateDict() keys
+  // (own parameters, own buffers, then children), the same order PyTorch uses.
+  private readonly paramMap = new Map<string, Tensor>();
+  private readonly bufferMap = new Map<string, Tensor>();
+  private readonly childMap = new Map<string, Module>();
+
+  abstract forward(x: Tensor): Tensor;
+
+  /** Same as forward(x); reads like calling a torch module. */
+  call(x: Tensor): Tensor {
+    return this.forward(x);
+  }
+
+  /**
+   * Registers a trainable tensor under `name` (it becomes a leaf that requires a gradient) and returns it,
+   * so a subclass writes `this.weight = this.registerParameter('weight', t)`. The tensor is exempted from
+   * tidy scopes: it lives until the module is disposed.
+   */
+  protected registerParameter(name: string, t: Tensor): Tensor {
+    this.checkName(name);
+    if (t.node) fail('registerParameter', `parameter '${name}' ${fmt(t.shape)} must be a leaf tensor (detach it first)`);
+    t.requiresGrad = true;
+    this.paramMap.set(name, keep(t));
+    return t;
+  }
+
+  /** Registers persistent state that is not trained (running statistics); it goes into stateDict(). */
+  protected registerBuffer(name: string, t: Tensor): Tensor {
+    this.checkName(name);
+    this.bufferMap.set(name, keep(t));
+    return t;
+  }
+
+  /** Registers a child module under `name` (its parameters are then prefixed `name.`). */
+  protected registerModule<M extends Module>(name: string, m: M): M {
+    this.checkName(name);
+    if (!(m instanceof Module)) fail('registerModule', `child '${name}' must be a Module`);
+    this.childMap.set(name, m);
+    return m;
+  }
+
+  private checkName(name: string): void {
+    if (name === '' || name.includes('.')) fail('Module', `invalid name '${name}': names must be non-empty and contain no '.'`);
+    if (this.paramMap.has(name) || this.bufferMap.has(name) || this.childMap.has(name)) {
+      fail('Module', `name '${name}' is already registered on ${this.constructor.name}`);
+    }
+  }
+
+  /** Direct children with their names, in registration order. */
+  namedChildren(): [string, Module][] {
+    return [...this.childMap];
+  }
+  children(): Module[] {
+    return [...this.childMap.values()];
+  }
+  /** This module and every descendant, depth first, with dotted names ('' for this one). */
+  namedModules(prefix = ''): [string, Module][] {
+    const out: [string, Module][] = [[prefix, this]];
+    for (const [n, c] of this.childMap) out.push(...c.namedModules(prefix ? `${prefix}.${n}` : n));
+    return out;
+  }
+  modules(): Module[] {
+    return this.namedModules().map(([, m]) => m);
+  }
+
+  namedParameters(): [string, Tensor][] {
+    return this.collect('param');
+  }
+  parameters(): Tensor[] {
+    return this.namedParameters().map(([, t]) => t);
+  }
+  namedBuffers(): [string, Tensor][] {
+    return this.collect('buffer');
+  }
+  buffers(): Tensor[] {
+    return this.namedBuffers().map(([, t]) => t);
+  }
+
+  private collect(kind: 'param' | 'buffer' | 'both', prefix = '', out: [string, Tensor][] = []): [string, Tensor][] {
+    const p = prefix ? `${prefix}.` : '';
+    if (kind !== 'buffer') for (const [n, t] of this.paramMap) out.push([p + n, t]);
+    if (kind !== 'param') for (const [n, t] of this.bufferMap) out.push([p + n, t]);
+    for (const [n, c] of this.childMap) c.collect(kind, p + n, out);
+    return out;
+  }
+
+  /** Sets training mode on this module and all descendants. */
+  train(mode = true): this {
+    for (const m of this.modules()) m.training = mode;
+    return this;
+  }
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Drops every parameter's gradient. */
+  zeroGrad(): void {
+    for (const t of this.parameters()) t.zeroGrad();
+  }
+
+  /**
+   * Parameters and buffers by dotted name, in PyTorch's order. The values are the module's own tensors
+   * (not copies): read them, save them, but change them only through loadStateDict or an optimizer.
+   */
+  stateDict(): Map<string, Tensor> {
+    return new Map(this.collect('both'));
+  }
+
+  /**
+   * Copies values from `state` into the module's parameters and buffers. Everything is checked first —
+   * every missing key, unexpected key and shape mismatch is reported in one error — and nothing is
+   * changed unless all checks pass. Tensors on another backend are copied across.
+   */
+  loadStateDict(state: Map<string, Tensor>, options: LoadStateDictOptions = {}): LoadStateDictResult {
+    const strict = options.strict ?? true;
+    if (!(state instanceof Map)) fail('loadStateDict', 'state must be a Map<string, Tensor>');
+    const own = this.stateDict();
+    const missing = [...own.keys()].filter((k) => !state.has(k));
+    const unexpected = [...state.keys()].filter((k) => !own.has(k));
+    const problems: string[] = [];
+    const pairs: [Tensor, Tensor][] = [];
+    for (const [k, src] of state) {
+      const dst = own.get(k);
+      if (!dst) continue;
+      if (!(src instanceof Tensor)) {
+        problems.push(`'${k}' is not a Tensor`);
+        continue;
+      }
+      if (src.isDisposed) {
+        problems.push(`'${k}' was disposed`);
+        continue;
+      }
+      if (src.rank !== dst.rank || src.shape.some((d, i) => d !== dst.shape[i])) {
+        problems.push(`shape mismatch for '${k}': checkpoint ${fmt(src.shape)}, model ${fmt(dst.shape)}`);
+        continue;
+      }
+      if (src.backend !== dst.backend && !src.backend.readSync) {
+        problems.push(`'${k}' lives on '${src.backend.name}:${src.backend.mode}', which cannot be read synchronously; move it with toBackendAsync() first`);
+        continue;
+      }
+      pairs.push([dst, src]);
+    }
+    const lines: string[] = [];
+    if (strict && missing.length) lines.push(`missing keys (${missing.length}): ${missing.join(', ')}`);
+    if (strict && unexpected.length) lines.push(`unexpected keys (${unexpected.length}): ${unexpected.join(', ')}`);
+    lines.push(...problems);
+    if (lines.length) fail('loadStateDict', `${this.constructor.name} state dict does not fit; nothing was loaded:\n  ${lines.join('\n  ')}`);
+    noGrad(() => {
+      for (const [dst, src] of pairs) {
+        // A copy, so the module never shares a buffer with the caller's tensor (optimizers update in place).
+        const moved = src.backend === dst.backend ? null : src.toBackend(dst.backend);
+        const copy = o.add(moved ?? src, 0);
+        dst.assign(copy);
+        copy.dispose();
+        moved?.dispose();
+      }
+    });
+    return { missingKeys: missing, unexpectedKeys: unexpected };
+  }
+
+  /** Total number of parameter elements. */
+  numParameters(): number {
+    return this.parameters().reduce((n, t) => n + t.size, 0);
+  }
+
+  /** Frees every parameter, buffer and gradient of this module and its descendants. */
+  dispose(): void {
+    for (const [, t] of this.collect('both')) t.dispose();
+  }
+
+  /** A one-line description used by summary(); subclasses add their hyper-parameters. */
+  extraRepr(): string {
+    return '';
+  }
+}
