@@ -1,0 +1,211 @@
+// Optimizers against torch.optim (committed fixture from scripts/fixtures_optim.py), schedules, state dicts
+// and argument checks.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { GpugradError, memory, tensor, tidy, type Tensor } from '../src/index.js';
+import { Adam, AdamW, CosineAnnealingLR, SGD, StepLR, type Optimizer } from '../src/optim/index.js';
+import { testBackends, useBackend } from './backends.js';
+
+interface Step {
+  loss: number;
+  w: number[];
+  b: number[];
+}
+interface Run {
+  name: string;
+  optimizer: 'SGD' | 'Adam' | 'AdamW';
+  options: Record<string, number | boolean | number[]>;
+  steps: Step[];
+}
+interface Fixture {
+  X: number[];
+  Y: number[];
+  W0: number[];
+  B0: number[];
+  runs: Run[];
+  schedules: { step: { stepSize: number; gamma: number; lrs: number[] }; cosine: { tMax: number; etaMin: number; lrs: number[] } };
+}
+const fx = JSON.parse(readFileSync(new URL('./fixtures/optim/optim.json', import.meta.url), 'utf8')) as Fixture;
+
+function make(run: Run, params: Tensor[]): Optimizer {
+  const o = run.options;
+  if (run.optimizer === 'SGD') {
+    return new SGD(params, { lr: o.lr as number, momentum: o.momentum as number | undefined, dampening: o.dampening as number | undefined, weightDecay: o.weight_decay as number | undefined, nesterov: o.nesterov as boolean | undefined });
+  }
+  const opts = { lr: o.lr as number, betas: o.betas as [number, number], eps: o.eps as number, weightDecay: o.weight_decay as number };
+  return run.optimizer === 'Adam' ? new Adam(params, opts) : new AdamW(params, opts);
+}
+
+function lossOf(w: Tensor, b: Tensor, x: Tensor, y: Tensor): Tensor {
+  const d = x.matmul(w).add(b).sub(y);
+  return d.mul(d).mean();
+}
+
+function close(got: ArrayLike<number>, want: number[], tol: number): void {
+  expect(got.length).toBe(want.length);
+  for (let i = 0; i < want.length; i++) {
+    if (Math.abs(got[i] - want[i]) > tol * (1 + Math.abs(want[i]))) {
+      throw new Error(`element ${i}: got ${got[i]}, torch.optim gives ${want[i]}`);
+    }
+  }
+}
+
+for (const tb of testBackends) {
+  describe(`optimizers vs torch.optim on ${tb.label}`, () => {
+    for (const run of fx.runs) {
+      it(`${run.name}: 10 steps match`, async () => {
+        if (!(await tb.available())) return;
+        await useBackend(tb);
+        const x = tensor(fx.X, [8, 4]);
+        const y = tensor(fx.Y, [8, 3]);
+        const w = tensor(fx.W0, [4, 3], { requiresGrad: true });
+        const b = tensor(fx.B0, [3], { requiresGrad: true });
+        const opt = make(run, [w, b]);
+        for (const want of run.steps) {
+          const loss = tidy(() => {
+            opt.zeroGrad();
+            const l = lossOf(w, b, x, y);
+            l.backward();
+            opt.step();
+            return l;
+          });
+          close([await loss.item()], [want.loss], 1e-4);
+          loss.dispose();
+          close(await w.data(), want.w, 1e-4);
+          close(await b.data(), want.b, 1e-4);
+        }
+        opt.dispose();
+        for (const t of [x, y, w, b]) t.dispose();
+      });
+    }
+
+    it('stateDict/loadStateDict: a restored optimizer continues the same trajectory', async () => {
+      if (!(await tb.available())) return;
+      await useBackend(tb);
+      for (const run of fx.runs.filter((r) => r.name !== 'sgd')) {
+        const x = tensor(fx.X, [8, 4]);
+        const y = tensor(fx.Y, [8, 3]);
+        const w = tensor(fx.W0, [4, 3], { requiresGrad: true });
+        const b = tensor(fx.B0, [3], { requiresGrad: true });
+        const stepOnce = (o: Optimizer): void =>
+          tidy(() => {
+            o.zeroGrad();
+            lossOf(w, b, x, y).backward();
+            o.step();
+          });
+        const opt = make(run, [w, b]);
+        for (let i = 0; i < 5; i++) stepOnce(opt);
+        const sd = opt.stateDict();
+        opt.dispose();
+        const fresh = make(run, [w, b]);
+        fresh.loadStateDict(sd);
+        for (const s of sd.state.values()) for (const t of s.tensors.values()) t.dispose();
+        for (let i = 5; i < 10; i++) stepOnce(fresh);
+        close(await w.data(), run.steps[9].w, 1e-4);
+        fresh.dispose();
+        for (const t of [x, y, w, b]) t.dispose();
+      }
+    });
+
+    it('steps do not grow memory', async () => {
+      if (!(await tb.available())) return;
+      await useBackend(tb);
+      const w = tensor(fx.W0, [4, 3], { requiresGrad: true });
+      const x = tensor(fx.X, [8, 4]);
+      const opt = new Adam([w], { lr: 0.01 });
+      const one = (): void =>
+        tidy(() => {
+          opt.zeroGrad();
+          x.matmul(w).pow(2).mean().backward();
+          opt.step();
+        });
+      one();
+      const before = memory();
+      for (let i = 0; i < 5; i++) one();
+      const after = memory();
+      expect(after.tensors).toBe(before.tensors);
+      expect(after.bytes).toBe(before.bytes);
+      opt.dispose();
+      w.dispose();
+      x.dispose();
+    });
+  });
+}
+
+describe('learning-rate schedules match torch.optim.lr_scheduler', () => {
+  const collect = (make: (o: Optimizer) => StepLR | CosineAnnealingLR): number[] => {
+    const p = tensor([0], [1], { requiresGrad: true });
+    const opt = new SGD([p], { lr: 0.1 });
+    const s = make(opt);
+    const out: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      out.push(opt.lr);
+      opt.step();
+      s.step();
+    }
+    p.dispose();
+    return out;
+  };
+  it('StepLR', () => {
+    const { stepSize, gamma, lrs } = fx.schedules.step;
+    close(collect((o) => new StepLR(o, stepSize, gamma)), lrs, 1e-12);
+  });
+  it('CosineAnnealingLR', () => {
+    const { tMax, etaMin, lrs } = fx.schedules.cosine;
+    close(collect((o) => new CosineAnnealingLR(o, tMax, etaMin)), lrs, 1e-12);
+  });
+  it('cosine stays within [etaMin, base] and setEpoch agrees with stepping', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 50 }), fc.double({ min: 0, max: 0.05, noNaN: true }), fc.integer({ min: 0, max: 120 }), (tMax, etaMin, e) => {
+        const p = tensor([0], [1], { requiresGrad: true });
+        const opt = new SGD([p], { lr: 0.1 });
+        const s = new CosineAnnealingLR(opt, tMax, etaMin);
+        for (let i = 0; i < e; i++) s.step();
+        const stepped = opt.lr;
+        s.setEpoch(e);
+        p.dispose();
+        return Math.abs(stepped - opt.lr) < 1e-15 && stepped >= etaMin - 1e-12 && stepped <= 0.1 + 1e-12;
+      }),
+      { numRuns: 50 },
+    );
+  });
+});
+
+describe('optimizer argument checks', () => {
+  it('refuses bad hyper-parameters and parameters with a GpugradError naming the rule', () => {
+    const p = tensor([1, 2], [2], { requiresGrad: true });
+    expect(() => new SGD([p], { lr: -1 })).toThrow(/SGD: lr must be in/);
+    expect(() => new SGD([p], { lr: Number.NaN })).toThrow(/lr must be a finite number/);
+    expect(() => new SGD([p], { lr: 0.1, nesterov: true })).toThrow(/nesterov needs momentum > 0/);
+    expect(() => new SGD([], { lr: 0.1 })).toThrow(GpugradError);
+    expect(() => new SGD([p, p], { lr: 0.1 })).toThrow(/appears twice/);
+    expect(() => new Adam([p], { betas: [1, 0.9] })).toThrow(/Adam: betas\[0\] must be in \[0, 1\)/);
+    const q = p.mul(2);
+    expect(() => new AdamW([q])).toThrow(/not a leaf/);
+    expect(() => new StepLR(new SGD([p], { lr: 1 }), 0)).toThrow(/stepSize must be a positive integer/);
+    const a = new Adam([p]);
+    const s = new SGD([p], { lr: 0.1, momentum: 0.9 });
+    expect(() => a.loadStateDict(s.stateDict())).toThrow(/from SGD, not Adam/);
+    q.dispose();
+    p.dispose();
+  });
+
+  it('a state dict with wrong shapes is refused and nothing changes', () => {
+    const p = tensor([1, 2], [2], { requiresGrad: true });
+    const other = tensor([1, 2, 3], [3], { requiresGrad: true });
+    const a = new Adam([other], { lr: 0.1 });
+    tidy(() => {
+      other.pow(2).sum().backward();
+      a.step();
+    });
+    const sd = a.stateDict();
+    const b = new Adam([p], { lr: 0.5 });
+    expect(() => b.loadStateDict(sd)).toThrow(/'expAvg' has shape \[3\], parameter has \[2\]/);
+    expect(b.lr).toBe(0.5);
+    for (const s of sd.state.values()) for (const t of s.tensors.values()) t.dispose();
+    a.dispose();
+    p.dispose();
+    other.dispose();
+  });
+});
