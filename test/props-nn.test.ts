@@ -309,7 +309,7 @@ describe.each(backends)('F properties on $label', (tb) => {
         if (c.bias) inputs.push(x4([c.outF], c.seed + 2));
         await checkOp(tb, { name: 'linear', inputs, run: (ts) => F.linear(ts[0], ts[1], c.bias ? ts[2] : null), oracle: (xs) => O.linear(xs[0], xs[1], c.bias ? xs[2] : null), k: c.inF, gradK: 16, seed: c.seed });
       }),
-      params(40, [{ lead: [], inF: 1, outF: 1, bias: true, seed: 1 }]),
+      params(40, [{ lead: [] as number[], inF: 1, outF: 1, bias: true, seed: 1 }]),
     );
   });
 
