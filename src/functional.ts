@@ -170,10 +170,11 @@ export interface MaxPool2dOptions {
   ceilMode?: boolean;
 }
 
-function poolChecks(op: string, k: [number, number], p: [number, number], d: [number, number] = [1, 1]): void {
+// PyTorch bounds padding by half the kernel size itself, dilation or not (torch 1.13 refuses
+// max_pool2d(k=3, padding=2, dilation=2)); a looser bound would accept calls PyTorch refuses.
+function poolChecks(op: string, k: [number, number], p: [number, number]): void {
   for (let i = 0; i < 2; i++) {
-    const eff = d[i] * (k[i] - 1) + 1;
-    if (p[i] > Math.floor(eff / 2)) fail(op, `padding ${p[i]} must be at most half of the effective kernel size ${eff}`);
+    if (p[i] > Math.floor(k[i] / 2)) fail(op, `padding ${p[i]} must be at most half of the kernel size ${k[i]}`);
   }
 }
 
@@ -183,7 +184,7 @@ export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor {
   const s = pair('maxPool2d', 'stride', options.stride ?? k, 1);
   const p = pair('maxPool2d', 'padding', options.padding ?? 0, 0);
   const d = pair('maxPool2d', 'dilation', options.dilation ?? 1, 1);
-  poolChecks('maxPool2d', k, p, d);
+  poolChecks('maxPool2d', k, p);
   return o.maxPool2dPrim(x, geometry('maxPool2d', x, k, s, p, d, options.ceilMode ?? false));
 }
 

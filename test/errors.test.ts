@@ -42,7 +42,10 @@ describe.each(backends)('bad calls on $label', (tb) => {
     expectError(() => F.linear(ones([2, 5]), ones([3, 4])), 'linear', /5 features/, /\[2,5\]/, /\[3,4\]/, /expects 4/);
     expectError(() => F.mseLoss(ones([2, 3]), ones([3, 2])), 'mseLoss', /\[2,3\]/, /\[3,2\]/, /same shape/);
     expectError(() => F.batchNorm2d(ones([2, 3, 2, 2]), zeros([4]), ones([4])), 'batchNorm2d', /runningMean must have shape \[3\]/, /\[2,3,2,2\]/, /\[4\]/);
-    expectError(() => F.maxPool2d(ones([1, 1, 4, 4]), { kernelSize: 2, padding: 2 }), 'maxPool2d', /padding 2/, /half of the effective kernel size 2/);
+    expectError(() => F.maxPool2d(ones([1, 1, 4, 4]), { kernelSize: 2, padding: 2 }), 'maxPool2d', /padding 2/, /half of the kernel size 2/);
+    // PyTorch's bound ignores dilation: kernel 3 allows padding 1 even when dilation 2 spans 5 inputs.
+    expectError(() => F.maxPool2d(ones([1, 1, 6, 6]), { kernelSize: 3, padding: 2, dilation: 2 }), 'maxPool2d', /padding 2/, /half of the kernel size 3/);
+    expectError(() => F.avgPool2d(ones([1, 1, 6, 6]), { kernelSize: [3, 2], padding: [1, 2] }), 'avgPool2d', /padding 2/, /half of the kernel size 2/);
   });
 
   it('wrong ranks are refused at the call', () => {
