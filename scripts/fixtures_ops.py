@@ -111,6 +111,13 @@ def maxpool_cases():
         params = {"kernelSize": list(k), "stride": list(s), "padding": list(p), "dilation": list(d), "ceilMode": ceil}
         fn = lambda x, k=k, s=s, p=p, d=d, ceil=ceil: F.max_pool2d(x, k, s, p, d, ceil_mode=ceil)
         cases.append(case(name, "maxPool2d", params, {"x": rand(*shape)}, fn, grad=("x",)))
+    # Ties: after a ReLU many inputs are 0, and coarse values repeat; PyTorch routes each window's gradient
+    # to the first maximum in scan order.
+    for name, x in [("max 3x3 stride 2 pad 1, ties at 0 after ReLU", rand(1, 2, 6, 6).clamp(min=0)), ("max 2x2 stride 1, repeated values", (rand(1, 1, 5, 5) * 1.5).round() / 2)]:
+        k, s, p = ((3, 3), (2, 2), (1, 1)) if "3x3" in name else ((2, 2), (1, 1), (0, 0))
+        params = {"kernelSize": list(k), "stride": list(s), "padding": list(p), "dilation": [1, 1], "ceilMode": False}
+        fn = lambda x, k=k, s=s, p=p: F.max_pool2d(x, k, s, p)
+        cases.append(case(name, "maxPool2d", params, {"x": x}, fn, grad=("x",)))
     return cases
 
 
