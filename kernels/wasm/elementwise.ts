@@ -1,0 +1,99 @@
+// Elementwise kernels over contiguous runs: f32x4 bodies with a scalar tail. Broadcasting is handled by the
+// caller, which walks the outer dims and calls a kernel per run with the operands in vector/scalar roles.
+import { F32, Func, I32, V128, type ModuleBuilder } from './emit.js';
+
+export type WasmBinary = 'add' | 'sub' | 'mul' | 'div' | 'eq' | 'gt';
+export type WasmUnary = 'neg' | 'abs' | 'sqrt' | 'relu';
+/** vv: both operands advance; vs: b is one value repeated; sv: a is one value repeated. */
+export type RunMode = 'vv' | 'vs' | 'sv';
+
+function vecOp(f: Func, op: WasmBinary, one: number): void {
+  switch (op) {
+    case 'add': f.f32x4Add(); break;
+    case 'sub': f.f32x4Sub(); break;
+    case 'mul': f.f32x4Mul(); break;
+    case 'div': f.f32x4Div(); break;
+    // Masks are all-ones lanes; AND with 1.0 turns them into 1/0.
+    case 'eq': f.f32x4Eq().get(one).v128And(); break;
+    case 'gt': f.f32x4Gt().get(one).v128And(); break;
+  }
+}
+
+function scalarOp(f: Func, op: WasmBinary): void {
+  switch (op) {
+    case 'add': f.f32Add(); break;
+    case 'sub': f.f32Sub(); break;
+    case 'mul': f.f32Mul(); break;
+    case 'div': f.f32Div(); break;
+    case 'eq': f.f32Eq().op(0xb2); break; // f32.convert_i32_s
+    case 'gt': f.f32Gt().op(0xb2); break;
+  }
+}
+
+/** bin(a, b, out, n) over one run. */
+function binary(op: WasmBinary, mode: RunMode): Func {
+  const f = new Func([I32, I32, I32, I32]);
+  const [a, b, out, n] = [0, 1, 2, 3];
+  const i = f.local(I32), n4 = f.local(I32), one = f.local(V128), sa = f.local(V128), sb = f.local(V128);
+  const fa = f.local(F32), fb = f.local(F32);
+  f.f32(1).f32x4Splat().set(one);
+  if (mode === 'sv') f.get(a).v128Load32Splat().set(sa).get(a).f32Load().set(fa);
+  if (mode === 'vs') f.get(b).v128Load32Splat().set(sb).get(b).f32Load().set(fb);
+  f.get(n).i32(-4).i32And().set(n4);
+  const va = (): void => void (mode === 'sv' ? f.get(sa) : f.get(a).get(i).i32(4).i32Mul().i32Add().v128Load());
+  const vb = (): void => void (mode === 'vs' ? f.get(sb) : f.get(b).get(i).i32(4).i32Mul().i32Add().v128Load());
+  f.forLoop(i, () => f.i32(0), () => f.get(n4), 4, () => {
+    f.get(out).get(i).i32(4).i32Mul().i32Add();
+    va();
+    vb();
+    vecOp(f, op, one);
+    f.v128Store();
+  });
+  f.forLoop(i, () => f.get(n4), () => f.get(n), 1, () => {
+    f.get(out).get(i).i32(4).i32Mul().i32Add();
+    if (mode === 'sv') f.get(fa);
+    else f.get(a).get(i).i32(4).i32Mul().i32Add().f32Load();
+    if (mode === 'vs') f.get(fb);
+    else f.get(b).get(i).i32(4).i32Mul().i32Add().f32Load();
+    scalarOp(f, op);
+    f.f32Store();
+  });
+  return f;
+}
+
+/** un(x, out, n). */
+function unary(op: WasmUnary): Func {
+  const f = new Func([I32, I32, I32]);
+  const [x, out, n] = [0, 1, 2];
+  const i = f.local(I32), n4 = f.local(I32), t = f.local(F32);
+  f.get(n).i32(-4).i32And().set(n4);
+  f.forLoop(i, () => f.i32(0), () => f.get(n4), 4, () => {
+    f.get(out).get(i).i32(4).i32Mul().i32Add();
+    if (op === 'relu') f.v128Zero();
+    f.get(x).get(i).i32(4).i32Mul().i32Add().v128Load();
+    if (op === 'neg') f.f32x4Neg();
+    else if (op === 'abs') f.f32x4Abs();
+    else if (op === 'sqrt') f.f32x4Sqrt();
+    else f.f32x4Pmax(); // pmax(0, x) = 0 < x ? x : 0, so NaN → 0 like x > 0 ? x : 0
+    f.v128Store();
+  });
+  f.forLoop(i, () => f.get(n4), () => f.get(n), 1, () => {
+    f.get(out).get(i).i32(4).i32Mul().i32Add();
+    f.get(x).get(i).i32(4).i32Mul().i32Add().f32Load();
+    if (op === 'neg') f.f32Neg();
+    else if (op === 'abs') f.f32Abs();
+    else if (op === 'sqrt') f.f32Sqrt();
+    else f.tee(t).f32(0).get(t).f32(0).f32Gt().select();
+    f.f32Store();
+  });
+  return f;
+}
+
+export const BINARY_OPS: readonly WasmBinary[] = ['add', 'sub', 'mul', 'div', 'eq', 'gt'];
+export const UNARY_OPS: readonly WasmUnary[] = ['neg', 'abs', 'sqrt', 'relu'];
+export const RUN_MODES: readonly RunMode[] = ['vv', 'vs', 'sv'];
+
+export function addElementwiseKernels(mb: ModuleBuilder): void {
+  for (const op of BINARY_OPS) for (const mode of RUN_MODES) mb.add(`bin_${op}_${mode}`, binary(op, mode));
+  for (const op of UNARY_OPS) mb.add(`un_${op}`, unary(op));
+}

@@ -1,0 +1,144 @@
+// The GEMM kernels: panel packing (which absorbs transposes) and a 4×8 f32x4 register-tiled micro-kernel
+// that streams packed panels with v128.load, blocked over k so both micro-panels stay in L1.
+import { Func, I32, V128, type ModuleBuilder } from './emit.js';
+
+/** Rows of A per micro-tile and columns of B per micro-tile. */
+export const MR = 4;
+export const NR = 8;
+
+/**
+ * packA(src, dst, m, k, rs, ps, it0, it1): A element (i, p) is src[i·rs + p·ps] (floats); writes tiles
+ * it0..it1 as [tile][k][4], rows past m zero, so the micro-kernel reads 4 row values per k contiguously.
+ */
+function packA(): Func {
+  const f = new Func([I32, I32, I32, I32, I32, I32, I32, I32]);
+  const [src, dst, m, k, rs, ps, it0, it1] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const it = f.local(I32), r = f.local(I32), i = f.local(I32), p = f.local(I32), s = f.local(I32), d = f.local(I32), ps4 = f.local(I32);
+  f.get(ps).i32(4).i32Mul().set(ps4);
+  f.forLoop(it, () => f.get(it0), () => f.get(it1), 1, () => {
+    f.forLoop(r, () => f.i32(0), () => f.i32(MR), 1, () => {
+      f.get(it).i32(MR).i32Mul().get(r).i32Add().set(i);
+      // d = dst + ((it·k)·4 + r)·4
+      f.get(dst).get(it).get(k).i32Mul().i32(4).i32Mul().get(r).i32Add().i32(4).i32Mul().i32Add().set(d);
+      f.get(i).get(m).i32LtS().if_();
+      f.get(src).get(i).get(rs).i32Mul().i32(4).i32Mul().i32Add().set(s);
+      f.forLoop(p, () => f.i32(0), () => f.get(k), 1, () => {
+        f.get(d).get(s).f32Load().f32Store();
+        f.get(s).get(ps4).i32Add().set(s);
+        f.get(d).i32(16).i32Add().set(d);
+      });
+      f.else_();
+      f.forLoop(p, () => f.i32(0), () => f.get(k), 1, () => {
+        f.get(d).f32(0).f32Store();
+        f.get(d).i32(16).i32Add().set(d);
+      });
+      f.end();
+    });
+  });
+  return f;
+}
+
+/**
+ * packB(src, dst, n, k, cs, ps, jt0, jt1): B element (p, j) is src[j·cs + p·ps]; writes column tiles
+ * jt0..jt1 as [tile][k][8], columns past n zero. Untransposed full tiles copy with two v128 moves per k.
+ */
+function packB(): Func {
+  const f = new Func([I32, I32, I32, I32, I32, I32, I32, I32]);
+  const [src, dst, n, k, cs, ps, jt0, jt1] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const jt = f.local(I32), c = f.local(I32), j = f.local(I32), p = f.local(I32), s = f.local(I32), d = f.local(I32), ps4 = f.local(I32), base = f.local(I32);
+  f.get(ps).i32(4).i32Mul().set(ps4);
+  f.forLoop(jt, () => f.get(jt0), () => f.get(jt1), 1, () => {
+    f.get(dst).get(jt).get(k).i32Mul().i32(NR * 4).i32Mul().i32Add().set(base);
+    f.get(cs).i32(1).i32Eq().get(jt).i32(NR).i32Mul().i32(NR).i32Add().get(n).i32LeS().i32And().if_();
+    {
+      f.get(src).get(jt).i32(NR * 4).i32Mul().i32Add().set(s);
+      f.get(base).set(d);
+      f.forLoop(p, () => f.i32(0), () => f.get(k), 1, () => {
+        f.get(d).get(s).v128Load(0).v128Store(0);
+        f.get(d).get(s).v128Load(16).v128Store(16);
+        f.get(s).get(ps4).i32Add().set(s);
+        f.get(d).i32(NR * 4).i32Add().set(d);
+      });
+    }
+    f.else_();
+    f.forLoop(c, () => f.i32(0), () => f.i32(NR), 1, () => {
+      f.get(jt).i32(NR).i32Mul().get(c).i32Add().set(j);
+      f.get(base).get(c).i32(4).i32Mul().i32Add().set(d);
+      f.get(j).get(n).i32LtS().if_();
+      f.get(src).get(j).get(cs).i32Mul().i32(4).i32Mul().i32Add().set(s);
+      f.forLoop(p, () => f.i32(0), () => f.get(k), 1, () => {
+        f.get(d).get(s).f32Load().f32Store();
+        f.get(s).get(ps4).i32Add().set(s);
+        f.get(d).i32(NR * 4).i32Add().set(d);
+      });
+      f.else_();
+      f.forLoop(p, () => f.i32(0), () => f.get(k), 1, () => {
+        f.get(d).f32(0).f32Store();
+        f.get(d).i32(NR * 4).i32Add().set(d);
+      });
+      f.end();
+    });
+    f.end();
+  });
+  return f;
+}
+
+/**
+ * compute(pa, pb, pc, k, ldc, kc, it0, it1, jt0, jt1): C tiles (it, jt) = packed A tile · packed B tile,
+ * C row stride ldc floats and padded to whole tiles. k is processed in blocks of kc: the first block
+ * overwrites C, later ones accumulate into it.
+ */
+function compute(): Func {
+  const f = new Func([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
+  const [pa, pb, pc, k, ldc, kc, it0, it1, jt0, jt1] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const k0 = f.local(I32), kb = f.local(I32), jt = f.local(I32), it = f.local(I32), a = f.local(I32), b = f.local(I32), c = f.local(I32), p = f.local(I32), ldc4 = f.local(I32), pbt = f.local(I32);
+  const acc: number[] = [];
+  for (let i = 0; i < MR * 2; i++) acc.push(f.local(V128));
+  const b0 = f.local(V128), b1 = f.local(V128), av = f.local(V128);
+  f.get(ldc).i32(4).i32Mul().set(ldc4);
+  f.forLoop(k0, () => f.i32(0), () => f.get(k), 0, () => {
+    // kb = min(kc, k - k0)
+    f.get(kc).get(k).get(k0).i32Sub().get(kc).get(k).get(k0).i32Sub().i32LtS().select().set(kb);
+    f.forLoop(jt, () => f.get(jt0), () => f.get(jt1), 1, () => {
+      f.get(pb).get(jt).get(k).i32Mul().get(k0).i32Add().i32(NR * 4).i32Mul().i32Add().set(pbt);
+      f.forLoop(it, () => f.get(it0), () => f.get(it1), 1, () => {
+        f.get(pa).get(it).get(k).i32Mul().get(k0).i32Add().i32(MR * 4).i32Mul().i32Add().set(a);
+        f.get(pbt).set(b);
+        f.get(pc).get(it).i32(MR).i32Mul().get(ldc).i32Mul().get(jt).i32(NR).i32Mul().i32Add().i32(4).i32Mul().i32Add().set(c);
+        f.get(k0).i32Eqz().if_();
+        for (const x of acc) f.v128Zero().set(x);
+        f.else_();
+        for (let r = 0; r < MR; r++) {
+          f.get(c).get(ldc4).i32(r).i32Mul().i32Add().v128Load(0).set(acc[2 * r]);
+          f.get(c).get(ldc4).i32(r).i32Mul().i32Add().v128Load(16).set(acc[2 * r + 1]);
+        }
+        f.end();
+        f.get(kb).set(p);
+        f.loop();
+        f.get(b).v128Load(0).set(b0);
+        f.get(b).v128Load(16).set(b1);
+        for (let r = 0; r < MR; r++) {
+          f.get(a).v128Load32Splat(r * 4).set(av);
+          f.get(acc[2 * r]).get(av).get(b0).f32x4Mul().f32x4Add().set(acc[2 * r]);
+          f.get(acc[2 * r + 1]).get(av).get(b1).f32x4Mul().f32x4Add().set(acc[2 * r + 1]);
+        }
+        f.get(a).i32(MR * 4).i32Add().set(a);
+        f.get(b).i32(NR * 4).i32Add().set(b);
+        f.get(p).i32(1).i32Sub().tee(p).brIf(0);
+        f.end();
+        for (let r = 0; r < MR; r++) {
+          f.get(c).get(ldc4).i32(r).i32Mul().i32Add().get(acc[2 * r]).v128Store(0);
+          f.get(c).get(ldc4).i32(r).i32Mul().i32Add().get(acc[2 * r + 1]).v128Store(16);
+        }
+      });
+    });
+    f.get(k0).get(kc).i32Add().set(k0);
+  });
+  return f;
+}
+
+export function addGemmKernels(mb: ModuleBuilder): void {
+  mb.add('packA', packA());
+  mb.add('packB', packB());
+  mb.add('gemm', compute());
+}

@@ -1,0 +1,637 @@
+// The wasm backend: tensors live in one WebAssembly.Memory (shared with a worker pool when possible); GEMM and
+// elementwise ops run gpugrad's own emitted SIMD kernels, data movement and the rest run over the same heap.
+import { availableParallelism } from 'node:os';
+import type { AdamParams, AvgPoolGeometry, Backend, BinaryOp, MatmulGeometry, ReduceOp, SgdParams, Storage, UnaryOp, WindowGeometry } from '../backend.js';
+import { broadcastStrides, sizeOf, stridesOf, type Shape } from '../shape.js';
+import { Heap } from '../../kernels/wasm/heap.js';
+import { buildKernelModule, MAX_PAGES } from '../../kernels/wasm/module.js';
+import { MR, NR } from '../../kernels/wasm/gemm.js';
+import { WorkerPool } from '../../kernels/wasm/pool.js';
+import type { WasmBinary, WasmUnary } from '../../kernels/wasm/elementwise.js';
+
+class WasmStorage implements Storage {
+  released = false;
+  constructor(readonly ptr: number, readonly size: number, readonly cap: number) {}
+}
+
+const st = (s: Storage): WasmStorage => s as WasmStorage;
+/** Float index of a storage in the heap view. */
+const at = (s: Storage): number => st(s).ptr >> 2;
+
+type Kernel = (...args: number[]) => void;
+
+export interface WasmBackendOptions {
+  /** Threads including the calling one; 1 runs everything on the calling thread. */
+  threads?: number;
+}
+
+/** Whether this runtime can run the wasm backend (WebAssembly with SIMD). */
+export function wasmAvailable(): boolean {
+  try {
+    return typeof WebAssembly === 'object' && WebAssembly.validate(buildKernelModule(false, 1));
+  } catch {
+    return false;
+  }
+}
+
+/** Whether worker threads can share the heap (SharedArrayBuffer present). */
+export function wasmThreadsAvailable(): boolean {
+  return typeof SharedArrayBuffer === 'function' && typeof Atomics === 'object';
+}
+
+/** The default thread count: the machine's cores, capped. */
+export function defaultWasmThreads(): number {
+  return Math.max(1, Math.min(8, availableParallelism()));
+}
+
+/** GEMMs below this many multiply-adds run on one thread: a dispatch costs more than it saves. */
+const THREAD_MIN_WORK = 1 << 18;
+/** k block: a 4×kc A micro-panel and a kc×8 B micro-panel (12 KiB at 256) stay in L1. */
+const KC = 256;
+const INITIAL_PAGES = 256;
+
+function splitRange(total: number, parts: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let t = 0; t < parts; t++) out.push([Math.floor((total * t) / parts), Math.floor((total * (t + 1)) / parts)]);
+  return out.filter(([a, b]) => b > a);
+}
+
+/** Fraction of a padded tile grid doing useful work. */
+const tileEfficiency = (m: number, n: number): number => (m * n) / (Math.ceil(m / MR) * MR * Math.ceil(n / NR) * NR);
+
+export class WasmBackend implements Backend {
+  readonly name = 'wasm';
+  readonly mode: string;
+  readonly fallbackReason: string | null;
+  private readonly heap: Heap;
+  private readonly k: Record<string, Kernel>;
+  private pool: WorkerPool | null = null;
+  private readonly threads: number;
+
+  private constructor(readonly module: WebAssembly.Module, readonly memory: WebAssembly.Memory, threads: number, reason: string | null) {
+    const inst = new WebAssembly.Instance(module, { env: { mem: memory } });
+    this.k = inst.exports as unknown as Record<string, Kernel>;
+    this.heap = new Heap(memory, MAX_PAGES, 64);
+    this.threads = threads;
+    this.mode = threads > 1 ? `simd-threads${threads}` : 'simd';
+    this.fallbackReason = reason;
+  }
+
+  /** Starts the backend; the Promise resolves once the worker pool is up (immediately for one thread). */
+  static async create(options: WasmBackendOptions = {}): Promise<WasmBackend> {
+    const b = WasmBackend.createSync({ ...options, threads: 1 }, options.threads ?? defaultWasmThreads());
+    return b.startPool();
+  }
+
+  /** A backend without workers (synchronous start). `asked` only feeds the fallback reason. */
+  static createSync(options: WasmBackendOptions = {}, asked = options.threads ?? 1): WasmBackend {
+    const shared = wasmThreadsAvailable();
+    const memory = new WebAssembly.Memory(shared ? { initial: INITIAL_PAGES, maximum: MAX_PAGES, shared: true } : { initial: INITIAL_PAGES, maximum: MAX_PAGES });
+    const module = new WebAssembly.Module(buildKernelModule(shared, INITIAL_PAGES));
+    const threads = shared ? Math.max(1, Math.floor(asked)) : 1;
+    const reason = !shared && asked > 1 ? 'SharedArrayBuffer is unavailable: running single-threaded' : null;
+    return new WasmBackend(module, memory, threads, reason);
+  }
+
+  private async startPool(): Promise<this> {
+    if (this.threads > 1) {
+      const names = Object.keys(this.k).filter((n) => typeof this.k[n] === 'function');
+      this.pool = await WorkerPool.start(this.threads, this.module, this.memory, names);
+    }
+    return this;
+  }
+
+  /** Live and reserved heap bytes (reserved includes freed blocks kept for reuse). */
+  heapStats(): { live: number; reserved: number; memory: number } {
+    return { live: this.heap.liveBytes(), reserved: this.heap.reservedBytes(), memory: this.memory.buffer.byteLength };
+  }
+
+  private alloc(size: number): WasmStorage {
+    const { ptr, cap } = this.heap.alloc(size * 4);
+    return new WasmStorage(ptr, size, cap);
+  }
+  private get f(): Float32Array {
+    return this.heap.f32;
+  }
+
+  /** Runs kernel `name` split over threads: one argument list per part. */
+  private par(name: string, parts: number[][]): void {
+    const fn = this.k[name];
+    if (this.pool && parts.length > 1) this.pool.run(name, parts, fn);
+    else for (const a of parts) fn(...a);
+  }
+
+  upload(data: Float32Array): Storage {
+    const s = this.alloc(data.length);
+    this.f.set(data, at(s));
+    return s;
+  }
+  fill(size: number, value: number): Storage {
+    const s = this.alloc(size);
+    this.f.fill(value, at(s), at(s) + size);
+    return s;
+  }
+  async read(s: Storage): Promise<Float32Array> {
+    return this.readSync(s);
+  }
+  readSync(s: Storage): Float32Array {
+    return this.f.slice(at(s), at(s) + s.size);
+  }
+  release(s: Storage): void {
+    const w = st(s);
+    if (w.released) return;
+    w.released = true;
+    this.heap.release(w.ptr, w.cap);
+  }
+  bytes(s: Storage): number {
+    return st(s).cap;
+  }
+
+  unary(op: UnaryOp, x: Storage, param: number): Storage {
+    const n = x.size;
+    const out = this.alloc(n);
+    if (op === 'neg' || op === 'abs' || op === 'sqrt' || op === 'relu') {
+      this.k[`un_${op as WasmUnary}`](st(x).ptr, out.ptr, n);
+      return out;
+    }
+    const f = this.f;
+    const i0 = at(x);
+    const o0 = at(out);
+    if (op === 'exp') for (let i = 0; i < n; i++) f[o0 + i] = Math.exp(f[i0 + i]);
+    else if (op === 'log') for (let i = 0; i < n; i++) f[o0 + i] = Math.log(f[i0 + i]);
+    else for (let i = 0; i < n; i++) f[o0 + i] = Math.pow(f[i0 + i], param);
+    return out;
+  }
+
+  binary(op: BinaryOp, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage {
+    const total = sizeOf(outShape);
+    const out = this.alloc(total);
+    if (total === 0) return out;
+    // Merge dims where both operands are contiguous (or both broadcast) across the boundary.
+    const sa0 = broadcastStrides(aShape, outShape);
+    const sb0 = broadcastStrides(bShape, outShape);
+    const dims: number[] = [];
+    const sa: number[] = [];
+    const sb: number[] = [];
+    outShape.forEach((d, i) => {
+      if (d === 1) return;
+      const l = dims.length - 1;
+      if (l >= 0 && sa[l] === sa0[i] * d && sb[l] === sb0[i] * d) {
+        dims[l] *= d;
+        sa[l] = sa0[i];
+        sb[l] = sb0[i];
+      } else {
+        dims.push(d);
+        sa.push(sa0[i]);
+        sb.push(sb0[i]);
+      }
+    });
+    if (dims.length === 0) {
+      dims.push(1);
+      sa.push(0);
+      sb.push(0);
+    }
+    const r = dims.length;
+    const L = dims[r - 1];
+    const ia = sa[r - 1];
+    const ib = sb[r - 1];
+    const mode = ia === 1 && ib === 1 ? 'vv' : ia === 1 && ib === 0 ? 'vs' : ia === 0 && ib === 1 ? 'sv' : null;
+    const pa = st(a).ptr;
+    const pb = st(b).ptr;
+    const po = out.ptr;
+    // Walk the outer dims with an odometer; each step handles one innermost run.
+    const outer = total / L;
+    const idx = new Array<number>(r).fill(0);
+    let oa = 0;
+    let ob = 0;
+    const kern = mode && L >= 8 ? this.k[`bin_${op as WasmBinary}_${mode}`] : null;
+    const fn = binaryJs[op];
+    const f = this.f;
+    for (let o = 0; o < outer; o++) {
+      if (kern) kern(pa + oa * 4, pb + ob * 4, po + o * L * 4, L);
+      else {
+        const base = (po >> 2) + o * L;
+        const a0 = (pa >> 2) + oa;
+        const b0 = (pb >> 2) + ob;
+        for (let j = 0; j < L; j++) f[base + j] = fn(f[a0 + j * ia], f[b0 + j * ib]);
+      }
+      for (let d = r - 2; d >= 0; d--) {
+        idx[d]++;
+        oa += sa[d];
+        ob += sb[d];
+        if (idx[d] < dims[d]) break;
+        oa -= sa[d] * dims[d];
+        ob -= sb[d] * dims[d];
+        idx[d] = 0;
+      }
+    }
+    return out;
+  }
+
+  reduce(op: ReduceOp, x: Storage, shape: Shape, axes: readonly number[]): Storage {
+    const outSize = sizeOf(shape.map((d, i) => (axes.includes(i) ? 1 : d)));
+    const out = this.alloc(outSize);
+    const f = this.f;
+    const o0 = at(out);
+    // Merge neighbouring dims of the same kind: the input becomes alternating kept/reduced blocks.
+    const dims: number[] = [];
+    const red: boolean[] = [];
+    shape.forEach((d, i) => {
+      if (d === 1) return;
+      const r = axes.includes(i);
+      if (dims.length && red[red.length - 1] === r) dims[dims.length - 1] *= d;
+      else {
+        dims.push(d);
+        red.push(r);
+      }
+    });
+    const isSum = op === 'sum';
+    const acc = new Float64Array(outSize).fill(isSum ? 0 : -Infinity);
+    if (sizeOf(shape) > 0) {
+      const n = dims.length;
+      const inStr = stridesOf(dims);
+      const outStr = new Array<number>(n).fill(0);
+      let s = 1;
+      for (let i = n - 1; i >= 0; i--) if (!red[i]) {
+        outStr[i] = s;
+        s *= dims[i];
+      }
+      const X = f;
+      const x0 = at(x);
+      const walk = (lvl: number, io: number, oo: number): void => {
+        if (lvl === n - 1 || n === 0) {
+          const len = n === 0 ? 1 : dims[lvl];
+          const os = n === 0 ? 0 : outStr[lvl];
+          if (isSum) {
+            if (os === 0) {
+              let t = 0;
+              for (let j = 0; j < len; j++) t += X[io + j];
+              acc[oo] += t;
+            } else for (let j = 0; j < len; j++) acc[oo + j] += X[io + j];
+          } else {
+            for (let j = 0; j < len; j++) {
+              const v = X[io + j];
+              const k = oo + j * os;
+              if (v > acc[k] || (Number.isNaN(v) && !Number.isNaN(acc[k]))) acc[k] = v;
+            }
+          }
+          return;
+        }
+        for (let j = 0; j < dims[lvl]; j++) walk(lvl + 1, io + j * inStr[lvl], oo + j * outStr[lvl]);
+      };
+      walk(0, x0, 0);
+    }
+    f.set(acc, o0);
+    return out;
+  }
+
+  permute(x: Storage, shape: Shape, perm: readonly number[]): Storage {
+    const out = this.alloc(x.size);
+    if (x.size === 0) return out;
+    const strides = stridesOf(shape);
+    // Output dims with their input strides, dropping size-1 dims and merging runs that stay adjacent.
+    const dims: number[] = [];
+    const ss: number[] = [];
+    for (const p of perm) {
+      const d = shape[p];
+      if (d === 1) continue;
+      const l = dims.length - 1;
+      if (l >= 0 && ss[l] === strides[p] * d) {
+        dims[l] *= d;
+        ss[l] = strides[p];
+      } else {
+        dims.push(d);
+        ss.push(strides[p]);
+      }
+    }
+    if (dims.length === 0) {
+      dims.push(1);
+      ss.push(1);
+    }
+    const f = this.f;
+    const r = dims.length;
+    const L = dims[r - 1];
+    const s = ss[r - 1];
+    const idx = new Array<number>(r).fill(0);
+    const o0 = at(out);
+    const x0 = at(x);
+    let src = 0;
+    const outer = x.size / L;
+    for (let o = 0; o < outer; o++) {
+      const dst = o0 + o * L;
+      if (s === 1) f.copyWithin(dst, x0 + src, x0 + src + L);
+      else for (let j = 0; j < L; j++) f[dst + j] = f[x0 + src + j * s];
+      for (let d = r - 2; d >= 0; d--) {
+        idx[d]++;
+        src += ss[d];
+        if (idx[d] < dims[d]) break;
+        src -= ss[d] * dims[d];
+        idx[d] = 0;
+      }
+    }
+    return out;
+  }
+
+  slice(x: Storage, shape: Shape, axis: number, start: number, length: number): Storage {
+    const outer = sizeOf(shape.slice(0, axis));
+    const inner = sizeOf(shape.slice(axis + 1));
+    const out = this.alloc(outer * length * inner);
+    const f = this.f;
+    const run = length * inner;
+    for (let o = 0; o < outer; o++) {
+      const from = at(x) + (o * shape[axis] + start) * inner;
+      f.copyWithin(at(out) + o * run, from, from + run);
+    }
+    return out;
+  }
+
+  concat(xs: readonly Storage[], shapes: readonly Shape[], axis: number): Storage {
+    const outer = sizeOf(shapes[0].slice(0, axis));
+    const inner = sizeOf(shapes[0].slice(axis + 1));
+    const total = shapes.reduce((n, s) => n + s[axis], 0);
+    const out = this.alloc(outer * total * inner);
+    const f = this.f;
+    for (let o = 0; o < outer; o++) {
+      let off = 0;
+      xs.forEach((x, i) => {
+        const len = shapes[i][axis] * inner;
+        f.copyWithin(at(out) + o * total * inner + off, at(x) + o * len, at(x) + (o + 1) * len);
+        off += len;
+      });
+    }
+    return out;
+  }
+
+  matmul(a: Storage, b: Storage, g: MatmulGeometry): Storage {
+    const { m, k, n, transA, transB } = g;
+    const out = this.alloc(g.batch * m * n);
+    if (m * n === 0) return out;
+    if (k === 0) {
+      this.f.fill(0, at(out), at(out) + g.batch * m * n);
+      return out;
+    }
+    for (let bt = 0; bt < g.batch; bt++) {
+      const pa = st(a).ptr + (bt % g.batchA) * m * k * 4;
+      const pb = st(b).ptr + (bt % g.batchB) * k * n * 4;
+      // Element (i,p) of op(A) sits at i·rs + p·ps; element (p,j) of op(B) at j·cs + p·ps.
+      const [rsA, psA] = transA ? [1, m] : [k, 1];
+      const [csB, psB] = transB ? [k, 1] : [1, n];
+      this.gemm(pa, rsA, psA, pb, csB, psB, m, n, k, out.ptr + bt * m * n * 4);
+    }
+    return out;
+  }
+
+  /**
+   * C[m,n] (row-major at pc) = A·B with element strides as in matmul. When the padded tile grid of Cᵀ = Bᵀ·Aᵀ
+   * wastes less (n small, e.g. 49), computes that instead and transposes on the way out.
+   */
+  gemm(pa: number, rsA: number, psA: number, pb: number, csB: number, psB: number, m: number, n: number, k: number, pc: number): void {
+    if (tileEfficiency(n, m) > tileEfficiency(m, n) * 1.05) {
+      this.gemmTiles(pb, csB, psB, pa, rsA, psA, n, m, k, pc, true);
+    } else this.gemmTiles(pa, rsA, psA, pb, csB, psB, m, n, k, pc, false);
+  }
+
+  private gemmTiles(pa: number, rsA: number, psA: number, pb: number, csB: number, psB: number, m: number, n: number, k: number, pc: number, transposeOut: boolean): void {
+    const mt = Math.ceil(m / MR);
+    const nt = Math.ceil(n / NR);
+    const T = this.pool && m * n * k >= THREAD_MIN_WORK ? this.threads : 1;
+    const A = this.heap.alloc(mt * MR * k * 4);
+    const B = this.heap.alloc(nt * NR * k * 4);
+    const direct = !transposeOut && m % MR === 0 && n % NR === 0;
+    const ldc = direct ? n : nt * NR;
+    const C = direct ? null : this.heap.alloc(mt * MR * ldc * 4);
+    const cp = C ? C.ptr : pc;
+    try {
+      this.par('packA', splitRange(mt, T).map(([i0, i1]) => [pa, A.ptr, m, k, rsA, psA, i0, i1]));
+      this.par('packB', splitRange(nt, T).map(([j0, j1]) => [pb, B.ptr, n, k, csB, psB, j0, j1]));
+      // Split the tile grid along whichever side gives each thread several tiles.
+      const parts =
+        nt >= 2 * T || nt >= mt
+          ? splitRange(nt, T).map(([j0, j1]) => [A.ptr, B.ptr, cp, k, ldc, KC, 0, mt, j0, j1])
+          : splitRange(mt, T).map(([i0, i1]) => [A.ptr, B.ptr, cp, k, ldc, KC, i0, i1, 0, nt]);
+      this.par('gemm', parts);
+      if (C) {
+        const f = this.f;
+        const c0 = C.ptr >> 2;
+        const o0 = pc >> 2;
+        if (transposeOut) {
+          // Computed [m,n] = (original C)ᵀ: write back as [n,m].
+          for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) f[o0 + j * m + i] = f[c0 + i * ldc + j];
+        } else for (let i = 0; i < m; i++) f.copyWithin(o0 + i * n, c0 + i * ldc, c0 + i * ldc + n);
+      }
+    } finally {
+      this.heap.release(A.ptr, A.cap);
+      this.heap.release(B.ptr, B.cap);
+      if (C) this.heap.release(C.ptr, C.cap);
+    }
+  }
+
+  im2col(x: Storage, g: WindowGeometry): Storage {
+    const L = g.oh * g.ow;
+    const cols = g.n * L;
+    const out = this.alloc(g.c * g.kh * g.kw * cols);
+    const f = this.f;
+    const X = at(x);
+    const O = at(out);
+    for (let c = 0; c < g.c; c++)
+      for (let ky = 0; ky < g.kh; ky++)
+        for (let kx = 0; kx < g.kw; kx++) {
+          const r = (c * g.kh + ky) * g.kw + kx;
+          // Output columns whose input x lies inside [0, w): ox in [lo, hi).
+          const off = kx * g.dw - g.pw;
+          const lo = Math.min(g.ow, Math.max(0, Math.ceil(-off / g.sw)));
+          const hi = Math.max(lo, Math.min(g.ow, Math.ceil((g.w - off) / g.sw)));
+          for (let b = 0; b < g.n; b++)
+            for (let oy = 0; oy < g.oh; oy++) {
+              const iy = oy * g.sh - g.ph + ky * g.dh;
+              const dst = O + r * cols + b * L + oy * g.ow;
+              if (iy < 0 || iy >= g.h) {
+                f.fill(0, dst, dst + g.ow);
+                continue;
+              }
+              const src = X + ((b * g.c + c) * g.h + iy) * g.w + off;
+              if (lo > 0) f.fill(0, dst, dst + lo);
+              if (g.sw === 1) f.copyWithin(dst + lo, src + lo, src + hi);
+              else for (let ox = lo; ox < hi; ox++) f[dst + ox] = f[src + ox * g.sw];
+              if (hi < g.ow) f.fill(0, dst + hi, dst + g.ow);
+            }
+        }
+    return out;
+  }
+
+  col2im(colsS: Storage, g: WindowGeometry): Storage {
+    const L = g.oh * g.ow;
+    const cols = g.n * L;
+    const out = this.fill(g.n * g.c * g.h * g.w, 0);
+    const f = this.f;
+    const C = at(colsS);
+    const O = at(out);
+    for (let c = 0; c < g.c; c++)
+      for (let ky = 0; ky < g.kh; ky++)
+        for (let kx = 0; kx < g.kw; kx++) {
+          const r = (c * g.kh + ky) * g.kw + kx;
+          const off = kx * g.dw - g.pw;
+          const lo = Math.min(g.ow, Math.max(0, Math.ceil(-off / g.sw)));
+          const hi = Math.max(lo, Math.min(g.ow, Math.ceil((g.w - off) / g.sw)));
+          for (let b = 0; b < g.n; b++)
+            for (let oy = 0; oy < g.oh; oy++) {
+              const iy = oy * g.sh - g.ph + ky * g.dh;
+              if (iy < 0 || iy >= g.h) continue;
+              const src = C + r * cols + b * L + oy * g.ow;
+              const dst = O + ((b * g.c + c) * g.h + iy) * g.w + off;
+              for (let ox = lo; ox < hi; ox++) f[dst + ox * g.sw] += f[src + ox];
+            }
+        }
+    return out;
+  }
+
+  maxPool2d(x: Storage, g: WindowGeometry): { out: Storage; indices: Storage } {
+    const planes = g.n * g.c;
+    const outS = this.alloc(planes * g.oh * g.ow);
+    const idxS = this.alloc(planes * g.oh * g.ow);
+    const f = this.f;
+    const X = at(x);
+    const O = at(outS);
+    const I = at(idxS);
+    for (let p = 0; p < planes; p++)
+      for (let oy = 0; oy < g.oh; oy++)
+        for (let ox = 0; ox < g.ow; ox++) {
+          let best = -Infinity;
+          let where = -1;
+          for (let ky = 0; ky < g.kh; ky++) {
+            const iy = oy * g.sh - g.ph + ky * g.dh;
+            if (iy < 0 || iy >= g.h) continue;
+            let nan = false;
+            for (let kx = 0; kx < g.kw; kx++) {
+              const ix = ox * g.sw - g.pw + kx * g.dw;
+              if (ix < 0 || ix >= g.w) continue;
+              const v = f[X + (p * g.h + iy) * g.w + ix];
+              // First maximum wins; NaN propagates (PyTorch's rule).
+              if (v > best || Number.isNaN(v) || where < 0) {
+                best = v;
+                where = iy * g.w + ix;
+                if (Number.isNaN(v)) {
+                  nan = true;
+                  break;
+                }
+              }
+            }
+            if (nan) break;
+          }
+          const o = (p * g.oh + oy) * g.ow + ox;
+          f[O + o] = best;
+          f[I + o] = where;
+        }
+    return { out: outS, indices: idxS };
+  }
+
+  maxPool2dBackward(gy: Storage, indices: Storage, g: WindowGeometry): Storage {
+    const plane = g.oh * g.ow;
+    const hw = g.h * g.w;
+    const out = this.fill(g.n * g.c * hw, 0);
+    const f = this.f;
+    const G = at(gy);
+    const I = at(indices);
+    const O = at(out);
+    for (let p = 0; p < g.n * g.c; p++)
+      for (let o = 0; o < plane; o++) {
+        const w = f[I + p * plane + o];
+        if (w >= 0) f[O + p * hw + w] += f[G + p * plane + o];
+      }
+    return out;
+  }
+
+  private static window(g: AvgPoolGeometry, oy: number, ox: number): { y0: number; y1: number; x0: number; x1: number; div: number } {
+    let y0 = oy * g.sh - g.ph;
+    let x0 = ox * g.sw - g.pw;
+    let y1 = Math.min(y0 + g.kh, g.h + g.ph);
+    let x1 = Math.min(x0 + g.kw, g.w + g.pw);
+    const padArea = (y1 - y0) * (x1 - x0);
+    y0 = Math.max(y0, 0);
+    x0 = Math.max(x0, 0);
+    y1 = Math.min(y1, g.h);
+    x1 = Math.min(x1, g.w);
+    return { y0, y1, x0, x1, div: g.countIncludePad ? padArea : (y1 - y0) * (x1 - x0) };
+  }
+
+  avgPool2d(x: Storage, g: AvgPoolGeometry): Storage {
+    const out = this.alloc(g.n * g.c * g.oh * g.ow);
+    const f = this.f;
+    const X = at(x);
+    const O = at(out);
+    for (let p = 0; p < g.n * g.c; p++)
+      for (let oy = 0; oy < g.oh; oy++)
+        for (let ox = 0; ox < g.ow; ox++) {
+          const w = WasmBackend.window(g, oy, ox);
+          let s = 0;
+          for (let iy = w.y0; iy < w.y1; iy++) for (let ix = w.x0; ix < w.x1; ix++) s += f[X + (p * g.h + iy) * g.w + ix];
+          f[O + (p * g.oh + oy) * g.ow + ox] = s / w.div;
+        }
+    return out;
+  }
+
+  avgPool2dBackward(gy: Storage, g: AvgPoolGeometry): Storage {
+    const out = this.fill(g.n * g.c * g.h * g.w, 0);
+    const f = this.f;
+    const G = at(gy);
+    const O = at(out);
+    for (let p = 0; p < g.n * g.c; p++)
+      for (let oy = 0; oy < g.oh; oy++)
+        for (let ox = 0; ox < g.ow; ox++) {
+          const w = WasmBackend.window(g, oy, ox);
+          const v = f[G + (p * g.oh + oy) * g.ow + ox] / w.div;
+          for (let iy = w.y0; iy < w.y1; iy++) for (let ix = w.x0; ix < w.x1; ix++) f[O + (p * g.h + iy) * g.w + ix] += v;
+        }
+    return out;
+  }
+
+  sgdStep(param: Storage, grad: Storage, momentumBuf: Storage | null, p: SgdParams): void {
+    const f = this.f;
+    const P = at(param);
+    const G = at(grad);
+    const M = momentumBuf && p.momentum !== 0 ? at(momentumBuf) : -1;
+    for (let i = 0; i < param.size; i++) {
+      let g = f[G + i] + p.weightDecay * f[P + i];
+      if (M >= 0) {
+        const buf = p.firstStep ? g : p.momentum * f[M + i] + (1 - p.dampening) * g;
+        f[M + i] = buf;
+        g = p.nesterov ? g + p.momentum * buf : buf;
+      }
+      f[P + i] = f[P + i] - p.lr * g;
+    }
+  }
+
+  adamStep(param: Storage, grad: Storage, mS: Storage, vS: Storage, p: AdamParams): void {
+    const f = this.f;
+    const P = at(param);
+    const G = at(grad);
+    const M = at(mS);
+    const V = at(vS);
+    const bc1 = 1 - Math.pow(p.beta1, p.step);
+    const bc2 = 1 - Math.pow(p.beta2, p.step);
+    for (let i = 0; i < param.size; i++) {
+      let g = f[G + i];
+      let w = f[P + i];
+      if (p.decoupled) w = w * (1 - p.lr * p.weightDecay);
+      else g = g + p.weightDecay * w;
+      f[M + i] = p.beta1 * f[M + i] + (1 - p.beta1) * g;
+      f[V + i] = p.beta2 * f[V + i] + (1 - p.beta2) * g * g;
+      const denom = Math.sqrt(f[V + i] / bc2) + p.eps;
+      f[P + i] = w - (p.lr / bc1) * (f[M + i] / denom);
+    }
+  }
+
+  destroy(): void {
+    this.pool?.destroy();
+    this.pool = null;
+  }
+}
+
+const binaryJs: Record<BinaryOp, (a: number, b: number) => number> = {
+  add: (a, b) => a + b,
+  sub: (a, b) => a - b,
+  mul: (a, b) => a * b,
+  div: (a, b) => a / b,
+  eq: (a, b) => (a === b ? 1 : 0),
+  gt: (a, b) => (a > b ? 1 : 0),
+};

@@ -1,0 +1,136 @@
+// The wasm backend's own checks: emitted modules validate, GEMM tiles/transposes/threads agree with the
+// float64 reference, the heap reuses freed blocks, and memory stays flat under tidy.
+import { afterAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { sleb, uleb } from '../kernels/wasm/emit.js';
+import { buildKernelModule } from '../kernels/wasm/module.js';
+import { Heap, sizeClass } from '../kernels/wasm/heap.js';
+import { ReferenceBackend } from '../src/backends/reference.js';
+import { WasmBackend, wasmThreadsAvailable } from '../src/backends/wasm.js';
+import { F, memory, randn, setBackend, tidy, manualSeed } from '../src/index.js';
+
+const ref = new ReferenceBackend();
+const one = WasmBackend.createSync({ threads: 1 });
+const twoP = wasmThreadsAvailable() ? WasmBackend.create({ threads: 2 }) : null;
+afterAll(async () => (await twoP)?.destroy());
+
+function rnd(n: number, seed: number): Float32Array {
+  let s = seed >>> 0 || 1;
+  return Float32Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32 - 0.5;
+  });
+}
+
+describe('emitter', () => {
+  it('encodes LEB128 like the spec examples', () => {
+    expect(uleb(624485)).toEqual([0xe5, 0x8e, 0x26]);
+    expect(sleb(-123456)).toEqual([0xc0, 0xbb, 0x78]);
+    expect(sleb(64)).toEqual([0xc0, 0x00]);
+    expect(sleb(-1)).toEqual([0x7f]);
+  });
+  it('emits modules that validate, shared and unshared', () => {
+    expect(WebAssembly.validate(buildKernelModule(false, 1))).toBe(true);
+    if (wasmThreadsAvailable()) expect(WebAssembly.validate(buildKernelModule(true, 1))).toBe(true);
+  });
+});
+
+describe('heap', () => {
+  it('reuses freed blocks of the same class and keeps 64-byte alignment', () => {
+    const h = new Heap(new WebAssembly.Memory({ initial: 1, maximum: 64 }), 64, 64);
+    const a = h.alloc(1000);
+    const b = h.alloc(5000);
+    expect(a.ptr % 64).toBe(0);
+    expect(b.ptr % 64).toBe(0);
+    h.release(a.ptr, a.cap);
+    const c = h.alloc(990);
+    expect(c.ptr).toBe(a.ptr);
+    const top = h.reservedBytes();
+    h.release(b.ptr, b.cap);
+    h.release(c.ptr, c.cap);
+    for (let i = 0; i < 100; i++) {
+      const x = h.alloc(5000);
+      h.release(x.ptr, x.cap);
+    }
+    expect(h.reservedBytes()).toBe(top);
+    expect(h.liveBytes()).toBe(0);
+  });
+  it('size classes cover the request with at most 12.5% slack above 4 KiB', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 1 << 28 }), (n) => {
+        const c = sizeClass(n);
+        expect(c).toBeGreaterThanOrEqual(n);
+        expect(c % 64).toBe(0);
+        if (n > 4096) expect(c).toBeLessThanOrEqual(n * 1.125 + 64);
+      }),
+      { numRuns: 300 },
+    );
+  });
+  it('grows the memory and keeps earlier data', () => {
+    const b = WasmBackend.createSync({ threads: 1 });
+    const x = b.upload(Float32Array.from([1, 2, 3]));
+    const big = b.fill(8 << 20, 1); // 32 MiB forces growth past the initial 16 MiB
+    expect(b.readSync(x)).toEqual(Float32Array.from([1, 2, 3]));
+    expect(b.readSync(b.slice(big, [8 << 20], 0, 5, 2))).toEqual(Float32Array.from([1, 1]));
+  });
+});
+
+describe('gemm', () => {
+  const geom = fc.record({
+    m: fc.integer({ min: 1, max: 40 }),
+    k: fc.integer({ min: 1, max: 300 }),
+    n: fc.integer({ min: 1, max: 40 }),
+    transA: fc.boolean(),
+    transB: fc.boolean(),
+    batch: fc.constantFrom(1, 2),
+    seed: fc.integer(),
+  });
+  it('agrees with the reference for every tile remainder, transpose and k block', () => {
+    fc.assert(
+      fc.property(geom, ({ m, k, n, transA, transB, batch, seed }) => {
+        const g = { batch, batchA: batch, batchB: 1, m, k, n, transA, transB };
+        const a = rnd(batch * m * k, seed);
+        const b = rnd(k * n, seed + 1);
+        const want = ref.readSync(ref.matmul(ref.upload(a), ref.upload(b), g));
+        const got = one.readSync(one.matmul(one.upload(a), one.upload(b), g));
+        const tol = 1e-5 * Math.sqrt(k + 1);
+        for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual(tol);
+      }),
+      { numRuns: 120 },
+    );
+  });
+  it.skipIf(!wasmThreadsAvailable())('gives identical results with 2 threads (same order of summation)', async () => {
+    const two = (await twoP) as WasmBackend;
+    for (const [m, k, n, tA, tB] of [
+      [64, 147, 300, false, false],
+      [130, 520, 49, false, true],
+      [37, 600, 90, true, false],
+      [256, 64, 196, true, true],
+    ] as const) {
+      const g = { batch: 1, batchA: 1, batchB: 1, m, k, n, transA: tA, transB: tB };
+      const a = rnd(m * k, m);
+      const b = rnd(k * n, n);
+      const r1 = one.readSync(one.matmul(one.upload(a), one.upload(b), g));
+      const r2 = two.readSync(two.matmul(two.upload(a), two.upload(b), g));
+      expect(r2).toEqual(r1);
+    }
+  });
+});
+
+describe('backend through the API', () => {
+  it('keeps the heap flat across repeated tidy()ed conv steps', async () => {
+    const b = (await setBackend('wasm', { threads: 1 })) as WasmBackend;
+    manualSeed(1);
+    const x = randn([2, 3, 12, 12]);
+    const w = randn([8, 3, 3, 3]);
+    const step = (): void => tidy(() => void F.relu(F.conv2d(x, w, null, { padding: 1 })).sum());
+    step();
+    const before = b.heapStats();
+    const live = memory().tensors;
+    for (let i = 0; i < 20; i++) step();
+    expect(b.heapStats().reserved).toBe(before.reserved);
+    expect(b.heapStats().live).toBe(before.live);
+    expect(memory().tensors).toBe(live);
+    await setBackend('reference');
+  });
+});
