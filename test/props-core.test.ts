@@ -169,7 +169,9 @@ function moveCheck(c: MoveCase) {
     case 'reshape': {
       const known = c.to.reduce((n, d) => (d === -1 ? n : n * d), 1);
       const to = c.to.map((d) => (d === -1 ? O.sizeOf(c.shape) / known : d));
-      return { ...base, name: `reshape to ${JSON.stringify(c.to)}`, inputs: [x(c.shape, c.seed)], run: (ts: Tensor[]) => G.reshape(ts[0], c.to), oracle: (xs: O.Arr[]) => O.reshape(xs[0], to) };
+      // view is reshape's alias; odd seeds call it through the method form.
+      const run = (ts: Tensor[]): Tensor => (c.seed % 2 ? ts[0].view(c.to) : G.reshape(ts[0], c.to));
+      return { ...base, name: `${c.seed % 2 ? 'view' : 'reshape'} to ${JSON.stringify(c.to)}`, inputs: [x(c.shape, c.seed)], run, oracle: (xs: O.Arr[]) => O.reshape(xs[0], to) };
     }
     case 'permute':
       return { ...base, name: `permute ${JSON.stringify(c.perm)}`, inputs: [x(c.shape, c.seed)], run: (ts: Tensor[]) => G.permute(ts[0], c.perm), oracle: (xs: O.Arr[]) => O.permute(xs[0], c.perm) };

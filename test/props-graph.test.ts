@@ -26,7 +26,7 @@ const exprArb: fc.Arbitrary<Expr> = fc.letrec<{ e: Expr }>((tie) => ({
 
 /** Readable form of an expression for failure messages. */
 function show(e: Expr): string {
-  if (e.op === 'x' || e.op === 'y') return e.op;
+  if (!('a' in e)) return e.op;
   if ('b' in e) return `${e.op}(${show(e.a)}, ${show(e.b)})`;
   return `${e.op}(${show(e.a)})`;
 }

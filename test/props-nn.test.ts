@@ -2,7 +2,7 @@
 // pools, linear, softmax and losses against the float64 oracle and central differences.
 import fc from 'fast-check';
 import { beforeEach, describe, it } from 'vitest';
-import { F, type Tensor } from '../src/index.js';
+import { F, tensor, type Tensor } from '../src/index.js';
 import { testBackends, useBackend } from './backends.js';
 import { availableBackends, checkOp, expectClose, ints, params, seedArb, values, type Input } from './fd.js';
 import * as O from './oracle.js';
@@ -107,6 +107,8 @@ interface BnCase {
   h: number;
   w: number;
   training: boolean;
+  /** Training without running statistics (both null) is allowed, as in PyTorch. */
+  running: boolean;
   affine: boolean;
   momentum: number;
   eps: number;
@@ -119,13 +121,14 @@ const bnArb: fc.Arbitrary<BnCase> = fc
     h: fc.integer({ min: 1, max: 3 }),
     w: fc.integer({ min: 1, max: 3 }),
     training: fc.boolean(),
+    running: fc.boolean(),
     affine: fc.boolean(),
     momentum: fc.constantFrom(0.1, 0.5, 1, 0),
     eps: fc.constantFrom(1e-5, 1e-3, 0.1),
     seed: seedArb,
   })
   // Training needs more than one value per channel.
-  .map((c) => (c.training && c.n * c.h * c.w === 1 ? { ...c, w: 2 } : c));
+  .map((c) => ({ ...c, running: c.running || !c.training, w: c.training && c.n * c.h * c.w === 1 ? 2 : c.w }));
 
 // ---- pools ----
 
@@ -171,18 +174,20 @@ const poolArb: fc.Arbitrary<PoolCase> = fc
 function poolCheck(c: PoolCase) {
   const win = { kh: c.kernel[0], kw: c.kernel[1], sh: c.stride[0], sw: c.stride[1], ph: c.padding[0], pw: c.padding[1], dh: c.dilation[0], dw: c.dilation[1] };
   const base = { inputs: [x4([c.n, c.c, c.h, c.w], c.seed)], k: c.kernel[0] * c.kernel[1], gradK: 16, seed: c.seed };
+  // A stride equal to the kernel is left out, which exercises the default (stride = kernel size).
+  const stride = c.stride[0] === c.kernel[0] && c.stride[1] === c.kernel[1] ? undefined : c.stride;
   if (c.kind === 'max') {
     return {
       ...base,
       name: 'maxPool2d',
-      run: (ts: Tensor[]) => F.maxPool2d(ts[0], { kernelSize: c.kernel, stride: c.stride, padding: c.padding, dilation: c.dilation, ceilMode: c.ceilMode }),
+      run: (ts: Tensor[]) => F.maxPool2d(ts[0], { kernelSize: c.kernel, stride, padding: c.padding, dilation: c.dilation, ceilMode: c.ceilMode }),
       oracle: (xs: O.Arr[]) => O.maxPool2d(xs[0], win, c.ceilMode),
     };
   }
   return {
     ...base,
     name: 'avgPool2d',
-    run: (ts: Tensor[]) => F.avgPool2d(ts[0], { kernelSize: c.kernel, stride: c.stride, padding: c.padding, ceilMode: c.ceilMode, countIncludePad: c.countIncludePad }),
+    run: (ts: Tensor[]) => F.avgPool2d(ts[0], { kernelSize: c.kernel, stride, padding: c.padding, ceilMode: c.ceilMode, countIncludePad: c.countIncludePad }),
     oracle: (xs: O.Arr[]) => O.avgPool2d(xs[0], win, c.ceilMode, c.countIncludePad),
   };
 }
@@ -246,9 +251,9 @@ describe.each(backends)('F properties on $label', (tb) => {
 
   it('batchNorm2d in training (batch statistics, running update) and eval mode, with gradients', async () => {
     const edge: BnCase[] = [
-      { n: 1, c: 1, h: 1, w: 2, training: true, affine: true, momentum: 0.1, eps: 1e-5, seed: 1 },
-      { n: 2, c: 3, h: 1, w: 1, training: true, affine: false, momentum: 0.1, eps: 1e-5, seed: 2 },
-      { n: 1, c: 2, h: 1, w: 1, training: false, affine: true, momentum: 0.1, eps: 1e-5, seed: 3 },
+      { n: 1, c: 1, h: 1, w: 2, training: true, running: true, affine: true, momentum: 0.1, eps: 1e-5, seed: 1 },
+      { n: 2, c: 3, h: 1, w: 1, training: true, running: false, affine: false, momentum: 0.1, eps: 1e-5, seed: 2 },
+      { n: 1, c: 2, h: 1, w: 1, training: false, running: true, affine: true, momentum: 0.1, eps: 1e-5, seed: 3 },
     ];
     await fc.assert(
       fc.asyncProperty(bnArb, async (c) => {
@@ -259,10 +264,10 @@ describe.each(backends)('F properties on $label', (tb) => {
         const opts = { training: c.training, momentum: c.momentum, eps: c.eps };
         let updated: Promise<[Float32Array, Float32Array]> | null = null;
         await checkOp(tb, {
-          name: `batchNorm2d(${c.training ? 'train' : 'eval'})`,
+          name: `batchNorm2d(${c.training ? 'train' : 'eval'}${c.running ? '' : ', no running stats'})`,
           inputs,
           run: (ts) => {
-            const y = F.batchNorm2d(ts[0], ts[1], ts[2], c.affine ? ts[3] : null, c.affine ? ts[4] : null, opts);
+            const y = F.batchNorm2d(ts[0], c.running ? ts[1] : null, c.running ? ts[2] : null, c.affine ? ts[3] : null, c.affine ? ts[4] : null, opts);
             updated = Promise.all([ts[1].data(), ts[2].data()]);
             return y;
           },
@@ -271,7 +276,8 @@ describe.each(backends)('F properties on $label', (tb) => {
           gradCondition: bnCondition(inputs, c),
           seed: c.seed,
         });
-        const want = O.batchNorm2d(O.arr(inputs[0].shape, inputs[0].data), rm, rv, null, null, c.training, c.momentum, c.eps);
+        // Without running statistics the buffers given to the oracle stand for tensors nobody passed: unchanged.
+        const want = c.running ? O.batchNorm2d(O.arr(inputs[0].shape, inputs[0].data), rm, rv, null, null, c.training, c.momentum, c.eps) : { runningMean: rm, runningVar: rv };
         const [gm, gv] = await (updated as unknown as Promise<[Float32Array, Float32Array]>);
         const tol = tb.tolerance(c.n * c.h * c.w);
         expectClose(`batchNorm2d running mean on ${tb.label}`, gm, [c.c], O.arr([c.c], want.runningMean), tol);
@@ -334,20 +340,21 @@ describe.each(backends)('F properties on $label', (tb) => {
   });
 
   it('crossEntropy and mseLoss', async () => {
-    const arb = fc.record({ n: fc.integer({ min: 1, max: 4 }), classes: fc.integer({ min: 1, max: 6 }), seed: seedArb });
+    const arb = fc.record({ n: fc.integer({ min: 1, max: 4 }), classes: fc.integer({ min: 1, max: 6 }), tensorLabels: fc.boolean(), seed: seedArb });
     await fc.assert(
       fc.asyncProperty(arb, async (c) => {
         const labels = ints(c.seed + 9, c.n, c.classes);
         await checkOp(tb, {
-          name: `crossEntropy(labels ${JSON.stringify(labels)})`,
+          name: `crossEntropy(labels ${JSON.stringify(labels)} as ${c.tensorLabels ? 'a Tensor' : 'an array'})`,
           inputs: [x4([c.n, c.classes], c.seed)],
-          run: (ts) => F.crossEntropy(ts[0], labels),
+          // Tensor labels take the host path where the backend reads synchronously, else the on-device mask.
+          run: (ts) => F.crossEntropy(ts[0], c.tensorLabels ? tensor(labels) : labels),
           oracle: (xs) => O.crossEntropy(xs[0], labels),
           k: c.n * c.classes,
           seed: c.seed,
         });
       }),
-      params(40, [{ n: 1, classes: 1, seed: 1 }]),
+      params(40, [{ n: 1, classes: 1, tensorLabels: false, seed: 1 }]),
     );
     const mse = fc.record({ shape: fc.array(fc.integer({ min: 1, max: 4 }), { maxLength: 3 }), seed: seedArb });
     await fc.assert(
