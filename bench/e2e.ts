@@ -1,0 +1,119 @@
+// End-to-end gpugrad benchmarks on every selected backend: ResNet eval forward, and training steps
+// (forward, cross-entropy, backward, SGD with momentum) at a small and a large input size.
+import { F, getBackend, noGrad, tensor, tidy, type ResNet, type Tensor } from '../src/index.js';
+import { SGD } from '../src/optim/index.js';
+import { cold, fmtMs, gflops, warm, type Timing } from './common.js';
+import { useBenchBackend } from './backends.js';
+
+export interface TrainConfig {
+  key: string;
+  batch: number;
+  size: number;
+  input: Float32Array;
+  labels: number[];
+}
+
+export interface E2EConfig {
+  /** Builds the model on the current backend (weights are then loaded from `weights`). */
+  makeModel: () => ResNet;
+  /** The shared weights, on any backend that reads synchronously. */
+  weights: Map<string, Tensor>;
+  evalInput: Float32Array;
+  evalShape: readonly number[];
+  /** Forward FLOP of the model per image at the eval size, and per image at each training size. */
+  flopAt: (size: number) => number;
+  train: TrainConfig[];
+  /** Training configs (by key) a backend skips as too slow for the time budget. */
+  skip: (backend: string, key: string) => string | null;
+  timeMs: number;
+  minIter: number;
+  log: (s: string) => void;
+}
+
+export interface E2EResult {
+  backend: string;
+  /** What the backend actually ran as (fallbacks show here). */
+  ranAs: string;
+  eval?: { timing: Timing; logits: Float32Array };
+  train: { key: string; timing?: Timing; firstLoss?: number; note?: string }[];
+  error?: string;
+}
+
+export const LR = 0.01;
+export const MOMENTUM = 0.9;
+
+/** Deterministic labels for a training batch. */
+export const trainLabels = (batch: number, classes: number): number[] => Array.from({ length: batch }, (_, i) => (i * 37) % classes);
+
+async function evalForward(cfg: E2EConfig, model: ResNet): Promise<{ timing: Timing; logits: Float32Array }> {
+  model.eval();
+  const x = tensor(cfg.evalInput, cfg.evalShape);
+  const once = async (): Promise<Float32Array> => {
+    const y = noGrad(() => tidy(() => model.forward(x)));
+    const v = await y.data();
+    y.dispose();
+    return v;
+  };
+  const first = await cold(once);
+  const timing = await warm(once, first.ms, cfg.timeMs, cfg.minIter);
+  x.dispose();
+  return { timing, logits: first.value };
+}
+
+async function trainStep(cfg: E2EConfig, model: ResNet, t: TrainConfig): Promise<{ timing: Timing; firstLoss: number }> {
+  model.train();
+  const x = tensor(t.input, [t.batch, 3, t.size, t.size]);
+  const opt = new SGD(model.parameters(), { lr: LR, momentum: MOMENTUM });
+  const once = async (): Promise<number> => {
+    const loss = tidy(() => {
+      opt.zeroGrad();
+      const l = F.crossEntropy(model.forward(x), t.labels);
+      l.backward();
+      opt.step();
+      return l;
+    });
+    const v = await loss.item();
+    loss.dispose();
+    return v;
+  };
+  const first = await cold(once);
+  const timing = await warm(once, first.ms, cfg.timeMs, cfg.minIter);
+  opt.dispose();
+  x.dispose();
+  return { timing, firstLoss: first.value };
+}
+
+export async function runE2E(backends: string[], cfg: E2EConfig): Promise<E2EResult[]> {
+  const results: E2EResult[] = [];
+  for (const b of backends) {
+    const r: E2EResult = { backend: b, ranAs: b, train: [] };
+    results.push(r);
+    let model: ResNet | null = null;
+    try {
+      await useBenchBackend(b);
+      r.ranAs = getBackend();
+      model = cfg.makeModel();
+      model.loadStateDict(cfg.weights);
+      r.eval = await evalForward(cfg, model);
+      const [n, , h] = cfg.evalShape;
+      cfg.log(`  ${b} eval ${h}² b${n}: cold ${fmtMs(r.eval.timing.coldMs)}, median ${fmtMs(r.eval.timing.medianMs)} (${gflops(n * cfg.flopAt(h), r.eval.timing.medianMs).toFixed(2)} GFLOP/s)`);
+      for (const t of cfg.train) {
+        const why = cfg.skip(b, t.key);
+        if (why) {
+          r.train.push({ key: t.key, note: why });
+          continue;
+        }
+        model.loadStateDict(cfg.weights); // every training config starts from the shared weights
+        const s = await trainStep(cfg, model, t);
+        r.train.push({ key: t.key, ...s });
+        cfg.log(`  ${b} train ${t.key}: cold ${fmtMs(s.timing.coldMs)}, median ${fmtMs(s.timing.medianMs)}, first loss ${s.firstLoss.toFixed(5)}`);
+      }
+    } catch (e) {
+      r.error = (e as Error).message.split('\n')[0];
+      cfg.log(`  ${b}: failed: ${r.error}`);
+    } finally {
+      model?.dispose();
+    }
+  }
+  return results;
+}
