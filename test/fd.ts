@@ -94,8 +94,9 @@ export function expectClose(what: string, got: ArrayLike<number>, gotShape: read
     const g = got[i];
     const allowed = tol.atol + tol.rtol * Math.abs(w);
     const err = Math.abs(g - w);
-    const sameInf = g === w; // ±Infinity on both sides
-    if (!sameInf && !(err <= allowed)) {
+    // ±Infinity on both sides, or NaN on both (the mean of nothing) agree.
+    const same = g === w || (Number.isNaN(g) && Number.isNaN(w));
+    if (!same && !(err <= allowed)) {
       bad++;
       const excess = Number.isNaN(err) ? Infinity : err / allowed;
       if (excess >= worstExcess) {

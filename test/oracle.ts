@@ -58,7 +58,7 @@ export function broadcastShape(a: readonly number[], b: readonly number[]): numb
     const da = i < n - a.length ? 1 : a[i - (n - a.length)];
     const db = i < n - b.length ? 1 : b[i - (n - b.length)];
     if (da !== db && da !== 1 && db !== 1) return null;
-    out.push(Math.max(da, db) === 1 ? 1 : da === 1 ? db : da);
+    out.push(da === 1 ? db : da);
   }
   return out;
 }

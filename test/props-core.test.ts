@@ -247,6 +247,52 @@ function matmulCheck(c: MatmulCase) {
   };
 }
 
+// ---- empty tensors (a dimension of size 0), which PyTorch supports throughout ----
+
+interface EmptyCase {
+  op: 'add' | 'exp' | 'sum' | 'mean' | 'concat' | 'matmul' | 'slice' | 'permute';
+  shape: number[];
+  seed: number;
+}
+const emptyArb: fc.Arbitrary<EmptyCase> = fc
+  .record({ op: fc.constantFrom<EmptyCase['op']>('add', 'exp', 'sum', 'mean', 'concat', 'matmul', 'slice', 'permute'), shape: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 2, maxLength: 3 }), zero: fc.nat(2), seed: seedArb })
+  .map(({ op, shape, zero, seed }) => ({ op, shape: shape.map((d, i) => (i === zero % shape.length ? 0 : d)), seed }));
+
+function emptyCheck(c: EmptyCase) {
+  const s = c.shape;
+  const r = s.length;
+  const x = (shape: number[], seed: number) => ({ shape, data: values(seed, O.sizeOf(shape)), grad: true });
+  const zeroAxis = s.indexOf(0);
+  const base = { name: `${c.op} on empty ${JSON.stringify(s)}`, k: 1, seed: c.seed };
+  switch (c.op) {
+    case 'add':
+      return { ...base, inputs: [x(s, c.seed), x([s[r - 1]], c.seed + 1)], run: (ts: Tensor[]) => G.add(ts[0], ts[1]), oracle: (xs: O.Arr[]) => O.add(xs[0], xs[1]) };
+    case 'exp':
+      return { ...base, inputs: [x(s, c.seed)], run: (ts: Tensor[]) => G.exp(ts[0]), oracle: (xs: O.Arr[]) => O.exp(xs[0]) };
+    case 'sum':
+    case 'mean': {
+      // Reducing the empty axis gives 0 (sum) or NaN (mean), as in PyTorch.
+      const op = c.op;
+      return { ...base, inputs: [x(s, c.seed)], run: (ts: Tensor[]) => G[op](ts[0], zeroAxis), oracle: (xs: O.Arr[]) => O[op](xs[0], [zeroAxis]) };
+    }
+    case 'concat': {
+      const other = s.map((d, i) => (i === zeroAxis ? 2 : d));
+      return { ...base, inputs: [x(s, c.seed), x(other, c.seed + 1)], run: (ts: Tensor[]) => G.concat(ts, zeroAxis), oracle: (xs: O.Arr[]) => O.concat(xs, zeroAxis) };
+    }
+    case 'matmul': {
+      // The inner dimension is the empty one: the product is all zeros.
+      const b = [s[r - 1] === 0 ? 0 : s[r - 1], 2];
+      return { ...base, inputs: [x(s, c.seed), x(b, c.seed + 1)], run: (ts: Tensor[]) => G.matmul(ts[0], ts[1]), oracle: (xs: O.Arr[]) => O.matmul(xs[0], xs[1]) };
+    }
+    case 'slice':
+      return { ...base, inputs: [x(s, c.seed)], run: (ts: Tensor[]) => G.slice(ts[0], r - 1, 0, 0), oracle: (xs: O.Arr[]) => O.slice(xs[0], r - 1, 0, 0) };
+    case 'permute': {
+      const perm = s.map((_, i) => r - 1 - i);
+      return { ...base, inputs: [x(s, c.seed)], run: (ts: Tensor[]) => G.permute(ts[0], perm), oracle: (xs: O.Arr[]) => O.permute(xs[0], perm) };
+    }
+  }
+}
+
 describe.each(backends)('op properties on $label', (tb) => {
   beforeEach(async () => {
     await useBackend(tb);
@@ -307,6 +353,15 @@ describe.each(backends)('op properties on $label', (tb) => {
       { op: 'transpose', shape: [3], d0: 0, d1: -1, seed: 6 },
     ];
     await fc.assert(fc.asyncProperty(moveArb, async (c) => checkOp(tb, moveCheck(c))), params(60, edge));
+  });
+
+  it('empty tensors (a size-0 dimension) flow through ops and backward', async () => {
+    const edge: EmptyCase[] = [
+      { op: 'matmul', shape: [2, 0], seed: 1 },
+      { op: 'sum', shape: [0, 3], seed: 2 },
+      { op: 'concat', shape: [2, 0, 1], seed: 3 },
+    ];
+    await fc.assert(fc.asyncProperty(emptyArb, async (c) => checkOp(tb, emptyCheck(c))), params(30, edge));
   });
 
   it('matmul with 1-D operands and batch broadcasting', async () => {
