@@ -190,6 +190,14 @@ export function currentBackend(): Backend {
   return made;
 }
 
+/**
+ * The backend in use, starting the default one first if none was chosen; unlike getBackend() this also
+ * works when the default backend starts asynchronously (worker pools).
+ */
+export async function readyBackend(): Promise<Backend> {
+  return current ?? (await setBackend(defaultName));
+}
+
 /** Names the backend and mode in use, e.g. 'reference' or 'gpujs:webasm'. */
 export function getBackend(): string {
   const b = currentBackend();
