@@ -161,6 +161,20 @@ def ce_cases():
     return cases
 
 
+def misc_cases():
+    """The remaining F ops whose layout or semantics could silently differ: unfold's row order, linear, softmaxes, MSE."""
+    cases = []
+    for name, shape, k, s, p, d in [("unfold 2x3 stride (1,2) pad (1,0) dilation (2,1)", (2, 2, 5, 6), (2, 3), (1, 2), (1, 0), (2, 1)), ("unfold 3x3 pad 1", (1, 2, 4, 4), (3, 3), (1, 1), (1, 1), (1, 1))]:
+        params = {"kernelSize": list(k), "stride": list(s), "padding": list(p), "dilation": list(d)}
+        fn = lambda x, k=k, s=s, p=p, d=d: F.unfold(x, k, dilation=d, padding=p, stride=s)
+        cases.append(case(name, "unfold", params, {"x": rand(*shape)}, fn, grad=("x",)))
+    cases.append(case("linear [2,3,4] -> 5 with bias", "linear", {}, {"x": rand(2, 3, 4), "weight": rand(5, 4), "bias": rand(5)}, lambda x, weight, bias: F.linear(x, weight, bias), grad=("x", "weight", "bias")))
+    cases.append(case("logSoftmax dim 1 of [2,4,3]", "logSoftmax", {"dim": 1}, {"x": rand(2, 4, 3, lo=-5, hi=5)}, lambda x: F.log_softmax(x, 1), grad=("x",)))
+    cases.append(case("softmax dim -1 of [3,5]", "softmax", {"dim": -1}, {"x": rand(3, 5, lo=-5, hi=5)}, lambda x: F.softmax(x, -1), grad=("x",)))
+    cases.append(case("mseLoss [2,3,2]", "mseLoss", {}, {"x": rand(2, 3, 2), "target": rand(2, 3, 2)}, lambda x, target: F.mse_loss(x, target), grad=("x", "target")))
+    return cases
+
+
 if __name__ == "__main__":
     torch.set_default_dtype(torch.float64)
     write("conv2d.json", conv_cases())
@@ -169,4 +183,5 @@ if __name__ == "__main__":
     write("avgpool2d.json", avgpool_cases())
     write("adaptive_avgpool2d.json", adaptive_cases())
     write("cross_entropy.json", ce_cases())
+    write("misc.json", misc_cases())
     print("wrote", sorted(os.listdir(OUT)))

@@ -1,5 +1,6 @@
 // gpugrad against PyTorch: the fixtures that scripts/fixtures_ops.py wrote from torch 1.13 (conv2d,
-// batch norm, pools, cross entropy; forward, gradients, running statistics), on every test backend.
+// batch norm, pools, cross entropy, and unfold/linear/softmaxes/MSE; forward, gradients, running statistics),
+// on every test backend.
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +16,7 @@ interface Fx {
 }
 interface FixtureCase {
   name: string;
-  op: 'conv2d' | 'batchNorm2d' | 'maxPool2d' | 'avgPool2d' | 'adaptiveAvgPool2d' | 'crossEntropy';
+  op: 'conv2d' | 'batchNorm2d' | 'maxPool2d' | 'avgPool2d' | 'adaptiveAvgPool2d' | 'crossEntropy' | 'unfold' | 'linear' | 'logSoftmax' | 'softmax' | 'mseLoss';
   params: Record<string, unknown>;
   inputs: Record<string, Fx | null>;
   output: Fx;
@@ -49,6 +50,16 @@ function run(c: FixtureCase, t: Record<string, Tensor | null>): Tensor {
       return F.adaptiveAvgPool2d(x, p.outputSize as Pair);
     case 'crossEntropy':
       return F.crossEntropy(t.logits as Tensor, p.labels as number[]);
+    case 'unfold':
+      return F.unfold(x, p.kernelSize as Pair, { stride: p.stride as Pair, padding: p.padding as Pair, dilation: p.dilation as Pair });
+    case 'linear':
+      return F.linear(x, t.weight as Tensor, t.bias);
+    case 'logSoftmax':
+      return F.logSoftmax(x, p.dim as number);
+    case 'softmax':
+      return F.softmax(x, p.dim as number);
+    case 'mseLoss':
+      return F.mseLoss(x, t.target as Tensor);
   }
 }
 
@@ -66,13 +77,23 @@ function reduction(c: FixtureCase): number {
     }
     case 'crossEntropy':
       return s('logits')[0] * s('logits')[1];
+    case 'unfold':
+      return 1;
+    case 'linear':
+      return s('weight')[1];
+    case 'logSoftmax':
+    case 'softmax':
+      return s('x')[c.params.dim === 1 ? 1 : s('x').length - 1];
+    case 'mseLoss':
+      return s('x').reduce((a, b) => a * b, 1);
     default:
       return s('x')[2] * s('x')[3];
   }
 }
 
 it('the fixtures are present and cover every op of the issue', () => {
-  expect(new Set(cases.map(([, c]) => c.op))).toEqual(new Set(['conv2d', 'batchNorm2d', 'maxPool2d', 'avgPool2d', 'adaptiveAvgPool2d', 'crossEntropy']));
+  const ops = new Set(cases.map(([, c]) => c.op));
+  for (const op of ['conv2d', 'batchNorm2d', 'maxPool2d', 'avgPool2d', 'adaptiveAvgPool2d', 'crossEntropy', 'unfold', 'linear', 'logSoftmax', 'softmax', 'mseLoss']) expect(ops).toContain(op);
   expect(cases.length).toBeGreaterThanOrEqual(25);
 });
 
