@@ -1,7 +1,7 @@
 // Property tests of the tensor ops (elementwise, broadcasting, reductions, movement, matmul) on every
 // test backend: forward against the float64 oracle, gradients against central differences.
 import fc from 'fast-check';
-import { beforeEach, describe, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import * as G from '../src/index.js';
 import type { Tensor } from '../src/index.js';
 import { testBackends, useBackend } from './backends.js';
@@ -362,6 +362,18 @@ describe.each(backends)('op properties on $label', (tb) => {
       { op: 'concat', shape: [2, 0, 1], seed: 3 },
     ];
     await fc.assert(fc.asyncProperty(emptyArb, async (c) => checkOp(tb, emptyCheck(c))), params(30, edge));
+  });
+
+  it("gradients at non-differentiable points follow PyTorch's conventions", async () => {
+    // relu'(0) = 0, |x|'(0) = 0, and amax splits the gradient evenly between tied maxima.
+    const x = G.tensor([-1, 0, 2], [3], { requiresGrad: true });
+    G.add(G.sum(G.relu(x)), G.sum(G.abs(x))).backward();
+    expect(Array.from(await x.grad!.data())).toEqual([-1, 0, 2]);
+    const m = G.tensor([1, 3, 3, 2, 5, 5], [2, 3], { requiresGrad: true });
+    G.sum(G.max(m, 1)).backward();
+    expect(Array.from(await m.grad!.data())).toEqual([0, 0.5, 0.5, 0, 0.5, 0.5]);
+    x.dispose();
+    m.dispose();
   });
 
   it('matmul with 1-D operands and batch broadcasting', async () => {
