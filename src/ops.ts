@@ -174,7 +174,7 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
 
 export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
   checkTensor('transpose', 'x', x);
-  if (x.rank < 2 && dim0 === -2 && dim1 === -1) return x.rank === 0 ? x : reshape(x, x.shape);
+  if (x.rank < 2 && dim0 === -2 && dim1 === -1) return reshape(x, x.shape);
   // Normalised one at a time: transpose(d, d) (also d and d - rank) is the identity, as in PyTorch.
   const [a] = normAxes('transpose', dim0, x.rank);
   const [b] = normAxes('transpose', dim1, x.rank);
@@ -198,7 +198,8 @@ export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
 export function squeeze(x: Tensor, axis?: number): Tensor {
   if (axis === undefined) return reshape(x, x.shape.filter((d) => d !== 1));
   const [a] = normAxes('squeeze', axis, x.rank);
-  return x.shape[a] === 1 ? reshape(x, x.shape.filter((_, i) => i !== a)) : x;
+  // A no-op squeeze still returns a new handle (a view), so disposing it cannot dispose x.
+  return reshape(x, x.shape[a] === 1 ? x.shape.filter((_, i) => i !== a) : x.shape);
 }
 
 export function unsqueeze(x: Tensor, axis: number): Tensor {
