@@ -138,6 +138,8 @@ export interface OpCheck {
    * absolutely where the rule cancels large terms (batch norm divides by the batch std). Scales atol.
    */
   gradCondition?: number;
+  /** The run function may return an input unchanged (expression tests whose expression is a bare input). */
+  mayReturnInput?: boolean;
   /** Seed of the fixed random weights R in the objective Σ op(x)·R. */
   seed: number;
 }
@@ -151,6 +153,8 @@ export async function checkOp(tb: TestBackend, c: OpCheck): Promise<void> {
   await tidyAsync(async () => {
     const ts = c.inputs.map((i) => tensor(Float32Array.from(i.data), i.shape, { requiresGrad: i.grad }));
     const y = c.run(ts);
+    // Every op returns its own handle (a view at most), so disposing a result never disposes an input.
+    if (!c.mayReturnInput && ts.includes(y)) throw new Error(`${c.name} on ${tb.label}: returned its input tensor itself instead of a new handle`);
     const xs = (): Arr[] => c.inputs.map((i) => ({ shape: [...i.shape], data: Float64Array.from(i.data) }));
     const want = c.oracle(xs());
     expectClose(`${c.name} forward on ${tb.label}`, await y.data(), y.shape, want, tb.tolerance(c.k));

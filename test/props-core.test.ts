@@ -122,9 +122,17 @@ type MoveCase =
   | { op: 'flatten'; shape: number[]; start: number; end: number; seed: number }
   | { op: 'slice'; shape: number[]; axis: number; start: number; length: number; seed: number }
   | { op: 'concat'; shape: number[]; axis: number; sizes: number[]; seed: number }
-  | { op: 'expand'; shape: number[]; to: number[]; seed: number };
+  | { op: 'expand'; shape: number[]; to: number[]; seed: number }
+  | { op: 'squeeze'; shape: number[]; axis: number | null; seed: number }
+  | { op: 'unsqueeze'; shape: number[]; axis: number; seed: number };
 
 const moveArb: fc.Arbitrary<MoveCase> = fc.oneof(
+  fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 4 }).chain((shape) =>
+    fc.record({ shape: fc.constant(shape), axis: fc.option(fc.integer({ min: -shape.length, max: shape.length - 1 })), seed: seedArb }).map((r) => ({ op: 'squeeze' as const, ...r })),
+  ),
+  shapeArb(0, 3).chain((shape) =>
+    fc.record({ shape: fc.constant(shape), axis: fc.integer({ min: -shape.length - 1, max: shape.length }), seed: seedArb }).map((r) => ({ op: 'unsqueeze' as const, ...r })),
+  ),
   fc.record({ shape: shapeArb(0, 4), order: fc.array(fc.nat(), { minLength: 4, maxLength: 4 }), infer: fc.integer({ min: -1, max: 3 }), seed: seedArb }).map(({ shape, order, infer, seed }) => {
     // A reordering of the dims has the same size; one entry may be left to -1.
     const to = shape.map((d, i) => [d, order[i]] as const).sort((x, y) => x[1] - y[1]).map(([d]) => d);
@@ -189,6 +197,17 @@ function moveCheck(c: MoveCase) {
       const a = norm(c.axis, r);
       const inputs = c.sizes.map((d, i) => x(c.shape.map((v, j) => (j === a ? d : v)), c.seed + i));
       return { ...base, name: `concat(axis ${c.axis})`, inputs, run: (ts: Tensor[]) => G.concat(ts, c.axis), oracle: (xs: O.Arr[]) => O.concat(xs, a) };
+    }
+    case 'squeeze': {
+      // torch: squeeze() drops every size-1 dim; squeeze(d) drops d only if it has size 1.
+      const a = c.axis === null ? -1 : norm(c.axis, r);
+      const to = c.shape.filter((d, i) => d !== 1 || (c.axis !== null && i !== a));
+      return { ...base, name: `squeeze(${c.axis})`, inputs: [x(c.shape, c.seed)], run: (ts: Tensor[]) => (c.axis === null ? G.squeeze(ts[0]) : G.squeeze(ts[0], c.axis)), oracle: (xs: O.Arr[]) => O.reshape(xs[0], to) };
+    }
+    case 'unsqueeze': {
+      const a = norm(c.axis, r + 1);
+      const to = [...c.shape.slice(0, a), 1, ...c.shape.slice(a)];
+      return { ...base, name: `unsqueeze(${c.axis})`, inputs: [x(c.shape, c.seed)], run: (ts: Tensor[]) => G.unsqueeze(ts[0], c.axis), oracle: (xs: O.Arr[]) => O.reshape(xs[0], to) };
     }
     case 'expand':
       return { ...base, name: `expand to ${JSON.stringify(c.to)}`, inputs: [x(c.shape, c.seed)], run: (ts: Tensor[]) => G.expand(ts[0], c.to), oracle: (xs: O.Arr[]) => O.expand(xs[0], c.to) };
@@ -343,7 +362,7 @@ describe.each(backends)('op properties on $label', (tb) => {
     await fc.assert(fc.asyncProperty(reduceArb, async (c) => checkOp(tb, reduceCheck(c))), params(60, edge));
   });
 
-  it('movement ops (reshape, permute, transpose, flatten, slice, concat, expand)', async () => {
+  it('movement ops (reshape, view, permute, transpose, flatten, slice, concat, expand, squeeze, unsqueeze)', async () => {
     const edge: MoveCase[] = [
       { op: 'reshape', shape: [], to: [1, 1], seed: 1 },
       { op: 'concat', shape: [2, 3], axis: -1, sizes: [1, 4, 2], seed: 2 },
@@ -351,6 +370,8 @@ describe.each(backends)('op properties on $label', (tb) => {
       { op: 'slice', shape: [4, 1], axis: 0, start: 3, length: 1, seed: 4 },
       { op: 'permute', shape: [2, 1, 3], perm: [2, 1, 0], seed: 5 },
       { op: 'transpose', shape: [3], d0: 0, d1: -1, seed: 6 },
+      { op: 'squeeze', shape: [2], axis: 0, seed: 7 },
+      { op: 'unsqueeze', shape: [], axis: -1, seed: 8 },
     ];
     await fc.assert(fc.asyncProperty(moveArb, async (c) => checkOp(tb, moveCheck(c))), params(60, edge));
   });
