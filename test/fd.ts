@@ -179,9 +179,13 @@ export async function checkOp(tb: TestBackend, c: OpCheck): Promise<void> {
 /** A seed arbitrary: counterexamples print as a small integer. */
 export const seedArb = fc.integer({ min: 0, max: 0xffff });
 
-/** fast-check parameters shared by the suites: moderate runs, explicit edge cases first. */
+/**
+ * fast-check parameters shared by the suites: moderate runs, explicit edge cases first. A failure prints
+ * its seed; GPUGRAD_PROP_SEED=<seed> replays that run.
+ */
 export function params<T>(numRuns: number, examples: T[] = []): fc.Parameters<[T]> {
-  return { numRuns: runs(numRuns), examples: examples.map((e) => [e] as [T]), endOnFailure: false };
+  const seed = Number(process.env.GPUGRAD_PROP_SEED);
+  return { numRuns: runs(numRuns), examples: examples.map((e) => [e] as [T]), endOnFailure: false, ...(Number.isInteger(seed) && process.env.GPUGRAD_PROP_SEED ? { seed } : {}) };
 }
 
 /** The test backends that can run here (optional packages, devices), resolved once per file. */
