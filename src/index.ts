@@ -1,8 +1,11 @@
 // gpugrad's public API: tensors, ops, autograd, functional ops under F, backends.
 import { registerBackend } from './backend.js';
 import { ReferenceBackend } from './backends/reference.js';
+import { WasmBackend } from './backends/wasm.js';
 
 registerBackend('reference', () => new ReferenceBackend());
+// wasm: one thread starts synchronously; more (the default: the machine's cores) start a worker pool.
+registerBackend('wasm', (o) => (o.threads !== undefined && o.threads <= 1 ? WasmBackend.createSync({ threads: 1 }) : WasmBackend.create({ threads: o.threads })));
 
 export {
   Tensor,
@@ -91,3 +94,4 @@ export {
   type BlockOptions,
   type BlockType,
 } from './models/resnet.js';
+export { WasmBackend, wasmAvailable, wasmThreadsAvailable, defaultWasmThreads, type WasmBackendOptions } from './backends/wasm.js';

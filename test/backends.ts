@@ -1,5 +1,5 @@
 // The backends the shared op suites run on, each with its tolerance; backends add themselves here.
-import { setBackend, type BackendOptions } from '../src/index.js';
+import { setBackend, wasmAvailable, wasmThreadsAvailable, type BackendOptions } from '../src/index.js';
 
 export interface TestBackend {
   /** Label printed in test names, e.g. 'reference' or 'gpujs:webasm'. */
@@ -20,6 +20,9 @@ const f32 = (k: number): { atol: number; rtol: number } => ({ atol: 2e-6 * Math.
 export const testBackends: TestBackend[] = [
   { label: 'reference', name: 'reference', tolerance: () => ({ atol: 1e-6, rtol: 1e-5 }), available: () => true },
   // Further entries (gpujs modes, wasm) are appended by their backends' work; keep `f32` for float32 ones.
+  // wasm SIMD kernels, on the calling thread and with a 2-thread worker pool (GEMMs split across threads).
+  { label: 'wasm', name: 'wasm', options: { threads: 1 }, tolerance: f32, available: () => wasmAvailable() },
+  { label: 'wasm:threads2', name: 'wasm', options: { threads: 2 }, tolerance: f32, available: () => wasmAvailable() && wasmThreadsAvailable() },
 ];
 void f32;
 
