@@ -26,6 +26,7 @@ export class Heap {
 
   /** A block of at least `bytes` bytes; returns its byte address and its class size. */
   alloc(bytes: number): { ptr: number; cap: number } {
+    if (!(bytes >= 0 && bytes <= Number.MAX_SAFE_INTEGER)) throw new RangeError(`wasm heap: cannot allocate ${bytes} bytes`);
     const cap = sizeClass(bytes);
     const list = this.free.get(cap);
     this.live += cap;

@@ -349,7 +349,9 @@ export class WasmBackend implements Backend {
     const outer = sizeOf(shapes[0].slice(0, axis));
     const inner = sizeOf(shapes[0].slice(axis + 1));
     const total = shapes.reduce((n, s) => n + s[axis], 0);
-    const out = this.alloc(outer * total * inner);
+    // 0-d inputs have no axis: total is NaN; give an empty result as the reference backend does.
+    const out = this.alloc(Number.isFinite(total) ? outer * total * inner : 0);
+    if (!Number.isFinite(total)) return out;
     const f = this.f;
     for (let o = 0; o < outer; o++) {
       let off = 0;
