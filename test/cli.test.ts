@@ -1,0 +1,102 @@
+// The gpugrad CLI as a subprocess: bad input of every kind ends in one clear line and a non-zero exit
+// status (never a stack trace); predict and summary work on small models.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { manualSeed, tensor, writeSafetensors } from '../src/index.js';
+import { buildNet, digitNetConfig } from '../src/cli/model.js';
+import { encodePng } from '../src/io/image.js';
+import { loadMnistPackage } from '../src/data/index.js';
+import { hasStack, runCli } from './cli-run.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'gpugrad-cli-'));
+
+function expectRefused(r: { code: number; stdout: string; stderr: string }, pattern: RegExp, code = 1): void {
+  expect(r.stderr).toMatch(pattern);
+  expect(r.code).toBe(code);
+  expect(hasStack(r.stderr + r.stdout)).toBe(false);
+}
+
+describe('gpugrad CLI refuses bad input clearly', () => {
+  it('unknown command, unknown option, malformed values', async () => {
+    expectRefused(await runCli(['frobnicate']), /unknown command 'frobnicate'/, 2);
+    expectRefused(await runCli(['train', '--epoch', '2']), /unknown option --epoch for 'train'/, 2);
+    expectRefused(await runCli(['train', '--lr', 'fast']), /--lr must be a number, got 'fast'/, 2);
+    expectRefused(await runCli(['train', '--optimizer', 'rmsprop']), /--optimizer must be one of sgd, adam, adamw/, 2);
+    expectRefused(await runCli(['train', '--batch-size', '0']), /--batch-size must be at least 1/, 2);
+    expectRefused(await runCli(['summary', 'vgg16']), /unknown model 'vgg16'/, 2);
+  });
+
+  it('unknown backend', async () => {
+    expectRefused(await runCli(['train', '--backend', 'cuda', '--out', join(dir, 'x')]), /unknown backend 'cuda' \(available: reference/);
+  });
+
+  it('missing or corrupt dataset', async () => {
+    expectRefused(await runCli(['train', '--data', join(dir, 'no-such-dir')]), /dataset directory not found/);
+    const bad = join(dir, 'bad-idx');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(bad, { recursive: true });
+    writeFileSync(join(bad, 'train-images-idx3-ubyte'), Buffer.from('this is not an IDX file'));
+    writeFileSync(join(bad, 'train-labels-idx1-ubyte'), Buffer.from([0, 0, 8, 1, 0, 0, 0, 1, 3]));
+    expectRefused(await runCli(['train', '--data', bad]), /readIdx: .*train-images-idx3-ubyte does not start with the IDX magic/);
+    writeFileSync(join(bad, 'train-images-idx3-ubyte.gz'), Buffer.from([0x1f, 0x8b, 1, 2, 3, 4]));
+  });
+
+  it('missing or corrupt image and weight files, and weights that do not fit', async () => {
+    manualSeed(0);
+    const cfg = digitNetConfig(2, [1, 1, 1, 1], 2);
+    const model = buildNet(cfg);
+    const good = join(dir, 'digits.safetensors');
+    writeFileSync(good, writeSafetensors(model.stateDict(), { metadata: { 'gpugrad.config': JSON.stringify(cfg) } }));
+    // Same keys, one shape changed: the loader must name the key and both shapes.
+    const state = new Map(model.stateDict());
+    state.set('fc.weight', tensor(new Float32Array(10 * 63), [10, 63]));
+    const badShape = join(dir, 'bad-shape.safetensors');
+    writeFileSync(badShape, writeSafetensors(state, { metadata: { 'gpugrad.config': JSON.stringify(cfg) } }));
+    state.delete('layer2.0.bn1.running_mean');
+    state.set('fc.weight', model.stateDict().get('fc.weight')!);
+    const missingKey = join(dir, 'missing-key.safetensors');
+    writeFileSync(missingKey, writeSafetensors(state, { metadata: { 'gpugrad.config': JSON.stringify(cfg) } }));
+    const notResnet = join(dir, 'not-resnet.safetensors');
+    writeFileSync(notResnet, writeSafetensors(new Map([['w', tensor([1, 2], [2])]])));
+    const corrupt = join(dir, 'corrupt.safetensors');
+    writeFileSync(corrupt, readFileSync(good).subarray(0, 100));
+
+    const ds = loadMnistPackage();
+    const png = join(dir, 'seven.png');
+    const seven = ds.labels.indexOf(7);
+    writeFileSync(png, encodePng(ds.pixels.subarray(seven * 784, seven * 784 + 784), 28, 28));
+    const notImage = join(dir, 'note.png');
+    writeFileSync(notImage, 'hello');
+    const truncated = join(dir, 'truncated.png');
+    writeFileSync(truncated, readFileSync(png).subarray(0, 60));
+
+    expectRefused(await runCli(['predict', '--weights', good, join(dir, 'nope.png')]), /image file not found: .*nope\.png/);
+    expectRefused(await runCli(['predict', '--weights', good, notImage]), /note\.png is neither a PNG nor a JPEG/);
+    expectRefused(await runCli(['predict', '--weights', good, truncated]), /truncated\.png is a corrupt PNG/);
+    expectRefused(await runCli(['predict', '--weights', join(dir, 'nope.safetensors'), png]), /weights file not found/);
+    expectRefused(await runCli(['predict', '--weights', corrupt, png]), /safetensors|corrupt|truncated|header/i);
+    expectRefused(await runCli(['predict', '--weights', badShape, png]), /shape mismatch for 'fc\.weight': checkpoint \[10,63\], model \[10,64\]/);
+    expectRefused(await runCli(['predict', '--weights', missingKey, png]), /missing keys \(1\): layer2\.0\.bn1\.running_mean/);
+    expectRefused(await runCli(['predict', '--weights', notResnet, png]), /is not a ResNet state dict: it has no 'conv1\.weight'/);
+    expectRefused(await runCli(['predict', png]), /predict needs --weights/, 2);
+
+    const ok = await runCli(['predict', '--weights', good, png]);
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    // An untrained net: only the format is checked here (train.test.ts checks a trained one).
+    expect(ok.stdout).toMatch(/seven\.png:\n {2}1\. +\d+\.\d\d% {2}\d \(\d\)\n/);
+    expect(ok.stdout.match(/^ {2}\d\. /gm)).toHaveLength(5);
+    model.dispose();
+  });
+});
+
+describe('gpugrad summary', () => {
+  it('prints the digit network', async () => {
+    const r = await runCli(['summary', 'digits']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/fc/);
+    expect(r.stdout).toMatch(/\d/);
+  });
+});

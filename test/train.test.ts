@@ -1,0 +1,126 @@
+// Training end to end: deterministic per backend, resumable from saved weights + optimizer state with the
+// same loss curve, stopped on a non-finite loss without touching the saved weights, memory-stable per step,
+// and `predict` reading what `train` wrote.
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { F, manualSeed, memory, registeredBackends, setBackend, tidy } from '../src/index.js';
+import { buildNet, digitNetConfig } from '../src/cli/model.js';
+import type { TrainLog } from '../src/cli/train.js';
+import { DataLoader, loadMnistPackage, subset } from '../src/data/index.js';
+import { encodePng } from '../src/io/image.js';
+import { SGD } from '../src/optim/index.js';
+import { hasStack, runCli } from './cli-run.js';
+
+const root = mkdtempSync(join(tmpdir(), 'gpugrad-train-'));
+// Tiny settings: 64 training images in batches of 16 (4 steps per epoch), 40 held out, a width-2 net.
+const TINY = ['--train-limit', '64', '--holdout', '40', '--batch-size', '16', '--width', '2', '--no-progress'];
+const readLog = (d: string): TrainLog => JSON.parse(readFileSync(join(d, 'log.json'), 'utf8')) as TrainLog;
+const losses = (d: string): number[] => readLog(d).steps.map((s) => s.loss);
+
+const backends = ['reference', 'wasm'].filter((b) => registeredBackends().includes(b));
+
+for (const backend of backends) {
+  describe(`training on ${backend}`, () => {
+    it('is deterministic: two runs with the same seed give identical losses; another seed differs', async () => {
+      const run = async (name: string, seed: string): Promise<number[]> => {
+        const out = join(root, `${backend}-${name}`);
+        const r = await runCli(['train', ...TINY, '--epochs', '1', '--backend', backend, '--seed', seed, '--out', out]);
+        expect(r.stderr).toBe('');
+        expect(r.code).toBe(0);
+        return losses(out);
+      };
+      const [a, b, c] = await Promise.all([run('a', '3'), run('b', '3'), run('c', '4')]);
+      expect(a).toHaveLength(4);
+      expect(a.every(Number.isFinite)).toBe(true);
+      expect(b).toEqual(a);
+      expect(c).not.toEqual(a);
+    });
+
+    it('resuming from saved weights and optimizer state continues the same loss curve', async () => {
+      const straight = join(root, `${backend}-straight`);
+      const resumed = join(root, `${backend}-resumed`);
+      const common = [...TINY, '--backend', backend, '--optimizer', 'adamw', '--lr', '0.01', '--shift', '1'];
+      const [s, first] = await Promise.all([runCli(['train', ...common, '--epochs', '2', '--out', straight]), runCli(['train', ...common, '--epochs', '2', '--stop-after', '1', '--out', resumed])]);
+      expect(s.code).toBe(0);
+      expect(first.code).toBe(0);
+      expect(losses(resumed)).toHaveLength(4);
+      const r = await runCli(['train', '--resume', resumed, '--backend', backend, '--no-progress']);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/resuming after epoch 1/);
+      expect(losses(resumed)).toHaveLength(8);
+      expect(losses(resumed)).toEqual(losses(straight));
+      expect(readLog(resumed).epochs.map((e) => e.heldOutAccuracy)).toEqual(readLog(straight).epochs.map((e) => e.heldOutAccuracy));
+      expect(readFileSync(join(resumed, 'model.safetensors'))).toEqual(readFileSync(join(straight, 'model.safetensors')));
+    });
+  });
+}
+
+describe('training failures', () => {
+  it('a non-finite loss stops training naming the step, and the last good weights stay on disk', async () => {
+    const out = join(root, 'nan');
+    const ok = await runCli(['train', ...TINY, '--epochs', '1', '--out', out]);
+    expect(ok.code).toBe(0);
+    const before = readFileSync(join(out, 'model.safetensors'));
+    const r = await runCli(['train', ...TINY, '--epochs', '2', '--lr', '1e30', '--out', out]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/stopped: the loss became (NaN|Infinity|-Infinity) at step \d+ \(epoch \d, batch \d\)/);
+    expect(hasStack(r.stdout + r.stderr)).toBe(false);
+    expect(readFileSync(join(out, 'model.safetensors'))).toEqual(before);
+    expect(readLog(out).stopped?.step).toBeGreaterThan(0);
+  });
+
+  it('resuming a directory that is not a run is refused', async () => {
+    const r = await runCli(['train', '--resume', join(root, 'nowhere')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no log\.json there/);
+  });
+});
+
+describe('a training step is memory-stable', () => {
+  it('memory() does not grow over steps (tidy per step, optimizer state allocated once)', async () => {
+    await setBackend('reference');
+    manualSeed(0);
+    const model = buildNet(digitNetConfig(2, [1, 1, 1, 1], 2), true);
+    const opt = new SGD(model.parameters(), { lr: 0.05, momentum: 0.9 });
+    const ds = loadMnistPackage();
+    const loader = new DataLoader(subset(ds, Array.from({ length: 48 }, (_, i) => i * 200)), { batchSize: 8, shuffle: true });
+    const snapshots: { tensors: number; bytes: number }[] = [];
+    for (const b of loader.epoch(0)) {
+      const loss = tidy(() => {
+        opt.zeroGrad();
+        const l = F.crossEntropy(model.forward(b.x), b.labels);
+        l.backward();
+        opt.step();
+        return l;
+      });
+      expect(Number.isFinite(await loss.item())).toBe(true);
+      loss.dispose();
+      b.x.dispose();
+      const m = memory();
+      snapshots.push({ tensors: m.tensors, bytes: m.bytes });
+    }
+    // The first step creates the momentum buffers; from then on nothing accumulates.
+    for (const s of snapshots.slice(1)) expect(s).toEqual(snapshots[1]);
+    opt.dispose();
+    model.dispose();
+  });
+});
+
+describe('train → predict', () => {
+  it('predict reads the weights train wrote and prints digit names', async () => {
+    const out = join(root, 'for-predict');
+    const r = await runCli(['train', ...TINY, '--epochs', '1', '--out', out]);
+    expect(r.code).toBe(0);
+    expect(existsSync(join(out, 'plot.png'))).toBe(true);
+    expect(readFileSync(join(out, 'plot.png')).subarray(1, 4).toString()).toBe('PNG');
+    const ds = loadMnistPackage();
+    const img = join(out, 'digit.png');
+    writeFileSync(img, encodePng(ds.pixels.subarray(0, 784), 28, 28));
+    const p = await runCli(['predict', '--weights', join(out, 'model.safetensors'), '--top', '3', img]);
+    expect(p.code).toBe(0);
+    expect(p.stdout).toMatch(/digit\.png:\n( {2}\d\. +\d+\.\d\d% {2}\d \(\d\)\n){3}$/);
+  });
+});
