@@ -108,6 +108,25 @@ for (const tb of testBackends) {
       }
     });
 
+    it('stateDict copies and dispose leave nothing behind', async () => {
+      if (!(await tb.available())) return;
+      await useBackend(tb);
+      const p = tensor([1, 2, 3], [3], { requiresGrad: true });
+      const before = memory().tensors;
+      const o = new Adam([p], { lr: 0.1 });
+      tidy(() => p.mul(p).sum().backward());
+      o.step();
+      const sd = o.stateDict();
+      const o2 = new Adam([p], { lr: 0.1 });
+      o2.loadStateDict(sd);
+      for (const s of sd.state.values()) for (const t of s.tensors.values()) t.dispose();
+      o.zeroGrad();
+      o.dispose();
+      o2.dispose();
+      expect(memory().tensors).toBe(before);
+      p.dispose();
+    });
+
     it('steps do not grow memory', async () => {
       if (!(await tb.available())) return;
       await useBackend(tb);

@@ -4,7 +4,7 @@
 // field so schedulers can change it between steps. The state dict mirrors torch.optim's layout:
 // per-parameter state keyed by the parameter's index, plus the hyper-parameters.
 import { fail, fmt } from '../errors.js';
-import { keep, noGrad, zeros, Tensor } from '../tensor.js';
+import { keep, noGrad, tidy, zeros, Tensor } from '../tensor.js';
 
 /** Per-parameter state of an optimizer: named tensors (momentum, moments) and the step count. */
 export interface ParamState {
@@ -85,7 +85,8 @@ export abstract class Optimizer {
     const state = new Map<number, ParamState>();
     noGrad(() => {
       for (const [i, s] of this.state) {
-        state.set(i, { step: s.step, tensors: new Map([...s.tensors].map(([n, t]) => [n, t.add(0)] as [string, Tensor])) });
+        // tidy: adding the scalar 0 creates a constant tensor that must not outlive the copy.
+        state.set(i, { step: s.step, tensors: new Map([...s.tensors].map(([n, t]) => [n, tidy(() => t.add(0))] as [string, Tensor])) });
       }
     });
     return { kind: this.kind, hyper: { lr: this.lr, initialLr: this.initialLr, ...this.hyper() }, state };
@@ -127,7 +128,7 @@ export abstract class Optimizer {
         for (const n of names) {
           const src = s.tensors.get(n)!;
           const moved = src.backend === p.backend ? src : src.toBackend(p.backend);
-          tensors.set(n, keep(moved.add(0)));
+          tensors.set(n, keep(tidy(() => moved.add(0))));
           if (moved !== src) moved.dispose();
         }
         this.state.set(i, { step: s.step, tensors });
