@@ -1,5 +1,6 @@
 // End-to-end gpugrad benchmarks on every selected backend: ResNet eval forward, and training steps
 // (forward, cross-entropy, backward, SGD with momentum) at a small and a large input size.
+import { performance } from 'node:perf_hooks';
 import { F, getBackend, noGrad, tensor, tidy, type ResNet, type Tensor } from '../src/index.js';
 import { SGD } from '../src/optim/index.js';
 import { cold, fmtMs, gflops, warm, type Timing } from './common.js';
@@ -27,8 +28,15 @@ export interface E2EConfig {
   skip: (backend: string, key: string) => string | null;
   timeMs: number;
   minIter: number;
+  /**
+   * Wall-time budget per backend (ms). A training configuration whose predicted cost (from the eval
+   * time, scaled by FLOP) would overrun it is skipped with a note; calls slower than SLOW_MS run once warm.
+   */
+  budgetMs?: number;
   log: (s: string) => void;
 }
+
+const SLOW_MS = 5000;
 
 export interface E2EResult {
   backend: string;
@@ -45,6 +53,11 @@ export const MOMENTUM = 0.9;
 /** Deterministic labels for a training batch. */
 export const trainLabels = (batch: number, classes: number): number[] => Array.from({ length: batch }, (_, i) => (i * 37) % classes);
 
+function warmMaybeOnce(cfg: E2EConfig, fn: () => Promise<unknown>, coldMs: number): Promise<Timing> {
+  const slow = coldMs > SLOW_MS;
+  return warm(fn, coldMs, slow ? 0 : cfg.timeMs, slow ? 1 : cfg.minIter);
+}
+
 async function evalForward(cfg: E2EConfig, model: ResNet): Promise<{ timing: Timing; logits: Float32Array }> {
   model.eval();
   const x = tensor(cfg.evalInput, cfg.evalShape);
@@ -55,7 +68,7 @@ async function evalForward(cfg: E2EConfig, model: ResNet): Promise<{ timing: Tim
     return v;
   };
   const first = await cold(once);
-  const timing = await warm(once, first.ms, cfg.timeMs, cfg.minIter);
+  const timing = await warmMaybeOnce(cfg, once, first.ms);
   x.dispose();
   return { timing, logits: first.value };
 }
@@ -77,7 +90,7 @@ async function trainStep(cfg: E2EConfig, model: ResNet, t: TrainConfig): Promise
     return v;
   };
   const first = await cold(once);
-  const timing = await warm(once, first.ms, cfg.timeMs, cfg.minIter);
+  const timing = await warmMaybeOnce(cfg, once, first.ms);
   opt.dispose();
   x.dispose();
   return { timing, firstLoss: first.value };
@@ -89,18 +102,23 @@ export async function runE2E(backends: string[], cfg: E2EConfig): Promise<E2ERes
     const r: E2EResult = { backend: b, ranAs: b, train: [] };
     results.push(r);
     let model: ResNet | null = null;
+    const start = performance.now();
     try {
       await useBenchBackend(b);
       r.ranAs = getBackend();
       model = cfg.makeModel();
       model.loadStateDict(cfg.weights);
       r.eval = await evalForward(cfg, model);
+      cfg.log(`  ${b} eval ${cfg.evalShape[2]}² b${cfg.evalShape[0]}: cold ${fmtMs(r.eval.timing.coldMs)}, median ${fmtMs(r.eval.timing.medianMs)} (${gflops(cfg.evalShape[0] * cfg.flopAt(cfg.evalShape[2]), r.eval.timing.medianMs).toFixed(2)} GFLOP/s)`);
       const [n, , h] = cfg.evalShape;
-      cfg.log(`  ${b} eval ${h}² b${n}: cold ${fmtMs(r.eval.timing.coldMs)}, median ${fmtMs(r.eval.timing.medianMs)} (${gflops(n * cfg.flopAt(h), r.eval.timing.medianMs).toFixed(2)} GFLOP/s)`);
       for (const t of cfg.train) {
-        const why = cfg.skip(b, t.key);
+        // cold + at least one warm call, scaled from the eval forward (a training step ≈ 3 forwards)
+        const predicted = 2 * r.eval.timing.medianMs * ((3 * t.batch * cfg.flopAt(t.size)) / (n * cfg.flopAt(h)));
+        const over = performance.now() - start + predicted > (cfg.budgetMs ?? Infinity);
+        const why = cfg.skip(b, t.key) ?? (over ? `skipped: predicted ~${fmtMs(predicted / 2)} per step overruns the per-backend budget` : null);
         if (why) {
           r.train.push({ key: t.key, note: why });
+          cfg.log(`  ${b} train ${t.key}: ${why}`);
           continue;
         }
         model.loadStateDict(cfg.weights); // every training config starts from the shared weights

@@ -1,6 +1,7 @@
 // Per-kernel micro-benchmarks on each gpugrad backend: GEMM at ResNet-50's im2col shapes, every distinct
 // ResNet-50 convolution forward and forward+backward, batch norm, pooling and elementwise ops.
 // Cold = first call (kernel compilation included), warm = tinybench median; each call awaits its result.
+import { performance } from 'node:perf_hooks';
 import { F, getBackend, manualSeed, matmul, randn, tidy, type Tensor } from '../src/index.js';
 import { cold, fmtMs, gflops, warm, type Row } from './common.js';
 import { useBenchBackend } from './backends.js';
@@ -15,8 +16,13 @@ export interface KernelConfig {
   gemms?: [number, number, number][];
   timeMs: number;
   minIter: number;
+  /** Wall-time budget per backend (ms): once spent, the remaining kernels are skipped. */
+  budgetMs?: number;
   log: (s: string) => void;
 }
+
+/** A call slower than this is timed once warm, not `minIter` times: the budget goes further. */
+export const SLOW_MS = 2000;
 
 /** C[M,N] = W[M,K]·col[K,N] at conv1, a layer1 3×3, a layer3 1×1 and a layer4 3×3 (see shared/notes/gpujs.md). */
 export const RESNET_GEMMS: [number, number, number][] = [
@@ -39,7 +45,8 @@ async function settle(...ts: (Tensor | null)[]): Promise<void> {
 }
 
 function items(cfg: KernelConfig): Item[] {
-  const list: Item[] = [];
+  // Cheap kernels first, so that a slow backend that runs out of its time budget still reports them.
+  const list: Item[] = smallItems(cfg);
   for (const [m, k, n] of cfg.gemms ?? RESNET_GEMMS) {
     list.push({
       work: `gemm ${m}×${k}×${n}`,
@@ -98,6 +105,11 @@ function items(cfg: KernelConfig): Item[] {
       },
     });
   }
+  return list;
+}
+
+function smallItems(cfg: KernelConfig): Item[] {
+  const list: Item[] = [];
   // Batch norm, pools and elementwise at the sizes they meet in ResNet-50 (scaled with `size`).
   const s1 = Math.max(2, Math.round((cfg.size * 56) / 224));
   const s0 = Math.max(2, Math.round((cfg.size * 112) / 224));
@@ -159,13 +171,19 @@ export async function runKernels(backends: string[], cfg: KernelConfig): Promise
       continue;
     }
     manualSeed(1);
+    const start = performance.now();
     for (const it of items(cfg)) {
+      if (performance.now() - start > (cfg.budgetMs ?? Infinity)) {
+        rows.push({ part: 'kernels', work: it.work, system, flop: it.flop, note: 'skipped: time budget spent' });
+        continue;
+      }
       let handle: { run: () => Promise<unknown>; done: () => void } | null = null;
       try {
         handle = it.setup();
         const h = handle;
         const first = await cold(() => h.run());
-        const timing = await warm(() => h.run(), first.ms, cfg.timeMs, cfg.minIter);
+        const slow = first.ms > SLOW_MS;
+        const timing = await warm(() => h.run(), first.ms, slow ? 0 : cfg.timeMs, slow ? 1 : cfg.minIter);
         rows.push({ part: 'kernels', work: it.work, system, timing, flop: it.flop });
         cfg.log(`  ${system} ${it.work}: cold ${fmtMs(timing.coldMs)}, median ${fmtMs(timing.medianMs)}${it.flop ? `, ${gflops(it.flop, timing.medianMs).toFixed(2)} GFLOP/s` : ''}`);
       } catch (e) {
