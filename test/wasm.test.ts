@@ -117,6 +117,27 @@ describe('gemm', () => {
   });
 });
 
+describe('im2col kernel', () => {
+  it('matches the reference for random windows (stride, padding, dilation, borders)', () => {
+    const geo = fc.record({
+      n: fc.integer({ min: 1, max: 2 }), c: fc.integer({ min: 1, max: 3 }), h: fc.integer({ min: 1, max: 9 }), w: fc.integer({ min: 1, max: 13 }),
+      kh: fc.integer({ min: 1, max: 4 }), kw: fc.integer({ min: 1, max: 4 }), sh: fc.integer({ min: 1, max: 3 }), sw: fc.integer({ min: 1, max: 3 }),
+      ph: fc.integer({ min: 0, max: 2 }), pw: fc.integer({ min: 0, max: 3 }), dh: fc.integer({ min: 1, max: 2 }), dw: fc.integer({ min: 1, max: 3 }),
+    });
+    fc.assert(
+      fc.property(geo, (g0) => {
+        const oh = Math.floor((g0.h + 2 * g0.ph - g0.dh * (g0.kh - 1) - 1) / g0.sh) + 1;
+        const ow = Math.floor((g0.w + 2 * g0.pw - g0.dw * (g0.kw - 1) - 1) / g0.sw) + 1;
+        fc.pre(oh >= 1 && ow >= 1);
+        const g = { ...g0, oh, ow };
+        const x = Float32Array.from({ length: g.n * g.c * g.h * g.w }, (_, i) => i + 1);
+        expect(one.readSync(one.im2col(one.upload(x), g))).toEqual(ref.readSync(ref.im2col(ref.upload(x), g)));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
 describe('backend through the API', () => {
   it('keeps the heap flat across repeated tidy()ed conv steps', async () => {
     const b = (await setBackend('wasm', { threads: 1 })) as WasmBackend;

@@ -128,6 +128,10 @@ export class Func {
   v128Store(offset = 0): this { return this.simd(0x0b, 4, ...uleb(offset)); }
   v128Zero(): this { return this.simd(0x0c, ...new Array<number>(16).fill(0)); }
   f32x4Splat(): this { return this.simd(0x13); }
+  /** i8x16.shuffle given as four f32 lanes picked from the two operands (0-3 first, 4-7 second). */
+  f32x4Shuffle(l0: number, l1: number, l2: number, l3: number): this {
+    return this.simd(0x0d, ...[l0, l1, l2, l3].flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]));
+  }
   v128And(): this { return this.simd(0x4e); }
   v128Bitselect(): this { return this.simd(0x52); }
   f32x4Eq(): this { return this.simd(0x41); }

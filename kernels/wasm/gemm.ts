@@ -6,6 +6,20 @@ import { Func, I32, V128, type ModuleBuilder } from './emit.js';
 export const MR = 4;
 export const NR = 8;
 
+/** Transposes the 4×4 block held in v[0..3] (rows) into t[0..3] (columns), using u[0..3] as scratch. */
+function transpose4(f: Func, v: number[], u: number[], t: number[]): void {
+  f.get(v[0]).get(v[1]).f32x4Shuffle(0, 4, 1, 5).set(u[0]);
+  f.get(v[0]).get(v[1]).f32x4Shuffle(2, 6, 3, 7).set(u[1]);
+  f.get(v[2]).get(v[3]).f32x4Shuffle(0, 4, 1, 5).set(u[2]);
+  f.get(v[2]).get(v[3]).f32x4Shuffle(2, 6, 3, 7).set(u[3]);
+  f.get(u[0]).get(u[2]).f32x4Shuffle(0, 1, 4, 5).set(t[0]);
+  f.get(u[0]).get(u[2]).f32x4Shuffle(2, 3, 6, 7).set(t[1]);
+  f.get(u[1]).get(u[3]).f32x4Shuffle(0, 1, 4, 5).set(t[2]);
+  f.get(u[1]).get(u[3]).f32x4Shuffle(2, 3, 6, 7).set(t[3]);
+}
+
+const v128s = (f: Func, n: number): number[] => Array.from({ length: n }, () => f.local(V128));
+
 /**
  * packA(src, dst, m, k, rs, ps, it0, it1): A element (i, p) is src[i·rs + p·ps] (floats); writes tiles
  * it0..it1 as [tile][k][4], rows past m zero, so the micro-kernel reads 4 row values per k contiguously.
@@ -14,8 +28,28 @@ function packA(): Func {
   const f = new Func([I32, I32, I32, I32, I32, I32, I32, I32]);
   const [src, dst, m, k, rs, ps, it0, it1] = [0, 1, 2, 3, 4, 5, 6, 7];
   const it = f.local(I32), r = f.local(I32), i = f.local(I32), p = f.local(I32), s = f.local(I32), d = f.local(I32), ps4 = f.local(I32);
+  const rs4 = f.local(I32), k4 = f.local(I32), v = v128s(f, 4), u = v128s(f, 4), t = v128s(f, 4);
   f.get(ps).i32(4).i32Mul().set(ps4);
+  f.get(rs).i32(4).i32Mul().set(rs4);
+  f.get(k).i32(-4).i32And().set(k4);
   f.forLoop(it, () => f.get(it0), () => f.get(it1), 1, () => {
+    // Rows contiguous along k and the tile full: 4×4 SIMD transposes, then a scalar k tail.
+    f.get(ps).i32(1).i32Eq().get(it).i32(MR).i32Mul().i32(MR).i32Add().get(m).i32LeS().i32And().if_();
+    f.get(src).get(it).i32(MR).i32Mul().get(rs4).i32Mul().i32Add().set(s);
+    f.get(dst).get(it).get(k).i32Mul().i32(MR * 4).i32Mul().i32Add().set(d);
+    f.forLoop(p, () => f.i32(0), () => f.get(k4), 4, () => {
+      for (let q = 0; q < 4; q++) f.get(s).get(rs4).i32(q).i32Mul().i32Add().v128Load().set(v[q]);
+      transpose4(f, v, u, t);
+      for (let q = 0; q < 4; q++) f.get(d).get(t[q]).v128Store(q * 16);
+      f.get(s).i32(16).i32Add().set(s);
+      f.get(d).i32(64).i32Add().set(d);
+    });
+    f.forLoop(p, () => f.get(k4), () => f.get(k), 1, () => {
+      for (let q = 0; q < 4; q++) f.get(d).get(s).get(rs4).i32(q).i32Mul().i32Add().f32Load().f32Store(q * 4);
+      f.get(s).i32(4).i32Add().set(s);
+      f.get(d).i32(16).i32Add().set(d);
+    });
+    f.else_();
     f.forLoop(r, () => f.i32(0), () => f.i32(MR), 1, () => {
       f.get(it).i32(MR).i32Mul().get(r).i32Add().set(i);
       // d = dst + ((it·k)·4 + r)·4
@@ -34,6 +68,7 @@ function packA(): Func {
       });
       f.end();
     });
+    f.end();
   });
   return f;
 }
@@ -46,9 +81,31 @@ function packB(): Func {
   const f = new Func([I32, I32, I32, I32, I32, I32, I32, I32]);
   const [src, dst, n, k, cs, ps, jt0, jt1] = [0, 1, 2, 3, 4, 5, 6, 7];
   const jt = f.local(I32), c = f.local(I32), j = f.local(I32), p = f.local(I32), s = f.local(I32), d = f.local(I32), ps4 = f.local(I32), base = f.local(I32);
+  const cs4 = f.local(I32), k4 = f.local(I32), g = f.local(I32), v = v128s(f, 4), u = v128s(f, 4), t = v128s(f, 4);
   f.get(ps).i32(4).i32Mul().set(ps4);
+  f.get(cs).i32(4).i32Mul().set(cs4);
+  f.get(k).i32(-4).i32And().set(k4);
   f.forLoop(jt, () => f.get(jt0), () => f.get(jt1), 1, () => {
     f.get(dst).get(jt).get(k).i32Mul().i32(NR * 4).i32Mul().i32Add().set(base);
+    // Transposed B (columns contiguous along k), full tile: two 4-column groups of 4×4 SIMD transposes.
+    f.get(ps).i32(1).i32Eq().get(jt).i32(NR).i32Mul().i32(NR).i32Add().get(n).i32LeS().i32And().if_();
+    f.forLoop(g, () => f.i32(0), () => f.i32(NR), 4, () => {
+      f.get(src).get(jt).i32(NR).i32Mul().get(g).i32Add().get(cs4).i32Mul().i32Add().set(s);
+      f.get(base).get(g).i32(4).i32Mul().i32Add().set(d);
+      f.forLoop(p, () => f.i32(0), () => f.get(k4), 4, () => {
+        for (let q = 0; q < 4; q++) f.get(s).get(cs4).i32(q).i32Mul().i32Add().v128Load().set(v[q]);
+        transpose4(f, v, u, t);
+        for (let q = 0; q < 4; q++) f.get(d).get(t[q]).v128Store(q * NR * 4);
+        f.get(s).i32(16).i32Add().set(s);
+        f.get(d).i32(4 * NR * 4).i32Add().set(d);
+      });
+      f.forLoop(p, () => f.get(k4), () => f.get(k), 1, () => {
+        for (let q = 0; q < 4; q++) f.get(d).get(s).get(cs4).i32(q).i32Mul().i32Add().f32Load().f32Store(q * 4);
+        f.get(s).i32(4).i32Add().set(s);
+        f.get(d).i32(NR * 4).i32Add().set(d);
+      });
+    });
+    f.else_();
     f.get(cs).i32(1).i32Eq().get(jt).i32(NR).i32Mul().i32(NR).i32Add().get(n).i32LeS().i32And().if_();
     {
       f.get(src).get(jt).i32(NR * 4).i32Mul().i32Add().set(s);
@@ -78,6 +135,7 @@ function packB(): Func {
       });
       f.end();
     });
+    f.end();
     f.end();
   });
   return f;

@@ -11,7 +11,7 @@ const FN = 3;
 const ACTIVE = 4;
 const ERROR = 5;
 const ARGS_AT = 8; // in float64 slots (64 bytes)
-const MAX_ARGS = 16;
+const MAX_ARGS = 24;
 
 // Worker source, evaluated as CommonJS so it runs the same from dist (plain node) and under vitest/tsx,
 // where a .ts worker file would not load. It only needs the module, the memory and the control block.

@@ -46,8 +46,8 @@ export function defaultWasmThreads(): number {
 
 /** GEMMs below this many multiply-adds run on one thread: a dispatch costs more than it saves. */
 const THREAD_MIN_WORK = 1 << 18;
-/** k block: a 4×kc A micro-panel and a kc×8 B micro-panel (12 KiB at 256) stay in L1. */
-const KC = 256;
+/** k block: bounds the A block swept per B micro-panel (4·kc·mr·4 bytes per tile) to what L2 holds; measured noisy on a loaded 2-core box, 1024 was no worse than 256. */
+const KC = 1024;
 const INITIAL_PAGES = 256;
 
 function splitRange(total: number, parts: number): [number, number][] {
@@ -429,35 +429,12 @@ export class WasmBackend implements Backend {
   }
 
   im2col(x: Storage, g: WindowGeometry): Storage {
-    const L = g.oh * g.ow;
-    const cols = g.n * L;
-    const out = this.alloc(g.c * g.kh * g.kw * cols);
-    const f = this.f;
-    const X = at(x);
-    const O = at(out);
-    for (let c = 0; c < g.c; c++)
-      for (let ky = 0; ky < g.kh; ky++)
-        for (let kx = 0; kx < g.kw; kx++) {
-          const r = (c * g.kh + ky) * g.kw + kx;
-          // Output columns whose input x lies inside [0, w): ox in [lo, hi).
-          const off = kx * g.dw - g.pw;
-          const lo = Math.min(g.ow, Math.max(0, Math.ceil(-off / g.sw)));
-          const hi = Math.max(lo, Math.min(g.ow, Math.ceil((g.w - off) / g.sw)));
-          for (let b = 0; b < g.n; b++)
-            for (let oy = 0; oy < g.oh; oy++) {
-              const iy = oy * g.sh - g.ph + ky * g.dh;
-              const dst = O + r * cols + b * L + oy * g.ow;
-              if (iy < 0 || iy >= g.h) {
-                f.fill(0, dst, dst + g.ow);
-                continue;
-              }
-              const src = X + ((b * g.c + c) * g.h + iy) * g.w + off;
-              if (lo > 0) f.fill(0, dst, dst + lo);
-              if (g.sw === 1) f.copyWithin(dst + lo, src + lo, src + hi);
-              else for (let ox = lo; ox < hi; ox++) f[dst + ox] = f[src + ox * g.sw];
-              if (hi < g.ow) f.fill(0, dst + hi, dst + g.ow);
-            }
-        }
+    const rows = g.c * g.kh * g.kw;
+    const out = this.alloc(rows * g.n * g.oh * g.ow);
+    if (out.size === 0) return out;
+    const T = this.pool && out.size >= 1 << 16 ? this.threads : 1;
+    const geo = [g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.oh, g.ow];
+    this.par('im2col', splitRange(rows, T).map(([r0, r1]) => [st(x).ptr, out.ptr, ...geo, r0, r1]));
     return out;
   }
 
@@ -495,35 +472,37 @@ export class WasmBackend implements Backend {
     const X = at(x);
     const O = at(outS);
     const I = at(idxS);
-    for (let p = 0; p < planes; p++)
-      for (let oy = 0; oy < g.oh; oy++)
-        for (let ox = 0; ox < g.ow; ox++) {
+    // Geometry in locals: property loads in the inner loops cost more than the comparisons.
+    const { h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow } = g;
+    let o = 0;
+    for (let p = 0; p < planes; p++) {
+      const base = X + p * h * w;
+      for (let oy = 0; oy < oh; oy++) {
+        const y0 = oy * sh - ph;
+        for (let ox = 0; ox < ow; ox++, o++) {
+          const x0 = ox * sw - pw;
           let best = -Infinity;
           let where = -1;
-          for (let ky = 0; ky < g.kh; ky++) {
-            const iy = oy * g.sh - g.ph + ky * g.dh;
-            if (iy < 0 || iy >= g.h) continue;
-            let nan = false;
-            for (let kx = 0; kx < g.kw; kx++) {
-              const ix = ox * g.sw - g.pw + kx * g.dw;
-              if (ix < 0 || ix >= g.w) continue;
-              const v = f[X + (p * g.h + iy) * g.w + ix];
+          search: for (let ky = 0; ky < kh; ky++) {
+            const iy = y0 + ky * dh;
+            if (iy < 0 || iy >= h) continue;
+            for (let kx = 0; kx < kw; kx++) {
+              const ix = x0 + kx * dw;
+              if (ix < 0 || ix >= w) continue;
+              const v = f[base + iy * w + ix];
               // First maximum wins; NaN propagates (PyTorch's rule).
-              if (v > best || Number.isNaN(v) || where < 0) {
+              if (v > best || where < 0 || v !== v) {
                 best = v;
-                where = iy * g.w + ix;
-                if (Number.isNaN(v)) {
-                  nan = true;
-                  break;
-                }
+                where = iy * w + ix;
+                if (v !== v) break search;
               }
             }
-            if (nan) break;
           }
-          const o = (p * g.oh + oy) * g.ow + ox;
           f[O + o] = best;
           f[I + o] = where;
         }
+      }
+    }
     return { out: outS, indices: idxS };
   }
 
