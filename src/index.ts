@@ -1,9 +1,12 @@
 // gpugrad's public API: tensors, ops, autograd, functional ops under F, backends.
 import { registerBackend } from './backend.js';
 import { ReferenceBackend } from './backends/reference.js';
+import { GpujsBackend } from './backends/gpujs.js';
 import { WasmBackend } from './backends/wasm.js';
 
 registerBackend('reference', () => new ReferenceBackend());
+// Without a mode: the fastest gpu.js mode available here (headlessgl if `gl` loads and a context can be made).
+registerBackend('gpujs', (o) => new GpujsBackend(o.mode));
 // wasm: one thread starts synchronously; more (the default: the machine's cores) start a worker pool.
 registerBackend('wasm', (o) => (o.threads !== undefined && o.threads <= 1 ? WasmBackend.createSync({ threads: 1 }) : WasmBackend.create({ threads: o.threads })));
 
@@ -95,3 +98,4 @@ export {
   type BlockType,
 } from './models/resnet.js';
 export { WasmBackend, wasmAvailable, wasmThreadsAvailable, defaultWasmThreads, type WasmBackendOptions } from './backends/wasm.js';
+export { GpujsBackend, gpujsModeAvailable, fastestGpujsMode, type GpujsMode } from './backends/gpujs.js';

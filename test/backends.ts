@@ -1,5 +1,5 @@
 // The backends the shared op suites run on, each with its tolerance; backends add themselves here.
-import { setBackend, wasmAvailable, wasmThreadsAvailable, type BackendOptions } from '../src/index.js';
+import { gpujsModeAvailable, setBackend, wasmAvailable, wasmThreadsAvailable, type BackendOptions, type GpujsMode } from '../src/index.js';
 
 export interface TestBackend {
   /** Label printed in test names, e.g. 'reference' or 'gpujs:webasm'. */
@@ -23,8 +23,22 @@ export const testBackends: TestBackend[] = [
   // wasm SIMD kernels, on the calling thread and with a 2-thread worker pool (GEMMs split across threads).
   { label: 'wasm', name: 'wasm', options: { threads: 1 }, tolerance: f32, available: () => wasmAvailable() },
   { label: 'wasm:threads2', name: 'wasm', options: { threads: 2 }, tolerance: f32, available: () => wasmAvailable() && wasmThreadsAvailable() },
+  // gpu.js modes: GPUGRAD_GPUJS_MODES (comma list, e.g. 'cpu,webasm') restricts which ones the suites run.
+  ...(['cpu', 'webasm', 'headlessgl', 'webgpu'] as const).map(
+    (mode: GpujsMode): TestBackend => ({
+      label: `gpujs:${mode}`,
+      name: 'gpujs',
+      options: { mode },
+      tolerance: f32,
+      available: () => gpujsWanted(mode) && gpujsModeAvailable(mode),
+    }),
+  ),
 ];
-void f32;
+
+function gpujsWanted(mode: string): boolean {
+  const only = process.env.GPUGRAD_GPUJS_MODES;
+  return !only || only.split(',').includes(mode);
+}
 
 /** Selects a test backend (awaiting asynchronous starts). */
 export async function useBackend(tb: TestBackend): Promise<void> {

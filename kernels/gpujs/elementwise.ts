@@ -1,0 +1,80 @@
+// gpu.js kernel sources for elementwise work: unary maps, broadcasting binary ops, fills and copies.
+import type { BinaryOp, UnaryOp } from '../../src/backend.js';
+import { decode, flt, type KernelSpec } from './common.js';
+
+/** Unary op expressions over `x` (and the float parameter `p` for pow). */
+function unaryExpr(op: UnaryOp, p: number): string {
+  switch (op) {
+    case 'neg':
+      return '-x';
+    case 'exp':
+      return 'Math.exp(x)';
+    case 'log':
+      return 'Math.log(x)';
+    case 'sqrt':
+      return 'Math.sqrt(x)';
+    case 'relu':
+      return '(x > 0.0 ? x : 0.0)';
+    case 'abs':
+      return 'Math.abs(x)';
+    case 'pow': {
+      if (p === 0) return '1.0';
+      if (p === 1) return 'x';
+      if (p === 2) return 'x * x';
+      // GLSL's pow is undefined for negative bases: integer exponents take |x|^p with the sign restored;
+      // other exponents of negative bases give NaN as in JS (0/0 builds it portably).
+      if (Number.isInteger(p)) {
+        const odd = Math.abs(p) % 2 === 1;
+        const mag = `Math.pow(Math.abs(x), ${flt(p)})`;
+        return odd ? `(x < 0.0 ? -${mag} : ${mag})` : mag;
+      }
+      return `(x < 0.0 ? (0.0 / 0.0) : Math.pow(x, ${flt(p)}))`;
+    }
+  }
+}
+
+export function unarySource(op: UnaryOp, p: number, size: number): KernelSpec {
+  return {
+    op: `unary.${op}`,
+    source: `function(a) { const x = a[this.thread.x]; return ${unaryExpr(op, p)}; }`,
+    output: size,
+    maxLoop: 0,
+  };
+}
+
+const binaryExpr: Record<BinaryOp, string> = {
+  add: 'x + y',
+  sub: 'x - y',
+  mul: 'x * y',
+  div: 'x / y',
+  eq: '(x == y ? 1.0 : 0.0)',
+  gt: '(x > y ? 1.0 : 0.0)',
+};
+
+/**
+ * Broadcasting binary op; `sa`/`sb` are the operands' strides aligned to `outShape` (0 on broadcast axes).
+ * Same-shape operands skip the index arithmetic.
+ */
+export function binarySource(op: BinaryOp, outShape: readonly number[], sa: readonly number[], sb: readonly number[], size: number): KernelSpec {
+  const dense = (s: readonly number[]): boolean => {
+    let acc = 1;
+    for (let k = outShape.length - 1; k >= 0; k--) {
+      if (outShape[k] !== 1 && s[k] !== acc) return false;
+      acc *= outShape[k];
+    }
+    return true;
+  };
+  let body: string;
+  if (dense(sa) && dense(sb)) body = 'const x = a[this.thread.x]; const y = b[this.thread.x];';
+  else body = `${decode('this.thread.x', outShape, ['ia', 'ib'], [sa, sb])}\nconst x = a[ia]; const y = b[ib];`;
+  return { op: `binary.${op}`, source: `function(a, b) {\n${body}\nreturn ${binaryExpr[op]};\n}`, output: size, maxLoop: 0 };
+}
+
+export function fillSource(value: number, size: number): KernelSpec {
+  return { op: 'fill', source: `function() { return ${flt(value)}; }`, output: size, maxLoop: 0 };
+}
+
+/** A copy (uploads a host array into a device texture on GL). */
+export function copySource(size: number): KernelSpec {
+  return { op: 'copy', source: 'function(a) { return a[this.thread.x]; }', output: size, maxLoop: 0 };
+}

@@ -1,0 +1,474 @@
+// The gpu.js backend: runs the kernel sources of kernels/gpujs on one gpu.js mode (cpu, webasm, headlessgl,
+// webgl2, webgpu). The only file in src/ that imports gpu.js. It compiles one kernel per op and shape (cached),
+// keeps data device-resident on GL (pipeline textures), reads back only in read(), and guards gpu.js's silent
+// failures: loop truncation (loopMaxIterations), f32 flat indices at or above 2^24, GL output limits.
+import { GPU, type IKernelRunShortcut, type Texture } from 'gpu.js';
+import type { AdamParams, AvgPoolGeometry, Backend, BinaryOp, MatmulGeometry, ReduceOp, SgdParams, Storage, UnaryOp, WindowGeometry } from '../backend.js';
+import { broadcastStrides, sizeOf, type Shape } from '../shape.js';
+import { fail } from '../errors.js';
+import { ReferenceBackend } from './reference.js';
+import type { KernelSpec } from '../../kernels/gpujs/common.js';
+import { binarySource, copySource, fillSource, unarySource } from '../../kernels/gpujs/elementwise.js';
+import { reduceSource } from '../../kernels/gpujs/reduce.js';
+import { concatSource, permuteSource, sliceSource } from '../../kernels/gpujs/layout.js';
+import { matmulSource } from '../../kernels/gpujs/matmul.js';
+import { avgPoolBackwardSource, avgPoolSource, col2imSource, im2colSource, maxPoolBackwardSource, maxPoolSource } from '../../kernels/gpujs/window.js';
+import { adamSource, sgdBufSource, sgdParamSource } from '../../kernels/gpujs/optim.js';
+
+export type GpujsMode = 'cpu' | 'webasm' | 'headlessgl' | 'webgl2' | 'webgl' | 'webgpu';
+
+/**
+ * Flat indices are f32 inside gpu.js kernels on webasm/GL/webgpu: at 2^24 they stop being exact and reads
+ * land on neighbours. No kernel here sees a tensor of this many elements; larger work is tiled.
+ */
+export const FLAT_INDEX_LIMIT = 2 ** 24;
+
+/** gpu.js's kernel class per mode, to detect a silent degrade to another mode. */
+const kernelClass: Record<GpujsMode, string> = {
+  cpu: 'CPUKernel',
+  webasm: 'WebAssemblyKernel',
+  headlessgl: 'HeadlessGLKernel',
+  webgl2: 'WebGL2Kernel',
+  webgl: 'WebGLKernel',
+  webgpu: 'WebGPUKernel',
+};
+
+/** A gpu.js buffer: host array (cpu/webasm, and tensors too large for any kernel) or a device texture. */
+class GpujsStorage implements Storage {
+  constructor(
+    readonly size: number,
+    public host: Float32Array | null,
+    public tex: Texture | null,
+  ) {}
+}
+
+type Arg = Float32Array | Texture;
+
+function argSize(a: Arg): string {
+  if (a instanceof Float32Array) return String(a.length);
+  return (a as unknown as { output: number[] }).output.join('x');
+}
+
+function isGLMode(mode: GpujsMode): boolean {
+  return mode === 'headlessgl' || mode === 'webgl2' || mode === 'webgl';
+}
+
+/** Whether a mode can run here (honest: the package loads and a context can be made). */
+export function gpujsModeAvailable(mode: GpujsMode): boolean {
+  // Lets CI prove the fallback when the optional packages are installed anyway.
+  if (typeof process !== 'undefined' && process.env.GPUGRAD_GPUJS_NO_OPTIONAL === '1' && (mode === 'headlessgl' || mode === 'webgpu')) return false;
+  try {
+    switch (mode) {
+      case 'cpu':
+        return true;
+      case 'webasm':
+        return GPU.isWebAssemblySupported;
+      case 'headlessgl':
+        return GPU.isHeadlessGLSupported && GPU.isSinglePrecisionSupported;
+      case 'webgl2':
+        return GPU.isWebGL2Supported;
+      case 'webgl':
+        return GPU.isWebGLSupported;
+      case 'webgpu':
+        return GPU.isWebGPUSupported;
+    }
+  } catch {
+    return false;
+  }
+}
+
+/** The fastest mode that runs here (measured order, ../shared/notes/gpujs.md). */
+export function fastestGpujsMode(): GpujsMode {
+  for (const m of ['webgl2', 'headlessgl', 'webasm'] as const) if (gpujsModeAvailable(m)) return m;
+  return 'cpu';
+}
+
+/** The float64 host kernels, for the rare ops on tensors too large for any gpu.js kernel. */
+const hostRef = new ReferenceBackend();
+
+export class GpujsBackend implements Backend {
+  readonly name = 'gpujs';
+  readonly mode: GpujsMode;
+  fallbackReason: string | null = null;
+  private readonly gpu: GPU;
+  private readonly gl: boolean;
+  private readonly kernels = new Map<string, IKernelRunShortcut>();
+  /** Kernels compiled so far (for cache tests). */
+  compiled = 0;
+  /** Calls that took the host path because a tensor reached FLAT_INDEX_LIMIT. */
+  hostFallbacks = 0;
+  /** Raises the index limit's stand-in for tests (never above the real limit). */
+  indexLimit = FLAT_INDEX_LIMIT;
+  private warned = false;
+
+  constructor(requested?: string) {
+    let mode = (requested ?? fastestGpujsMode()) as GpujsMode;
+    if (!(mode in kernelClass)) fail('setBackend', `gpujs mode '${requested}' is not one of ${Object.keys(kernelClass).join(', ')}`);
+    if (!gpujsModeAvailable(mode)) {
+      const to = fastestGpujsMode();
+      this.fallbackReason = `gpujs mode '${mode}' is not available here (${mode === 'headlessgl' ? "the optional 'gl' package did not load or no display" : 'not supported'}); using '${to}'`;
+      this.warn(this.fallbackReason);
+      mode = to;
+    }
+    this.mode = mode;
+    this.gl = isGLMode(mode);
+    this.gpu = new GPU({ mode });
+  }
+
+  private warn(msg: string): void {
+    if (this.warned) return;
+    this.warned = true;
+    console.warn(`gpugrad: ${msg}`);
+  }
+
+  // ---- kernels ----
+
+  /** One compiled kernel per source (op + shape) and argument sizes: gpu.js fixes both at compile time. */
+  private kernel(spec: KernelSpec, args: readonly Arg[]): { k: IKernelRunShortcut; fresh: boolean } {
+    const key = `${spec.output}|${args.map(argSize).join(',')}|${spec.source}`;
+    let k = this.kernels.get(key);
+    const fresh = !k;
+    if (!k) {
+      k = this.gpu.createKernel(spec.source, {
+        output: [spec.output],
+        precision: 'single',
+        // Loops bounded above 1000 are silently cut at loopMaxIterations (default 1000) on every mode.
+        loopMaxIterations: Math.max(1000, spec.maxLoop + 1),
+        pipeline: this.gl,
+        // Pipeline kernels otherwise hand back the same texture on every call.
+        immutable: this.gl,
+        tactic: 'precision',
+        dynamicOutput: false,
+      } as Parameters<GPU['createKernel']>[1]);
+      this.kernels.set(key, k);
+      this.compiled++;
+    }
+    return { k, fresh };
+  }
+
+  private checkMode(k: IKernelRunShortcut, op: string): void {
+    const inner = (k as unknown as { kernel?: { constructor: { name: string }; fallbackReason?: string | null } }).kernel;
+    if (!inner) return;
+    const ran = inner.constructor.name;
+    if (ran !== kernelClass[this.mode] || inner.fallbackReason) {
+      const why = `gpujs:${this.mode} kernel '${op}' ran as ${ran}${inner.fallbackReason ? `: ${inner.fallbackReason}` : ''}`;
+      if (!this.fallbackReason) this.fallbackReason = why;
+      this.warn(why);
+    }
+  }
+
+  private arg(s: Storage): Arg {
+    const g = s as GpujsStorage;
+    if (g.tex) return g.tex;
+    if (g.host) return g.host;
+    return fail('gpujs', 'storage used after release');
+  }
+
+  /** Runs a kernel and wraps its result. Inputs/outputs must be below the flat-index limit. */
+  private run(spec: KernelSpec, args: readonly Arg[]): GpujsStorage {
+    if (spec.output >= this.indexLimit) fail(`gpujs ${spec.op}`, `internal: kernel output of ${spec.output} elements reaches the flat-index limit`);
+    if (spec.output === 0) return new GpujsStorage(0, new Float32Array(0), null);
+    const { k, fresh } = this.kernel(spec, args);
+    const out = (k as unknown as (...a: Arg[]) => Float32Array | Texture)(...args);
+    if (fresh) this.checkMode(k, spec.op);
+    if (out instanceof Float32Array) return new GpujsStorage(spec.output, out.length === spec.output ? out : out.slice(0, spec.output), null);
+    if (Array.isArray(out)) return new GpujsStorage(spec.output, Float32Array.from(out as number[]), null);
+    return new GpujsStorage(spec.output, null, out as Texture);
+  }
+
+  private hostOf(s: Storage): Float32Array {
+    const g = s as GpujsStorage;
+    if (g.host) return g.host;
+    if (g.tex) return (g.tex.toArray() as Float32Array).subarray(0, g.size);
+    return fail('gpujs', 'storage used after release');
+  }
+
+  private isBig(...sizes: number[]): boolean {
+    return sizes.some((n) => n >= this.indexLimit);
+  }
+
+  /** Host path for huge tensors: the float64 reference kernels on host copies (logged once). */
+  private viaHost<T>(op: string, fn: (r: ReferenceBackend, h: (s: Storage) => Storage) => T): T {
+    this.hostFallbacks++;
+    this.warnBig(op);
+    return fn(hostRef, (s) => hostRef.upload(this.hostOf(s)));
+  }
+  private bigWarned = new Set<string>();
+  private warnBig(op: string): void {
+    if (this.bigWarned.has(op)) return;
+    this.bigWarned.add(op);
+    console.warn(`gpugrad: gpujs ${op} on a tensor of ≥ 2^24 elements runs on the host (gpu.js flat indices are f32)`);
+  }
+  /** Wraps a host result (from the reference path or a tiled assembly) as this backend's storage. */
+  private fromHost(a: Float32Array): GpujsStorage {
+    if (this.gl && a.length < this.indexLimit && a.length > 0) return this.run(copySource(a.length), [a]);
+    return new GpujsStorage(a.length, a, null);
+  }
+  private fromRef(s: Storage): GpujsStorage {
+    return this.fromHost(hostRef.readSync(s));
+  }
+
+  // ---- storage ----
+
+  upload(data: Float32Array): Storage {
+    if (this.gl) return this.fromHost(data.slice());
+    return new GpujsStorage(data.length, data.slice(), null);
+  }
+
+  fill(size: number, value: number): Storage {
+    if (!this.gl || !Number.isFinite(value) || this.isBig(size)) return this.fromHost(new Float32Array(size).fill(value));
+    return this.run(fillSource(value, size), []);
+  }
+
+  async read(s: Storage): Promise<Float32Array> {
+    return this.hostOf(s).slice();
+  }
+
+  /** Honest on every mode: host arrays are already here and headless-gl's readPixels is synchronous. */
+  readSync(s: Storage): Float32Array {
+    return this.hostOf(s).slice();
+  }
+
+  release(s: Storage): void {
+    const g = s as GpujsStorage;
+    if (g.tex) g.tex.delete();
+    g.tex = null;
+    g.host = null;
+  }
+
+  bytes(s: Storage): number {
+    const g = s as GpujsStorage;
+    if (g.tex) {
+      // Single-precision gpu.js textures hold one float per RGBA texel.
+      const [w, h] = (g.tex as unknown as { size: [number, number] }).size;
+      return w * h * 16;
+    }
+    return g.size * 4;
+  }
+
+  // ---- elementwise ----
+
+  unary(op: UnaryOp, x: Storage, param: number): Storage {
+    if (this.isBig(x.size)) {
+      // Tile: elementwise work splits into independent chunks with small local indices.
+      const X = this.hostOf(x);
+      const out = new Float32Array(X.length);
+      const step = this.indexLimit >>> 1;
+      for (let o = 0; o < X.length; o += step) {
+        const part = X.subarray(o, Math.min(X.length, o + step));
+        out.set(this.hostOf(this.run(unarySource(op, param, part.length), [part])), o);
+      }
+      return new GpujsStorage(out.length, out, null);
+    }
+    return this.run(unarySource(op, param, x.size), [this.arg(x)]);
+  }
+
+  binary(op: BinaryOp, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage {
+    const n = sizeOf(outShape);
+    if (this.isBig(n, a.size, b.size)) return this.viaHost(`binary.${op}`, (r, h) => this.fromRef(r.binary(op, h(a), aShape, h(b), bShape, outShape)));
+    const sa = broadcastStrides(aShape, outShape);
+    const sb = broadcastStrides(bShape, outShape);
+    return this.run(binarySource(op, outShape, sa, sb, n), [this.arg(a), this.arg(b)]);
+  }
+
+  reduce(op: ReduceOp, x: Storage, shape: Shape, axes: readonly number[]): Storage {
+    if (this.isBig(x.size)) return this.viaHost(`reduce.${op}`, (r, h) => this.fromRef(r.reduce(op, h(x), shape, axes)));
+    if (axes.every((a) => shape[a] === 1)) return this.run(copySource(x.size), [this.arg(x)]);
+    return this.run(reduceSource(op, shape, axes), [this.arg(x)]);
+  }
+
+  permute(x: Storage, shape: Shape, perm: readonly number[]): Storage {
+    if (this.isBig(x.size)) return this.viaHost('permute', (r, h) => this.fromRef(r.permute(h(x), shape, perm)));
+    return this.run(permuteSource(shape, perm), [this.arg(x)]);
+  }
+
+  slice(x: Storage, shape: Shape, axis: number, start: number, length: number): Storage {
+    if (this.isBig(x.size)) return this.viaHost('slice', (r, h) => this.fromRef(r.slice(h(x), shape, axis, start, length)));
+    const outer = sizeOf(shape.slice(0, axis));
+    const inner = sizeOf(shape.slice(axis + 1));
+    return this.run(sliceSource(outer, shape[axis], inner, start, length), [this.arg(x)]);
+  }
+
+  concat(xs: readonly Storage[], shapes: readonly Shape[], axis: number): Storage {
+    const total = xs.reduce((s, x) => s + x.size, 0);
+    if (this.isBig(total)) return this.viaHost('concat', (r, h) => this.fromRef(r.concat(xs.map(h), shapes, axis)));
+    const outer = sizeOf(shapes[0].slice(0, axis));
+    const inner = sizeOf(shapes[0].slice(axis + 1));
+    // Empty parts contribute nothing; at most 8 inputs per kernel (texture units on GL), so chain.
+    const parts = xs.map((x, i) => ({ x, len: shapes[i][axis] })).filter((p) => p.len > 0 && p.x.size > 0);
+    if (parts.length === 0) return new GpujsStorage(0, new Float32Array(0), null);
+    let acc = parts[0];
+    let owned: GpujsStorage | null = null;
+    for (let i = 1; i < parts.length; i += 7) {
+      const group = [acc, ...parts.slice(i, i + 7)];
+      const out = this.run(concatSource(outer, group.map((p) => p.len), inner), group.map((p) => this.arg(p.x)));
+      if (owned) this.release(owned);
+      owned = out;
+      acc = { x: out, len: group.reduce((s, p) => s + p.len, 0) };
+    }
+    return owned ?? this.run(copySource(acc.x.size), [this.arg(acc.x)]);
+  }
+
+  // ---- GEMM ----
+
+  matmul(a: Storage, b: Storage, g: MatmulGeometry): Storage {
+    const out = g.batch * g.m * g.n;
+    if (out === 0) return new GpujsStorage(0, new Float32Array(0), null);
+    if (g.k === 0) return this.fill(out, 0);
+    if (this.isBig(out, a.size, b.size)) return this.matmulTiled(a, b, g);
+    return this.run(matmulSource(g), [this.arg(a), this.arg(b)]);
+  }
+
+  /**
+   * GEMM on operands or results of ≥ 2^24 elements (conv1's im2col at batch ≥ 16): cut n and k into blocks
+   * whose operands and result stay below the limit, run the kernel per block, add the k-partials on the host.
+   */
+  private matmulTiled(a: Storage, b: Storage, g: MatmulGeometry): Storage {
+    if (g.batch !== 1) return this.viaHost('matmul', (r, h) => this.fromRef(r.matmul(h(a), h(b), g)));
+    const { m, k, n, transA, transB } = g;
+    const A = this.hostOf(a);
+    const B = this.hostOf(b);
+    const lim = this.indexLimit >>> 1;
+    const kb = Math.max(1, Math.min(k, Math.floor(lim / Math.max(m, 1))));
+    const nb = Math.max(1, Math.min(n, Math.floor(lim / Math.max(kb, m, 1))));
+    const C = new Float32Array(m * n);
+    for (let k0 = 0; k0 < k; k0 += kb) {
+      const kl = Math.min(kb, k - k0);
+      // A block as [m, kl] (row-major, no transpose).
+      const Ab = new Float32Array(m * kl);
+      for (let i = 0; i < m; i++) for (let p = 0; p < kl; p++) Ab[i * kl + p] = transA ? A[(k0 + p) * m + i] : A[i * k + k0 + p];
+      const Ad = this.fromHost(Ab);
+      for (let n0 = 0; n0 < n; n0 += nb) {
+        const nl = Math.min(nb, n - n0);
+        const Bb = new Float32Array(kl * nl);
+        for (let p = 0; p < kl; p++) for (let j = 0; j < nl; j++) Bb[p * nl + j] = transB ? B[(n0 + j) * k + k0 + p] : B[(k0 + p) * n + n0 + j];
+        const Bd = this.fromHost(Bb);
+        const Cd = this.run(matmulSource({ batch: 1, batchA: 1, batchB: 1, m, k: kl, n: nl, transA: false, transB: false }), [this.arg(Ad), this.arg(Bd)]);
+        const Cb = this.hostOf(Cd);
+        for (let i = 0; i < m; i++) for (let j = 0; j < nl; j++) C[i * n + n0 + j] += Cb[i * nl + j];
+        this.release(Bd);
+        this.release(Cd);
+      }
+      this.release(Ad);
+    }
+    return this.fromHost(C);
+  }
+
+  // ---- windows ----
+
+  im2col(x: Storage, g: WindowGeometry): Storage {
+    const rows = g.c * g.kh * g.kw;
+    const cols = g.n * g.oh * g.ow;
+    if (this.isBig(x.size, cols)) return this.viaHost('im2col', (r, h) => this.fromRef(r.im2col(h(x), g)));
+    if (!this.isBig(rows * cols)) return this.run(im2colSource(g, 0, rows), [this.arg(x)]);
+    // Tile by bands of rows: each band's flat indices stay below the limit; the result lives on the host.
+    const out = new Float32Array(rows * cols);
+    const band = Math.max(1, Math.floor((this.indexLimit >>> 1) / cols));
+    for (let r0 = 0; r0 < rows; r0 += band) {
+      const rl = Math.min(band, rows - r0);
+      const part = this.run(im2colSource(g, r0, rl), [this.arg(x)]);
+      out.set(this.hostOf(part), r0 * cols);
+      this.release(part);
+    }
+    return new GpujsStorage(out.length, out, null);
+  }
+
+  col2im(colsS: Storage, g: WindowGeometry): Storage {
+    const size = g.n * g.c * g.h * g.w;
+    const per = g.kh * g.kw * g.n * g.oh * g.ow; // elements of cols per channel
+    if (this.isBig(size, per)) return this.viaHost('col2im', (r, h) => this.fromRef(r.col2im(h(colsS), g)));
+    if (!this.isBig(colsS.size)) return this.run(col2imSource(g, g.c), [this.arg(colsS)]);
+    // Tile by channel bands: a band's rows are contiguous in cols; assemble [n, c, h, w] on the host.
+    const C = this.hostOf(colsS);
+    const out = new Float32Array(size);
+    const plane = g.h * g.w;
+    const cb = Math.max(1, Math.floor((this.indexLimit >>> 1) / per));
+    for (let c0 = 0; c0 < g.c; c0 += cb) {
+      const cl = Math.min(cb, g.c - c0);
+      const part = this.run(col2imSource(g, cl), [C.subarray(c0 * per, (c0 + cl) * per)]);
+      const P = this.hostOf(part);
+      for (let b = 0; b < g.n; b++) out.set(P.subarray(b * cl * plane, (b + 1) * cl * plane), (b * g.c + c0) * plane);
+      this.release(part);
+    }
+    return this.fromHost(out);
+  }
+
+  maxPool2d(x: Storage, g: WindowGeometry): { out: Storage; indices: Storage } {
+    if (this.isBig(x.size)) return this.viaHost('maxPool2d', (r, h) => {
+      const o = r.maxPool2d(h(x), g);
+      return { out: this.fromRef(o.out), indices: this.fromRef(o.indices) };
+    });
+    // Two kernels rather than a kernel map: maps silently fall back to cpu on webasm.
+    return { out: this.run(maxPoolSource(g, false), [this.arg(x)]), indices: this.run(maxPoolSource(g, true), [this.arg(x)]) };
+  }
+
+  maxPool2dBackward(gy: Storage, indices: Storage, g: WindowGeometry): Storage {
+    if (this.isBig(g.n * g.c * g.h * g.w)) return this.viaHost('maxPool2dBackward', (r, h) => this.fromRef(r.maxPool2dBackward(h(gy), h(indices), g)));
+    return this.run(maxPoolBackwardSource(g), [this.arg(gy), this.arg(indices)]);
+  }
+
+  avgPool2d(x: Storage, g: AvgPoolGeometry): Storage {
+    if (this.isBig(x.size)) return this.viaHost('avgPool2d', (r, h) => this.fromRef(r.avgPool2d(h(x), g)));
+    return this.run(avgPoolSource(g), [this.arg(x)]);
+  }
+
+  avgPool2dBackward(gy: Storage, g: AvgPoolGeometry): Storage {
+    if (this.isBig(g.n * g.c * g.h * g.w)) return this.viaHost('avgPool2dBackward', (r, h) => this.fromRef(r.avgPool2dBackward(h(gy), g)));
+    return this.run(avgPoolBackwardSource(g), [this.arg(gy)]);
+  }
+
+  // ---- optimizers: new values computed by kernels, then swapped into the same handles ----
+
+  private swap(dst: Storage, src: GpujsStorage): void {
+    const d = dst as GpujsStorage;
+    if (d.tex) d.tex.delete();
+    d.tex = src.tex;
+    d.host = src.host;
+  }
+
+  sgdStep(param: Storage, grad: Storage, momentumBuf: Storage | null, p: SgdParams): void {
+    if (this.isBig(param.size)) {
+      const P = this.hostOf(param).slice();
+      const M = momentumBuf ? this.hostOf(momentumBuf).slice() : null;
+      const rp = hostRef.upload(P);
+      const rm = M ? hostRef.upload(M) : null;
+      hostRef.sgdStep(rp, hostRef.upload(this.hostOf(grad)), rm, p);
+      this.swap(param, this.fromRef(rp));
+      if (momentumBuf && rm) this.swap(momentumBuf, this.fromRef(rm));
+      return;
+    }
+    const useM = momentumBuf !== null && p.momentum !== 0;
+    const h = Float32Array.from([p.lr, p.momentum, p.dampening, p.weightDecay, p.nesterov ? 1 : 0, p.firstStep ? 1 : 0, useM ? 1 : 0]);
+    const m = useM ? this.arg(momentumBuf) : this.arg(grad);
+    const newP = this.run(sgdParamSource(param.size), [this.arg(param), this.arg(grad), m, h]);
+    if (useM) {
+      const newM = this.run(sgdBufSource(param.size), [this.arg(param), this.arg(grad), m, h]);
+      this.swap(momentumBuf, newM);
+    }
+    this.swap(param, newP);
+  }
+
+  adamStep(param: Storage, grad: Storage, m: Storage, v: Storage, p: AdamParams): void {
+    if (this.isBig(param.size)) {
+      const [rp, rm, rv] = [param, m, v].map((s) => hostRef.upload(this.hostOf(s)));
+      hostRef.adamStep(rp, hostRef.upload(this.hostOf(grad)), rm, rv, p);
+      this.swap(param, this.fromRef(rp));
+      this.swap(m, this.fromRef(rm));
+      this.swap(v, this.fromRef(rv));
+      return;
+    }
+    const h = Float32Array.from([p.lr, p.beta1, p.beta2, p.eps, p.weightDecay, p.decoupled ? 1 : 0, 1 - Math.pow(p.beta1, p.step), 1 - Math.pow(p.beta2, p.step)]);
+    const args = [this.arg(param), this.arg(grad), this.arg(m), this.arg(v), h];
+    const [np, nm, nv] = ([0, 1, 2] as const).map((w) => this.run(adamSource(param.size, w), args));
+    this.swap(param, np);
+    this.swap(m, nm);
+    this.swap(v, nv);
+  }
+
+  destroy(): void {
+    for (const k of this.kernels.values()) k.destroy?.(true);
+    this.kernels.clear();
+    this.gpu.destroy();
+  }
+}
+
