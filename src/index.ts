@@ -1,14 +1,14 @@
 // gpugrad's public API: tensors, ops, autograd, functional ops under F, backends.
 import { registerBackend } from './backend.js';
 import { ReferenceBackend } from './backends/reference.js';
-import { GpujsBackend } from './backends/gpujs.js';
 import { WasmBackend } from './backends/wasm.js';
+import { GpujsBackend } from './backends/gpujs.js';
 
 registerBackend('reference', () => new ReferenceBackend());
-// Without a mode: the fastest gpu.js mode available here (headlessgl if `gl` loads and a context can be made).
-registerBackend('gpujs', (o) => new GpujsBackend(o.mode));
 // wasm: one thread starts synchronously; more (the default: the machine's cores) start a worker pool.
 registerBackend('wasm', (o) => (o.threads !== undefined && o.threads <= 1 ? WasmBackend.createSync({ threads: 1 }) : WasmBackend.create({ threads: o.threads })));
+// Without a mode: the fastest gpu.js mode available here (headlessgl if `gl` loads and a context can be made).
+registerBackend('gpujs', (o) => new GpujsBackend(o.mode));
 
 export {
   Tensor,
@@ -97,5 +97,17 @@ export {
   type BlockOptions,
   type BlockType,
 } from './models/resnet.js';
-export { WasmBackend, wasmAvailable, wasmThreadsAvailable, defaultWasmThreads, type WasmBackendOptions } from './backends/wasm.js';
+export {
+  readSafetensors,
+  writeSafetensors,
+  writeSafetensorsAsync,
+  readSafetensorsMetadata,
+  parseSafetensorsHeader,
+  type SafetensorsDtype,
+  type SafetensorsEntry,
+  type SafetensorsHeader,
+  type WriteSafetensorsOptions,
+} from './io/safetensors.js';
+export { loadSafetensors, saveSafetensors } from './io/node.js';
 export { GpujsBackend, gpujsModeAvailable, fastestGpujsMode, type GpujsMode } from './backends/gpujs.js';
+export { WasmBackend, wasmAvailable, wasmThreadsAvailable, defaultWasmThreads, type WasmBackendOptions } from './backends/wasm.js';

@@ -1,0 +1,35 @@
+// Node file helpers for safetensors: load a file into tensors, save tensors atomically (temp file + rename).
+// node:fs is imported on first use so that the package index stays loadable in browsers.
+import { fail } from '../errors.js';
+import type { Tensor } from '../tensor.js';
+import { readSafetensors, writeSafetensorsAsync, type WriteSafetensorsOptions } from './safetensors.js';
+
+/** Reads a .safetensors file into float32 tensors on the current backend. */
+export async function loadSafetensors(path: string): Promise<Map<string, Tensor>> {
+  const { readFile } = await import('node:fs/promises');
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    fail('loadSafetensors', `cannot read '${path}': ${(e as Error).message}`);
+  }
+  return readSafetensors(bytes);
+}
+
+/**
+ * Writes tensors (e.g. `model.stateDict()`) to `path`. The bytes go to a temporary file in the same
+ * directory which is then renamed over `path`, so a crash never leaves a half-written checkpoint.
+ */
+export async function saveSafetensors(path: string, map: Map<string, Tensor>, options: WriteSafetensorsOptions = {}): Promise<void> {
+  const bytes = await writeSafetensorsAsync(map, options);
+  const { rename, rm, writeFile } = await import('node:fs/promises');
+  const { randomBytes } = await import('node:crypto');
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    await writeFile(tmp, bytes);
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    fail('saveSafetensors', `cannot write '${path}': ${(e as Error).message}`);
+  }
+}
