@@ -134,10 +134,11 @@ export interface OpCheck {
   /** Reduction length of one gradient entry; defaults to the output size. */
   gradK?: number;
   /**
-   * Condition factor of the gradient (≥ 1): float32 storage of intermediates loses about ε32·factor·|g|
-   * absolutely where the rule cancels large terms (batch norm divides by the batch std). Scales atol.
+   * Condition factor of the op (≥ 1): float32 storage of intermediates loses about ε32·factor absolutely
+   * where the computation cancels large terms (batch norm centres x and divides by the batch std).
+   * Scales atol of the forward and gradient comparisons.
    */
-  gradCondition?: number;
+  condition?: number;
   /** The run function may return an input unchanged (expression tests whose expression is a bare input). */
   mayReturnInput?: boolean;
   /** Seed of the fixed random weights R in the objective Σ op(x)·R. */
@@ -157,7 +158,9 @@ export async function checkOp(tb: TestBackend, c: OpCheck): Promise<void> {
     if (!c.mayReturnInput && ts.includes(y)) throw new Error(`${c.name} on ${tb.label}: returned its input tensor itself instead of a new handle`);
     const xs = (): Arr[] => c.inputs.map((i) => ({ shape: [...i.shape], data: Float64Array.from(i.data) }));
     const want = c.oracle(xs());
-    expectClose(`${c.name} forward on ${tb.label}`, await y.data(), y.shape, want, tb.tolerance(c.k));
+    const cond = Math.max(1, c.condition ?? 1);
+    const ftol = tb.tolerance(c.k);
+    expectClose(`${c.name} forward on ${tb.label}`, await y.data(), y.shape, want, { atol: ftol.atol * cond, rtol: ftol.rtol });
     if (!c.inputs.some((i) => i.grad)) return;
     const R = values(c.seed ^ 0x5bd1e995, sizeOf(want.shape), { lo: -1, hi: 1 });
     sum(mul(y, tensor(Float32Array.from(R), want.shape))).backward();
@@ -169,7 +172,7 @@ export async function checkOp(tb: TestBackend, c: OpCheck): Promise<void> {
       // No gradient (the output does not depend on the input, as in PyTorch) must mean a zero derivative.
       const got = g ? await g.data() : new Float32Array(fd.data.length);
       const tol = tb.tolerance(c.gradK ?? Math.max(1, R.length));
-      expectClose(`${c.name} gradient of input ${i} on ${tb.label}${g ? '' : ' (none computed)'}`, got, g ? g.shape : fd.shape, fd, { atol: tol.atol * Math.max(1, c.gradCondition ?? 1), rtol: tol.rtol });
+      expectClose(`${c.name} gradient of input ${i} on ${tb.label}${g ? '' : ' (none computed)'}`, got, g ? g.shape : fd.shape, fd, { atol: tol.atol * cond, rtol: tol.rtol });
     }
   });
   const after = memory().tensors;
