@@ -64,6 +64,34 @@ describe.each(backends)('bad calls on $label', (tb) => {
     expectError(() => sum(ones([2, 3]), [1, -1]), 'sum', /repeated/);
   });
 
+  it('bad parameters name the parameter and the allowed range', () => {
+    const x = ones([1, 2, 4, 4]);
+    const w = ones([2, 2, 3, 3]);
+    expectError(() => F.conv2d(x, w, null, { stride: 0 }), 'conv2d', /stride must be an integer >= 1/, /0/);
+    expectError(() => F.conv2d(x, w, null, { padding: -1 }), 'conv2d', /padding must be an integer >= 0/);
+    expectError(() => F.conv2d(x, w, null, { dilation: [1, 0] }), 'conv2d', /dilation must be an integer >= 1/, /\[1,0\]/);
+    expectError(() => F.conv2d(x, ones([2, 1, 3, 3]), null, { groups: 1.5 }), 'conv2d', /groups must be a positive integer, got 1.5/);
+    expectError(() => F.maxPool2d(x, { kernelSize: 0 }), 'maxPool2d', /kernelSize must be an integer >= 1/);
+    expectError(() => F.avgPool2d(x, { kernelSize: 2, stride: [2, 2.5] }), 'avgPool2d', /stride/, /\[2,2.5\]/);
+    expectError(() => F.adaptiveAvgPool2d(x, [0, 1]), 'adaptiveAvgPool2d', /outputSize must be an integer >= 1/);
+    expectError(() => F.batchNorm2d(x, zeros([2]), ones([2]), null, null, { eps: 0 }), 'batchNorm2d', /eps must be positive, got 0/);
+    expectError(() => F.batchNorm2d(ones([1, 2, 1, 1]), zeros([2]), ones([2]), null, null, { training: true }), 'batchNorm2d', /more than 1 value per channel/, /\[1,2,1,1\]/);
+    expectError(() => F.batchNorm2d(x, null, null), 'batchNorm2d', /running statistics are required when not training/);
+    expectError(() => F.batchNorm2d(x, zeros([2]), null, null, null, { training: true }), 'batchNorm2d', /both be given or both be null/);
+    expectError(() => ones([3]).pow(Number.NaN), 'pow', /exponent must be a finite number, got NaN/);
+    expectError(() => reshape(ones([4]), [2, 1.5]), 'reshape', /not a non-negative integer/);
+    expectError(() => slice(ones([4]), 0, -1, 2), 'slice', /start -1/);
+    expectError(() => tensor([[1, 2], [3]]), 'tensor', /ragged nested array/);
+    expectError(() => tensor([1, 2, 3], [2, 2]), 'tensor', /3 values cannot fill shape \[2,2\]/);
+  });
+
+  it('a disposed tensor cannot be used', () => {
+    const t = ones([2, 2]);
+    t.dispose();
+    expect(() => t.add(1)).toThrow(GpugradError);
+    expect(() => t.add(1)).toThrow(/after dispose\(\)/);
+  });
+
   it('labels must be integer class indices within range', () => {
     const logits = zeros([3, 4]);
     expectError(() => F.crossEntropy(logits, [0, 1.5, 2]), 'crossEntropy', /label 1 is 1.5, not an integer class index/);
