@@ -5,7 +5,7 @@ import * as o from '../ops.js';
 import type { Generator } from '../random.js';
 import { Tensor } from '../tensor.js';
 import { constant_, kaimingNormal_ } from '../nn/init.js';
-import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Identity, Linear, MaxPool2d, ReLU, Sequential } from '../nn/layers.js';
+import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Identity, Linear, MaxPool2d, ReLU, Sequential, skipInit } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 
 // ---- the two convolutions every block is made of: bias-free, because a BatchNorm follows each one ----
@@ -188,30 +188,41 @@ export class ResNet extends Module {
     this.inChannels = inChannels;
     const bo: BlockOptions = { groups: options.groups, baseWidth: options.widthPerGroup };
 
-    let inplanes = widths[0];
-    this.conv1 = this.registerModule('conv1', new Conv2d(inChannels, inplanes, k, { stride: options.stemStride ?? 2, padding: (k - 1) / 2, bias: false }));
-    this.bn1 = this.registerModule('bn1', new BatchNorm2d(inplanes));
+    // Built under skipInit: every convolution is re-drawn below, so PyTorch's per-layer default draw
+    // would be wasted work (torchvision draws both; the distribution that remains is the same).
+    const stem = widths[0];
+    const built = skipInit(() => {
+      const stages: Sequential[] = [];
+      let inplanes = stem;
+      for (let s = 0; s < 4; s++) {
+        const { layer, outChannels } = makeLayer(block, inplanes, widths[s], L[s], s === 0 ? 1 : 2, bo);
+        stages.push(layer);
+        inplanes = outChannels;
+      }
+      return {
+        conv1: new Conv2d(inChannels, stem, k, { stride: options.stemStride ?? 2, padding: (k - 1) / 2, bias: false }),
+        stages,
+        fc: new Linear(inplanes, numClasses, { generator: options.generator }),
+      };
+    });
+    // Registration order is the state-dict order: torchvision's attribute order.
+    this.conv1 = this.registerModule('conv1', built.conv1);
+    this.bn1 = this.registerModule('bn1', new BatchNorm2d(stem));
     this.relu = this.registerModule('relu', new ReLU());
     this.maxpool = this.registerModule('maxpool', options.maxPool ?? true ? new MaxPool2d(3, { stride: 2, padding: 1 }) : new Identity());
-    const stages: Sequential[] = [];
-    for (let s = 0; s < 4; s++) {
-      const { layer, outChannels } = makeLayer(block, inplanes, widths[s], L[s], s === 0 ? 1 : 2, bo);
-      stages.push(this.registerModule(`layer${s + 1}`, layer));
-      inplanes = outChannels;
-    }
-    [this.layer1, this.layer2, this.layer3, this.layer4] = stages;
+    this.layer1 = this.registerModule('layer1', built.stages[0]);
+    this.layer2 = this.registerModule('layer2', built.stages[1]);
+    this.layer3 = this.registerModule('layer3', built.stages[2]);
+    this.layer4 = this.registerModule('layer4', built.stages[3]);
     this.avgpool = this.registerModule('avgpool', new AdaptiveAvgPool2d(1));
-    this.fc = this.registerModule('fc', new Linear(inplanes, numClasses, { generator: options.generator }));
+    this.fc = this.registerModule('fc', built.fc);
 
-    // torchvision's initialisation: He normal (fan_out) for convolutions, BN weight 1 / bias 0;
-    // fc keeps nn.Linear's default.
+    // torchvision's initialisation: He normal (fan_out) for convolutions; BN weight 1 / bias 0 (which
+    // BatchNorm2d already starts with); fc keeps nn.Linear's default.
     for (const m of this.modules()) {
       if (m instanceof Conv2d) kaimingNormal_(m.weight, { mode: 'fan_out', nonlinearity: 'relu', generator: options.generator });
-      else if (m instanceof BatchNorm2d && m.weight && m.bias) {
-        constant_(m.weight, 1);
-        constant_(m.bias, 0);
-      }
     }
+    this.fc.resetParameters();
     if (options.zeroInitResidual) {
       for (const m of this.modules()) if (m instanceof BasicBlock || m instanceof Bottleneck) constant_(m.lastBN.weight as Tensor, 0);
     }

@@ -11,6 +11,7 @@ export {
   Flatten,
   Linear,
   Sequential,
+  skipInit,
   type Conv2dOptions,
   type BatchNorm2dOptions,
   type LinearOptions,

@@ -18,6 +18,22 @@ function positiveInt(op: string, name: string, v: number): void {
   if (!Number.isInteger(v) || v < 1) fail(op, `${name} must be a positive integer, got ${v}`);
 }
 
+let deferInit = 0;
+
+/**
+ * Builds modules without their default initialisation (weights stay zero), like torch's skip_init: for
+ * models that overwrite every weight anyway (ResNet re-initialises its convolutions), this halves the
+ * construction time. Call `resetParameters()` on any module whose default you still want.
+ */
+export function skipInit<T>(build: () => T): T {
+  deferInit++;
+  try {
+    return build();
+  } finally {
+    deferInit--;
+  }
+}
+
 /** PyTorch's default for weights with a fan-in: kaiming_uniform(a=√5), bias U(±1/√fan_in). */
 function defaultInit(weight: Tensor, bias: Tensor | null, gen?: Generator): void {
   kaimingUniform_(weight, { a: Math.sqrt(5), generator: gen });
@@ -68,7 +84,15 @@ export class Conv2d extends Module {
     const [kh, kw] = this.kernelSize;
     this.weight = this.registerParameter('weight', zeros([outChannels, inChannels / this.groups, kh, kw]));
     this.bias = options.bias ?? true ? this.registerParameter('bias', zeros([outChannels])) : null;
-    defaultInit(this.weight, this.bias, options.generator);
+    this.generator = options.generator;
+    if (!deferInit) this.resetParameters();
+  }
+
+  private readonly generator: Generator | undefined;
+
+  /** Re-draws the weights with PyTorch's default (kaiming_uniform a=√5; bias U(±1/√fan_in)). */
+  resetParameters(): void {
+    defaultInit(this.weight, this.bias, this.generator);
   }
 
   forward(x: Tensor): Tensor {
@@ -240,7 +264,15 @@ export class Linear extends Module {
     positiveInt('Linear', 'outFeatures', outFeatures);
     this.weight = this.registerParameter('weight', zeros([outFeatures, inFeatures]));
     this.bias = options.bias ?? true ? this.registerParameter('bias', zeros([outFeatures])) : null;
-    defaultInit(this.weight, this.bias, options.generator);
+    this.generator = options.generator;
+    if (!deferInit) this.resetParameters();
+  }
+
+  private readonly generator: Generator | undefined;
+
+  /** Re-draws the weights with PyTorch's default (kaiming_uniform a=√5; bias U(±1/√fan_in)). */
+  resetParameters(): void {
+    defaultInit(this.weight, this.bias, this.generator);
   }
   forward(x: Tensor): Tensor {
     return F.linear(x, this.weight, this.bias);
