@@ -95,6 +95,10 @@ export class GpujsBackend implements Backend {
   private readonly kernels = new Map<string, IKernelRunShortcut>();
   /** Kernels compiled so far (for cache tests). */
   compiled = 0;
+  /** Storages alive on this backend (textures or host arrays), to prove release() frees them. */
+  live = 0;
+  /** gpu.js kernel class each op actually ran as (tests assert the mode, not just the request). */
+  readonly ranAs = new Map<string, string>();
   /** Calls that took the host path because a tensor reached FLAT_INDEX_LIMIT. */
   hostFallbacks = 0;
   /** Raises the index limit's stand-in for tests (never above the real limit). */
@@ -113,6 +117,11 @@ export class GpujsBackend implements Backend {
     this.mode = mode;
     this.gl = isGLMode(mode);
     this.gpu = new GPU({ mode });
+  }
+
+  private make(size: number, host: Float32Array | null, tex: Texture | null): GpujsStorage {
+    this.live++;
+    return new GpujsStorage(size, host, tex);
   }
 
   private warn(msg: string): void {
@@ -150,6 +159,7 @@ export class GpujsBackend implements Backend {
     const inner = (k as unknown as { kernel?: { constructor: { name: string }; fallbackReason?: string | null } }).kernel;
     if (!inner) return;
     const ran = inner.constructor.name;
+    this.ranAs.set(op, ran);
     if (ran !== kernelClass[this.mode] || inner.fallbackReason) {
       const why = `gpujs:${this.mode} kernel '${op}' ran as ${ran}${inner.fallbackReason ? `: ${inner.fallbackReason}` : ''}`;
       if (!this.fallbackReason) this.fallbackReason = why;
@@ -167,13 +177,13 @@ export class GpujsBackend implements Backend {
   /** Runs a kernel and wraps its result. Inputs/outputs must be below the flat-index limit. */
   private run(spec: KernelSpec, args: readonly Arg[]): GpujsStorage {
     if (spec.output >= this.indexLimit) fail(`gpujs ${spec.op}`, `internal: kernel output of ${spec.output} elements reaches the flat-index limit`);
-    if (spec.output === 0) return new GpujsStorage(0, new Float32Array(0), null);
+    if (spec.output === 0) return this.make(0, new Float32Array(0), null);
     const { k, fresh } = this.kernel(spec, args);
     const out = (k as unknown as (...a: Arg[]) => Float32Array | Texture)(...args);
     if (fresh) this.checkMode(k, spec.op);
-    if (out instanceof Float32Array) return new GpujsStorage(spec.output, out.length === spec.output ? out : out.slice(0, spec.output), null);
-    if (Array.isArray(out)) return new GpujsStorage(spec.output, Float32Array.from(out as number[]), null);
-    return new GpujsStorage(spec.output, null, out as Texture);
+    if (out instanceof Float32Array) return this.make(spec.output, out.length === spec.output ? out : out.slice(0, spec.output), null);
+    if (Array.isArray(out)) return this.make(spec.output, Float32Array.from(out as number[]), null);
+    return this.make(spec.output, null, out as Texture);
   }
 
   private hostOf(s: Storage): Float32Array {
@@ -202,7 +212,7 @@ export class GpujsBackend implements Backend {
   /** Wraps a host result (from the reference path or a tiled assembly) as this backend's storage. */
   private fromHost(a: Float32Array): GpujsStorage {
     if (this.gl && a.length < this.indexLimit && a.length > 0) return this.run(copySource(a.length), [a]);
-    return new GpujsStorage(a.length, a, null);
+    return this.make(a.length, a, null);
   }
   private fromRef(s: Storage): GpujsStorage {
     return this.fromHost(hostRef.readSync(s));
@@ -212,7 +222,7 @@ export class GpujsBackend implements Backend {
 
   upload(data: Float32Array): Storage {
     if (this.gl) return this.fromHost(data.slice());
-    return new GpujsStorage(data.length, data.slice(), null);
+    return this.make(data.length, data.slice(), null);
   }
 
   fill(size: number, value: number): Storage {
@@ -231,9 +241,11 @@ export class GpujsBackend implements Backend {
 
   release(s: Storage): void {
     const g = s as GpujsStorage;
+    if (!g.tex && !g.host) return;
     if (g.tex) g.tex.delete();
     g.tex = null;
     g.host = null;
+    this.live--;
   }
 
   bytes(s: Storage): number {
@@ -256,9 +268,11 @@ export class GpujsBackend implements Backend {
       const step = this.indexLimit >>> 1;
       for (let o = 0; o < X.length; o += step) {
         const part = X.subarray(o, Math.min(X.length, o + step));
-        out.set(this.hostOf(this.run(unarySource(op, param, part.length), [part])), o);
+        const r = this.run(unarySource(op, param, part.length), [part]);
+        out.set(this.hostOf(r), o);
+        this.release(r);
       }
-      return new GpujsStorage(out.length, out, null);
+      return this.make(out.length, out, null);
     }
     return this.run(unarySource(op, param, x.size), [this.arg(x)]);
   }
@@ -296,7 +310,7 @@ export class GpujsBackend implements Backend {
     const inner = sizeOf(shapes[0].slice(axis + 1));
     // Empty parts contribute nothing; at most 8 inputs per kernel (texture units on GL), so chain.
     const parts = xs.map((x, i) => ({ x, len: shapes[i][axis] })).filter((p) => p.len > 0 && p.x.size > 0);
-    if (parts.length === 0) return new GpujsStorage(0, new Float32Array(0), null);
+    if (parts.length === 0) return this.make(0, new Float32Array(0), null);
     let acc = parts[0];
     let owned: GpujsStorage | null = null;
     for (let i = 1; i < parts.length; i += 7) {
@@ -313,7 +327,7 @@ export class GpujsBackend implements Backend {
 
   matmul(a: Storage, b: Storage, g: MatmulGeometry): Storage {
     const out = g.batch * g.m * g.n;
-    if (out === 0) return new GpujsStorage(0, new Float32Array(0), null);
+    if (out === 0) return this.make(0, new Float32Array(0), null);
     if (g.k === 0) return this.fill(out, 0);
     if (this.isBig(out, a.size, b.size)) return this.matmulTiled(a, b, g);
     return this.run(matmulSource(g), [this.arg(a), this.arg(b)]);
@@ -370,7 +384,7 @@ export class GpujsBackend implements Backend {
       out.set(this.hostOf(part), r0 * cols);
       this.release(part);
     }
-    return new GpujsStorage(out.length, out, null);
+    return this.make(out.length, out, null);
   }
 
   col2im(colsS: Storage, g: WindowGeometry): Storage {
@@ -424,6 +438,7 @@ export class GpujsBackend implements Backend {
     if (d.tex) d.tex.delete();
     d.tex = src.tex;
     d.host = src.host;
+    this.live--; // `src` was only a carrier; its buffer now belongs to `dst`
   }
 
   sgdStep(param: Storage, grad: Storage, momentumBuf: Storage | null, p: SgdParams): void {

@@ -1,0 +1,195 @@
+// gpu.js backend tests beyond the shared property suites: the guards against gpu.js's silent failures,
+// mode fallback and the mode that actually ran, kernel caching, in-place optimizer steps, and memory.
+import { afterEach, describe, expect, it } from 'vitest';
+import * as G from '../src/index.js';
+import { GpujsBackend, gpujsModeAvailable, type GpujsMode } from '../src/index.js';
+import { ReferenceBackend } from '../src/backends/reference.js';
+import type { WindowGeometry } from '../src/backend.js';
+
+const wanted = (m: string): boolean => !process.env.GPUGRAD_GPUJS_MODES || process.env.GPUGRAD_GPUJS_MODES.split(',').includes(m);
+const modes = (['cpu', 'webasm', 'headlessgl'] as GpujsMode[]).filter((m) => wanted(m) && gpujsModeAvailable(m));
+const expectedClass: Record<string, string> = { cpu: 'CPUKernel', webasm: 'WebAssemblyKernel', headlessgl: 'HeadlessGLKernel' };
+const ref = new ReferenceBackend();
+
+const seq = (n: number, f: (i: number) => number): Float32Array => Float32Array.from({ length: n }, (_, i) => f(i));
+const maxDiff = (a: Float32Array, b: Float32Array): number => {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+};
+
+// ResNet-50's conv1 (7×7, stride 2, pad 3 on 224²) at batch 16: im2col is 147 × 200,704 = 29.5 M elements.
+const conv1b16: WindowGeometry = { n: 16, c: 3, h: 224, w: 224, kh: 7, kw: 7, sh: 2, sw: 2, ph: 3, pw: 3, dh: 1, dw: 1, oh: 112, ow: 112 };
+
+describe.each(modes)('gpujs:%s', (mode) => {
+  const b = new GpujsBackend(mode);
+  afterEach(() => {
+    b.indexLimit = 2 ** 24;
+  });
+
+  it('runs its kernels in the mode asked for (checked on the compiled kernel, not the request)', () => {
+    const x = b.upload(seq(10, (i) => i - 5));
+    const y = b.unary('relu', x, 0);
+    b.release(y);
+    b.release(x);
+    expect(b.mode).toBe(mode);
+    expect(b.fallbackReason).toBeNull();
+    expect(b.ranAs.get('unary.relu')).toBe(expectedClass[mode]);
+  });
+
+  it('compiles one kernel per op and shape and reuses it', () => {
+    const x = b.upload(seq(12, (i) => i));
+    const y = b.upload(seq(13, (i) => i));
+    const before = b.compiled;
+    const outs = [b.unary('exp', x, 0), b.unary('exp', x, 0)];
+    expect(b.compiled).toBe(before + 1);
+    outs.push(b.unary('exp', y, 0));
+    expect(b.compiled).toBe(before + 2);
+    // Results of repeated calls to one kernel are distinct buffers (gpu.js reuses outputs unless told not to).
+    expect(Array.from(b.readSync(outs[0]))).toEqual(Array.from(b.readSync(outs[1])));
+    const z = b.unary('exp', y, 0);
+    expect(b.readSync(outs[2])[12]).toBeCloseTo(Math.exp(12), -1);
+    for (const s of [...outs, x, y, z]) b.release(s);
+  });
+
+  it('sums loops longer than gpu.js\'s default loopMaxIterations (1000) in full', () => {
+    const k = 3000;
+    const a = b.upload(new Float32Array(k).fill(1));
+    const s = b.reduce('sum', a, [k], [0]);
+    expect(b.readSync(s)[0]).toBe(k);
+    const m = b.matmul(a, a, { batch: 1, batchA: 1, batchB: 1, m: 1, k, n: 1, transA: false, transB: false });
+    expect(b.readSync(m)[0]).toBe(k);
+    for (const t of [a, s, m]) b.release(t);
+  });
+
+  it('updates the optimizer state in place: the same handles hold the new values', () => {
+    const p = b.upload(Float32Array.from([1, 2, 3]));
+    const g = b.upload(Float32Array.from([0.5, -1, 2]));
+    const m = b.upload(new Float32Array(3));
+    const v = b.upload(new Float32Array(3));
+    const live = b.live;
+    b.adamStep(p, g, m, v, { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, step: 1 });
+    expect(b.live).toBe(live);
+    // First Adam step moves every weight by lr·sign(g).
+    const got = b.readSync(p);
+    [0.9, 2.1, 2.9].forEach((w, i) => expect(got[i]).toBeCloseTo(w, 5));
+    expect(b.readSync(m)[1]).toBeCloseTo(-0.1, 6);
+    const buf = b.upload(new Float32Array(3));
+    b.sgdStep(p, g, buf, { lr: 1, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: false, firstStep: true });
+    expect(Array.from(b.readSync(buf))).toEqual([0.5, -1, 2]);
+    for (const t of [p, g, m, v, buf]) b.release(t);
+  });
+
+  it('frees every storage it creates, including the temporaries of chained kernels', () => {
+    const start = b.live;
+    const xs = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((i) => b.upload(seq(4, () => i)));
+    const cat = b.concat(xs, xs.map(() => [4]), 0);
+    expect(b.readSync(cat)[39]).toBe(10);
+    for (const t of [...xs, cat]) b.release(t);
+    expect(b.live).toBe(start);
+  });
+
+  it('a loop of ops under tidy does not grow memory()', async () => {
+    G.setBackend('gpujs', { mode });
+    const w = G.randn([16, 16]);
+    const step = (): void => {
+      G.tidy(() => {
+        const y = G.relu(G.matmul(w, w)).sum();
+        void y;
+      });
+    };
+    step();
+    const before = G.memory();
+    const liveBefore = (G.currentBackend() as GpujsBackend).live;
+    for (let i = 0; i < 20; i++) step();
+    expect(G.memory().bytes).toBe(before.bytes);
+    expect(G.memory().tensors).toBe(before.tensors);
+    expect((G.currentBackend() as GpujsBackend).live).toBe(liveBefore);
+    w.dispose();
+  });
+
+  it('computes on more elements than headless-gl allows along one texture side (16384)', () => {
+    const n = 16384 * 3 + 5;
+    const x = b.upload(seq(n, (i) => i % 97));
+    const y = b.unary('neg', x, 0);
+    const got = b.readSync(y);
+    expect(got[n - 1]).toBe(-((n - 1) % 97));
+    expect(got[20000]).toBe(-(20000 % 97));
+    b.release(x);
+    b.release(y);
+  });
+});
+
+describe.runIf(modes.includes('webasm'))('gpujs:webasm flat-index guard', () => {
+  const b = new GpujsBackend('webasm');
+  const x = Float32Array.from({ length: conv1b16.n * conv1b16.c * conv1b16.h * conv1b16.w }, (_, i) => (i % 251) / 251 - 0.5);
+  const want = ref.readSync(ref.im2col(ref.upload(x), conv1b16));
+
+  it('batch-16 conv1 im2col (29.5 M elements, past 2^24) matches the reference', () => {
+    const xs = b.upload(x);
+    const cols = b.im2col(xs, conv1b16);
+    expect(cols.size).toBe(147 * 16 * 112 * 112);
+    expect(maxDiff(b.readSync(cols), want)).toBe(0);
+    b.release(cols);
+    b.release(xs);
+  });
+
+  it('without the guard gpu.js silently reads the wrong elements (why the guard exists)', () => {
+    b.indexLimit = 2 ** 31;
+    const xs = b.upload(x);
+    const cols = b.im2col(xs, conv1b16);
+    expect(maxDiff(b.readSync(cols), want)).toBeGreaterThan(0);
+    b.release(cols);
+    b.release(xs);
+    b.indexLimit = 2 ** 24;
+  });
+
+  it('conv1 forward and backward GEMMs at batch 16 are tiled and correct', () => {
+    // gW = gy · colsᵀ (k = 200,704) and gCols = Wᵀ · gy (29.5 M outputs) on a thin slice of conv1's shapes.
+    const N = 16 * 112 * 112;
+    const K = 147;
+    const gy = seq(2 * N, (i) => ((i * 7) % 13) / 13 - 0.5);
+    const cols = want;
+    const geo = { batch: 1, batchA: 1, batchB: 1, m: 2, k: N, n: K, transA: false, transB: true };
+    const got = b.readSync(b.matmul(b.upload(gy), b.upload(cols), geo));
+    const exp = ref.readSync(ref.matmul(ref.upload(gy), ref.upload(cols), geo));
+    expect(maxDiff(got, exp)).toBeLessThan(1e-3 * Math.sqrt(N));
+    const W = seq(2 * K, (i) => (i % 5) / 5);
+    const geo2 = { batch: 1, batchA: 1, batchB: 1, m: K, k: 2, n: N, transA: true, transB: false };
+    const got2 = b.readSync(b.matmul(b.upload(W), b.upload(gy), geo2));
+    const exp2 = ref.readSync(ref.matmul(ref.upload(W), ref.upload(gy), geo2));
+    expect(maxDiff(got2, exp2)).toBeLessThan(1e-5);
+  });
+});
+
+describe('gpujs mode selection and fallback', () => {
+  it('falls back to an available mode when the optional packages are missing, and says why', () => {
+    const saved = process.env.GPUGRAD_GPUJS_NO_OPTIONAL;
+    process.env.GPUGRAD_GPUJS_NO_OPTIONAL = '1';
+    try {
+      const warn = console.warn;
+      const logged: string[] = [];
+      console.warn = (m: string) => logged.push(m);
+      const b = new GpujsBackend('headlessgl');
+      console.warn = warn;
+      expect(b.mode).toBe('webasm');
+      expect(b.fallbackReason).toMatch(/headlessgl/);
+      expect(logged.length).toBe(1);
+      const x = b.upload(seq(5, (i) => i));
+      b.release(b.unary('abs', x, 0));
+      expect(b.ranAs.get('unary.abs')).toBe('WebAssemblyKernel');
+    } finally {
+      if (saved === undefined) delete process.env.GPUGRAD_GPUJS_NO_OPTIONAL;
+      else process.env.GPUGRAD_GPUJS_NO_OPTIONAL = saved;
+    }
+  });
+
+  it('rejects unknown modes with a GpugradError naming them', () => {
+    expect(() => new GpujsBackend('quantum')).toThrow(/quantum/);
+  });
+
+  it('without a mode picks the fastest available (headlessgl when gl loads and a display exists)', () => {
+    const b = new GpujsBackend();
+    expect(b.mode).toBe(gpujsModeAvailable('headlessgl') ? 'headlessgl' : 'webasm');
+  });
+});
