@@ -1,8 +1,9 @@
-// Builds gpugrad's wasm kernel module (GEMM, elementwise, im2col) over one imported linear memory.
+// Builds gpugrad's wasm kernel module (GEMM, elementwise, im2col, optimizer updates) over one imported linear memory.
 import { ModuleBuilder } from './emit.js';
 import { addGemmKernels } from './gemm.js';
 import { addElementwiseKernels } from './elementwise.js';
 import { addWindowKernels } from './window.js';
+import { addOptimKernels } from './optim.js';
 
 /** wasm32 addresses up to 4 GiB; keep below 2 GiB so pointers stay positive as i32 parameters. */
 export const MAX_PAGES = 32768;
@@ -12,5 +13,6 @@ export function buildKernelModule(shared: boolean, initialPages: number): Uint8A
   addGemmKernels(mb);
   addElementwiseKernels(mb);
   addWindowKernels(mb);
+  addOptimKernels(mb);
   return mb.encode();
 }

@@ -199,22 +199,29 @@ export class WasmBackend implements Backend {
     const pa = st(a).ptr;
     const pb = st(b).ptr;
     const po = out.ptr;
-    // Walk the outer dims with an odometer; each step handles one innermost run.
+    const kern = mode && L >= 8 ? this.k[`bin_${op as WasmBinary}_${mode}`] : null;
+    const f = this.f;
+    const run = (o: number, oa: number, ob: number): void => {
+      if (kern) kern(pa + oa * 4, pb + ob * 4, po + o * 4, L);
+      else binaryRun(f, op, (po >> 2) + o, (pa >> 2) + oa, ia, (pb >> 2) + ob, ib, L);
+    };
+    if (r <= 3) {
+      // The common case (e.g. [N, C, H·W] against [1, C, 1]): plain nested loops, no odometer.
+      const d0 = r === 3 ? dims[0] : 1;
+      const d1 = r >= 2 ? dims[r - 2] : 1;
+      const [a0, b0] = r === 3 ? [sa[0], sb[0]] : [0, 0];
+      const [a1, b1] = r >= 2 ? [sa[r - 2], sb[r - 2]] : [0, 0];
+      let o = 0;
+      for (let i = 0; i < d0; i++) for (let j = 0; j < d1; j++, o += L) run(o, i * a0 + j * a1, i * b0 + j * b1);
+      return out;
+    }
+    // Higher ranks: walk the outer dims with an odometer; each step handles one innermost run.
     const outer = total / L;
     const idx = new Array<number>(r).fill(0);
     let oa = 0;
     let ob = 0;
-    const kern = mode && L >= 8 ? this.k[`bin_${op as WasmBinary}_${mode}`] : null;
-    const fn = binaryJs[op];
-    const f = this.f;
     for (let o = 0; o < outer; o++) {
-      if (kern) kern(pa + oa * 4, pb + ob * 4, po + o * L * 4, L);
-      else {
-        const base = (po >> 2) + o * L;
-        const a0 = (pa >> 2) + oa;
-        const b0 = (pb >> 2) + ob;
-        for (let j = 0; j < L; j++) f[base + j] = fn(f[a0 + j * ia], f[b0 + j * ib]);
-      }
+      run(o * L, oa, ob);
       for (let d = r - 2; d >= 0; d--) {
         idx[d]++;
         oa += sa[d];
@@ -566,40 +573,34 @@ export class WasmBackend implements Backend {
     return out;
   }
 
+  /** Element ranges for a memory-bound kernel: split over threads only when large (multiples of 4 keep SIMD). */
+  private chunks(n: number): [number, number][] {
+    const T = this.pool && n >= 1 << 18 ? this.threads : 1;
+    return splitRange(Math.ceil(n / 4), T).map(([a, b]) => [a * 4, Math.min(n, b * 4)]);
+  }
+
   sgdStep(param: Storage, grad: Storage, momentumBuf: Storage | null, p: SgdParams): void {
-    const f = this.f;
-    const P = at(param);
-    const G = at(grad);
-    const M = momentumBuf && p.momentum !== 0 ? at(momentumBuf) : -1;
-    for (let i = 0; i < param.size; i++) {
-      let g = f[G + i] + p.weightDecay * f[P + i];
-      if (M >= 0) {
-        const buf = p.firstStep ? g : p.momentum * f[M + i] + (1 - p.dampening) * g;
-        f[M + i] = buf;
-        g = p.nesterov ? g + p.momentum * buf : buf;
-      }
-      f[P + i] = f[P + i] - p.lr * g;
-    }
+    const useM = momentumBuf !== null && p.momentum !== 0;
+    // buf = a·m + b·g; g' = cg·g + cb·buf (see kernels/wasm/optim.ts)
+    const a = p.firstStep ? 0 : p.momentum;
+    const b = p.firstStep ? 1 : 1 - p.dampening;
+    const [cg, cb] = p.nesterov ? [1, p.momentum] : [0, 1];
+    const P = st(param).ptr;
+    const G = st(grad).ptr;
+    const M = useM ? st(momentumBuf as Storage).ptr : 0;
+    this.par('sgd', this.chunks(param.size).map(([i0, i1]) => [P + i0 * 4, G + i0 * 4, M + (useM ? i0 * 4 : 0), i1 - i0, p.lr, p.weightDecay, a, b, cg, cb, useM ? 1 : 0]));
   }
 
   adamStep(param: Storage, grad: Storage, mS: Storage, vS: Storage, p: AdamParams): void {
-    const f = this.f;
-    const P = at(param);
-    const G = at(grad);
-    const M = at(mS);
-    const V = at(vS);
     const bc1 = 1 - Math.pow(p.beta1, p.step);
     const bc2 = 1 - Math.pow(p.beta2, p.step);
-    for (let i = 0; i < param.size; i++) {
-      let g = f[G + i];
-      let w = f[P + i];
-      if (p.decoupled) w = w * (1 - p.lr * p.weightDecay);
-      else g = g + p.weightDecay * w;
-      f[M + i] = p.beta1 * f[M + i] + (1 - p.beta1) * g;
-      f[V + i] = p.beta2 * f[V + i] + (1 - p.beta2) * g * g;
-      const denom = Math.sqrt(f[V + i] / bc2) + p.eps;
-      f[P + i] = w - (p.lr / bc1) * (f[M + i] / denom);
-    }
+    const decay = p.decoupled ? 1 - p.lr * p.weightDecay : 1;
+    const wd = p.decoupled ? 0 : p.weightDecay;
+    const [P, G, M, V] = [param, grad, mS, vS].map((s) => st(s).ptr);
+    this.par(
+      'adam',
+      this.chunks(param.size).map(([i0, i1]) => [P + i0 * 4, G + i0 * 4, M + i0 * 4, V + i0 * 4, i1 - i0, decay, wd, p.beta1, 1 - p.beta1, p.beta2, 1 - p.beta2, bc2, p.eps, p.lr / bc1]),
+    );
   }
 
   destroy(): void {
@@ -608,11 +609,14 @@ export class WasmBackend implements Backend {
   }
 }
 
-const binaryJs: Record<BinaryOp, (a: number, b: number) => number> = {
-  add: (a, b) => a + b,
-  sub: (a, b) => a - b,
-  mul: (a, b) => a * b,
-  div: (a, b) => a / b,
-  eq: (a, b) => (a === b ? 1 : 0),
-  gt: (a, b) => (a > b ? 1 : 0),
-};
+/** One short broadcast run in JS (too short for a wasm call to pay): the op is switched outside the loop. */
+function binaryRun(f: Float32Array, op: BinaryOp, o: number, a: number, ia: number, b: number, ib: number, L: number): void {
+  switch (op) {
+    case 'add': for (let j = 0; j < L; j++) f[o + j] = f[a + j * ia] + f[b + j * ib]; break;
+    case 'sub': for (let j = 0; j < L; j++) f[o + j] = f[a + j * ia] - f[b + j * ib]; break;
+    case 'mul': for (let j = 0; j < L; j++) f[o + j] = f[a + j * ia] * f[b + j * ib]; break;
+    case 'div': for (let j = 0; j < L; j++) f[o + j] = f[a + j * ia] / f[b + j * ib]; break;
+    case 'eq': for (let j = 0; j < L; j++) f[o + j] = f[a + j * ia] === f[b + j * ib] ? 1 : 0; break;
+    case 'gt': for (let j = 0; j < L; j++) f[o + j] = f[a + j * ia] > f[b + j * ib] ? 1 : 0; break;
+  }
+}
