@@ -193,3 +193,16 @@ describe('gpujs mode selection and fallback', () => {
     expect(b.mode).toBe(gpujsModeAvailable('headlessgl') ? 'headlessgl' : 'webasm');
   });
 });
+
+// CI sets GPUGRAD_EXPECT_NO_OPTIONAL in a clone installed with `npm ci --omit=optional`.
+describe.runIf(process.env.GPUGRAD_EXPECT_NO_OPTIONAL === '1')('gpujs without optional packages', () => {
+  it('reports headlessgl and webgpu unavailable and serves requests for them from webasm', () => {
+    expect(gpujsModeAvailable('headlessgl')).toBe(false);
+    expect(gpujsModeAvailable('webgpu')).toBe(false);
+    G.setBackend('gpujs', { mode: 'headlessgl' });
+    expect(G.getBackend()).toBe('gpujs:webasm');
+    expect(G.backendFallbackReason()).toMatch(/headlessgl/);
+    const y = G.relu(G.tensor([-1, 2]));
+    expect(Array.from(y.dataSync())).toEqual([0, 2]);
+  });
+});
