@@ -7,7 +7,7 @@ import { Bench } from 'tinybench';
 export interface Timing {
   /** First call, compilation and worker start-up included (ms). */
   coldMs: number;
-  /** Median of the warm calls (ms). */
+  /** Median of the warm calls (ms); the cold time when `samples` is 0 (too slow for a warm call). */
   medianMs: number;
   samples: number;
 }

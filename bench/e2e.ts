@@ -37,6 +37,8 @@ export interface E2EConfig {
 }
 
 const SLOW_MS = 5000;
+/** Past this, the cold call is the only one (samples 0): warm calls of the float64 oracle cost minutes. */
+const VERY_SLOW_MS = 20000;
 
 export interface E2EResult {
   backend: string;
@@ -54,8 +56,28 @@ export const MOMENTUM = 0.9;
 export const trainLabels = (batch: number, classes: number): number[] => Array.from({ length: batch }, (_, i) => (i * 37) % classes);
 
 function warmMaybeOnce(cfg: E2EConfig, fn: () => Promise<unknown>, coldMs: number): Promise<Timing> {
+  if (coldMs > VERY_SLOW_MS) return Promise.resolve({ coldMs, medianMs: coldMs, samples: 0 });
   const slow = coldMs > SLOW_MS;
   return warm(fn, coldMs, slow ? 0 : cfg.timeMs, slow ? 1 : cfg.minIter);
+}
+
+const PROBE = 32;
+
+/** Time of one warm eval forward at PROBE² batch 1 (the first call compiles and is not counted). */
+async function probe(model: ResNet): Promise<number> {
+  model.eval();
+  const x = tensor(new Float32Array(3 * PROBE * PROBE), [1, 3, PROBE, PROBE]);
+  let ms = 0;
+  for (let i = 0; i < 2; i++) {
+    const t = await cold(async () => {
+      const y = noGrad(() => tidy(() => model.forward(x)));
+      await y.data();
+      y.dispose();
+    });
+    ms = t.ms;
+  }
+  x.dispose();
+  return ms;
 }
 
 async function evalForward(cfg: E2EConfig, model: ResNet): Promise<{ timing: Timing; logits: Float32Array }> {
@@ -108,14 +130,25 @@ export async function runE2E(backends: string[], cfg: E2EConfig): Promise<E2ERes
       r.ranAs = getBackend();
       model = cfg.makeModel();
       model.loadStateDict(cfg.weights);
+      const [n, , h] = cfg.evalShape;
+      if (h > PROBE && cfg.budgetMs !== undefined) {
+        // A backend that would spend minutes on one forward is caught by a cheap forward at 32² first.
+        const perEval = (await probe(model)) * ((n * cfg.flopAt(h)) / cfg.flopAt(PROBE));
+        if (perEval > cfg.budgetMs / 2) {
+          const why = `skipped: predicted ~${fmtMs(perEval)} per forward (from a ${PROBE}² probe) overruns the per-backend budget`;
+          r.error = why;
+          cfg.log(`  ${b}: ${why}`);
+          continue;
+        }
+      }
       r.eval = await evalForward(cfg, model);
       cfg.log(`  ${b} eval ${cfg.evalShape[2]}² b${cfg.evalShape[0]}: cold ${fmtMs(r.eval.timing.coldMs)}, median ${fmtMs(r.eval.timing.medianMs)} (${gflops(cfg.evalShape[0] * cfg.flopAt(cfg.evalShape[2]), r.eval.timing.medianMs).toFixed(2)} GFLOP/s)`);
-      const [n, , h] = cfg.evalShape;
       for (const t of cfg.train) {
         // cold + at least one warm call, scaled from the eval forward (a training step ≈ 3 forwards)
-        const predicted = 2 * r.eval.timing.medianMs * ((3 * t.batch * cfg.flopAt(t.size)) / (n * cfg.flopAt(h)));
+        const perStep = r.eval.timing.medianMs * ((3 * t.batch * cfg.flopAt(t.size)) / (n * cfg.flopAt(h)));
+        const predicted = (perStep > VERY_SLOW_MS ? 1 : 2) * perStep;
         const over = performance.now() - start + predicted > (cfg.budgetMs ?? Infinity);
-        const why = cfg.skip(b, t.key) ?? (over ? `skipped: predicted ~${fmtMs(predicted / 2)} per step overruns the per-backend budget` : null);
+        const why = cfg.skip(b, t.key) ?? (over ? `skipped: predicted ~${fmtMs(perStep)} per step overruns the per-backend budget` : null);
         if (why) {
           r.train.push({ key: t.key, note: why });
           cfg.log(`  ${b} train ${t.key}: ${why}`);

@@ -14,6 +14,8 @@ export interface Report {
   backends: string[];
   rows: Row[];
   notes: string[];
+  /** Verbatim output of other benchmark files (the GEMM ones), each under its title. */
+  sections?: { title: string; body: string }[];
 }
 
 const isGpugrad = (r: Row): boolean => r.system.startsWith('gpugrad ');
@@ -22,7 +24,7 @@ function e2eTable(rows: Row[]): string[] {
   const e2e = rows.filter((r) => r.part === 'e2e' || r.part === 'peers');
   const works = [...new Set(e2e.map((r) => r.work))];
   const out: string[] = [];
-  out.push('| work | system | cold | median | GFLOP/s | max abs err / max abs ref | gpugrad best ÷ this |');
+  out.push('| work | system | cold | median | GFLOP/s | error vs reference | gpugrad best ÷ this |');
   out.push('|---|---|---:|---:|---:|---:|---:|');
   for (const w of works) {
     const ws = e2e.filter((r) => r.work === w);
@@ -33,7 +35,7 @@ function e2eTable(rows: Row[]): string[] {
       const ratio = t && best?.timing && !r.note ? `${(best.timing.medianMs / t.medianMs).toFixed(2)}×` : '–';
       const name = r === best ? `**${r.system}** (best gpugrad)` : r.system;
       if (!t || r.note) out.push(`| ${w} | ${name} | – | – | – | ${err} | ${r.note ?? 'no time'} |`);
-      else out.push(`| ${w} | ${name} | ${fmtMs(t.coldMs)} | ${fmtMs(t.medianMs)} | ${r.flop ? gflops(r.flop, t.medianMs).toFixed(2) : '–'} | ${err} | ${ratio} |`);
+      else out.push(`| ${w} | ${name} | ${fmtMs(t.coldMs)} | ${t.samples === 0 ? `${fmtMs(t.medianMs)} (cold only)` : fmtMs(t.medianMs)} | ${r.flop ? gflops(r.flop, t.medianMs).toFixed(2) : '–'} | ${err} | ${ratio} |`);
     }
   }
   return out;
@@ -73,6 +75,8 @@ export function renderReport(r: Report): string {
     `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB, ${m.os}; Node ${m.node}`,
     `- gpugrad backends: ${r.backends.length ? r.backends.join(', ') : '(none)'}`,
     `- Agreement: a peer's time is reported only if its logits agree with gpugrad's on the same weights and input (max abs error ≤ ${AGREE} × max |reference|); ✗ marks a disagreement.`,
+    '- "error vs reference": for eval, max abs logits error / max |reference logits| (gpugrad against PyTorch, peers against gpugrad); for training, the relative difference of the first-step loss from PyTorch\'s.',
+    '- "cold only": the first call was the only one (too slow for warm calls within the budget).',
     '- "gpugrad best ÷ this": how many times faster this system is than gpugrad\'s fastest backend on the same work (above 1: faster than gpugrad).',
     '',
   ];
@@ -80,6 +84,7 @@ export function renderReport(r: Report): string {
   if (e2e.length > 2) lines.push('### End to end (ResNet-50)', '', ...e2e, '');
   const kt = kernelTable(r.rows);
   if (kt.length) lines.push('### Kernels (batch 1, ResNet-50 shapes)', '', ...kt, '');
+  for (const sec of r.sections ?? []) lines.push(`### ${sec.title}`, '', sec.body, '');
   if (r.notes.length) lines.push('### Notes', '', ...r.notes.map((n) => `- ${n}`), '');
   lines.push(END);
   return lines.join('\n');

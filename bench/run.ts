@@ -64,17 +64,22 @@ function parseArgs(argv: string[]): Args {
 
 const log = (s: string): void => console.log(s);
 
-/** Runs another engineer's GEMM benchmark file as its own process; it writes its own RESULTS.md section. */
-function runGemmFiles(quick: boolean, notes: string[]): void {
+/**
+ * Runs the GEMM micro-benchmark files (other engineers' work) as processes of their own; what they print
+ * (a markdown table) goes into RESULTS.md under their name.
+ */
+function runGemmFiles(quick: boolean, notes: string[], sections: { title: string; body: string }[]): void {
   for (const f of ['gemm.ts', 'wasm-gemm.ts']) {
     const path = join(BENCH_DIR, f);
     if (!existsSync(path)) {
-      notes.push(`bench/${f} not present: its GEMM section was not run.`);
+      notes.push(`bench/${f} not present: its GEMM benchmark was not run.`);
       continue;
     }
     log(`[gemm] bench/${f}`);
-    const r = spawnSync(process.execPath, ['--import', 'tsx', path, ...(quick ? ['--quick'] : [])], { stdio: 'inherit' });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path, ...(quick ? ['--quick', '--time', '100'] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+    process.stdout.write(r.stdout ?? '');
     if (r.status !== 0) notes.push(`bench/${f} exited with status ${r.status}.`);
+    else sections.push({ title: `GEMM: bench/${f}`, body: (r.stdout ?? '').trim() });
   }
 }
 
@@ -83,6 +88,7 @@ async function main(): Promise<void> {
   const q = args.quick;
   const rows: Row[] = [];
   const notes: string[] = [];
+  const sections: { title: string; body: string }[] = [];
   const m = machine();
   log(`gpugrad bench on ${m.cpu} (${m.cores} cores), Node ${m.node}${q ? ' — quick: plumbing only' : ''}`);
 
@@ -99,7 +105,7 @@ async function main(): Promise<void> {
     log('[kernels]');
     rows.push(...(await runKernels(backends, { size: q ? 32 : 224, gemms: q ? [[16, 27, 256], [32, 64, 49]] : undefined, maxConvs: q ? 4 : undefined, timeMs: q ? 20 : 300, minIter: q ? 1 : 3, budgetMs: budgetMs / 2, log })));
   }
-  if (args.parts.has('gemm')) runGemmFiles(q, notes);
+  if (args.parts.has('gemm')) runGemmFiles(q, notes, sections);
 
   if (args.parts.has('e2e') || args.parts.has('peers')) {
     const size = q ? 32 : 224;
@@ -129,6 +135,8 @@ async function main(): Promise<void> {
     let gpugradLogits: Float32Array | null = null;
     let gpugradLogitsFrom = '';
     const gLoss = new Map<string, number>();
+    // gpugrad's training rows with their first-step losses, checked against PyTorch's once it has run.
+    const lossRows: { key: string; loss: number; row: Row }[] = [];
     if (args.parts.has('e2e')) {
       log('[e2e]');
       const results = await runE2E(backends, {
@@ -149,7 +157,7 @@ async function main(): Promise<void> {
       for (const r of results) {
         const system = `gpugrad ${r.ranAs}`;
         if (r.error) {
-          rows.push({ part: 'e2e', work: evalWork, system, flop: evalFlop, note: `failed: ${r.error}` });
+          rows.push({ part: 'e2e', work: evalWork, system, flop: evalFlop, note: r.error.startsWith('skipped') ? r.error : `failed: ${r.error}` });
           continue;
         }
         if (r.eval) {
@@ -164,7 +172,9 @@ async function main(): Promise<void> {
         for (const t of r.train) {
           const cfg = train.find((c) => c.key === t.key) as TrainConfig;
           if (t.firstLoss !== undefined && !gLoss.has(t.key)) gLoss.set(t.key, t.firstLoss);
-          rows.push({ part: 'e2e', work: trainWork(t.key), system, timing: t.timing, flop: trainFlop(cfg), note: t.note });
+          const row: Row = { part: 'e2e', work: trainWork(t.key), system, timing: t.timing, flop: trainFlop(cfg), note: t.note };
+          rows.push(row);
+          if (t.firstLoss !== undefined) lossRows.push({ key: t.key, loss: t.firstLoss, row });
         }
       }
       if (fx.torchLogits) notes.push('gpugrad\'s eval logits are checked against PyTorch\'s (torchvision resnet50, same safetensors weights) in the error column.');
@@ -208,6 +218,7 @@ async function main(): Promise<void> {
         const lossErr = g === undefined ? undefined : Math.abs(g - t.firstLoss) / Math.max(1, Math.abs(t.firstLoss));
         if (lossErr !== undefined) notes.push(`Training ${t.key}: first-step loss PyTorch ${t.firstLoss.toFixed(6)}, gpugrad ${(g as number).toFixed(6)} (relative difference ${lossErr.toExponential(1)}).`);
         const ok = lossErr === undefined || lossErr <= AGREE;
+        for (const lr of lossRows.filter((x) => x.key === t.key)) lr.row.relErr = Math.abs(lr.loss - t.firstLoss) / Math.max(1, Math.abs(t.firstLoss));
         rows.push({ part: 'peers', work: trainWork(t.key), system: torch.eval?.system ?? 'PyTorch CPU', timing: ok ? t.timing : undefined, flop: trainFlop(cfg), relErr: lossErr, note: ok ? undefined : 'first-step loss disagrees: time withheld' });
         log(`  PyTorch train ${t.key}: median ${fmtMs(t.timing.medianMs)}, first loss ${t.firstLoss.toFixed(5)}`);
       }
@@ -226,6 +237,7 @@ async function main(): Promise<void> {
       backends,
       rows,
       notes,
+      sections,
     });
     log(`wrote ${args.out}`);
   }

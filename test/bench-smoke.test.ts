@@ -66,6 +66,30 @@ describe('bench: entries run once at a tiny size', () => {
     src.dispose();
   });
 
+  it('budgets: a backend predicted to overrun is skipped with a note, not run', async () => {
+    await setBackend('reference');
+    manualSeed(3);
+    const src = tiny();
+    const [res] = await runE2E(['reference'], {
+      makeModel: tiny,
+      weights: src.stateDict(),
+      evalInput: new Float32Array(3 * 64 * 64),
+      evalShape: [1, 3, 64, 64],
+      flopAt: (s) => s * s,
+      train: [],
+      skip: () => null,
+      timeMs: 1,
+      minIter: 1,
+      budgetMs: 1e-3,
+      log,
+    });
+    expect(res.eval).toBeUndefined();
+    expect(res.error).toMatch(/^skipped: predicted .* per forward/);
+    const rows = await runKernels(['reference'], { size: 16, maxConvs: 1, gemms: [], timeMs: 1, minIter: 1, budgetMs: -1, log });
+    expect(rows.every((r) => r.note === 'skipped: time budget spent')).toBe(true);
+    src.dispose();
+  });
+
   it('the runner CLI (kernels part, quick, reference)', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--part', 'kernels', '--backends', 'reference', '--quick', '--no-write'], { encoding: 'utf8', timeout: 110_000 });
     expect(r.status, r.stderr).toBe(0);
