@@ -111,3 +111,4 @@ export {
 export { loadSafetensors, saveSafetensors } from './io/node.js';
 export { GpujsBackend, gpujsModeAvailable, fastestGpujsMode, type GpujsMode } from './backends/gpujs.js';
 export { WasmBackend, wasmAvailable, wasmThreadsAvailable, defaultWasmThreads, type WasmBackendOptions } from './backends/wasm.js';
+export { summary, type ModelSummary, type SummaryRow, type SummaryOptions } from './summary.js';
