@@ -20,12 +20,17 @@ function expectRefused(r: { code: number; stdout: string; stderr: string }, patt
 
 describe('gpugrad CLI refuses bad input clearly', () => {
   it('unknown command, unknown option, malformed values', async () => {
-    expectRefused(await runCli(['frobnicate']), /unknown command 'frobnicate'/, 2);
-    expectRefused(await runCli(['train', '--epoch', '2']), /unknown option --epoch for 'train'/, 2);
-    expectRefused(await runCli(['train', '--lr', 'fast']), /--lr must be a number, got 'fast'/, 2);
-    expectRefused(await runCli(['train', '--optimizer', 'rmsprop']), /--optimizer must be one of sgd, adam, adamw/, 2);
-    expectRefused(await runCli(['train', '--batch-size', '0']), /--batch-size must be at least 1/, 2);
-    expectRefused(await runCli(['summary', 'vgg16']), /unknown model 'vgg16'/, 2);
+    const cases: [string[], RegExp][] = [
+      [['frobnicate'], /unknown command 'frobnicate'/],
+      [['train', '--epoch', '2'], /unknown option --epoch for 'train'/],
+      [['train', '--lr', 'fast'], /--lr must be a number, got 'fast'/],
+      [['train', '--optimizer', 'rmsprop'], /--optimizer must be one of sgd, adam, adamw/],
+      [['train', '--batch-size', '0'], /--batch-size must be at least 1/],
+      [['summary', 'vgg16'], /unknown model 'vgg16'/],
+    ];
+    // Independent subprocesses: run them side by side.
+    const results = await Promise.all(cases.map(([args]) => runCli(args)));
+    results.forEach((r, i) => expectRefused(r, cases[i][1], 2));
   });
 
   it('unknown backend', async () => {
@@ -72,15 +77,19 @@ describe('gpugrad CLI refuses bad input clearly', () => {
     const truncated = join(dir, 'truncated.png');
     writeFileSync(truncated, readFileSync(png).subarray(0, 60));
 
-    expectRefused(await runCli(['predict', '--weights', good, join(dir, 'nope.png')]), /image file not found: .*nope\.png/);
-    expectRefused(await runCli(['predict', '--weights', good, notImage]), /note\.png is neither a PNG nor a JPEG/);
-    expectRefused(await runCli(['predict', '--weights', good, truncated]), /truncated\.png is a corrupt PNG/);
-    expectRefused(await runCli(['predict', '--weights', join(dir, 'nope.safetensors'), png]), /weights file not found/);
-    expectRefused(await runCli(['predict', '--weights', corrupt, png]), /safetensors|corrupt|truncated|header/i);
-    expectRefused(await runCli(['predict', '--weights', badShape, png]), /shape mismatch for 'fc\.weight': checkpoint \[10,63\], model \[10,64\]/);
-    expectRefused(await runCli(['predict', '--weights', missingKey, png]), /missing keys \(1\): layer2\.0\.bn1\.running_mean/);
-    expectRefused(await runCli(['predict', '--weights', notResnet, png]), /is not a ResNet state dict: it has no 'conv1\.weight'/);
-    expectRefused(await runCli(['predict', png]), /predict needs --weights/, 2);
+    const cases: [string[], RegExp, number][] = [
+      [['predict', '--weights', good, join(dir, 'nope.png')], /image file not found: .*nope\.png/, 1],
+      [['predict', '--weights', good, notImage], /note\.png is neither a PNG nor a JPEG/, 1],
+      [['predict', '--weights', good, truncated], /truncated\.png is a corrupt PNG/, 1],
+      [['predict', '--weights', join(dir, 'nope.safetensors'), png], /weights file not found/, 1],
+      [['predict', '--weights', corrupt, png], /safetensors|corrupt|truncated|header/i, 1],
+      [['predict', '--weights', badShape, png], /shape mismatch for 'fc\.weight': checkpoint \[10,63\], model \[10,64\]/, 1],
+      [['predict', '--weights', missingKey, png], /missing keys \(1\): layer2\.0\.bn1\.running_mean/, 1],
+      [['predict', '--weights', notResnet, png], /is not a ResNet state dict: it has no 'conv1\.weight'/, 1],
+      [['predict', png], /predict needs --weights/, 2],
+    ];
+    const results = await Promise.all(cases.map(([args]) => runCli(args)));
+    results.forEach((r, i) => expectRefused(r, cases[i][1], cases[i][2]));
 
     const ok = await runCli(['predict', '--weights', good, png]);
     expect(ok.stderr).toBe('');

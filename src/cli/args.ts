@@ -81,8 +81,8 @@ function convert(name: string, raw: string, spec: OptionSpec): OptionValue {
 }
 
 /** Help text listing the options of a command. */
-export function describeOptions(specs: Record<string, OptionSpec>): string {
+export function describeOptions(specs: Record<string, OptionSpec & { default?: OptionValue }>): string {
   return Object.entries(specs)
-    .map(([k, s]) => `  --${k}${s.kind === 'flag' ? '' : ` <${s.choices ? s.choices.join('|') : s.kind}>`}`.padEnd(34) + s.help)
+    .map(([k, s]) => `  --${k}${s.kind === 'flag' ? '' : ` <${s.choices ? s.choices.join('|') : s.kind}>`}`.padEnd(34) + s.help + (s.default !== undefined ? ` (default ${String(s.default)})` : ''))
     .join('\n');
 }
