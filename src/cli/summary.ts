@@ -1,8 +1,8 @@
-// `gpugrad summary`: builds a named model and prints its layers, output shapes and parameter counts, using
-// the library's summary() when present and a parameter table otherwise.
+// `gpugrad summary`: builds a named model and prints the library's summary() of it (layers, output shapes,
+// parameters, multiply-accumulates).
 import { fail } from '../errors.js';
 import { resnet101, resnet152, resnet18, resnet34, resnet50, type ResNet } from '../models/resnet.js';
-import type { Module } from '../nn/module.js';
+import { summary } from '../summary.js';
 import { UsageError, type OptionSpec, type OptionValue } from './args.js';
 import { buildNet, digitNetConfig } from './model.js';
 import { chooseBackend, TRAIN_OPTIONS } from './train.js';
@@ -16,8 +16,6 @@ export const SUMMARY_OPTIONS: Record<string, OptionSpec> = {
 
 const MODELS: Record<string, (o: { numClasses: number }) => ResNet> = { resnet18, resnet34, resnet50, resnet101, resnet152 };
 
-type SummaryFn = (model: Module, inputShape: readonly number[]) => unknown;
-
 export async function summaryCommand(o: Map<string, OptionValue>, positionals: string[], say: (line: string) => void = console.log): Promise<number> {
   const name = positionals[0] ?? 'resnet50';
   if (positionals.length > 1) throw new UsageError(`summary takes one model name, got ${positionals.length}`);
@@ -30,21 +28,7 @@ export async function summaryCommand(o: Map<string, OptionValue>, positionals: s
     ? buildNet(digitNetConfig(TRAIN_OPTIONS.width.default as number, TRAIN_OPTIONS.depth.default as number[], TRAIN_OPTIONS['stem-stride'].default as number))
     : MODELS[name]({ numClasses: (o.get('num-classes') as number | undefined) ?? 1000 });
   if (input[1] !== (digits ? 1 : 3)) fail('summary', `${name} takes ${digits ? 1 : 3} input channels, but --input has ${input[1]}`);
-  // summary() lives in another part of the library; the path is computed so this file builds without it.
-  const path = '../summary.js';
-  let fn: SummaryFn | null = null;
-  try {
-    fn = ((await import(path)) as { summary?: SummaryFn }).summary ?? null;
-  } catch {
-    fn = null;
-  }
-  if (fn) {
-    const out = await fn(model, input);
-    if (out !== undefined) say(typeof out === 'string' ? out : String(out));
-  } else {
-    for (const [n, t] of model.namedParameters()) say(`${n.padEnd(40)} [${t.shape.join(', ')}]`);
-    say(`total parameters: ${model.numParameters().toLocaleString('en-US')}`);
-  }
+  say(summary(model, input).toString());
   model.dispose();
   return 0;
 }

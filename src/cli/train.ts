@@ -13,6 +13,7 @@ import { memory, noGrad, tidy } from '../tensor.js';
 import { UsageError, type OptionSpec, type OptionValue } from './args.js';
 import { buildNet, digitNetConfig, loadOptimizer, MODEL_FILE, OPTIM_FILE, readWeights, saveCheckpoint, type NetConfig } from './model.js';
 import { plotPanels } from './plot.js';
+import { summary } from '../summary.js';
 
 /**
  * Defaults chosen so `npm start` reaches ≥ 97% on the 2,000 held-out digits quickly on 2 CPU cores;
@@ -222,7 +223,7 @@ export async function train(o: Map<string, OptionValue>, say: (line: string) => 
   log.backend = getBackend();
 
   say(`gpugrad train: backend ${getBackend()}, ${trainSet.name}: ${trainSet.count} training / ${testSet.count} held-out images`);
-  say(`model: Bottleneck ResNet ${config.layers.join(',')} blocks, widths ${config.widths.join(',')}, ${model.numParameters().toLocaleString('en-US')} parameters; ` + `${opt<string>(o, 'optimizer')} lr ${opt<number>(o, 'lr')} (${opt<string>(o, 'schedule')}), batch ${batchSize}, ${epochs} epochs` + (startEpoch ? `, resuming after epoch ${startEpoch}` : ''));
+  say(`model: Bottleneck ResNet ${config.layers.join(',')} blocks, widths ${config.widths.join(',')}, ${model.numParameters().toLocaleString('en-US')} parameters, ${(summary(model, [1, 1, 28, 28]).totalMacs / 1e6).toFixed(1)} MMAC per image; ` + `${opt<string>(o, 'optimizer')} lr ${opt<number>(o, 'lr')} (${opt<string>(o, 'schedule')}), batch ${batchSize}, ${epochs} epochs` + (startEpoch ? `, resuming after epoch ${startEpoch}` : ''));
 
   const writeLog = (): void => {
     log!.totalSeconds += (performance.now() - tLast) / 1000;
