@@ -1,8 +1,13 @@
 // GEMM throughput of the wasm backend at the four ResNet-50 im2col shapes, 1 and 2 threads (tinybench).
-// Run: node --import tsx bench/wasm-gemm.ts [--threads 1,2] [--time 1500]
+// Run: node --import tsx bench/wasm-gemm.ts [--threads 1,2] [--time 1500] [--resnet] [--no-gemm]
+// --resnet adds ResNet-50 on the wasm backend: eval forward 224² batch 1, SGD training steps (32² batch 8,
+// 224² batch 1), with wall and CPU time and the process's peak resident memory so far (run one thread
+// count per process, with --no-gemm, for the forward's own peak).
 import os from 'node:os';
 import { Bench } from 'tinybench';
 import { WasmBackend } from '../src/backends/wasm.js';
+import { F, noGrad, randn, resnet50, setBackend, tidy, manualSeed } from '../src/index.js';
+import { SGD } from '../src/optim/index.js';
 
 const SHAPES: [number, number, number][] = [
   [64, 147, 12544],
@@ -24,29 +29,91 @@ function rnd(n: number): Float32Array {
 }
 
 console.log(`machine: ${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, node ${process.version}`);
-console.log('| M×K×N | threads | median ms | GFLOP/s |');
-console.log('|---|---:|---:|---:|');
+console.log(`load average at start: ${os.loadavg().map((v) => v.toFixed(1)).join(' ')}`);
+// CPU time (all threads) per call is reported beside wall time: on a shared, loaded machine it shows what
+// the kernels do per core-second even when the wall clock mostly measures waiting for a core.
+console.log('| M×K×N | threads | median ms | GFLOP/s (wall) | GFLOP/s per CPU-second |');
+console.log('|---|---:|---:|---:|---:|');
 const results: Record<string, number> = {};
-for (const threads of threadList) {
+for (const threads of process.argv.includes('--no-gemm') ? [] : threadList) {
   const be = threads > 1 ? await WasmBackend.create({ threads }) : WasmBackend.createSync({ threads: 1 });
   for (const [m, k, n] of SHAPES) {
     const a = be.upload(rnd(m * k));
     const b = be.upload(rnd(k * n));
     const g = { batch: 1, batchA: 1, batchB: 1, m, k, n, transA: false, transB: false };
     const bench = new Bench({ time: timeMs, iterations: 10, warmupIterations: 3 });
-    bench.add('gemm', () => be.release(be.matmul(a, b, g)));
+    let calls = 0;
+    bench.add('gemm', () => {
+      calls++;
+      be.release(be.matmul(a, b, g));
+    });
+    const c0 = process.cpuUsage();
+    calls = 0;
     await bench.run();
+    const cu = process.cpuUsage(c0);
+    const cpuMs = (cu.user + cu.system) / 1000 / Math.max(1, calls);
     const t = bench.tasks[0].result;
     const ms = t && 'latency' in t ? t.latency.p50 : NaN;
     const gf = (2 * m * k * n) / (ms * 1e6);
     results[`${m}x${k}x${n}@${threads}`] = gf;
-    console.log(`| ${m}×${k}×${n} | ${threads} | ${(ms ?? NaN).toFixed(2)} | ${gf.toFixed(1)} |`);
+    console.log(`| ${m}×${k}×${n} | ${threads} | ${ms.toFixed(2)} | ${gf.toFixed(1)} | ${((2 * m * k * n) / (cpuMs * 1e6)).toFixed(1)} |`);
     be.release(a);
     be.release(b);
   }
   be.destroy();
 }
-if (threadList.includes(1) && threadList.includes(2)) {
+if (!process.argv.includes('--no-gemm') && threadList.includes(1) && threadList.includes(2)) {
   const sp = SHAPES.map(([m, k, n]) => (results[`${m}x${k}x${n}@2`] / results[`${m}x${k}x${n}@1`]).toFixed(2));
   console.log(`2-thread speed-up per shape: ${sp.join(', ')}`);
+}
+
+/** Median wall and CPU ms of `reps` calls after one warm-up. */
+function timeIt(fn: () => void, reps: number): { wall: number; cpu: number } {
+  fn();
+  const walls: number[] = [];
+  const cpus: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    fn();
+    walls.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpus.push((c.user + c.system) / 1000);
+  }
+  const med = (a: number[]): number => a.sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  return { wall: med(walls), cpu: med(cpus) };
+}
+
+if (process.argv.includes('--resnet')) {
+  console.log('');
+  console.log('| ResNet-50 on wasm | threads | median wall ms | median CPU ms | peak RSS MB |');
+  console.log('|---|---:|---:|---:|---:|');
+  for (const threads of threadList) {
+    await setBackend('wasm', { threads });
+    manualSeed(0);
+    const row = (work: string, t: { wall: number; cpu: number }): void =>
+      console.log(`| ${work} | ${threads} | ${t.wall.toFixed(0)} | ${t.cpu.toFixed(0)} | ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} |`);
+    const model = resnet50();
+    model.eval();
+    const x = randn([1, 3, 224, 224]);
+    row('eval forward 224² b1', timeIt(() => tidy(() => void noGrad(() => model.forward(x)).dataSync()), 5));
+    model.train();
+    const opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
+    const step = (input: ReturnType<typeof randn>, labels: number[]) => () =>
+      tidy(() => {
+        opt.zeroGrad();
+        const loss = F.crossEntropy(model.forward(input), labels);
+        loss.backward();
+        opt.step();
+        loss.dataSync();
+      });
+    const x8 = randn([8, 3, 32, 32]);
+    row('train step SGD 32² b8', timeIt(step(x8, [0, 1, 2, 3, 4, 5, 6, 7]), 5));
+    row('train step SGD 224² b1', timeIt(step(x, [3]), 2));
+    model.dispose();
+    opt.zeroGrad();
+    x.dispose();
+    x8.dispose();
+  }
+  for (const t of threadList) (await setBackend('wasm', { threads: t }) as WasmBackend).destroy();
 }
