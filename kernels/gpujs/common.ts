@@ -12,6 +12,8 @@ export interface KernelSpec {
   output: number;
   /** The largest loop bound in the source; the adapter raises `loopMaxIterations` above it. */
   maxLoop: number;
+  /** Each thread returns 4 values (gpu.js output type Array(4)). */
+  vec4?: boolean;
 }
 
 /** An integer literal; guards against NaN/fractions sneaking into generated index code. */

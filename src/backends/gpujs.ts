@@ -11,7 +11,7 @@ import type { KernelSpec } from '../../kernels/gpujs/common.js';
 import { binarySource, copySource, fillSource, unarySource } from '../../kernels/gpujs/elementwise.js';
 import { reduceSource } from '../../kernels/gpujs/reduce.js';
 import { concatSource, permuteSource, sliceSource } from '../../kernels/gpujs/layout.js';
-import { matmulSource } from '../../kernels/gpujs/matmul.js';
+import { GEMM_ROWS, matmulRowsSource, matmulSource } from '../../kernels/gpujs/matmul.js';
 import { avgPoolBackwardSource, avgPoolSource, col2imSource, im2colSource, maxPoolBackwardSource, maxPoolSource } from '../../kernels/gpujs/window.js';
 import { adamSource, sgdBufSource, sgdParamSource } from '../../kernels/gpujs/optim.js';
 
@@ -43,6 +43,7 @@ class GpujsStorage implements Storage {
 }
 
 type Arg = Float32Array | Texture;
+const EMPTY_STANDIN = new Float32Array(1);
 
 function argSize(a: Arg): string {
   if (a instanceof Float32Array) return String(a.length);
@@ -148,6 +149,7 @@ export class GpujsBackend implements Backend {
         immutable: this.gl,
         tactic: 'precision',
         dynamicOutput: false,
+        ...(spec.vec4 ? { returnType: 'Array(4)' } : {}),
       } as Parameters<GPU['createKernel']>[1]);
       this.kernels.set(key, k);
       this.compiled++;
@@ -175,9 +177,12 @@ export class GpujsBackend implements Backend {
   }
 
   /** Runs a kernel and wraps its result. Inputs/outputs must be below the flat-index limit. */
-  private run(spec: KernelSpec, args: readonly Arg[]): GpujsStorage {
+  private run(spec: KernelSpec, argsIn: readonly Arg[]): GpujsStorage {
+    let args = argsIn;
     if (spec.output >= this.indexLimit) fail(`gpujs ${spec.op}`, `internal: kernel output of ${spec.output} elements reaches the flat-index limit`);
     if (spec.output === 0) return this.make(0, new Float32Array(0), null);
+    // gpu.js rejects empty arrays; a kernel with an empty input never reads it (its loops run zero times).
+    args = args.map((a) => (a instanceof Float32Array && a.length === 0 ? EMPTY_STANDIN : a));
     const { k, fresh } = this.kernel(spec, args);
     const out = (k as unknown as (...a: Arg[]) => Float32Array | Texture)(...args);
     if (fresh) this.checkMode(k, spec.op);
@@ -287,6 +292,8 @@ export class GpujsBackend implements Backend {
 
   reduce(op: ReduceOp, x: Storage, shape: Shape, axes: readonly number[]): Storage {
     if (this.isBig(x.size)) return this.viaHost(`reduce.${op}`, (r, h) => this.fromRef(r.reduce(op, h(x), shape, axes)));
+    // An empty reduction gives the identity (as the reference: 0 for sum, -inf for max).
+    if (x.size === 0) return this.fill(sizeOf(shape.map((d, i) => (axes.includes(i) ? 1 : d))), op === 'sum' ? 0 : -Infinity);
     if (axes.every((a) => shape[a] === 1)) return this.run(copySource(x.size), [this.arg(x)]);
     return this.run(reduceSource(op, shape, axes), [this.arg(x)]);
   }
@@ -330,7 +337,30 @@ export class GpujsBackend implements Backend {
     if (out === 0) return this.make(0, new Float32Array(0), null);
     if (g.k === 0) return this.fill(out, 0);
     if (this.isBig(out, a.size, b.size)) return this.matmulTiled(a, b, g);
+    // cpu/webasm: 4 rows of C per thread. GL keeps one output per thread so results stay scalar textures.
+    if (!this.gl && g.m >= 2) return this.matmulRows(a, b, g);
     return this.run(matmulSource(g), [this.arg(a), this.arg(b)]);
+  }
+
+  /** Runs the Array(4) GEMM and unpacks its per-thread row quads into row-major C. */
+  private matmulRows(a: Storage, b: Storage, g: MatmulGeometry): Storage {
+    const spec = matmulRowsSource(g);
+    const { k } = this.kernel(spec, [this.arg(a), this.arg(b)]);
+    const res = (k as unknown as (...x: Arg[]) => Float32Array[])(this.arg(a), this.arg(b));
+    this.checkMode(k, spec.op);
+    const { m, n } = g;
+    const mb = Math.ceil(m / GEMM_ROWS);
+    const C = new Float32Array(g.batch * m * n);
+    for (let bt = 0; bt < g.batch; bt++)
+      for (let ib = 0; ib < mb; ib++) {
+        const rows = Math.min(GEMM_ROWS, m - ib * GEMM_ROWS);
+        const t0 = (bt * mb + ib) * n;
+        for (let r = 0; r < rows; r++) {
+          const o = (bt * m + ib * GEMM_ROWS + r) * n;
+          for (let j = 0; j < n; j++) C[o + j] = res[t0 + j][r];
+        }
+      }
+    return this.make(C.length, C, null);
   }
 
   /**

@@ -1,0 +1,51 @@
+// GEMM GFLOP/s of the gpujs backend per gpu.js mode at the four ResNet-50 im2col shapes (C[M,N] = W[M,K]·col[K,N]),
+// cold (first call: kernel compile included) and warm (tinybench median).
+// Run: node --import tsx bench/gemm.ts [--modes webasm,headlessgl,cpu] [--time 2000]  (GL modes under xvfb-run -a)
+import { GpujsBackend, gpujsModeAvailable, type GpujsMode } from '../src/index.js';
+import { gflops, machine, measure } from './common.js';
+
+const SHAPES: [number, number, number][] = [
+  [64, 147, 12544],
+  [64, 576, 3136],
+  [256, 1024, 196],
+  [512, 4608, 49],
+];
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : def;
+}
+const modes = arg('modes', 'webasm,headlessgl').split(',') as GpujsMode[];
+const timeMs = Number(arg('time', '2000'));
+const rnd = (n: number): Float32Array => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.5);
+
+const mc = machine();
+console.log(`machine: ${mc.cpu} × ${mc.cores}, ${mc.memGiB} GiB, node ${mc.node}, ${mc.os}`);
+console.log('| mode | M×K×N | cold ms | cold GFLOP/s | warm median ms | warm GFLOP/s |');
+console.log('|---|---|---:|---:|---:|---:|');
+for (const mode of modes) {
+  if (!gpujsModeAvailable(mode)) {
+    console.log(`| ${mode} | – | not available here | | | |`);
+    continue;
+  }
+  const be = new GpujsBackend(mode);
+  for (const [m, k, n] of SHAPES) {
+    const a = be.upload(rnd(m * k));
+    const b = be.upload(rnd(k * n));
+    const geo = { batch: 1, batchA: 1, batchB: 1, m, k, n, transA: false, transB: false };
+    // Each call ends with a one-element readback so deferred GL work is finished inside the timing.
+    const call = async (): Promise<void> => {
+      const c = be.matmul(a, b, geo);
+      const last = be.slice(c, [m * n], 0, m * n - 1, 1);
+      await be.read(last);
+      be.release(last);
+      be.release(c);
+    };
+    const t = await measure(call, timeMs, 5);
+    const flop = 2 * m * k * n;
+    console.log(`| ${mode} | ${m}×${k}×${n} | ${t.coldMs.toFixed(1)} | ${gflops(flop, t.coldMs).toFixed(2)} | ${t.medianMs.toFixed(1)} | ${gflops(flop, t.medianMs).toFixed(2)} |`);
+    be.release(a);
+    be.release(b);
+  }
+  be.destroy();
+}
