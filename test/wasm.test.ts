@@ -138,6 +138,32 @@ describe('im2col kernel', () => {
   });
 });
 
+describe('max pool kernel', () => {
+  it('matches the reference values and indices, ties and NaN included', () => {
+    const geo = fc.record({
+      n: fc.integer({ min: 1, max: 2 }), c: fc.integer({ min: 1, max: 3 }), h: fc.integer({ min: 1, max: 9 }), w: fc.integer({ min: 1, max: 11 }),
+      kh: fc.integer({ min: 1, max: 4 }), kw: fc.integer({ min: 1, max: 4 }), sh: fc.integer({ min: 1, max: 3 }), sw: fc.integer({ min: 1, max: 3 }),
+      ph: fc.integer({ min: 0, max: 2 }), pw: fc.integer({ min: 0, max: 2 }), dh: fc.integer({ min: 1, max: 2 }), dw: fc.integer({ min: 1, max: 2 }),
+      nan: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(geo, ({ nan, ...g0 }) => {
+        const oh = Math.floor((g0.h + 2 * g0.ph - g0.dh * (g0.kh - 1) - 1) / g0.sh) + 1;
+        const ow = Math.floor((g0.w + 2 * g0.pw - g0.dw * (g0.kw - 1) - 1) / g0.sw) + 1;
+        fc.pre(oh >= 1 && ow >= 1 && g0.ph * 2 <= g0.kh && g0.pw * 2 <= g0.kw);
+        const g = { ...g0, oh, ow };
+        // Rounded values give ties (first maximum must win); every 7th value NaN when asked.
+        const x = Float32Array.from({ length: g.n * g.c * g.h * g.w }, (_, i) => (nan && i % 7 === 3 ? NaN : Math.round(Math.sin(i) * 3)));
+        const want = ref.maxPool2d(ref.upload(x), g);
+        const got = one.maxPool2d(one.upload(x), g);
+        expect(one.readSync(got.out)).toEqual(ref.readSync(want.out));
+        expect(one.readSync(got.indices)).toEqual(ref.readSync(want.indices));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
 describe('backend through the API', () => {
   it('keeps the heap flat across repeated tidy()ed conv steps', async () => {
     const b = (await setBackend('wasm', { threads: 1 })) as WasmBackend;

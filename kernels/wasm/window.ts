@@ -1,6 +1,6 @@
-// im2col as a wasm kernel: one output row (c, ky, kx) at a time, with the valid ox range computed once per row
-// so the inner loop is a straight (v128 when stride 1) copy between zero-filled borders.
-import { Func, I32, type ModuleBuilder } from './emit.js';
+// Sliding-window kernels: im2col, one output row (c, ky, kx) at a time with the valid ox range computed once per
+// row so the inner loop is a straight (v128 when stride 1) copy between zero-filled borders; and max pooling.
+import { F32, Func, I32, type ModuleBuilder } from './emit.js';
 
 /**
  * im2col(x, out, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, r0, r1): rows r0..r1 of the
@@ -72,6 +72,49 @@ function im2col(): Func {
   return f;
 }
 
+/**
+ * maxpool(x, out, idx, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, p0, p1): planes p0..p1; idx gets the
+ * flat in-plane index (as f32) of the first maximum; a NaN wins and ends its window row (PyTorch's rule).
+ */
+function maxPool(): Func {
+  const f = new Func(new Array(17).fill(I32));
+  const [x, out, idx, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, p0, p1] = Array.from({ length: 17 }, (_, i) => i);
+  const p = f.local(I32), oy = f.local(I32), ox = f.local(I32), ky = f.local(I32), kx = f.local(I32), iy = f.local(I32), ix = f.local(I32);
+  const where = f.local(I32), o = f.local(I32), base = f.local(I32);
+  const best = f.local(F32), v = f.local(F32);
+  f.get(p0).get(oh).i32Mul().get(ow).i32Mul().set(o);
+  f.forLoop(p, () => f.get(p0), () => f.get(p1), 1, () => {
+    f.get(x).get(p).get(h).i32Mul().get(w).i32Mul().i32(4).i32Mul().i32Add().set(base);
+    f.forLoop(oy, () => f.i32(0), () => f.get(oh), 1, () => {
+      f.forLoop(ox, () => f.i32(0), () => f.get(ow), 1, () => {
+        f.f32(-Infinity).set(best);
+        f.i32(-1).set(where);
+        f.forLoop(ky, () => f.i32(0), () => f.get(kh), 1, () => {
+          f.get(oy).get(sh).i32Mul().get(ph).i32Sub().get(ky).get(dh).i32Mul().i32Add().tee(iy).get(h).i32LtU().if_();
+          f.forLoop(kx, () => f.i32(0), () => f.get(kw), 1, () => {
+            f.get(ox).get(sw).i32Mul().get(pw).i32Sub().get(kx).get(dw).i32Mul().i32Add().tee(ix).get(w).i32LtU().if_();
+            f.get(base).get(iy).get(w).i32Mul().get(ix).i32Add().i32(4).i32Mul().i32Add().f32Load().set(v);
+            // v > best || where < 0 || v is NaN
+            f.get(v).get(best).f32Gt().get(where).i32(0).i32LtS().i32Or().get(v).get(v).op(0x5c).i32Or().if_();
+            f.get(v).set(best);
+            f.get(iy).get(w).i32Mul().get(ix).i32Add().set(where);
+            // NaN: end this window row (as the reference does; a NaN in a later row takes over).
+            f.get(v).get(v).op(0x5c).if_().get(kw).set(kx).end();
+            f.end();
+            f.end();
+          });
+          f.end();
+        });
+        f.get(out).get(o).i32(4).i32Mul().i32Add().get(best).f32Store();
+        f.get(idx).get(o).i32(4).i32Mul().i32Add().get(where).op(0xb2).f32Store();
+        f.get(o).i32(1).i32Add().set(o);
+      });
+    });
+  });
+  return f;
+}
+
 export function addWindowKernels(mb: ModuleBuilder): void {
   mb.add('im2col', im2col());
+  mb.add('maxpool', maxPool());
 }

@@ -475,41 +475,9 @@ export class WasmBackend implements Backend {
     const planes = g.n * g.c;
     const outS = this.alloc(planes * g.oh * g.ow);
     const idxS = this.alloc(planes * g.oh * g.ow);
-    const f = this.f;
-    const X = at(x);
-    const O = at(outS);
-    const I = at(idxS);
-    // Geometry in locals: property loads in the inner loops cost more than the comparisons.
-    const { h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow } = g;
-    let o = 0;
-    for (let p = 0; p < planes; p++) {
-      const base = X + p * h * w;
-      for (let oy = 0; oy < oh; oy++) {
-        const y0 = oy * sh - ph;
-        for (let ox = 0; ox < ow; ox++, o++) {
-          const x0 = ox * sw - pw;
-          let best = -Infinity;
-          let where = -1;
-          search: for (let ky = 0; ky < kh; ky++) {
-            const iy = y0 + ky * dh;
-            if (iy < 0 || iy >= h) continue;
-            for (let kx = 0; kx < kw; kx++) {
-              const ix = x0 + kx * dw;
-              if (ix < 0 || ix >= w) continue;
-              const v = f[base + iy * w + ix];
-              // First maximum wins; NaN propagates (PyTorch's rule).
-              if (v > best || where < 0 || v !== v) {
-                best = v;
-                where = iy * w + ix;
-                if (v !== v) break search;
-              }
-            }
-          }
-          f[O + o] = best;
-          f[I + o] = where;
-        }
-      }
-    }
+    const T = this.pool && outS.size >= 1 << 15 ? this.threads : 1;
+    const geo = [g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.oh, g.ow];
+    this.par('maxpool', splitRange(planes, T).map(([p0, p1]) => [st(x).ptr, outS.ptr, idxS.ptr, ...geo, p0, p1]));
     return { out: outS, indices: idxS };
   }
 
