@@ -273,6 +273,20 @@ describe('initialisation (torch.nn.init formulas, seeded)', () => {
     z.dispose();
   });
 
+  it('skipInit builds without drawing (weights stay 0), for ResNet too; resetParameters draws later', async () => {
+    const lin = nn.skipInit(() => new nn.Linear(4, 3));
+    expect(Array.from(await lin.weight.data()).every((v) => v === 0)).toBe(true);
+    lin.resetParameters();
+    expect(Array.from(await lin.weight.data()).some((v) => v !== 0)).toBe(true);
+    const r = nn.skipInit(() => resnet18({ widths: [4, 4, 4, 4], layers: [1, 1, 1, 1] }));
+    expect(Array.from(await r.conv1.weight.data()).every((v) => v === 0)).toBe(true);
+    expect(nn.initSkipped()).toBe(false);
+    const d = resnet18({ widths: [4, 4, 4, 4], layers: [1, 1, 1, 1] });
+    expect(Array.from(await d.layer1.at(0).stateDict().get('conv2.weight')!.data()).some((v) => v !== 0)).toBe(true);
+    r.dispose();
+    d.dispose();
+  });
+
   it('the same seed gives the same weights; another seed different ones', async () => {
     const build = async (s: number): Promise<number[]> => {
       manualSeed(s);
@@ -330,7 +344,7 @@ describe('ResNet options for small experiments', () => {
 
 describe('summary', () => {
   it('ResNet-50 at 3×224×224: 25,557,032 parameters and 4,089,184,256 MACs, shapes per stage', () => {
-    const m = resnet50();
+    const m = nn.skipInit(() => resnet50());
     const s = summary(m.train(), [1, 3, 224, 224]);
     expect(s.totalParams).toBe(25_557_032);
     expect(s.totalMacs).toBe(4_089_184_256);

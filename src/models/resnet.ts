@@ -5,7 +5,7 @@ import * as o from '../ops.js';
 import type { Generator } from '../random.js';
 import { Tensor } from '../tensor.js';
 import { constant_, kaimingNormal_ } from '../nn/init.js';
-import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Identity, Linear, MaxPool2d, ReLU, Sequential, skipInit } from '../nn/layers.js';
+import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Identity, Linear, initSkipped, MaxPool2d, ReLU, Sequential, skipInit } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 
 // ---- the two convolutions every block is made of: bias-free, because a BatchNorm follows each one ----
@@ -191,6 +191,8 @@ export class ResNet extends Module {
     // Built under skipInit: every convolution is re-drawn below, so PyTorch's per-layer default draw
     // would be wasted work (torchvision draws both; the distribution that remains is the same).
     const stem = widths[0];
+    // A caller's own skipInit (e.g. before loading a checkpoint) skips ResNet's initialisation too.
+    const skip = initSkipped();
     const built = skipInit(() => {
       const stages: Sequential[] = [];
       let inplanes = stem;
@@ -219,6 +221,7 @@ export class ResNet extends Module {
 
     // torchvision's initialisation: He normal (fan_out) for convolutions; BN weight 1 / bias 0 (which
     // BatchNorm2d already starts with); fc keeps nn.Linear's default.
+    if (skip) return;
     for (const m of this.modules()) {
       if (m instanceof Conv2d) kaimingNormal_(m.weight, { mode: 'fan_out', nonlinearity: 'relu', generator: options.generator });
     }

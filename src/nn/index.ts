@@ -12,6 +12,7 @@ export {
   Linear,
   Sequential,
   skipInit,
+  initSkipped,
   type Conv2dOptions,
   type BatchNorm2dOptions,
   type LinearOptions,

@@ -34,6 +34,11 @@ export function skipInit<T>(build: () => T): T {
   }
 }
 
+/** Whether modules built now skip initialisation (inside skipInit); models with their own init check it. */
+export function initSkipped(): boolean {
+  return deferInit > 0;
+}
+
 /** PyTorch's default for weights with a fan-in: kaiming_uniform(a=√5), bias U(±1/√fan_in). */
 function defaultInit(weight: Tensor, bias: Tensor | null, gen?: Generator): void {
   kaimingUniform_(weight, { a: Math.sqrt(5), generator: gen });
