@@ -31,7 +31,7 @@ export const TRAIN_OPTIONS: Record<string, OptionSpec & { default?: OptionValue 
   width: { kind: 'int', min: 1, help: 'planes of the first stage (stages use w, 2w, 4w, 8w)', default: 8 },
   depth: { kind: 'ints', min: 1, help: 'Bottleneck blocks per stage, e.g. 1,1,1,1', default: [1, 1, 1, 1] },
   'stem-stride': { kind: 'int', min: 1, help: 'stride of the 3×3 stem (2 quarters the compute)', default: 2 },
-  shift: { kind: 'int', min: 0, help: 'random shift augmentation, in pixels', default: 1 },
+  shift: { kind: 'int', min: 0, help: 'random shift augmentation, in pixels', default: 2 },
   backend: { kind: 'string', help: "backend name, optionally with a mode ('reference', 'wasm', 'gpujs:cpu'); default: the library's default" },
   seed: { kind: 'int', min: 0, help: 'seed for initialisation, shuffling and augmentation', default: 0 },
   data: { kind: 'string', help: 'directory with IDX files (train-images-idx3-ubyte[.gz], ...); default: the mnist package digits' },
