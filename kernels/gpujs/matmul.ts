@@ -58,3 +58,26 @@ export function matmulRowsSource(g: MatmulGeometry): KernelSpec {
   lines.push(`return [${rows.map((r) => `s${r}`).join(', ')}];`);
   return { op: 'matmul.rows4', source: `function(a, b) {\n${lines.join('\n')}\n}`, output: g.batch * mb * n, maxLoop: half, vec4: true };
 }
+
+/**
+ * GL: turns the Array(4) texture of matmulRowsSource (thread (bt, ib, j) holds rows 4·ib..4·ib+3 of column j)
+ * into row-major C [batch, m, n] on the device, so results stay resident scalar textures.
+ */
+export function unpackRowsSource(g: MatmulGeometry): KernelSpec {
+  const { m, n } = g;
+  const mb = Math.ceil(m / GEMM_ROWS);
+  const lines = [
+    `const bt = Math.floor(this.thread.x / ${flt(m * n)});`,
+    `const rem = this.thread.x - bt * ${flt(m * n)};`,
+    `const i = Math.floor(rem / ${flt(n)});`,
+    `const j = rem - i * ${flt(n)};`,
+    `const ib = Math.floor(i / ${flt(GEMM_ROWS)});`,
+    `const r = i - ib * ${flt(GEMM_ROWS)};`,
+    `const q = t[(bt * ${flt(mb)} + ib) * ${flt(n)} + j];`,
+    'if (r == 0.0) { return q[0]; }',
+    'if (r == 1.0) { return q[1]; }',
+    'if (r == 2.0) { return q[2]; }',
+    'return q[3];',
+  ];
+  return { op: 'matmul.unpack', source: `function(t) {\n${lines.join('\n')}\n}`, output: g.batch * m * n, maxLoop: 0 };
+}

@@ -11,7 +11,7 @@ import type { KernelSpec } from '../../kernels/gpujs/common.js';
 import { binarySource, copySource, fillSource, unarySource } from '../../kernels/gpujs/elementwise.js';
 import { reduceSource } from '../../kernels/gpujs/reduce.js';
 import { concatSource, permuteSource, sliceSource } from '../../kernels/gpujs/layout.js';
-import { GEMM_ROWS, matmulRowsSource, matmulSource } from '../../kernels/gpujs/matmul.js';
+import { GEMM_ROWS, matmulRowsSource, matmulSource, unpackRowsSource } from '../../kernels/gpujs/matmul.js';
 import { avgPoolBackwardSource, avgPoolSource, col2imSource, im2colSource, maxPoolBackwardSource, maxPoolSource } from '../../kernels/gpujs/window.js';
 import { adamSource, sgdBufSource, sgdParamSource } from '../../kernels/gpujs/optim.js';
 
@@ -337,7 +337,13 @@ export class GpujsBackend implements Backend {
     if (out === 0) return this.make(0, new Float32Array(0), null);
     if (g.k === 0) return this.fill(out, 0);
     if (this.isBig(out, a.size, b.size)) return this.matmulTiled(a, b, g);
-    // cpu/webasm: 4 rows of C per thread. GL keeps one output per thread so results stay scalar textures.
+    // 4 rows of C per thread; GL unpacks the quads on the device, cpu/webasm on the host.
+    if (this.gl && g.m >= 2) {
+      const quads = this.run(matmulRowsSource(g), [this.arg(a), this.arg(b)]);
+      const c = this.run(unpackRowsSource(g), [this.arg(quads)]);
+      this.release(quads);
+      return c;
+    }
     if (!this.gl && g.m >= 2) return this.matmulRows(a, b, g);
     return this.run(matmulSource(g), [this.arg(a), this.arg(b)]);
   }
