@@ -11,6 +11,8 @@ export interface Report {
   date: string;
   machine: { cpu: string; cores: number; memGiB: number; node: string; os: string };
   quick: boolean;
+  /** What the person running it says about the conditions (e.g. a busy machine), or null. */
+  conditions?: string | null;
   backends: string[];
   rows: Row[];
   notes: string[];
@@ -70,6 +72,7 @@ export function renderReport(r: Report): string {
       ? '**`--quick` run: tiny sizes and few iterations to check the plumbing and the agreement checks. These are not measurements.**'
       : 'Medians of warm calls (tinybench) after one cold call (compilation and start-up included). Differences under ~20% between runs are noise on a 2-core machine.',
     '',
+    ...(r.conditions ? [`- **Conditions: ${r.conditions}**`] : []),
     `- Command: \`${r.command}\``,
     `- Date: ${r.date}`,
     `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB, ${m.os}; Node ${m.node}`,

@@ -6,6 +6,7 @@
 //   --quick                          tiny sizes and few iterations: checks the plumbing, measures nothing
 //   --budget-s N                     wall-time budget per gpugrad backend for e2e (default 120 s; kernels get N/2):
 //                                    slow backends skip what would overrun it, with a note in the results
+//   --note TEXT                      a line on the conditions of the run, printed in RESULTS.md
 //   --out PATH | --no-write          where to write the results (default bench/RESULTS.md)
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -29,11 +30,12 @@ interface Args {
   backends: string[] | null;
   quick: boolean;
   budgetS: number | null;
+  note: string | null;
   out: string | null;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { parts: new Set(PARTS), backends: null, quick: false, budgetS: null, out: join(BENCH_DIR, 'RESULTS.md') };
+  const a: Args = { parts: new Set(PARTS), backends: null, quick: false, budgetS: null, note: null, out: join(BENCH_DIR, 'RESULTS.md') };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=');
     const value = (): string => {
@@ -49,13 +51,14 @@ function parseArgs(argv: string[]): Args {
     } else if (flag === '--backends') a.backends = value().split(',').filter(Boolean);
     else if (flag === '--quick') a.quick = true;
     else if (flag === '--out') a.out = value();
+    else if (flag === '--note') a.note = value();
     else if (flag === '--budget-s') {
       a.budgetS = Number(value());
       if (!(a.budgetS > 0)) throw new Error('--budget-s needs a positive number of seconds');
     }
     else if (flag === '--no-write') a.out = null;
     else if (flag === '--help' || flag === '-h') {
-      console.log('usage: npm run bench -- [--part kernels,e2e,peers,gemm] [--backends reference,gpujs:webasm,wasm] [--quick] [--budget-s N] [--out PATH | --no-write]');
+      console.log('usage: npm run bench -- [--part kernels,e2e,peers,gemm] [--backends reference,gpujs:webasm,wasm] [--quick] [--budget-s N] [--note TEXT] [--out PATH | --no-write]');
       process.exit(0);
     } else throw new Error(`unknown option ${argv[i]}`);
   }
@@ -188,30 +191,32 @@ async function main(): Promise<void> {
       notes.push(`Peer logits are compared with ${refName}.`);
       const pt = q ? 10 : 3000;
       const pi = q ? 1 : 5;
-      const peers: PeerResult[] = [];
+      // Each peer is checked, logged and recorded as soon as it has run.
+      const record = (peers: PeerResult[]): void => {
+        for (const p of peers) {
+          if (p.skipped || !p.logits || !p.timing) {
+            rows.push({ part: 'peers', work: evalWork, system: p.system, flop: evalFlop, note: `skipped: ${p.skipped ?? 'no result'}` });
+            log(`  ${p.system}: skipped: ${p.skipped}`);
+            continue;
+          }
+          const relErr = ref ? relMaxErr(p.logits, ref) : undefined;
+          const ok = relErr !== undefined && relErr <= AGREE;
+          rows.push({ part: 'peers', work: evalWork, system: p.system, timing: ok ? p.timing : undefined, flop: evalFlop, relErr, note: ok ? undefined : relErr === undefined ? 'no reference logits: time withheld' : 'logits disagree: time withheld' });
+          log(`  ${p.system}: ${ok ? `median ${fmtMs(p.timing.medianMs)}` : 'DISAGREES'} (rel err ${relErr?.toExponential(2)})`);
+        }
+      };
       if (fx.onnxPath) {
-        peers.push(...(await runOrtNode(fx.onnxPath, fx.input, fx.shape, [1, 2], pt, pi)));
-        peers.push(...(await runOrtWeb(fx.onnxPath, fx.inputPath, fx.shape, [1, 2], pt, pi)));
+        record(await runOrtNode(fx.onnxPath, fx.input, fx.shape, [1, 2], pt, pi));
+        record(await runOrtWeb(fx.onnxPath, fx.inputPath, fx.shape, [1, 2], pt, pi));
       } else notes.push('onnxruntime peers skipped: no ONNX export.');
       const w: Weights = new Map();
       for (const [k, t] of weights) w.set(k, { shape: t.shape, data: t.dataSync() });
-      // tfjs's pure-JS cpu backend takes ~10 s per 224² forward (peers.md): one warm call is enough.
-      peers.push(...(await runTfjs(w, fx.input, fx.shape, ['wasm'], pt, pi)));
-      peers.push(...(await runTfjs(w, fx.input, fx.shape, ['cpu'], q ? 10 : 1, q ? 1 : 2)));
+      record(await runTfjs(w, fx.input, fx.shape, ['wasm'], pt, pi));
+      // tfjs's pure-JS cpu backend takes ~10 s per 224² forward (peers.md): two warm calls are enough.
+      record(await runTfjs(w, fx.input, fx.shape, ['cpu'], q ? 10 : 1, q ? 1 : 2));
       const torch = await runTorch(fx.weightsPath, { inputPath: fx.inputPath, shape: fx.shape }, train.map((t) => ({ key: t.key, inputPath: t.inputPath, shape: [t.batch, 3, t.size, t.size], labels: t.labels, lr: LR, momentum: MOMENTUM })), q ? 10 : 4000, q ? 1 : 3);
       if (torch.skipped) notes.push(`PyTorch skipped: ${torch.skipped}.`);
-      if (torch.eval) peers.push(torch.eval);
-      for (const p of peers) {
-        if (p.skipped || !p.logits || !p.timing) {
-          rows.push({ part: 'peers', work: evalWork, system: p.system, flop: evalFlop, note: `skipped: ${p.skipped ?? 'no result'}` });
-          log(`  ${p.system}: skipped: ${p.skipped}`);
-          continue;
-        }
-        const relErr = ref ? relMaxErr(p.logits, ref) : undefined;
-        const ok = relErr !== undefined && relErr <= AGREE;
-        rows.push({ part: 'peers', work: evalWork, system: p.system, timing: ok ? p.timing : undefined, flop: evalFlop, relErr, note: ok ? undefined : relErr === undefined ? 'no reference logits: time withheld' : 'logits disagree: time withheld' });
-        log(`  ${p.system}: ${ok ? `median ${fmtMs(p.timing.medianMs)}` : 'DISAGREES'} (rel err ${relErr?.toExponential(2)})`);
-      }
+      if (torch.eval) record([torch.eval]);
       for (const t of torch.train) {
         const cfg = train.find((c) => c.key === t.key) as TrainConfig;
         const g = gLoss.get(t.key);
@@ -230,7 +235,8 @@ async function main(): Promise<void> {
 
   if (args.out) {
     writeResults(args.out, {
-      command: `npm run bench --${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}`,
+      command: `npm run bench --${process.argv.slice(2).length ? ' ' + process.argv.slice(2).map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(' ') : ''}`,
+      conditions: args.note,
       date: new Date().toISOString(),
       machine: m,
       quick: q,
