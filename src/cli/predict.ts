@@ -9,6 +9,7 @@ import { UsageError, type OptionSpec, type OptionValue } from './args.js';
 import { buildNet, readWeights } from './model.js';
 import { chooseBackend } from './train.js';
 import { getBackend } from '../backend.js';
+import { skipInit } from '../nn/layers.js';
 
 export const PREDICT_OPTIONS: Record<string, OptionSpec> = {
   weights: { kind: 'string', help: 'safetensors state dict (torchvision ResNet keys, or model.safetensors from train)' },
@@ -26,7 +27,8 @@ export async function predict(o: Map<string, OptionValue>, images: string[], say
   // Decode every image first so that a bad file is reported before the (slow) model work starts.
   const decoded = images.map((p) => ({ path: p, img: readImage(p) }));
   const { state, config } = readWeights(weights);
-  const model = buildNet(config);
+  // Every weight is overwritten by the file, so skip the (for ResNet-50, seconds-long) random init.
+  const model = skipInit(() => buildNet(config));
   try {
     model.loadStateDict(state);
   } finally {

@@ -3,6 +3,7 @@
 import { fail } from '../errors.js';
 import { resnet101, resnet152, resnet18, resnet34, resnet50, type ResNet } from '../models/resnet.js';
 import { summary } from '../summary.js';
+import { skipInit } from '../nn/layers.js';
 import { UsageError, type OptionSpec, type OptionValue } from './args.js';
 import { buildNet, digitNetConfig } from './model.js';
 import { chooseBackend, TRAIN_OPTIONS } from './train.js';
@@ -24,9 +25,10 @@ export async function summaryCommand(o: Map<string, OptionValue>, positionals: s
   if (!digits && !MODELS[name]) throw new UsageError(`unknown model '${name}' (models: ${[...Object.keys(MODELS), 'digits'].join(', ')})`);
   const input = (o.get('input') as number[] | undefined) ?? (digits ? [1, 1, 28, 28] : [1, 3, 224, 224]);
   if (input.length !== 4) throw new UsageError(`--input must be N,C,H,W, got ${input.join(',')}`);
-  const model = digits
+  // summary() traces shapes only, so the weights' values never matter.
+  const model = skipInit(() => digits
     ? buildNet(digitNetConfig(TRAIN_OPTIONS.width.default as number, TRAIN_OPTIONS.depth.default as number[], TRAIN_OPTIONS['stem-stride'].default as number))
-    : MODELS[name]({ numClasses: (o.get('num-classes') as number | undefined) ?? 1000 });
+    : MODELS[name]({ numClasses: (o.get('num-classes') as number | undefined) ?? 1000 }));
   if (input[1] !== (digits ? 1 : 3)) fail('summary', `${name} takes ${digits ? 1 : 3} input channels, but --input has ${input[1]}`);
   say(summary(model, input).toString());
   model.dispose();
