@@ -8,5 +8,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     reporters: ['default'],
+    // Tests that do not choose a backend run on the oracle; suites that test others select them.
+    env: { GPUGRAD_BACKEND: process.env.GPUGRAD_BACKEND ?? 'reference' },
   },
 });

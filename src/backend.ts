@@ -138,6 +138,28 @@ const instances = new Map<string, Backend>();
 let current: Backend | null = null;
 let defaultName = 'reference';
 
+/** What the default backend is and why; `syncOptions` start it without awaiting (e.g. no worker pool). */
+export interface DefaultChoice {
+  name: string;
+  options: BackendOptions;
+  syncOptions?: BackendOptions;
+  reason: string;
+}
+let chooser: (() => DefaultChoice) | null = null;
+let chosen: DefaultChoice | null = null;
+
+/** Installs the function that picks the default backend (index.ts does, once every backend is registered). */
+export function setDefaultBackendChooser(fn: () => DefaultChoice): void {
+  chooser = fn;
+  chosen = null;
+}
+
+/** The default backend, its options and the reason it was chosen (computed once). */
+export function defaultBackendChoice(): DefaultChoice {
+  if (!chosen) chosen = chooser ? chooser() : { name: defaultName, options: {}, reason: 'no chooser installed' };
+  return chosen;
+}
+
 /** Makes a backend selectable by name. Later registrations replace earlier ones. */
 export function registerBackend(name: string, factory: BackendFactory): void {
   factories.set(name, factory);
@@ -150,6 +172,8 @@ export function registeredBackends(): string[] {
 /** Sets which backend `getBackend()` falls back to when none was chosen. */
 export function setDefaultBackendName(name: string): void {
   defaultName = name;
+  chooser = null;
+  chosen = null;
 }
 
 function key(name: string, options: BackendOptions): string {
@@ -185,8 +209,9 @@ export function setBackend(name: string, options: BackendOptions = {}): Backend 
 /** The backend in use (created on first use). */
 export function currentBackend(): Backend {
   if (current) return current;
-  const made = setBackend(defaultName);
-  if (made instanceof Promise) fail('getBackend', `default backend '${defaultName}' starts asynchronously: await setBackend('${defaultName}') first`);
+  const c = defaultBackendChoice();
+  const made = setBackend(c.name, c.syncOptions ?? c.options);
+  if (made instanceof Promise) fail('getBackend', `default backend '${c.name}' starts asynchronously: await readyBackend() or setBackend('${c.name}') first`);
   return made;
 }
 
@@ -195,7 +220,9 @@ export function currentBackend(): Backend {
  * works when the default backend starts asynchronously (worker pools).
  */
 export async function readyBackend(): Promise<Backend> {
-  return current ?? (await setBackend(defaultName));
+  if (current) return current;
+  const c = defaultBackendChoice();
+  return setBackend(c.name, c.options);
 }
 
 /** Names the backend and mode in use, e.g. 'reference' or 'gpujs:webasm'. */

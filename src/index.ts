@@ -1,5 +1,6 @@
 // gpugrad's public API: tensors, ops, autograd, functional ops under F, backends.
-import { registerBackend } from './backend.js';
+import { registerBackend, setDefaultBackendChooser } from './backend.js';
+import { chooseDefaultBackend } from './select.js';
 import { ReferenceBackend } from './backends/reference.js';
 import { WasmBackend } from './backends/wasm.js';
 import { GpujsBackend } from './backends/gpujs.js';
@@ -9,6 +10,8 @@ registerBackend('reference', () => new ReferenceBackend());
 registerBackend('wasm', (o) => (o.threads !== undefined && o.threads <= 1 ? WasmBackend.createSync({ threads: 1 }) : WasmBackend.create({ threads: o.threads })));
 // Without a mode: the fastest gpu.js mode available here (headlessgl if `gl` loads and a context can be made).
 registerBackend('gpujs', (o) => new GpujsBackend(o.mode));
+// The default (when no setBackend was called): see select.ts for the order and the reason it reports.
+setDefaultBackendChooser(chooseDefaultBackend);
 
 export {
   Tensor,
@@ -72,6 +75,9 @@ export {
   registeredBackends,
   backendFallbackReason,
   currentBackend,
+  readyBackend,
+  defaultBackendChoice,
+  type DefaultChoice,
   type Backend,
   type BackendOptions,
   type Storage,
