@@ -64,6 +64,14 @@ describe('Module', () => {
     m.dispose();
   });
 
+  it('toString prints the tree with hyper-parameters, as print(model) does', () => {
+    const m = new Net();
+    expect(m.toString()).toBe(
+      ['Net(', '  (conv): Conv2d(3, 4, kernel=3×3, padding=1,1)', '  (bn): BatchNorm2d(4, eps=0.00001, momentum=0.1)', '  (head): Sequential(', '    (0): Flatten()', '    (1): Linear(100 → 2)', '  )', ')'].join('\n'),
+    );
+    m.dispose();
+  });
+
   it('train()/eval() set the flag on every descendant and return the module', () => {
     const m = new Net();
     expect(m.eval()).toBe(m);

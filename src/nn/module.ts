@@ -188,8 +188,16 @@ export abstract class Module {
     for (const [, t] of this.collect('both')) t.dispose();
   }
 
-  /** A one-line description used by summary(); subclasses add their hyper-parameters. */
+  /** The hyper-parameters shown by toString(), e.g. '3, 64, kernel=7×7, stride=2,2'. */
   extraRepr(): string {
     return '';
+  }
+
+  /** The module tree in PyTorch's print(model) style. */
+  override toString(): string {
+    const head = `${this.constructor.name}(${this.extraRepr()}`;
+    if (this.childMap.size === 0) return `${head})`;
+    const lines = [...this.childMap].map(([n, c]) => `  (${n}): ${c.toString().split('\n').join('\n  ')}`);
+    return `${head}\n${lines.join('\n')}\n)`;
   }
 }
