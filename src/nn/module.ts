@@ -194,7 +194,7 @@ export abstract class Module {
   }
 
   /** The module tree in PyTorch's print(model) style. */
-  override toString(): string {
+  toString(): string {
     const head = `${this.constructor.name}(${this.extraRepr()}`;
     if (this.childMap.size === 0) return `${head})`;
     const lines = [...this.childMap].map(([n, c]) => `  (${n}): ${c.toString().split('\n').join('\n  ')}`);
