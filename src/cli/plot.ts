@@ -175,7 +175,7 @@ function drawPanel(cv: Canvas, p: Panel, ox: number, W: number, H: number): void
   cv.text(p.title, left, 10, AXIS);
   let lx = right;
   for (const s of [...p.series].reverse()) {
-    lx -= textWidth(s.label) + 22;
+    lx -= textWidth(s.label) + 30;
     cv.rect(lx, 12, 12, 6, s.color);
     cv.text(s.label, lx + 16, 10, AXIS);
   }

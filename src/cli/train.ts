@@ -310,14 +310,14 @@ export function plotLog(log: TrainLog): Uint8Array {
   const smooth = raw.map(([x, y]) => [x, (ema = 0.9 * ema + 0.1 * y)] as const);
   return plotPanels([
     {
-      title: 'loss per epoch',
+      title: 'loss vs epoch',
       series: [
         { label: 'step', color: [190, 200, 230], points: raw },
         { label: 'smoothed', color: [30, 80, 200], points: smooth },
       ],
     },
     {
-      title: 'accuracy % per epoch',
+      title: 'accuracy % vs epoch',
       series: [
         { label: 'train', color: [230, 120, 30], points: log.epochs.map((e) => [e.epoch, 100 * e.trainAccuracy] as const) },
         { label: 'held out', color: [30, 150, 60], points: log.epochs.map((e) => [e.epoch, 100 * e.heldOutAccuracy] as const) },
