@@ -1,0 +1,58 @@
+// Two models on two backends in one process give the results each gives alone; a pending data() read
+// never sees a buffer that was freed and reused after the call.
+import { describe, expect, it } from 'vitest';
+import { F, manualSeed, randn, resnet50, setBackend, tensor, tidy, type Tensor } from '../src/index.js';
+import { testBackends, useBackend, type TestBackend } from './backends.js';
+
+const tiny = { layers: [1, 1, 1, 1], widths: [4, 4, 8, 8], inChannels: 1, stemKernel: 3, stemStride: 1, maxPool: false, numClasses: 5 } as const;
+
+async function build(tb: TestBackend): Promise<{ forward(x: number[]): Promise<Float32Array>; x: (v: Float32Array) => Tensor }> {
+  await useBackend(tb);
+  manualSeed(11);
+  const model = resnet50(tiny);
+  model.eval();
+  const be = await setBackend(tb.name, tb.options ?? {});
+  return {
+    x: (v) => tensor(v, [2, 1, 6, 6]).toBackend(be),
+    async forward(v) {
+      const y = tidy(() => model.forward(tensor(v, [2, 1, 6, 6]).toBackend(be)));
+      const d = await y.data();
+      y.dispose();
+      return d;
+    },
+  };
+}
+
+const others = testBackends.slice(1);
+
+describe.each(others)('reference beside $label', (tb) => {
+  it('interleaved forwards match the results each backend gives alone', async () => {
+    if (!(await tb.available())) return;
+    await setBackend('reference');
+    const input = (await randn([2, 1, 6, 6]).data()).slice();
+    const a = await build(testBackends[0]);
+    const b = await build(tb);
+    const aloneA = await a.forward(input);
+    const aloneB = await b.forward(input);
+    // Interleave: start both reads before awaiting either, several times over.
+    for (let i = 0; i < 3; i++) {
+      const [ra, rb] = await Promise.all([a.forward(input), b.forward(input)]);
+      expect(Array.from(ra)).toEqual(Array.from(aloneA));
+      expect(Array.from(rb)).toEqual(Array.from(aloneB));
+    }
+    const { atol, rtol } = tb.tolerance(144);
+    aloneB.forEach((v, i) => expect(Math.abs(v - aloneA[i])).toBeLessThanOrEqual(atol + rtol * Math.abs(aloneA[i]) + 1e-4));
+  });
+
+  it('a pending data() read keeps the values of the moment it was called', async () => {
+    if (!(await tb.available())) return;
+    await useBackend(tb);
+    const values = Float32Array.from({ length: 4096 }, (_, i) => i);
+    const t = tensor(values, [4096]);
+    const pending = t.data();
+    t.dispose();
+    // Churn allocations of the same size, so a reusing allocator hands the freed block out again.
+    for (let i = 0; i < 20; i++) tidy(() => F.relu(tensor(new Float32Array(4096).fill(-i), [4096]).neg()));
+    expect(Array.from(await pending)).toEqual(Array.from(values));
+  });
+});

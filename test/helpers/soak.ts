@@ -1,0 +1,83 @@
+// The soak loop shared by the CI test (short) and `npm run soak` (long): train a small Bottleneck ResNet
+// and sample memory() and the process RSS every `every` steps.
+import { F, manualSeed, memory, randn, resnet50, tidy, type Tensor } from '../../src/index.js';
+import { SGD } from '../../src/optim/index.js';
+import { testBackends, useBackend, type TestBackend } from '../backends.js';
+
+export interface SoakSample {
+  step: number;
+  tensors: number;
+  bytes: number;
+  rss: number;
+}
+
+export interface SoakResult {
+  backend: string;
+  steps: number;
+  samples: SoakSample[];
+  /** Least-squares slope after warm-up, per step. */
+  tensorSlope: number;
+  byteSlope: number;
+  rssSlope: number;
+  msPerStep: number;
+}
+
+function slope(xs: number[], ys: number[]): number {
+  const n = xs.length;
+  if (n < 2) return 0;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    num += (xs[i] - mx) * (ys[i] - my);
+    den += (xs[i] - mx) ** 2;
+  }
+  return den === 0 ? 0 : num / den;
+}
+
+export async function soak(tb: TestBackend, steps: number, every = 50, warmup = every): Promise<SoakResult> {
+  await useBackend(tb);
+  manualSeed(7);
+  const model = resnet50({ layers: [1, 1, 1, 1], widths: [4, 4, 8, 8], inChannels: 1, stemKernel: 3, stemStride: 1, maxPool: false, numClasses: 10 });
+  model.train();
+  const opt = new SGD(model.parameters(), { lr: 0.05, momentum: 0.9, weightDecay: 1e-4 });
+  const x = randn([4, 1, 8, 8]);
+  const labels = [1, 3, 5, 7];
+  const samples: SoakSample[] = [];
+  const t0 = performance.now();
+  for (let step = 1; step <= steps; step++) {
+    tidy(() => {
+      opt.zeroGrad();
+      const loss: Tensor = F.crossEntropy(model.forward(x), labels);
+      loss.backward();
+      opt.step();
+    });
+    if (step % every === 0) {
+      const m = memory();
+      samples.push({ step, tensors: m.tensors, bytes: m.bytes, rss: process.memoryUsage().rss });
+    }
+  }
+  const ms = (performance.now() - t0) / steps;
+  const after = samples.filter((s) => s.step > warmup);
+  const xs = after.map((s) => s.step);
+  const result: SoakResult = {
+    backend: tb.label,
+    steps,
+    samples,
+    tensorSlope: slope(xs, after.map((s) => s.tensors)),
+    byteSlope: slope(xs, after.map((s) => s.bytes)),
+    rssSlope: slope(xs, after.map((s) => s.rss)),
+    msPerStep: ms,
+  };
+  model.dispose();
+  x.dispose();
+  return result;
+}
+
+export function formatSoak(r: SoakResult): string {
+  const last = r.samples[r.samples.length - 1];
+  return `${r.backend}: ${r.steps} steps, ${r.msPerStep.toFixed(1)} ms/step; after warm-up: tensors ${r.tensorSlope.toFixed(3)}/step (live ${last.tensors}), bytes ${r.byteSlope.toFixed(1)}/step (${last.bytes}), RSS ${(r.rssSlope / 1024).toFixed(2)} KiB/step (${(last.rss / 2 ** 20).toFixed(0)} MiB)`;
+}
+
+export { testBackends };
