@@ -2,6 +2,7 @@
 // cold (first call: kernel compile included) and warm (tinybench median).
 // Run: node --import tsx bench/gemm.ts [--modes webasm,headlessgl,cpu] [--time 2000]  (GL modes under xvfb-run -a)
 import { GpujsBackend, gpujsModeAvailable, type GpujsMode } from '../src/index.js';
+import os from 'node:os';
 import { gflops, machine, measure } from './common.js';
 
 const SHAPES: [number, number, number][] = [
@@ -21,11 +22,14 @@ const rnd = (n: number): Float32Array => Float32Array.from({ length: n }, (_, i)
 
 const mc = machine();
 console.log(`machine: ${mc.cpu} × ${mc.cores}, ${mc.memGiB} GiB, node ${mc.node}, ${mc.os}`);
-console.log('| mode | M×K×N | cold ms | cold GFLOP/s | warm median ms | warm GFLOP/s |');
-console.log('|---|---|---:|---:|---:|---:|');
+console.log(`load average at start: ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+// CPU seconds (all threads, llvmpipe's included) per call beside wall time: on a shared, loaded machine the
+// wall clock mostly measures waiting for a core, while GFLOP per CPU-second shows what the kernel does.
+console.log('| mode | M×K×N | cold ms | cold GFLOP/s | warm median ms | warm GFLOP/s | GFLOP/s per CPU-second |');
+console.log('|---|---|---:|---:|---:|---:|---:|');
 for (const mode of modes) {
   if (!gpujsModeAvailable(mode)) {
-    console.log(`| ${mode} | – | not available here | | | |`);
+    console.log(`| ${mode} | – | not available here | | | | |`);
     continue;
   }
   const be = new GpujsBackend(mode);
@@ -43,7 +47,12 @@ for (const mode of modes) {
     };
     const t = await measure(call, timeMs, 5);
     const flop = 2 * m * k * n;
-    console.log(`| ${mode} | ${m}×${k}×${n} | ${t.coldMs.toFixed(1)} | ${gflops(flop, t.coldMs).toFixed(2)} | ${t.medianMs.toFixed(1)} | ${gflops(flop, t.medianMs).toFixed(2)} |`);
+    const cpu0 = process.cpuUsage();
+    const reps = 3;
+    for (let i = 0; i < reps; i++) await call();
+    const cpu = process.cpuUsage(cpu0);
+    const cpuMs = (cpu.user + cpu.system) / 1000 / reps;
+    console.log(`| ${mode} | ${m}×${k}×${n} | ${t.coldMs.toFixed(1)} | ${gflops(flop, t.coldMs).toFixed(2)} | ${t.medianMs.toFixed(1)} | ${gflops(flop, t.medianMs).toFixed(2)} | ${gflops(flop, cpuMs).toFixed(2)} |`);
     be.release(a);
     be.release(b);
   }

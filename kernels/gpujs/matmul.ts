@@ -36,10 +36,12 @@ export const GEMM_ROWS = 4;
 export function matmulRowsSource(g: MatmulGeometry): KernelSpec {
   const { m, k, n, transA, transB } = g;
   const mb = Math.ceil(m / GEMM_ROWS);
-  const aAt = (row: string, p: string): string => (transA ? `ao + ${p} * ${flt(m)} + ${row}` : `ao + ${row} * ${flt(k)} + ${p}`);
-  const bAt = (p: string): string => (transB ? `bo + j * ${flt(k)} + ${p}` : `bo + ${p} * ${flt(n)} + j`);
+  // Row/column bases are hoisted out of the k loop (raN for A's rows, cb for B's column), leaving one
+  // multiply-add of index arithmetic per load.
+  const aAt = (r: number, p: string): string => (transA ? `ra${r} + ${p} * ${flt(m)}` : `ra${r} + ${p}`);
+  const bAt = (p: string): string => (transB ? `cb + ${p}` : `cb + ${p} * ${flt(n)}`);
   const rows = Array.from({ length: GEMM_ROWS }, (_, r) => r);
-  const step = (p: string): string[] => [`const bv${p} = b[${bAt(p)}];`, ...rows.map((r) => `s${r} += a[${aAt(`i${r}`, p)}] * bv${p};`)];
+  const step = (p: string): string[] => [`const bv${p} = b[${bAt(p)}];`, ...rows.map((r) => `s${r} += a[${aAt(r, p)}] * bv${p};`)];
   const lines = [
     `const bt = Math.floor(this.thread.x / ${flt(mb * n)});`,
     `const rem = this.thread.x - bt * ${flt(mb * n)};`,
@@ -48,6 +50,8 @@ export function matmulRowsSource(g: MatmulGeometry): KernelSpec {
     ...rows.map((r) => `const i${r} = Math.min(ib * ${flt(GEMM_ROWS)} + ${flt(r)}, ${flt(m - 1)});`),
     g.batchA === 1 ? 'const ao = 0.0;' : `const ao = (bt - Math.floor(bt / ${flt(g.batchA)}) * ${flt(g.batchA)}) * ${flt(m * k)};`,
     g.batchB === 1 ? 'const bo = 0.0;' : `const bo = (bt - Math.floor(bt / ${flt(g.batchB)}) * ${flt(g.batchB)}) * ${flt(k * n)};`,
+    ...rows.map((r) => (transA ? `const ra${r} = ao + i${r};` : `const ra${r} = ao + i${r} * ${flt(k)};`)),
+    transB ? `const cb = bo + j * ${flt(k)};` : 'const cb = bo + j;',
     ...rows.map((r) => `let s${r} = 0.0;`),
   ];
   const half = Math.floor(k / 2);
