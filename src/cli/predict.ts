@@ -30,7 +30,8 @@ export async function predict(o: Map<string, OptionValue>, images: string[], say
   // Every weight is overwritten by the file, so skip the (for ResNet-50, seconds-long) random init.
   const model = skipInit(() => buildNet(config));
   try {
-    model.loadStateDict(state);
+    // tidy: Module.loadStateDict's copies create scalar constants that would otherwise outlive the call.
+    tidy(() => void model.loadStateDict(state));
   } finally {
     for (const t of state.values()) t.dispose();
   }

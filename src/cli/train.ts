@@ -127,9 +127,9 @@ function makeSchedule(o: Map<string, OptionValue>, optim: Optimizer, totalSteps:
 }
 
 /** Held-out accuracy in eval mode (running BatchNorm statistics), in batches that each free their tensors. */
-export async function evaluate(model: ResNet, data: ImageDataset, batchSize = 250): Promise<number> {
+export async function evaluate(model: ResNet, data: ImageDataset, norm: { mean: number; std: number }, batchSize = 250): Promise<number> {
   model.eval();
-  const loader = new DataLoader(data, { batchSize, mean: 0.1307, std: 0.3081 });
+  const loader = new DataLoader(data, { batchSize, mean: norm.mean, std: norm.std });
   let correct = 0;
   for (const b of loader.epoch()) {
     const logits = noGrad(() => tidy(() => model.forward(b.x)));
@@ -139,6 +139,17 @@ export async function evaluate(model: ResNet, data: ImageDataset, batchSize = 25
   }
   model.train();
   return correct / data.count;
+}
+
+function pixelStats(ds: ImageDataset): { mean: number; std: number } {
+  let sum = 0;
+  let sq = 0;
+  for (const v of ds.pixels) {
+    sum += v;
+    sq += v * v;
+  }
+  const mean = sum / ds.pixels.length;
+  return { mean, std: Math.sqrt(Math.max(sq / ds.pixels.length - mean * mean, 1e-12)) };
 }
 
 function countCorrect(logits: Float32Array, labels: Int32Array, classes: number): number {
@@ -181,19 +192,27 @@ export async function train(o: Map<string, OptionValue>, say: (line: string) => 
   const seed = opt<number>(o, 'seed');
   manualSeed(seed);
   const config = log ? log.config : digitNetConfig(opt<number>(o, 'width'), opt<number[]>(o, 'depth'), opt<number>(o, 'stem-stride'));
+  if (!log && o.get('data') !== undefined) {
+    // Other IDX datasets (Fashion-MNIST, ...): normalise with their own training-set statistics.
+    const { mean, std } = pixelStats(trainSet);
+    config.mean = [mean];
+    config.std = [std];
+    config.classes = undefined;
+  }
   const memStart = memory().tensors;
   const model = buildNet(config, true);
   const optim = makeOptimizer(o, model);
   const batchSize = opt<number>(o, 'batch-size');
   const epochs = opt<number>(o, 'epochs');
-  const loader = new DataLoader(trainSet, { batchSize, shuffle: true, seed, mean: 0.1307, std: 0.3081, maxShift: opt<number>(o, 'shift'), dropLast: trainSet.count > batchSize });
+  const loader = new DataLoader(trainSet, { batchSize, shuffle: true, seed, mean: config.mean[0], std: config.std[0], maxShift: opt<number>(o, 'shift'), dropLast: trainSet.count > batchSize });
   const totalSteps = loader.length * epochs;
   const schedule = makeSchedule(o, optim, totalSteps);
 
   let startEpoch = 0;
   if (resume && log) {
     const w = readWeights(join(outDir, MODEL_FILE));
-    model.loadStateDict(w.state);
+    // tidy: Module.loadStateDict's copies create scalar constants that would otherwise outlive the call.
+    tidy(() => void model.loadStateDict(w.state));
     for (const t of w.state.values()) t.dispose();
     startEpoch = loadOptimizer(join(outDir, OPTIM_FILE), model, optim);
     if (startEpoch !== log.epochs.length || w.epoch !== startEpoch) fail('train', `--resume ${resume}: weights (epoch ${w.epoch}), optimizer (epoch ${startEpoch}) and log (${log.epochs.length} epochs) disagree`);
@@ -283,7 +302,7 @@ export async function train(o: Map<string, OptionValue>, say: (line: string) => 
       }
     }
     if (showProgress) process.stdout.write('\n');
-    const acc = await evaluate(model, testSet);
+    const acc = await evaluate(model, testSet, { mean: config.mean[0], std: config.std[0] });
     const seconds = (performance.now() - te) / 1000;
     log.epochs.push({ epoch: epoch + 1, trainLoss: lossSum / seen, trainAccuracy: correct / seen, heldOutAccuracy: acc, seconds, imagesPerSecond: seen / seconds });
     await saveCheckpoint(outDir, model, config, optim, epoch + 1);
