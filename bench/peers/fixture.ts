@@ -1,7 +1,7 @@
 // The shared model and inputs every system is timed on: gpugrad's seeded ResNet-50 saved as safetensors,
 // exported through torchvision to ONNX by scripts/export_onnx.py, with PyTorch's logits as the reference.
 // Everything lands in bench/.cache/ (gitignored) and is regenerated when missing.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -90,7 +90,10 @@ export async function prepareFixture(size: number, batch: number, log: (s: strin
   const dir = join(CACHE, `onnx-${tag}`);
   const onnxPath = join(dir, 'resnet50.onnx');
   const logitsPath = join(dir, 'logits-torch.f32');
-  if (!existsSync(onnxPath) || !existsSync(logitsPath)) {
+  // Re-export when the weights (or the input) are newer than the export: a stale ONNX model would only show
+  // up as a disagreement.
+  const stale = (): boolean => Math.max(statSync(weightsPath).mtimeMs, statSync(inputPath).mtimeMs) > Math.min(statSync(onnxPath).mtimeMs, statSync(logitsPath).mtimeMs);
+  if (!existsSync(onnxPath) || !existsSync(logitsPath) || stale()) {
     if (!existsSync(PYTHON)) return { weightsPath, input, inputPath, shape, onnxPath: null, torchLogits: null, exportNote: `${PYTHON} not found` };
     mkdirSync(dir, { recursive: true });
     log(`  exporting ONNX through torchvision (${tag})`);
