@@ -69,7 +69,7 @@ describe('training failures', () => {
     const before = readFileSync(join(out, 'model.safetensors'));
     const r = await runCli(['train', ...TINY, '--epochs', '2', '--lr', '1e30', '--out', out]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/stopped: the loss became (NaN|Infinity|-Infinity) at step \d+ \(epoch \d, batch \d\)/);
+    expect(r.stderr).toMatch(/stopped: the loss became (NaN|Infinity|-Infinity) at step \d+ \(epoch \d, batch \d\); .*model\.safetensors keeps the last good weights/);
     expect(hasStack(r.stdout + r.stderr)).toBe(false);
     expect(readFileSync(join(out, 'model.safetensors'))).toEqual(before);
     expect(readLog(out).stopped?.step).toBeGreaterThan(0);

@@ -282,7 +282,7 @@ export async function train(o: Map<string, OptionValue>, say: (line: string) => 
         log.stopped = { reason: `loss is ${lv}`, step, epoch: epoch + 1 };
         writeLog();
         if (showProgress) process.stdout.write('\n');
-        say(`gpugrad train: stopped: the loss became ${lv} at step ${step} (epoch ${epoch + 1}, batch ${k}); ${kept}. Try a lower --lr.`);
+        console.error(`gpugrad train: stopped: the loss became ${lv} at step ${step} (epoch ${epoch + 1}, batch ${k}); ${kept}. Try a lower --lr.`);
         optim.dispose();
         model.dispose();
         return 1;
