@@ -228,3 +228,85 @@ describe('optimizer argument checks', () => {
     other.dispose();
   });
 });
+
+// torch.optim's rules written out on the host in float64: the oracle for random hyper-parameters.
+function hostSgd(p: number[], g: number[], buf: number[] | null, h: { lr: number; momentum: number; dampening: number; wd: number; nesterov: boolean; first: boolean }): void {
+  for (let i = 0; i < p.length; i++) {
+    let d = g[i] + h.wd * p[i];
+    if (buf && h.momentum !== 0) {
+      buf[i] = h.first ? d : h.momentum * buf[i] + (1 - h.dampening) * d;
+      d = h.nesterov ? d + h.momentum * buf[i] : buf[i];
+    }
+    p[i] -= h.lr * d;
+  }
+}
+function hostAdam(p: number[], g: number[], m: number[], v: number[], h: { lr: number; b1: number; b2: number; eps: number; wd: number; decoupled: boolean; step: number }): void {
+  for (let i = 0; i < p.length; i++) {
+    let d = g[i];
+    if (h.decoupled) p[i] *= 1 - h.lr * h.wd;
+    else d += h.wd * p[i];
+    m[i] = h.b1 * m[i] + (1 - h.b1) * d;
+    v[i] = h.b2 * v[i] + (1 - h.b2) * d * d;
+    p[i] -= (h.lr / (1 - h.b1 ** h.step)) * (m[i] / (Math.sqrt(v[i]) / Math.sqrt(1 - h.b2 ** h.step) + h.eps));
+  }
+}
+
+for (const tb of testBackends) {
+  describe(`fused optimizer kernels on ${tb.label} follow torch.optim for random hyper-parameters`, () => {
+    const vec = fc.array(fc.double({ min: -2, max: 2, noNaN: true, noDefaultInfinity: true }), { minLength: 1, maxLength: 40 });
+    const grads = (n: number): fc.Arbitrary<number[][]> => fc.array(fc.array(fc.double({ min: -2, max: 2, noNaN: true, noDefaultInfinity: true }), { minLength: n, maxLength: n }), { minLength: 1, maxLength: 3 });
+    const check = async (got: Float32Array, want: number[]): Promise<void> => {
+      for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual(1e-5 + 1e-4 * Math.abs(want[i]));
+    };
+
+    it('SGD (momentum, dampening, nesterov, weight decay)', async () => {
+      if (!(await tb.available())) return;
+      await useBackend(tb);
+      await fc.assert(
+        fc.asyncProperty(vec.chain((p0) => fc.tuple(fc.constant(p0), grads(p0.length))), fc.double({ min: 1e-3, max: 0.5, noNaN: true }), fc.constantFrom(0, 0.5, 0.9), fc.constantFrom(0, 0.3), fc.constantFrom(0, 1e-2), fc.boolean(), async ([p0, gs], lr, momentum, damp, wd, nest) => {
+          const nesterov = nest && momentum > 0;
+          const dampening = nesterov ? 0 : damp;
+          const p = tensor(p0, [p0.length], { requiresGrad: true });
+          const o = new SGD([p], { lr, momentum, dampening, weightDecay: wd, nesterov });
+          const host = [...p0];
+          const buf = momentum ? new Array<number>(p0.length).fill(0) : null;
+          gs.forEach((g, k) => {
+            p.grad?.dispose();
+            p.grad = tensor(g, [g.length]);
+            o.step();
+            hostSgd(host, g, buf, { lr, momentum, dampening, wd, nesterov, first: k === 0 });
+          });
+          await check(await p.data(), host);
+          o.dispose();
+          p.dispose();
+        }),
+        { numRuns: 25 },
+      );
+    });
+
+    it('Adam and AdamW', async () => {
+      if (!(await tb.available())) return;
+      await useBackend(tb);
+      await fc.assert(
+        fc.asyncProperty(vec.chain((p0) => fc.tuple(fc.constant(p0), grads(p0.length))), fc.double({ min: 1e-4, max: 0.1, noNaN: true }), fc.constantFrom(0.8, 0.9), fc.constantFrom(0.99, 0.999), fc.constantFrom(1e-8, 1e-3), fc.constantFrom(0, 0.05), fc.boolean(), async ([p0, gs], lr, b1, b2, eps, wd, decoupled) => {
+          const p = tensor(p0, [p0.length], { requiresGrad: true });
+          const opts = { lr, betas: [b1, b2] as const, eps, weightDecay: wd };
+          const o = decoupled ? new AdamW([p], opts) : new Adam([p], opts);
+          const host = [...p0];
+          const m = new Array<number>(p0.length).fill(0);
+          const v = new Array<number>(p0.length).fill(0);
+          gs.forEach((g, k) => {
+            p.grad?.dispose();
+            p.grad = tensor(g, [g.length]);
+            o.step();
+            hostAdam(host, g, m, v, { lr, b1, b2, eps, wd, decoupled, step: k + 1 });
+          });
+          await check(await p.data(), host);
+          o.dispose();
+          p.dispose();
+        }),
+        { numRuns: 25 },
+      );
+    });
+  });
+}

@@ -2,7 +2,7 @@
 // held-out images each epoch, and writes weights, optimizer state, a JSON log and a PNG plot.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { getBackend, readyBackend, setBackend } from '../backend.js';
+import { getBackend, readyBackend, registeredBackends, setBackend } from '../backend.js';
 import { fail } from '../errors.js';
 import * as F from '../functional.js';
 import { DataLoader, loadIdxDir, loadMnistPackage, splitHoldout, subset, type ImageDataset } from '../data/index.js';
@@ -241,6 +241,10 @@ export async function train(o: Map<string, OptionValue>, say: (line: string) => 
   log.options.epochs = epochs;
   log.backend = getBackend();
 
+  if (getBackend() === 'reference') {
+    const others = registeredBackends().filter((b) => b !== 'reference');
+    say(`note: 'reference' is the float64 test oracle and trains slowly${others.length ? `; faster: --backend ${others.join(' | ')}` : ''}`);
+  }
   say(`gpugrad train: backend ${getBackend()}, ${trainSet.name}: ${trainSet.count} training / ${testSet.count} held-out images`);
   say(`model: Bottleneck ResNet ${config.layers.join(',')} blocks, widths ${config.widths.join(',')}, ${model.numParameters().toLocaleString('en-US')} parameters, ${(summary(model, [1, 1, 28, 28]).totalMacs / 1e6).toFixed(1)} MMAC per image; ` + `${opt<string>(o, 'optimizer')} lr ${opt<number>(o, 'lr')} (${opt<string>(o, 'schedule')}), batch ${batchSize}, ${epochs} epochs` + (startEpoch ? `, resuming after epoch ${startEpoch}` : ''));
 
