@@ -19,7 +19,7 @@ const TINY = ['--train-limit', '64', '--holdout', '40', '--batch-size', '16', '-
 const readLog = (d: string): TrainLog => JSON.parse(readFileSync(join(d, 'log.json'), 'utf8')) as TrainLog;
 const losses = (d: string): number[] => readLog(d).steps.map((s) => s.loss);
 
-const backends = ['reference', 'wasm'].filter((b) => registeredBackends().includes(b));
+const backends = ['reference', 'wasm', 'gpujs'].filter((b) => registeredBackends().includes(b));
 
 for (const backend of backends) {
   describe(`training on ${backend}`, () => {
