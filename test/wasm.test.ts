@@ -138,6 +138,36 @@ describe('im2col kernel', () => {
   });
 });
 
+describe('broadcast binary kernels', () => {
+  it.skipIf(!wasmThreadsAvailable())('match the reference on 1 and 2 threads (runs split across workers)', async () => {
+    const two = (await twoP) as WasmBackend;
+    const ops = ['add', 'sub', 'mul', 'div', 'eq', 'gt'] as const;
+    const size = (s: number[]): number => s.reduce((p, q) => p * q, 1);
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 30 }), { minLength: 1, maxLength: 4 }),
+        fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
+        fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
+        fc.constantFrom(...ops),
+        (shape, ma, mb, op) => {
+          const as = shape.map((d, i) => (ma[i] ? 1 : d));
+          const bs = shape.map((d, i) => (mb[i] ? 1 : d));
+          const xa = Float32Array.from({ length: size(as) }, (_, i) => Math.round(Math.sin(i) * 4));
+          const xb = Float32Array.from({ length: size(bs) }, (_, i) => Math.round(Math.cos(i) * 4) || 1);
+          const want = ref.readSync(ref.binary(op, ref.upload(xa), as, ref.upload(xb), bs, shape));
+          for (const w of [one, two]) {
+            const got = w.readSync(w.binary(op, w.upload(xa), as, w.upload(xb), bs, shape));
+            let bad = -1;
+            for (let i = 0; i < want.length && bad < 0; i++) if (Math.abs(got[i] - want[i]) > 1e-6 * Math.abs(want[i])) bad = i;
+            expect(bad, `${op} ${JSON.stringify(as)} with ${JSON.stringify(bs)}: first mismatch`).toBe(-1);
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
+
 describe('max pool kernel', () => {
   it('matches the reference values and indices, ties and NaN included', () => {
     const geo = fc.record({

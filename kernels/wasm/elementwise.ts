@@ -30,38 +30,50 @@ function scalarOp(f: Func, op: WasmBinary): void {
   }
 }
 
-/** bin(a, b, out, n) over one run. */
+/**
+ * bin(pa, pb, po, n, d1, a0, a1, b0, b1, q0, q1): runs q0..q1 of n elements each; run q = i·d1 + j reads a
+ * from pa + (i·a0 + j·a1) floats and b likewise, and writes po + q·n. One call covers a whole broadcast of
+ * rank ≤ 3 (after merging dims), so a thread pool can split it by runs.
+ */
 function binary(op: WasmBinary, mode: RunMode): Func {
-  const f = new Func([I32, I32, I32, I32]);
-  const [a, b, out, n] = [0, 1, 2, 3];
+  const f = new Func(new Array(11).fill(I32));
+  const [pa, pb, po, n, d1, a0, a1, b0, b1, q0, q1] = Array.from({ length: 11 }, (_, i) => i);
+  const a = f.local(I32), b = f.local(I32), out = f.local(I32), q = f.local(I32), ii = f.local(I32), jj = f.local(I32);
   const i = f.local(I32), n4 = f.local(I32), one = f.local(V128), sa = f.local(V128), sb = f.local(V128);
   const fa = f.local(F32), fb = f.local(F32);
   f.f32(1).f32x4Splat().set(one);
-  if (mode === 'sv') f.get(a).v128Load32Splat().set(sa).get(a).f32Load().set(fa);
-  if (mode === 'vs') f.get(b).v128Load32Splat().set(sb).get(b).f32Load().set(fb);
   f.get(n).i32(-4).i32And().set(n4);
-  const va = (): void => void (mode === 'sv' ? f.get(sa) : f.get(a).get(i).i32(4).i32Mul().i32Add().v128Load());
-  const vb = (): void => void (mode === 'vs' ? f.get(sb) : f.get(b).get(i).i32(4).i32Mul().i32Add().v128Load());
-  f.forLoop(i, () => f.i32(0), () => f.get(n4), 4, () => {
-    f.get(out).get(i).i32(4).i32Mul().i32Add();
-    va();
-    vb();
-    vecOp(f, op, one);
-    f.v128Store();
-  });
-  f.forLoop(i, () => f.get(n4), () => f.get(n), 1, () => {
-    f.get(out).get(i).i32(4).i32Mul().i32Add();
-    if (mode === 'sv') f.get(fa);
-    else f.get(a).get(i).i32(4).i32Mul().i32Add().f32Load();
-    if (mode === 'vs') f.get(fb);
-    else f.get(b).get(i).i32(4).i32Mul().i32Add().f32Load();
-    scalarOp(f, op);
-    f.f32Store();
+  f.forLoop(q, () => f.get(q0), () => f.get(q1), 1, () => {
+    f.get(q).get(d1).i32DivS().set(ii);
+    f.get(q).get(d1).i32RemS().set(jj);
+    f.get(pa).get(ii).get(a0).i32Mul().get(jj).get(a1).i32Mul().i32Add().i32(4).i32Mul().i32Add().set(a);
+    f.get(pb).get(ii).get(b0).i32Mul().get(jj).get(b1).i32Mul().i32Add().i32(4).i32Mul().i32Add().set(b);
+    f.get(po).get(q).get(n).i32Mul().i32(4).i32Mul().i32Add().set(out);
+    if (mode === 'sv') f.get(a).v128Load32Splat().set(sa).get(a).f32Load().set(fa);
+    if (mode === 'vs') f.get(b).v128Load32Splat().set(sb).get(b).f32Load().set(fb);
+    const va = (): void => void (mode === 'sv' ? f.get(sa) : f.get(a).get(i).i32(4).i32Mul().i32Add().v128Load());
+    const vb = (): void => void (mode === 'vs' ? f.get(sb) : f.get(b).get(i).i32(4).i32Mul().i32Add().v128Load());
+    f.forLoop(i, () => f.i32(0), () => f.get(n4), 4, () => {
+      f.get(out).get(i).i32(4).i32Mul().i32Add();
+      va();
+      vb();
+      vecOp(f, op, one);
+      f.v128Store();
+    });
+    f.forLoop(i, () => f.get(n4), () => f.get(n), 1, () => {
+      f.get(out).get(i).i32(4).i32Mul().i32Add();
+      if (mode === 'sv') f.get(fa);
+      else f.get(a).get(i).i32(4).i32Mul().i32Add().f32Load();
+      if (mode === 'vs') f.get(fb);
+      else f.get(b).get(i).i32(4).i32Mul().i32Add().f32Load();
+      scalarOp(f, op);
+      f.f32Store();
+    });
   });
   return f;
 }
 
-/** un(x, out, n). */
+/** un(x, out, n): threads split n. */
 function unary(op: WasmUnary): Func {
   const f = new Func([I32, I32, I32]);
   const [x, out, n] = [0, 1, 2];

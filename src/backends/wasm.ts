@@ -151,7 +151,8 @@ export class WasmBackend implements Backend {
     const n = x.size;
     const out = this.alloc(n);
     if (op === 'neg' || op === 'abs' || op === 'sqrt' || op === 'relu') {
-      this.k[`un_${op as WasmUnary}`](st(x).ptr, out.ptr, n);
+      const px = st(x).ptr;
+      this.par(`un_${op as WasmUnary}`, this.chunks(n).map(([i0, i1]) => [px + i0 * 4, out.ptr + i0 * 4, i1 - i0]));
       return out;
     }
     const f = this.f;
@@ -199,10 +200,11 @@ export class WasmBackend implements Backend {
     const pa = st(a).ptr;
     const pb = st(b).ptr;
     const po = out.ptr;
-    const kern = mode && L >= 8 ? this.k[`bin_${op as WasmBinary}_${mode}`] : null;
+    const name = mode && L >= 8 ? `bin_${op as WasmBinary}_${mode}` : null;
+    const kern = name ? this.k[name] : null;
     const f = this.f;
     const run = (o: number, oa: number, ob: number): void => {
-      if (kern) kern(pa + oa * 4, pb + ob * 4, po + o * 4, L);
+      if (kern) kern(pa + oa * 4, pb + ob * 4, po + o * 4, L, 1, 0, 0, 0, 0, 0, 1);
       else binaryRun(f, op, (po >> 2) + o, (pa >> 2) + oa, ia, (pb >> 2) + ob, ib, L);
     };
     if (r <= 3) {
@@ -211,6 +213,12 @@ export class WasmBackend implements Backend {
       const d1 = r >= 2 ? dims[r - 2] : 1;
       const [a0, b0] = r === 3 ? [sa[0], sb[0]] : [0, 0];
       const [a1, b1] = r >= 2 ? [sa[r - 2], sb[r - 2]] : [0, 0];
+      if (name) {
+        // One wasm call per thread over all runs.
+        const T = this.pool && total >= 1 << 16 ? this.threads : 1;
+        this.par(name, splitRange(d0 * d1, T).map(([q0, q1]) => [pa, pb, po, L, d1, a0, a1, b0, b1, q0, q1]));
+        return out;
+      }
       let o = 0;
       for (let i = 0; i < d0; i++) for (let j = 0; j < d1; j++, o += L) run(o, i * a0 + j * a1, i * b0 + j * b1);
       return out;
