@@ -173,11 +173,19 @@ describe('DataLoader', () => {
   it('random shifts move the digit and fill with the normalised background', async () => {
     const ds = loadMnistPackage();
     const one: ImageDataset = { ...ds, pixels: ds.pixels.subarray(0, 784), labels: ds.labels.subarray(0, 1), count: 1 };
-    const plain = [...(await new DataLoader(one, { batchSize: 1 }).epoch().next().value!.x.data())];
+    const first = async (dl: DataLoader, epoch: number): Promise<Float32Array> => {
+      for (const b of dl.epoch(epoch)) {
+        const d = await b.x.data();
+        b.x.dispose();
+        return d;
+      }
+      throw new Error('empty loader');
+    };
+    const plain = [...(await first(new DataLoader(one, { batchSize: 1 }), 0))];
     const sums = plain.reduce((a, b) => a + b, 0);
     let moved = 0;
     for (let e = 0; e < 6; e++) {
-      const d = await new DataLoader(one, { batchSize: 1, maxShift: 2, seed: 3 }).epoch(e).next().value!.x.data();
+      const d = await first(new DataLoader(one, { batchSize: 1, maxShift: 2, seed: 3 }), e);
       if (d.some((v, i) => v !== plain[i])) moved++;
       // A digit centred in a 28×28 frame with a 4-pixel border loses nothing when shifted by ≤2.
       expect(d.reduce((a, b) => a + b, 0)).toBeCloseTo(sums, 3);
