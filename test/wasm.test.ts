@@ -168,6 +168,24 @@ describe('broadcast binary kernels', () => {
   });
 });
 
+describe('reductions', () => {
+  it('sum long runs (wasm f32x4 path) within a float32 tolerance of the float64 reference', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 700 }), fc.integer(), (a, b, c, seed) => {
+        const shape = [a, b, c];
+        const x = rnd(a * b * c, seed);
+        for (const axes of [[2], [0, 2], [1, 2], [0, 1, 2]]) {
+          const want = ref.readSync(ref.reduce('sum', ref.upload(x), shape, axes));
+          const got = one.readSync(one.reduce('sum', one.upload(x), shape, axes));
+          const k = axes.reduce((p, ax) => p * shape[ax], 1);
+          for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual(1e-6 * Math.sqrt(k + 1));
+        }
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
+
 describe('max pool kernel', () => {
   it('matches the reference values and indices, ties and NaN included', () => {
     const geo = fc.record({

@@ -101,6 +101,25 @@ function unary(op: WasmUnary): Func {
   return f;
 }
 
+/** sumrun(x, n) → Σ x[0..n): four f32x4 partial sums (independent add chains), then the lanes and a tail. */
+function sumRun(): Func {
+  const f = new Func([I32, I32], [F32]);
+  const [x, n] = [0, 1];
+  const i = f.local(I32), n16 = f.local(I32), t = f.local(F32);
+  const acc = [f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
+  f.get(n).i32(-16).i32And().set(n16);
+  f.forLoop(i, () => f.i32(0), () => f.get(n16), 16, () => {
+    for (let u = 0; u < 4; u++) f.get(acc[u]).get(x).get(i).i32(4).i32Mul().i32Add().v128Load(u * 16).f32x4Add().set(acc[u]);
+  });
+  f.get(acc[0]).get(acc[1]).f32x4Add().get(acc[2]).get(acc[3]).f32x4Add().f32x4Add().set(acc[0]);
+  for (let l = 0; l < 4; l++) {
+    f.get(t).get(acc[0]).op(0xfd, 0x1f, l).f32Add().set(t); // f32x4.extract_lane l
+  }
+  f.forLoop(i, () => f.get(n16), () => f.get(n), 1, () => void f.get(t).get(x).get(i).i32(4).i32Mul().i32Add().f32Load().f32Add().set(t));
+  f.get(t);
+  return f;
+}
+
 export const BINARY_OPS: readonly WasmBinary[] = ['add', 'sub', 'mul', 'div', 'eq', 'gt'];
 export const UNARY_OPS: readonly WasmUnary[] = ['neg', 'abs', 'sqrt', 'relu'];
 export const RUN_MODES: readonly RunMode[] = ['vv', 'vs', 'sv'];
@@ -108,4 +127,5 @@ export const RUN_MODES: readonly RunMode[] = ['vv', 'vs', 'sv'];
 export function addElementwiseKernels(mb: ModuleBuilder): void {
   for (const op of BINARY_OPS) for (const mode of RUN_MODES) mb.add(`bin_${op}_${mode}`, binary(op, mode));
   for (const op of UNARY_OPS) mb.add(`un_${op}`, unary(op));
+  mb.add('sumrun', sumRun());
 }

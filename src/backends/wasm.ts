@@ -273,15 +273,19 @@ export class WasmBackend implements Backend {
       }
       const X = f;
       const x0 = at(x);
+      const sumRun = this.k.sumrun as unknown as (ptr: number, n: number) => number;
       const walk = (lvl: number, io: number, oo: number): void => {
         if (lvl === n - 1 || n === 0) {
           const len = n === 0 ? 1 : dims[lvl];
           const os = n === 0 ? 0 : outStr[lvl];
           if (isSum) {
             if (os === 0) {
-              let t = 0;
-              for (let j = 0; j < len; j++) t += X[io + j];
-              acc[oo] += t;
+              if (len >= 32) acc[oo] += sumRun(io * 4, len);
+              else {
+                let t = 0;
+                for (let j = 0; j < len; j++) t += X[io + j];
+                acc[oo] += t;
+              }
             } else for (let j = 0; j < len; j++) acc[oo + j] += X[io + j];
           } else {
             for (let j = 0; j < len; j++) {
