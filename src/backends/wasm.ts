@@ -27,12 +27,16 @@ export interface WasmBackendOptions {
 
 /** Whether this runtime can run the wasm backend (WebAssembly with SIMD). */
 export function wasmAvailable(): boolean {
-  try {
-    return typeof WebAssembly === 'object' && WebAssembly.validate(buildKernelModule(false, 1));
-  } catch {
-    return false;
+  if (availableCache === null) {
+    try {
+      availableCache = typeof WebAssembly === 'object' && WebAssembly.validate(buildKernelModule(false, 1));
+    } catch {
+      availableCache = false;
+    }
   }
+  return availableCache;
 }
+let availableCache: boolean | null = null;
 
 /** Whether worker threads can share the heap (SharedArrayBuffer present). */
 export function wasmThreadsAvailable(): boolean {
