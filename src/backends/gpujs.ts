@@ -87,6 +87,49 @@ export function fastestGpujsMode(): GpujsMode {
 /** The float64 host kernels, for the rare ops on tensors too large for any gpu.js kernel. */
 const hostRef = new ReferenceBackend();
 
+/**
+ * Kernel sources memoised by their arguments: generating a source and hashing it on every call is most of the
+ * per-call garbage of small ops. Each spec gets an id the compiled-kernel cache keys on.
+ */
+const specIds = new WeakMap<KernelSpec, number>();
+let nextSpecId = 0;
+function memo<A extends unknown[]>(name: string, make: (...a: A) => KernelSpec): (...a: A) => KernelSpec {
+  const seen = new Map<string, KernelSpec>();
+  return (...a: A): KernelSpec => {
+    const key = JSON.stringify(a);
+    let spec = seen.get(key);
+    if (!spec) {
+      spec = make(...a);
+      seen.set(key, spec);
+      specIds.set(spec, nextSpecId++);
+    }
+    return spec;
+  };
+  void name;
+}
+const K = {
+  copySource: memo('copySource', copySource),
+  fillSource: memo('fillSource', fillSource),
+  unarySource: memo('unarySource', unarySource),
+  binarySource: memo('binarySource', binarySource),
+  reduceSource: memo('reduceSource', reduceSource),
+  permuteSource: memo('permuteSource', permuteSource),
+  sliceSource: memo('sliceSource', sliceSource),
+  concatSource: memo('concatSource', concatSource),
+  matmulRowsSource: memo('matmulRowsSource', matmulRowsSource),
+  unpackRowsSource: memo('unpackRowsSource', unpackRowsSource),
+  matmulSource: memo('matmulSource', matmulSource),
+  im2colSource: memo('im2colSource', im2colSource),
+  col2imSource: memo('col2imSource', col2imSource),
+  maxPoolSource: memo('maxPoolSource', maxPoolSource),
+  maxPoolBackwardSource: memo('maxPoolBackwardSource', maxPoolBackwardSource),
+  avgPoolSource: memo('avgPoolSource', avgPoolSource),
+  avgPoolBackwardSource: memo('avgPoolBackwardSource', avgPoolBackwardSource),
+  sgdParamSource: memo('sgdParamSource', sgdParamSource),
+  sgdBufSource: memo('sgdBufSource', sgdBufSource),
+  adamSource: memo('adamSource', adamSource),
+};
+
 export class GpujsBackend implements Backend {
   readonly name = 'gpujs';
   readonly mode: GpujsMode;
@@ -135,7 +178,8 @@ export class GpujsBackend implements Backend {
 
   /** One compiled kernel per source (op + shape) and argument sizes: gpu.js fixes both at compile time. */
   private kernel(spec: KernelSpec, args: readonly Arg[]): { k: IKernelRunShortcut; fresh: boolean } {
-    const key = `${spec.output}|${args.map(argSize).join(',')}|${spec.source}`;
+    const id = specIds.get(spec);
+    const key = `${id === undefined ? spec.source : id}|${args.map(argSize).join(',')}`;
     let k = this.kernels.get(key);
     const fresh = !k;
     if (!k) {
@@ -216,7 +260,7 @@ export class GpujsBackend implements Backend {
   }
   /** Wraps a host result (from the reference path or a tiled assembly) as this backend's storage. */
   private fromHost(a: Float32Array): GpujsStorage {
-    if (this.gl && a.length < this.indexLimit && a.length > 0) return this.run(copySource(a.length), [a]);
+    if (this.gl && a.length < this.indexLimit && a.length > 0) return this.run(K.copySource(a.length), [a]);
     return this.make(a.length, a, null);
   }
   private fromRef(s: Storage): GpujsStorage {
@@ -232,7 +276,7 @@ export class GpujsBackend implements Backend {
 
   fill(size: number, value: number): Storage {
     if (!this.gl || !Number.isFinite(value) || this.isBig(size)) return this.fromHost(new Float32Array(size).fill(value));
-    return this.run(fillSource(value, size), []);
+    return this.run(K.fillSource(value, size), []);
   }
 
   async read(s: Storage): Promise<Float32Array> {
@@ -273,13 +317,13 @@ export class GpujsBackend implements Backend {
       const step = this.indexLimit >>> 1;
       for (let o = 0; o < X.length; o += step) {
         const part = X.subarray(o, Math.min(X.length, o + step));
-        const r = this.run(unarySource(op, param, part.length), [part]);
+        const r = this.run(K.unarySource(op, param, part.length), [part]);
         out.set(this.hostOf(r), o);
         this.release(r);
       }
       return this.make(out.length, out, null);
     }
-    return this.run(unarySource(op, param, x.size), [this.arg(x)]);
+    return this.run(K.unarySource(op, param, x.size), [this.arg(x)]);
   }
 
   binary(op: BinaryOp, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage {
@@ -287,27 +331,27 @@ export class GpujsBackend implements Backend {
     if (this.isBig(n, a.size, b.size)) return this.viaHost(`binary.${op}`, (r, h) => this.fromRef(r.binary(op, h(a), aShape, h(b), bShape, outShape)));
     const sa = broadcastStrides(aShape, outShape);
     const sb = broadcastStrides(bShape, outShape);
-    return this.run(binarySource(op, outShape, sa, sb, n), [this.arg(a), this.arg(b)]);
+    return this.run(K.binarySource(op, outShape, sa, sb, n), [this.arg(a), this.arg(b)]);
   }
 
   reduce(op: ReduceOp, x: Storage, shape: Shape, axes: readonly number[]): Storage {
     if (this.isBig(x.size)) return this.viaHost(`reduce.${op}`, (r, h) => this.fromRef(r.reduce(op, h(x), shape, axes)));
     // An empty reduction gives the identity (as the reference: 0 for sum, -inf for max).
     if (x.size === 0) return this.fill(sizeOf(shape.map((d, i) => (axes.includes(i) ? 1 : d))), op === 'sum' ? 0 : -Infinity);
-    if (axes.every((a) => shape[a] === 1)) return this.run(copySource(x.size), [this.arg(x)]);
-    return this.run(reduceSource(op, shape, axes), [this.arg(x)]);
+    if (axes.every((a) => shape[a] === 1)) return this.run(K.copySource(x.size), [this.arg(x)]);
+    return this.run(K.reduceSource(op, shape, axes), [this.arg(x)]);
   }
 
   permute(x: Storage, shape: Shape, perm: readonly number[]): Storage {
     if (this.isBig(x.size)) return this.viaHost('permute', (r, h) => this.fromRef(r.permute(h(x), shape, perm)));
-    return this.run(permuteSource(shape, perm), [this.arg(x)]);
+    return this.run(K.permuteSource(shape, perm), [this.arg(x)]);
   }
 
   slice(x: Storage, shape: Shape, axis: number, start: number, length: number): Storage {
     if (this.isBig(x.size)) return this.viaHost('slice', (r, h) => this.fromRef(r.slice(h(x), shape, axis, start, length)));
     const outer = sizeOf(shape.slice(0, axis));
     const inner = sizeOf(shape.slice(axis + 1));
-    return this.run(sliceSource(outer, shape[axis], inner, start, length), [this.arg(x)]);
+    return this.run(K.sliceSource(outer, shape[axis], inner, start, length), [this.arg(x)]);
   }
 
   concat(xs: readonly Storage[], shapes: readonly Shape[], axis: number): Storage {
@@ -322,12 +366,12 @@ export class GpujsBackend implements Backend {
     let owned: GpujsStorage | null = null;
     for (let i = 1; i < parts.length; i += 7) {
       const group = [acc, ...parts.slice(i, i + 7)];
-      const out = this.run(concatSource(outer, group.map((p) => p.len), inner), group.map((p) => this.arg(p.x)));
+      const out = this.run(K.concatSource(outer, group.map((p) => p.len), inner), group.map((p) => this.arg(p.x)));
       if (owned) this.release(owned);
       owned = out;
       acc = { x: out, len: group.reduce((s, p) => s + p.len, 0) };
     }
-    return owned ?? this.run(copySource(acc.x.size), [this.arg(acc.x)]);
+    return owned ?? this.run(K.copySource(acc.x.size), [this.arg(acc.x)]);
   }
 
   // ---- GEMM ----
@@ -339,18 +383,20 @@ export class GpujsBackend implements Backend {
     if (this.isBig(out, a.size, b.size)) return this.matmulTiled(a, b, g);
     // 4 rows of C per thread; GL unpacks the quads on the device, cpu/webasm on the host.
     if (this.gl && g.m >= 2) {
-      const quads = this.run(matmulRowsSource(g), [this.arg(a), this.arg(b)]);
-      const c = this.run(unpackRowsSource(g), [this.arg(quads)]);
+      const quads = this.run(K.matmulRowsSource(g), [this.arg(a), this.arg(b)]);
+      const c = this.run(K.unpackRowsSource(g), [this.arg(quads)]);
       this.release(quads);
       return c;
     }
-    if (!this.gl && g.m >= 2) return this.matmulRows(a, b, g);
-    return this.run(matmulSource(g), [this.arg(a), this.arg(b)]);
+    // On the host the Array(4) result is one small JS array per thread: for small products that garbage costs
+    // more than the tiling saves, so they keep the one-output kernel.
+    if (!this.gl && g.m >= 2 && g.batch * g.m * g.n >= 16384) return this.matmulRows(a, b, g);
+    return this.run(K.matmulSource(g), [this.arg(a), this.arg(b)]);
   }
 
   /** Runs the Array(4) GEMM and unpacks its per-thread row quads into row-major C. */
   private matmulRows(a: Storage, b: Storage, g: MatmulGeometry): Storage {
-    const spec = matmulRowsSource(g);
+    const spec = K.matmulRowsSource(g);
     const { k } = this.kernel(spec, [this.arg(a), this.arg(b)]);
     const res = (k as unknown as (...x: Arg[]) => Float32Array[])(this.arg(a), this.arg(b));
     this.checkMode(k, spec.op);
@@ -393,7 +439,7 @@ export class GpujsBackend implements Backend {
         const Bb = new Float32Array(kl * nl);
         for (let p = 0; p < kl; p++) for (let j = 0; j < nl; j++) Bb[p * nl + j] = transB ? B[(n0 + j) * k + k0 + p] : B[(k0 + p) * n + n0 + j];
         const Bd = this.fromHost(Bb);
-        const Cd = this.run(matmulSource({ batch: 1, batchA: 1, batchB: 1, m, k: kl, n: nl, transA: false, transB: false }), [this.arg(Ad), this.arg(Bd)]);
+        const Cd = this.run(K.matmulSource({ batch: 1, batchA: 1, batchB: 1, m, k: kl, n: nl, transA: false, transB: false }), [this.arg(Ad), this.arg(Bd)]);
         const Cb = this.hostOf(Cd);
         for (let i = 0; i < m; i++) for (let j = 0; j < nl; j++) C[i * n + n0 + j] += Cb[i * nl + j];
         this.release(Bd);
@@ -410,13 +456,13 @@ export class GpujsBackend implements Backend {
     const rows = g.c * g.kh * g.kw;
     const cols = g.n * g.oh * g.ow;
     if (this.isBig(x.size, cols)) return this.viaHost('im2col', (r, h) => this.fromRef(r.im2col(h(x), g)));
-    if (!this.isBig(rows * cols)) return this.run(im2colSource(g, 0, rows), [this.arg(x)]);
+    if (!this.isBig(rows * cols)) return this.run(K.im2colSource(g, 0, rows), [this.arg(x)]);
     // Tile by bands of rows: each band's flat indices stay below the limit; the result lives on the host.
     const out = new Float32Array(rows * cols);
     const band = Math.max(1, Math.floor((this.indexLimit >>> 1) / cols));
     for (let r0 = 0; r0 < rows; r0 += band) {
       const rl = Math.min(band, rows - r0);
-      const part = this.run(im2colSource(g, r0, rl), [this.arg(x)]);
+      const part = this.run(K.im2colSource(g, r0, rl), [this.arg(x)]);
       out.set(this.hostOf(part), r0 * cols);
       this.release(part);
     }
@@ -427,7 +473,7 @@ export class GpujsBackend implements Backend {
     const size = g.n * g.c * g.h * g.w;
     const per = g.kh * g.kw * g.n * g.oh * g.ow; // elements of cols per channel
     if (this.isBig(size, per)) return this.viaHost('col2im', (r, h) => this.fromRef(r.col2im(h(colsS), g)));
-    if (!this.isBig(colsS.size)) return this.run(col2imSource(g, g.c), [this.arg(colsS)]);
+    if (!this.isBig(colsS.size)) return this.run(K.col2imSource(g, g.c), [this.arg(colsS)]);
     // Tile by channel bands: a band's rows are contiguous in cols; assemble [n, c, h, w] on the host.
     const C = this.hostOf(colsS);
     const out = new Float32Array(size);
@@ -435,7 +481,7 @@ export class GpujsBackend implements Backend {
     const cb = Math.max(1, Math.floor((this.indexLimit >>> 1) / per));
     for (let c0 = 0; c0 < g.c; c0 += cb) {
       const cl = Math.min(cb, g.c - c0);
-      const part = this.run(col2imSource(g, cl), [C.subarray(c0 * per, (c0 + cl) * per)]);
+      const part = this.run(K.col2imSource(g, cl), [C.subarray(c0 * per, (c0 + cl) * per)]);
       const P = this.hostOf(part);
       for (let b = 0; b < g.n; b++) out.set(P.subarray(b * cl * plane, (b + 1) * cl * plane), (b * g.c + c0) * plane);
       this.release(part);
@@ -449,22 +495,22 @@ export class GpujsBackend implements Backend {
       return { out: this.fromRef(o.out), indices: this.fromRef(o.indices) };
     });
     // Two kernels rather than a kernel map: maps silently fall back to cpu on webasm.
-    return { out: this.run(maxPoolSource(g, false), [this.arg(x)]), indices: this.run(maxPoolSource(g, true), [this.arg(x)]) };
+    return { out: this.run(K.maxPoolSource(g, false), [this.arg(x)]), indices: this.run(K.maxPoolSource(g, true), [this.arg(x)]) };
   }
 
   maxPool2dBackward(gy: Storage, indices: Storage, g: WindowGeometry): Storage {
     if (this.isBig(g.n * g.c * g.h * g.w)) return this.viaHost('maxPool2dBackward', (r, h) => this.fromRef(r.maxPool2dBackward(h(gy), h(indices), g)));
-    return this.run(maxPoolBackwardSource(g), [this.arg(gy), this.arg(indices)]);
+    return this.run(K.maxPoolBackwardSource(g), [this.arg(gy), this.arg(indices)]);
   }
 
   avgPool2d(x: Storage, g: AvgPoolGeometry): Storage {
     if (this.isBig(x.size)) return this.viaHost('avgPool2d', (r, h) => this.fromRef(r.avgPool2d(h(x), g)));
-    return this.run(avgPoolSource(g), [this.arg(x)]);
+    return this.run(K.avgPoolSource(g), [this.arg(x)]);
   }
 
   avgPool2dBackward(gy: Storage, g: AvgPoolGeometry): Storage {
     if (this.isBig(g.n * g.c * g.h * g.w)) return this.viaHost('avgPool2dBackward', (r, h) => this.fromRef(r.avgPool2dBackward(h(gy), g)));
-    return this.run(avgPoolBackwardSource(g), [this.arg(gy)]);
+    return this.run(K.avgPoolBackwardSource(g), [this.arg(gy)]);
   }
 
   // ---- optimizers: new values computed by kernels, then swapped into the same handles ----
@@ -491,9 +537,9 @@ export class GpujsBackend implements Backend {
     const useM = momentumBuf !== null && p.momentum !== 0;
     const h = Float32Array.from([p.lr, p.momentum, p.dampening, p.weightDecay, p.nesterov ? 1 : 0, p.firstStep ? 1 : 0, useM ? 1 : 0]);
     const m = useM ? this.arg(momentumBuf) : this.arg(grad);
-    const newP = this.run(sgdParamSource(param.size), [this.arg(param), this.arg(grad), m, h]);
+    const newP = this.run(K.sgdParamSource(param.size), [this.arg(param), this.arg(grad), m, h]);
     if (useM) {
-      const newM = this.run(sgdBufSource(param.size), [this.arg(param), this.arg(grad), m, h]);
+      const newM = this.run(K.sgdBufSource(param.size), [this.arg(param), this.arg(grad), m, h]);
       this.swap(momentumBuf, newM);
     }
     this.swap(param, newP);
@@ -510,7 +556,7 @@ export class GpujsBackend implements Backend {
     }
     const h = Float32Array.from([p.lr, p.beta1, p.beta2, p.eps, p.weightDecay, p.decoupled ? 1 : 0, 1 - Math.pow(p.beta1, p.step), 1 - Math.pow(p.beta2, p.step)]);
     const args = [this.arg(param), this.arg(grad), this.arg(m), this.arg(v), h];
-    const [np, nm, nv] = ([0, 1, 2] as const).map((w) => this.run(adamSource(param.size, w), args));
+    const [np, nm, nv] = ([0, 1, 2] as const).map((w) => this.run(K.adamSource(param.size, w), args));
     this.swap(param, np);
     this.swap(m, nm);
     this.swap(v, nv);
