@@ -175,6 +175,7 @@ export async function runKernels(backends: string[], cfg: KernelConfig): Promise
     for (const it of items(cfg)) {
       if (performance.now() - start > (cfg.budgetMs ?? Infinity)) {
         rows.push({ part: 'kernels', work: it.work, system, flop: it.flop, note: 'skipped: time budget spent' });
+        cfg.log(`  ${system} ${it.work}: skipped (time budget spent)`);
         continue;
       }
       let handle: { run: () => Promise<unknown>; done: () => void } | null = null;
