@@ -212,6 +212,21 @@ describe('max pool kernel', () => {
   });
 });
 
+describe('worker pool', () => {
+  it.skipIf(!wasmThreadsAvailable())('reports a trap in a worker as an error and keeps working afterwards', async () => {
+    const two = (await twoP) as WasmBackend;
+    const pool = (two as unknown as { pool: { run(n: string, a: number[][], l: (...a: number[]) => void): void } }).pool;
+    const noop = (): void => undefined;
+    // Thread 1 gets an im2col whose output lies far past the end of memory: it traps.
+    const bad = [0, 2 ** 31 - 64, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1];
+    expect(() => pool.run('im2col', [bad, bad], noop)).toThrow(/trapped in a worker/);
+    const g = { batch: 1, batchA: 1, batchB: 1, m: 64, k: 200, n: 96, transA: false, transB: false };
+    const a = rnd(64 * 200, 1);
+    const b = rnd(200 * 96, 2);
+    expect(two.readSync(two.matmul(two.upload(a), two.upload(b), g))).toEqual(one.readSync(one.matmul(one.upload(a), one.upload(b), g)));
+  });
+});
+
 describe('backend through the API', () => {
   it('keeps the heap flat across repeated tidy()ed conv steps', async () => {
     const b = (await setBackend('wasm', { threads: 1 })) as WasmBackend;
