@@ -5,8 +5,11 @@ import { addElementwiseKernels } from './elementwise.js';
 import { addWindowKernels } from './window.js';
 import { addOptimKernels } from './optim.js';
 
-/** wasm32 addresses up to 4 GiB; keep below 2 GiB so pointers stay positive as i32 parameters. */
-export const MAX_PAGES = 32768;
+/**
+ * The whole 4 GiB wasm32 space (training at 224² needs more than 2 GiB). Pointers above 2 GiB reach the
+ * kernels as negative i32 parameters, which wasm addresses as unsigned, so only JS must use `>>>`.
+ */
+export const MAX_PAGES = 65536;
 
 export function buildKernelModule(shared: boolean, initialPages: number): Uint8Array<ArrayBuffer> {
   const mb = new ModuleBuilder({ module: 'env', name: 'mem', initialPages, maximumPages: MAX_PAGES, shared });

@@ -16,7 +16,7 @@ class WasmStorage implements Storage {
 
 const st = (s: Storage): WasmStorage => s as WasmStorage;
 /** Float index of a storage in the heap view. */
-const at = (s: Storage): number => st(s).ptr >> 2;
+const at = (s: Storage): number => st(s).ptr >>> 2; // unsigned: blocks may sit above 2 GiB
 
 type Kernel = (...args: number[]) => void;
 
@@ -209,7 +209,7 @@ export class WasmBackend implements Backend {
     const f = this.f;
     const run = (o: number, oa: number, ob: number): void => {
       if (kern) kern(pa + oa * 4, pb + ob * 4, po + o * 4, L, 1, 0, 0, 0, 0, 0, 1);
-      else binaryRun(f, op, (po >> 2) + o, (pa >> 2) + oa, ia, (pb >> 2) + ob, ib, L);
+      else binaryRun(f, op, (po >>> 2) + o, (pa >>> 2) + oa, ia, (pb >>> 2) + ob, ib, L);
     };
     if (r <= 3) {
       // The common case (e.g. [N, C, H·W] against [1, C, 1]): plain nested loops, no odometer.
@@ -437,8 +437,8 @@ export class WasmBackend implements Backend {
       this.par('gemm', parts);
       if (C) {
         const f = this.f;
-        const c0 = C.ptr >> 2;
-        const o0 = pc >> 2;
+        const c0 = C.ptr >>> 2;
+        const o0 = pc >>> 2;
         if (transposeOut) {
           // Computed [m,n] = (original C)ᵀ: write back as [n,m].
           for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) f[o0 + j * m + i] = f[c0 + i * ldc + j];
