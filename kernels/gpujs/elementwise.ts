@@ -23,12 +23,17 @@ function unaryExpr(op: UnaryOp, p: number): string {
       if (p === 2) return 'x * x';
       // GLSL's pow is undefined for negative bases: integer exponents take |x|^p with the sign restored;
       // other exponents of negative bases give NaN as in JS (0/0 builds it portably).
+      // Small integer exponents multiply out: exact like JS and NaN-propagating (GLSL's pow(NaN) gives 0 on llvmpipe).
+      if (Number.isInteger(p) && Math.abs(p) <= 8) {
+        const prod = Array.from({ length: Math.abs(p) }, () => 'x').join(' * ');
+        return p > 0 ? `(${prod})` : `(1.0 / (${prod}))`;
+      }
       if (Number.isInteger(p)) {
         const odd = Math.abs(p) % 2 === 1;
         const mag = `Math.pow(Math.abs(x), ${flt(p)})`;
-        return odd ? `(x < 0.0 ? -${mag} : ${mag})` : mag;
+        return `(x != x ? x : ${odd ? `(x < 0.0 ? -${mag} : ${mag})` : mag})`;
       }
-      return `(x < 0.0 ? (0.0 / 0.0) : Math.pow(x, ${flt(p)}))`;
+      return `(x != x ? x : (x < 0.0 ? (0.0 / 0.0) : Math.pow(x, ${flt(p)})))`;
     }
   }
 }
