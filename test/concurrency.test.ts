@@ -6,7 +6,7 @@ import { testBackends, useBackend, type TestBackend } from './backends.js';
 
 const tiny = { layers: [1, 1, 1, 1], widths: [4, 4, 8, 8], inChannels: 1, stemKernel: 3, stemStride: 1, maxPool: false, numClasses: 5 } as const;
 
-async function build(tb: TestBackend): Promise<{ forward(x: number[]): Promise<Float32Array>; x: (v: Float32Array) => Tensor }> {
+async function build(tb: TestBackend): Promise<{ forward(x: Float32Array): Promise<Float32Array>; x: (v: Float32Array) => Tensor }> {
   await useBackend(tb);
   manualSeed(11);
   const model = resnet50(tiny);
