@@ -2,13 +2,21 @@
 // and sample memory() and the process RSS every `every` steps.
 import { F, manualSeed, memory, randn, resnet50, tidy, type Tensor } from '../../src/index.js';
 import { SGD } from '../../src/optim/index.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { testBackends, useBackend, type TestBackend } from '../backends.js';
+
+// A full GC before each sample, so the JS heap figure measures what is reachable, not GC timing.
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
 
 export interface SoakSample {
   step: number;
   tensors: number;
   bytes: number;
   rss: number;
+  /** JS heap + external memory (ArrayBuffers, wasm memories) after a full GC. */
+  heap: number;
 }
 
 export interface SoakResult {
@@ -19,6 +27,7 @@ export interface SoakResult {
   tensorSlope: number;
   byteSlope: number;
   rssSlope: number;
+  heapSlope: number;
   msPerStep: number;
 }
 
@@ -55,7 +64,9 @@ export async function soak(tb: TestBackend, steps: number, every = 50, warmup = 
     });
     if (step % every === 0) {
       const m = memory();
-      samples.push({ step, tensors: m.tensors, bytes: m.bytes, rss: process.memoryUsage().rss });
+      gc();
+      const u = process.memoryUsage();
+      samples.push({ step, tensors: m.tensors, bytes: m.bytes, rss: u.rss, heap: u.heapUsed + u.external });
     }
   }
   const ms = (performance.now() - t0) / steps;
@@ -68,6 +79,7 @@ export async function soak(tb: TestBackend, steps: number, every = 50, warmup = 
     tensorSlope: slope(xs, after.map((s) => s.tensors)),
     byteSlope: slope(xs, after.map((s) => s.bytes)),
     rssSlope: slope(xs, after.map((s) => s.rss)),
+    heapSlope: slope(xs, after.map((s) => s.heap)),
     msPerStep: ms,
   };
   model.dispose();
@@ -77,7 +89,7 @@ export async function soak(tb: TestBackend, steps: number, every = 50, warmup = 
 
 export function formatSoak(r: SoakResult): string {
   const last = r.samples[r.samples.length - 1];
-  return `${r.backend}: ${r.steps} steps, ${r.msPerStep.toFixed(1)} ms/step; after warm-up: tensors ${r.tensorSlope.toFixed(3)}/step (live ${last.tensors}), bytes ${r.byteSlope.toFixed(1)}/step (${last.bytes}), RSS ${(r.rssSlope / 1024).toFixed(2)} KiB/step (${(last.rss / 2 ** 20).toFixed(0)} MiB)`;
+  return `${r.backend}: ${r.steps} steps, ${r.msPerStep.toFixed(1)} ms/step; after warm-up: tensors ${r.tensorSlope.toFixed(3)}/step (live ${last.tensors}), bytes ${r.byteSlope.toFixed(1)}/step (${last.bytes}), heap after GC ${(r.heapSlope / 1024).toFixed(2)} KiB/step, RSS ${(r.rssSlope / 1024).toFixed(2)} KiB/step (${(last.rss / 2 ** 20).toFixed(0)} MiB)`;
 }
 
 export { testBackends };
