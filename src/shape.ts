@@ -71,3 +71,24 @@ export function broadcastStrides(inShape: Shape, outShape: Shape): number[] {
     return inShape[j] === 1 ? 0 : st[j];
   });
 }
+
+/**
+ * One average-pool window clipped to the input, and its divisor: the window clipped to input + padding when
+ * padding counts (PyTorch's count_include_pad), else the clipped window's area.
+ */
+export function avgPoolWindow(
+  g: { h: number; w: number; kh: number; kw: number; sh: number; sw: number; ph: number; pw: number; countIncludePad: boolean },
+  oy: number,
+  ox: number,
+): { y0: number; y1: number; x0: number; x1: number; div: number } {
+  let y0 = oy * g.sh - g.ph;
+  let x0 = ox * g.sw - g.pw;
+  let y1 = Math.min(y0 + g.kh, g.h + g.ph);
+  let x1 = Math.min(x0 + g.kw, g.w + g.pw);
+  const padArea = (y1 - y0) * (x1 - x0);
+  y0 = Math.max(y0, 0);
+  x0 = Math.max(x0, 0);
+  y1 = Math.min(y1, g.h);
+  x1 = Math.min(x1, g.w);
+  return { y0, y1, x0, x1, div: g.countIncludePad ? padArea : (y1 - y0) * (x1 - x0) };
+}

@@ -1,7 +1,7 @@
 // The reference backend: plain TypeScript loops with float64 accumulation. It is the oracle every other
 // backend is tested against, so it favours obviously-correct code over speed.
 import type { AdamParams, AvgPoolGeometry, Backend, BinaryOp, ReduceOp, SgdParams, Storage, UnaryOp, WindowGeometry, MatmulGeometry } from '../backend.js';
-import { broadcastStrides, sizeOf, stridesOf, type Shape } from '../shape.js';
+import { avgPoolWindow, broadcastStrides, sizeOf, stridesOf, type Shape } from '../shape.js';
 
 class HostStorage implements Storage {
   constructor(readonly data: Float32Array) {}
@@ -277,19 +277,6 @@ export class ReferenceBackend implements Backend {
     return wrap(Float32Array.from(acc));
   }
 
-  /** The divisor of one avg-pool window (PyTorch: padded area clipped to input+padding, or valid area). */
-  private static divisor(g: AvgPoolGeometry, oy: number, ox: number): { y0: number; y1: number; x0: number; x1: number; div: number } {
-    let y0 = oy * g.sh - g.ph;
-    let x0 = ox * g.sw - g.pw;
-    let y1 = Math.min(y0 + g.kh, g.h + g.ph);
-    let x1 = Math.min(x0 + g.kw, g.w + g.pw);
-    const padArea = (y1 - y0) * (x1 - x0);
-    y0 = Math.max(y0, 0);
-    x0 = Math.max(x0, 0);
-    y1 = Math.min(y1, g.h);
-    x1 = Math.min(x1, g.w);
-    return { y0, y1, x0, x1, div: g.countIncludePad ? padArea : (y1 - y0) * (x1 - x0) };
-  }
 
   avgPool2d(x: Storage, g: AvgPoolGeometry): Storage {
     const X = d(x);
@@ -297,7 +284,7 @@ export class ReferenceBackend implements Backend {
     for (let p = 0; p < g.n * g.c; p++)
       for (let oy = 0; oy < g.oh; oy++)
         for (let ox = 0; ox < g.ow; ox++) {
-          const w = ReferenceBackend.divisor(g, oy, ox);
+          const w = avgPoolWindow(g, oy, ox);
           let s = 0;
           for (let iy = w.y0; iy < w.y1; iy++) for (let ix = w.x0; ix < w.x1; ix++) s += X[(p * g.h + iy) * g.w + ix];
           out[(p * g.oh + oy) * g.ow + ox] = s / w.div;
@@ -311,7 +298,7 @@ export class ReferenceBackend implements Backend {
     for (let p = 0; p < g.n * g.c; p++)
       for (let oy = 0; oy < g.oh; oy++)
         for (let ox = 0; ox < g.ow; ox++) {
-          const w = ReferenceBackend.divisor(g, oy, ox);
+          const w = avgPoolWindow(g, oy, ox);
           const v = G[(p * g.oh + oy) * g.ow + ox] / w.div;
           for (let iy = w.y0; iy < w.y1; iy++) for (let ix = w.x0; ix < w.x1; ix++) acc[(p * g.h + iy) * g.w + ix] += v;
         }

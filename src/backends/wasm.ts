@@ -2,7 +2,7 @@
 // elementwise ops run gpugrad's own emitted SIMD kernels, data movement and the rest run over the same heap.
 import { availableParallelism } from 'node:os';
 import type { AdamParams, AvgPoolGeometry, Backend, BinaryOp, MatmulGeometry, ReduceOp, SgdParams, Storage, UnaryOp, WindowGeometry } from '../backend.js';
-import { broadcastStrides, sizeOf, stridesOf, type Shape } from '../shape.js';
+import { avgPoolWindow, broadcastStrides, sizeOf, stridesOf, type Shape } from '../shape.js';
 import { Heap } from '../../kernels/wasm/heap.js';
 import { buildKernelModule, MAX_PAGES } from '../../kernels/wasm/module.js';
 import { MR, NR } from '../../kernels/wasm/gemm.js';
@@ -513,18 +513,6 @@ export class WasmBackend implements Backend {
     return out;
   }
 
-  private static window(g: AvgPoolGeometry, oy: number, ox: number): { y0: number; y1: number; x0: number; x1: number; div: number } {
-    let y0 = oy * g.sh - g.ph;
-    let x0 = ox * g.sw - g.pw;
-    let y1 = Math.min(y0 + g.kh, g.h + g.ph);
-    let x1 = Math.min(x0 + g.kw, g.w + g.pw);
-    const padArea = (y1 - y0) * (x1 - x0);
-    y0 = Math.max(y0, 0);
-    x0 = Math.max(x0, 0);
-    y1 = Math.min(y1, g.h);
-    x1 = Math.min(x1, g.w);
-    return { y0, y1, x0, x1, div: g.countIncludePad ? padArea : (y1 - y0) * (x1 - x0) };
-  }
 
   avgPool2d(x: Storage, g: AvgPoolGeometry): Storage {
     const out = this.alloc(g.n * g.c * g.oh * g.ow);
@@ -534,7 +522,7 @@ export class WasmBackend implements Backend {
     for (let p = 0; p < g.n * g.c; p++)
       for (let oy = 0; oy < g.oh; oy++)
         for (let ox = 0; ox < g.ow; ox++) {
-          const w = WasmBackend.window(g, oy, ox);
+          const w = avgPoolWindow(g, oy, ox);
           let s = 0;
           for (let iy = w.y0; iy < w.y1; iy++) for (let ix = w.x0; ix < w.x1; ix++) s += f[X + (p * g.h + iy) * g.w + ix];
           f[O + (p * g.oh + oy) * g.ow + ox] = s / w.div;
@@ -550,7 +538,7 @@ export class WasmBackend implements Backend {
     for (let p = 0; p < g.n * g.c; p++)
       for (let oy = 0; oy < g.oh; oy++)
         for (let ox = 0; ox < g.ow; ox++) {
-          const w = WasmBackend.window(g, oy, ox);
+          const w = avgPoolWindow(g, oy, ox);
           const v = f[G + (p * g.oh + oy) * g.ow + ox] / w.div;
           for (let iy = w.y0; iy < w.y1; iy++) for (let ix = w.x0; ix < w.x1; ix++) f[O + (p * g.h + iy) * g.w + ix] += v;
         }
