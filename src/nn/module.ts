@@ -2,7 +2,7 @@
 // train/eval switching, state dicts (all-or-nothing loading) and disposal.
 import { fail, fmt } from '../errors.js';
 import * as o from '../ops.js';
-import { keep, noGrad, Tensor } from '../tensor.js';
+import { keep, noGrad, tidy, Tensor } from '../tensor.js';
 
 export interface LoadStateDictOptions {
   /** Require the keys to match exactly (default true). Shape mismatches are errors either way. */
@@ -165,7 +165,8 @@ export abstract class Module {
     if (strict && unexpected.length) lines.push(`unexpected keys (${unexpected.length}): ${unexpected.join(', ')}`);
     lines.push(...problems);
     if (lines.length) fail('loadStateDict', `${this.constructor.name} state dict does not fit; nothing was loaded:\n  ${lines.join('\n  ')}`);
-    noGrad(() => {
+    // tidy: the copies' scalar operand and cross-backend moves are freed even outside a caller's scope.
+    tidy(() => noGrad(() => {
       for (const [dst, src] of pairs) {
         // A copy, so the module never shares a buffer with the caller's tensor (optimizers update in place).
         const moved = src.backend === dst.backend ? null : src.toBackend(dst.backend);
@@ -174,7 +175,7 @@ export abstract class Module {
         copy.dispose();
         moved?.dispose();
       }
-    });
+    }));
     return { missingKeys: missing, unexpectedKeys: unexpected };
   }
 
