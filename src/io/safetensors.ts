@@ -51,8 +51,9 @@ export function parseSafetensorsHeader(bytes: Uint8Array): SafetensorsHeader {
   if (headerLen > bytes.length - 8) fail(OP, `header length ${headerLen} runs past the end of the file (${bytes.length - 8} bytes after the length field)`);
   if (headerLen > MAX_HEADER) fail(OP, `header length ${headerLen} exceeds the ${MAX_HEADER}-byte limit`);
   let json: unknown;
+  let text = '';
   try {
-    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen));
     json = JSON.parse(text);
   } catch (e) {
     fail(OP, `header is not valid UTF-8 JSON: ${(e as Error).message}`);
@@ -93,7 +94,10 @@ export function parseSafetensorsHeader(bytes: Uint8Array): SafetensorsHeader {
     }
     entries.push({ name, dtype: dt, shape: shape as number[], begin, end });
   }
-  entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  // Empty tensors share an offset, so ties keep the header's written order (Object.entries would hoist
+  // integer-like names such as '0' ahead of the others).
+  const rank = topLevelKeyOrder(text);
+  entries.sort((a, b) => a.begin - b.begin || a.end - b.end || (rank.get(a.name) ?? 0) - (rank.get(b.name) ?? 0));
   let pos = 0;
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i];
@@ -103,6 +107,33 @@ export function parseSafetensorsHeader(bytes: Uint8Array): SafetensorsHeader {
   }
   if (pos !== dataLen) fail(OP, `the tensors cover ${pos} bytes but the data section holds ${dataLen} (truncated or trailing bytes)`);
   return { entries, metadata, dataStart };
+}
+
+/** The keys of a (valid) JSON object's top level in written order; a repeated key keeps its last place, as JSON.parse does. */
+function topLevelKeyOrder(text: string): Map<string, number> {
+  const order = new Map<string, number>();
+  let depth = 0;
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+    else if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+      if (depth === 1) {
+        let k = j + 1;
+        while (k < text.length && /\s/.test(text[k])) k++;
+        if (text[k] === ':') {
+          const key = JSON.parse(text.slice(i, j + 1)) as string;
+          order.delete(key);
+          order.set(key, n++);
+        }
+      }
+      i = j;
+    }
+  }
+  return order;
 }
 
 const f32scratch = new Float32Array(1);
