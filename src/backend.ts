@@ -33,6 +33,17 @@ export interface MatmulGeometry {
 }
 
 /**
+ * A GEMM's fused epilogue on C [m, n]: C[i, j] = act(C[i, j]·scale[i] + shift[i] (+ residual[i, j])), act
+ * ReLU or identity. scale and shift hold m values, residual (when given) m·n in C's layout.
+ */
+export interface GemmEpilogue {
+  scale: Storage;
+  shift: Storage;
+  residual: Storage | null;
+  relu: boolean;
+}
+
+/**
  * Sliding-window geometry shared by im2col/col2im and the pools.
  * Input [n, c, h, w]; window kh×kw with stride, zero padding and dilation; output oh×ow.
  */
@@ -103,6 +114,12 @@ export interface Backend {
   slice(x: Storage, shape: Shape, axis: number, start: number, length: number): Storage;
   concat(xs: readonly Storage[], shapes: readonly Shape[], axis: number): Storage;
   matmul(a: Storage, b: Storage, g: MatmulGeometry): Storage;
+  /**
+   * Optional fast path, not a primitive: matmul (batch 1) with the epilogue applied while C is hot. Used only
+   * where no gradient is recorded (eval-mode conv + folded batch norm + residual + ReLU); backends without it
+   * get the same result composed from primitives.
+   */
+  matmulEpilogue?(a: Storage, b: Storage, g: MatmulGeometry, e: GemmEpilogue): Storage;
   /**
    * im2col: [n,c,h,w] → [c·kh·kw, n·oh·ow]. Row r = (c·kh + ky)·kw + kx, column j = (b·oh + oy)·ow + ox;
    * padding reads 0. Batch sits in the columns so a convolution is one GEMM with the weight [o, c·kh·kw].

@@ -1,8 +1,9 @@
 // F: the neural-network functions (conv, batch norm, pools, losses), composed from the primitives in ops.ts.
 import type { WindowGeometry } from './backend.js';
 import { fail, fmt } from './errors.js';
+import { sameShape } from './shape.js';
 import * as o from './ops.js';
-import { fromStorage, noGrad, Tensor } from './tensor.js';
+import { fromStorage, isGradEnabled, noGrad, Tensor } from './tensor.js';
 
 type Pair = number | readonly [number, number];
 
@@ -52,37 +53,112 @@ export interface Conv2dOptions {
  * Computed as im2col + one GEMM per group; 1×1 stride-1 unpadded convolutions skip im2col.
  */
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}): Tensor {
-  need4d('conv2d', 'input', x);
-  need4d('conv2d', 'weight', weight);
+  const c = convSetup('conv2d', x, weight, bias, options);
+  const y = convGemm(c, x, weight);
+  // [O, N·L] → [N, O, oh, ow]
+  let out = fromChannelRows(y, c);
+  if (bias) out = o.add(out, o.reshape(bias, [1, c.oc, 1, 1]));
+  return out;
+}
+
+interface ConvSetup {
+  n: number;
+  oc: number;
+  groups: number;
+  ckk: number;
+  L: number;
+  g: WindowGeometry;
+  pointwise: boolean;
+}
+
+/** Checks conv2d's arguments (throwing with both shapes and the rule) and works out the GEMM's geometry. */
+function convSetup(op: string, x: Tensor, weight: Tensor, bias: Tensor | null, options: Conv2dOptions): ConvSetup {
+  need4d(op, 'input', x);
+  need4d(op, 'weight', weight);
   const groups = options.groups ?? 1;
-  const stride = pair('conv2d', 'stride', options.stride ?? 1, 1);
-  const padding = pair('conv2d', 'padding', options.padding ?? 0, 0);
-  const dilation = pair('conv2d', 'dilation', options.dilation ?? 1, 1);
+  const stride = pair(op, 'stride', options.stride ?? 1, 1);
+  const padding = pair(op, 'padding', options.padding ?? 0, 0);
+  const dilation = pair(op, 'dilation', options.dilation ?? 1, 1);
   const [n, c] = x.shape;
   const [oc, icg, kh, kw] = weight.shape;
   const wdesc = `weight ${fmt(weight.shape)}, groups ${groups}`;
-  if (!Number.isInteger(groups) || groups < 1) fail('conv2d', `groups must be a positive integer, got ${groups}`);
-  if (c % groups !== 0) fail('conv2d', `input channels ${c} are not divisible by groups ${groups} (input ${fmt(x.shape)})`);
-  if (oc % groups !== 0) fail('conv2d', `output channels ${oc} are not divisible by groups ${groups} (${wdesc})`);
-  if (icg * groups !== c) fail('conv2d', `input has ${c} channels but weight expects ${icg * groups} (${wdesc})`);
+  if (!Number.isInteger(groups) || groups < 1) fail(op, `groups must be a positive integer, got ${groups}`);
+  if (c % groups !== 0) fail(op, `input channels ${c} are not divisible by groups ${groups} (input ${fmt(x.shape)})`);
+  if (oc % groups !== 0) fail(op, `output channels ${oc} are not divisible by groups ${groups} (${wdesc})`);
+  if (icg * groups !== c) fail(op, `input has ${c} channels but weight expects ${icg * groups} (${wdesc})`);
   if (bias !== null) {
-    if (!(bias instanceof Tensor)) fail('conv2d', 'bias must be a Tensor or null');
-    if (bias.rank !== 1 || bias.shape[0] !== oc) fail('conv2d', `bias must have shape [${oc}] for ${oc} output channels, got ${fmt(bias.shape)}`);
+    if (!(bias instanceof Tensor)) fail(op, 'bias must be a Tensor or null');
+    if (bias.rank !== 1 || bias.shape[0] !== oc) fail(op, `bias must have shape [${oc}] for ${oc} output channels, got ${fmt(bias.shape)}`);
   }
-  const g = geometry('conv2d', x, [kh, kw], stride, padding, dilation);
-  const L = g.oh * g.ow;
-  const ckk = icg * kh * kw;
-  // cols: [C·kh·kw, N·L]; a 1×1 stride-1 unpadded conv reads x directly.
+  const g = geometry(op, x, [kh, kw], stride, padding, dilation);
+  // A 1×1 stride-1 unpadded conv reads x directly, without im2col.
   const pointwise = kh === 1 && kw === 1 && stride[0] === 1 && stride[1] === 1 && padding[0] === 0 && padding[1] === 0;
-  const cols = pointwise ? o.permute(o.reshape(x, [n, c, L]), [1, 0, 2]) : o.im2col(x, g);
-  const y =
-    groups === 1
-      ? o.matmulT(o.reshape(weight, [oc, ckk]), o.reshape(cols, [ckk, n * L]), false, false, 'conv2d')
-      : o.matmulT(o.reshape(weight, [groups, oc / groups, ckk]), o.reshape(cols, [groups, ckk, n * L]), false, false, 'conv2d');
-  // [O, N·L] → [N, O, oh, ow]
-  let out = o.reshape(o.permute(o.reshape(y, [oc, n, L]), [1, 0, 2]), [n, oc, g.oh, g.ow]);
-  if (bias) out = o.add(out, o.reshape(bias, [1, oc, 1, 1]));
-  return out;
+  return { n, oc, groups, ckk: icg * kh * kw, L: g.oh * g.ow, g, pointwise };
+}
+
+/** The columns [C·kh·kw, N·L] a convolution multiplies by its weight. */
+function convCols(c: ConvSetup, x: Tensor): Tensor {
+  return c.pointwise ? o.permute(o.reshape(x, [c.n, x.shape[1], c.L]), [1, 0, 2]) : o.im2col(x, c.g);
+}
+
+/** im2col + one GEMM per group: [O, N·L]. */
+function convGemm(c: ConvSetup, x: Tensor, weight: Tensor): Tensor {
+  const cols = convCols(c, x);
+  const { oc, ckk, groups, n, L } = c;
+  return groups === 1
+    ? o.matmulT(o.reshape(weight, [oc, ckk]), o.reshape(cols, [ckk, n * L]), false, false, 'conv2d')
+    : o.matmulT(o.reshape(weight, [groups, oc / groups, ckk]), o.reshape(cols, [groups, ckk, n * L]), false, false, 'conv2d');
+}
+
+/** [O, N·L] → [N, O, oh, ow] (a view when N is 1). */
+function fromChannelRows(y: Tensor, c: ConvSetup): Tensor {
+  return o.reshape(o.permute(o.reshape(y, [c.oc, c.n, c.L]), [1, 0, 2]), [c.n, c.oc, c.g.oh, c.g.ow]);
+}
+
+export interface ConvEpilogue {
+  /** Per output channel: y·scale[c] + shift[c] (a folded batch norm, or scale 1 and the conv's bias). */
+  scale: Tensor;
+  shift: Tensor;
+  /** Added after the shift, shaped like the output (a residual shortcut). */
+  residual?: Tensor | null;
+  /** ReLU last. */
+  relu?: boolean;
+}
+
+/**
+ * relu?(conv2d(x, weight)·scale[c] + shift[c] + residual): the eval-mode conv → batch norm (→ add) (→ ReLU) of
+ * a ResNet block as one call. Where nothing needs a gradient and the backend has a fused GEMM epilogue, one
+ * GEMM writes the final values (no separate normalise, add and ReLU passes); otherwise it is composed from
+ * conv2d, mul, add and relu, with gradients.
+ */
+export function conv2dAffine(x: Tensor, weight: Tensor, e: ConvEpilogue, options: Conv2dOptions = {}): Tensor {
+  const c = convSetup('conv2dAffine', x, weight, null, options);
+  const { n, oc, L } = c;
+  const outShape = [n, oc, c.g.oh, c.g.ow];
+  for (const [name, t] of [['scale', e.scale], ['shift', e.shift]] as const) {
+    if (!(t instanceof Tensor) || t.rank !== 1 || t.shape[0] !== oc) fail('conv2dAffine', `${name} must be a Tensor of shape [${oc}] for ${oc} output channels, got ${t instanceof Tensor ? fmt(t.shape) : typeof t}`);
+  }
+  const res = e.residual ?? null;
+  if (res !== null && (!(res instanceof Tensor) || !sameShape(res.shape, outShape))) {
+    fail('conv2dAffine', `residual must have the output's shape ${fmt(outShape)}, got ${res instanceof Tensor ? fmt(res.shape) : typeof res}`);
+  }
+  const relu = e.relu ?? false;
+  const inputs = res ? [x, weight, e.scale, e.shift, res] : [x, weight, e.scale, e.shift];
+  const wantsGrad = isGradEnabled() && inputs.some((t) => t.requiresGrad);
+  if (!wantsGrad && c.groups === 1 && x.backend.matmulEpilogue) {
+    const cols = convCols(c, x);
+    // The GEMM's rows are channels and its columns (image, position): the residual in that order too.
+    const resRows = res ? o.permute(o.reshape(res, [n, oc, L]), [1, 0, 2]) : null;
+    const y = o.matmulEpilogue(o.reshape(weight, [oc, c.ckk]), o.reshape(cols, [c.ckk, n * L]), e.scale, e.shift, resRows ? o.reshape(resRows, [oc, n * L]) : null, relu, 'conv2dAffine');
+    if (y) {
+      cols.dispose(); // inference: free the (large) columns now rather than at the end of the caller's tidy
+      resRows?.dispose();
+      return fromChannelRows(y, c);
+    }
+  }
+  let out = o.add(o.mul(conv2d(x, weight, null, options), o.reshape(e.scale, [1, oc, 1, 1])), o.reshape(e.shift, [1, oc, 1, 1]));
+  if (res) out = o.add(out, res);
+  return relu ? o.relu(out) : out;
 }
 
 /** im2col in PyTorch's F.unfold layout: [N, C·kh·kw, L]. */

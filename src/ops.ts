@@ -310,6 +310,27 @@ export function matmulT(a: Tensor, b: Tensor, transA: boolean, transB: boolean, 
   return record('matmul', [aa, bb], { transA, transB }, h, [...outBatch, m, n]);
 }
 
+/**
+ * Not a primitive: act(a·b·scale[i] + shift[i] (+ residual)) for a [m,k], b [k,n], through the backend's fused
+ * GEMM epilogue. Records nothing, so callers use it only where no gradient is wanted; returns null when the
+ * backend has no such path (callers then compose the same result from primitives).
+ */
+export function matmulEpilogue(a: Tensor, b: Tensor, scale: Tensor, shift: Tensor, residual: Tensor | null, relu: boolean, opName = 'matmul'): Tensor | null {
+  const ts = residual ? [a, b, scale, shift, residual] : [a, b, scale, shift];
+  const be = backendOf(opName, ts);
+  if (!be.matmulEpilogue) return null;
+  const [m, k] = a.shape;
+  const n = b.shape[1];
+  if (a.rank !== 2 || b.rank !== 2 || b.shape[0] !== k) fail(opName, `expected a [m,k] and b [k,n], got ${fmt(a.shape)} and ${fmt(b.shape)}`);
+  if (scale.size !== m || shift.size !== m) fail(opName, `scale ${fmt(scale.shape)} and shift ${fmt(shift.shape)} must hold ${m} values, one per output row`);
+  if (residual && !sameShape(residual.shape, [m, n])) fail(opName, `residual ${fmt(residual.shape)} must match the output [${m}, ${n}]`);
+  const g = { batch: 1, batchA: 1, batchB: 1, m, k, n, transA: false, transB: false };
+  const out = fromStorage(be, be.matmulEpilogue(a.storage, b.storage, g, { scale: scale.storage, shift: shift.storage, residual: residual ? residual.storage : null, relu }), [m, n]);
+  const hook = opHook();
+  if (hook) hook(out, 'matmulEpilogue');
+  return out;
+}
+
 // ---- windows: im2col/col2im and pooling primitives ----
 
 export function im2col(x: Tensor, g: WindowGeometry): Tensor {

@@ -1,7 +1,7 @@
 // summary(model, inputShape): every module's output shape, parameter count and multiply-accumulates, as
 // a table with totals, found by tracing one forward pass (convolutions, batch norms and ReLUs are only shaped, not computed).
 import { fail, fmt } from './errors.js';
-import { BatchNorm2d, Conv2d, Identity, Linear, ReLU } from './nn/layers.js';
+import { BatchNorm2d, Conv2d, Identity, Linear, ReLU, setBatchNormFolding } from './nn/layers.js';
 import type { Module } from './nn/module.js';
 import { noGrad, tidy, zeros, type Tensor } from './tensor.js';
 
@@ -79,6 +79,7 @@ export function summary(model: Module, inputShape: readonly number[], options: S
   const training = named.map(([, m]) => m.training);
   const patched: Module[] = [];
   let outputShape: number[] = [];
+  let folding: boolean | null = null;
   try {
     for (const [, m] of named) {
       const original = m.forward.bind(m);
@@ -115,6 +116,8 @@ export function summary(model: Module, inputShape: readonly number[], options: S
       patched.push(m);
     }
     model.eval();
+    // The trace counts each module's own forward; eval-mode folding would run conv and BN as one call.
+    folding = setBatchNormFolding(false);
     outputShape = noGrad(() =>
       tidy(() => {
         const y = model.forward(zeros(inputShape));
@@ -122,6 +125,7 @@ export function summary(model: Module, inputShape: readonly number[], options: S
       }),
     );
   } finally {
+    if (folding !== null) setBatchNormFolding(folding);
     for (const m of patched) delete (m as unknown as Record<string, unknown>).forward;
     named.forEach(([, m], i) => (m.training = training[i]));
   }

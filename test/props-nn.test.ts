@@ -83,6 +83,32 @@ const convEdges: ConvCase[] = [
   conv({ n: 2, cg: 1, og: 1, h: 3, w: 3, kh: 3, kw: 3, padding: [1, 1], stride: [2, 2] }), // odd sizes, ResNet stem-like
 ];
 
+/**
+ * conv2dAffine: relu?(conv·scale[c] + shift[c] + residual) against the oracle. Without gradients the backend's
+ * fused GEMM epilogue runs where it has one (wasm); with them the composed path runs and is differentiated.
+ */
+function convAffineCheck(c: ConvCase, residual: boolean, relu: boolean, grad: boolean) {
+  const base = convCheck({ ...c, bias: false });
+  const Oc = c.groups * c.og;
+  const y0 = O.conv2d({ shape: base.inputs[0].shape, data: base.inputs[0].data }, { shape: base.inputs[1].shape, data: base.inputs[1].data }, null, { sh: c.stride[0], sw: c.stride[1], ph: c.padding[0], pw: c.padding[1], dh: c.dilation[0], dw: c.dilation[1] }, c.groups);
+  const inputs = [...base.inputs, x4([Oc], c.seed + 3), x4([Oc], c.seed + 4)];
+  if (residual) inputs.push(x4(y0.shape, c.seed + 5));
+  for (const i of inputs) i.grad = grad;
+  const opts = { stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups };
+  const cs = [1, Oc, 1, 1];
+  return {
+    ...base,
+    name: `conv2dAffine${residual ? ' +residual' : ''}${relu ? ' relu' : ''}${grad ? ' (with gradients)' : ' (no gradients)'}`,
+    inputs,
+    run: (ts: Tensor[]) => F.conv2dAffine(ts[0], ts[1], { scale: ts[2], shift: ts[3], residual: residual ? ts[4] : null, relu }, opts),
+    oracle: (xs: O.Arr[]) => {
+      let y = O.add(O.mul(base.oracle(xs.slice(0, 2)), O.reshape(xs[2], cs)), O.reshape(xs[3], cs));
+      if (residual) y = O.add(y, xs[4]);
+      return relu ? O.relu(y) : y;
+    },
+  };
+}
+
 // ---- unfold ----
 
 interface UnfoldCase {
@@ -233,6 +259,15 @@ describe.each(backends)('F properties on $label', (tb) => {
 
   it('conv2d (stride, padding, dilation, groups, bias): output and input/weight/bias gradients', async () => {
     await fc.assert(fc.asyncProperty(convArb, async (c) => checkOp(tb, convCheck(c))), params(40, convEdges));
+  });
+
+  it('conv2dAffine (the folded conv + batch norm + residual + ReLU): fused without gradients, composed with them', async () => {
+    const flags = fc.record({ residual: fc.boolean(), relu: fc.boolean(), grad: fc.boolean() });
+    const edges = convEdges.map((c, i): [ConvCase, { residual: boolean; relu: boolean; grad: boolean }] => [c, { residual: i % 2 === 0, relu: i % 3 !== 0, grad: false }]);
+    await fc.assert(
+      fc.asyncProperty(fc.tuple(convArb, flags), async ([c, f]) => checkOp(tb, convAffineCheck(c, f.residual, f.relu, f.grad))),
+      params(30, edges),
+    );
   });
 
   it('unfold matches the direct window gather and its gradient', async () => {

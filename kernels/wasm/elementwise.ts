@@ -120,6 +120,43 @@ function sumRun(): Func {
   return f;
 }
 
+/**
+ * epi_<res>_<relu>(pc, cols, r0, r1, scale, shift, res): in place on rows r0..r1 of a contiguous [rows, cols]
+ * matrix, y = act(y·scale[r] + shift[r] (+ res[r, j])): a GEMM's fused epilogue (conv bias or eval-mode
+ * batch norm folded to a per-channel scale and shift, the residual add and ReLU in one pass).
+ */
+function epilogue(residual: boolean, relu: boolean): Func {
+  const f = new Func([I32, I32, I32, I32, I32, I32, I32]);
+  const [pc, cols, r0, r1, scale, shift, res] = [0, 1, 2, 3, 4, 5, 6];
+  const r = f.local(I32), i = f.local(I32), n4 = f.local(I32), y = f.local(I32), q = f.local(I32);
+  const sv = f.local(V128), bv = f.local(V128), ss = f.local(F32), bs = f.local(F32), t = f.local(F32);
+  f.get(cols).i32(-4).i32And().set(n4);
+  f.forLoop(r, () => f.get(r0), () => f.get(r1), 1, () => {
+    f.get(scale).get(r).i32(4).i32Mul().i32Add().tee(i).v128Load32Splat().set(sv);
+    f.get(i).f32Load().set(ss);
+    f.get(shift).get(r).i32(4).i32Mul().i32Add().tee(i).v128Load32Splat().set(bv);
+    f.get(i).f32Load().set(bs);
+    f.get(pc).get(r).get(cols).i32Mul().i32(4).i32Mul().i32Add().set(y);
+    f.get(res).get(r).get(cols).i32Mul().i32(4).i32Mul().i32Add().set(q);
+    f.forLoop(i, () => f.i32(0), () => f.get(n4), 4, () => {
+      f.get(y).get(i).i32(4).i32Mul().i32Add();
+      if (relu) f.v128Zero();
+      f.get(y).get(i).i32(4).i32Mul().i32Add().v128Load().get(sv).f32x4Mul().get(bv).f32x4Add();
+      if (residual) f.get(q).get(i).i32(4).i32Mul().i32Add().v128Load().f32x4Add();
+      if (relu) f.f32x4Pmax(); // pmax(0, v): NaN → 0, as relu's x > 0 ? x : 0
+      f.v128Store();
+    });
+    f.forLoop(i, () => f.get(n4), () => f.get(cols), 1, () => {
+      f.get(y).get(i).i32(4).i32Mul().i32Add();
+      f.get(y).get(i).i32(4).i32Mul().i32Add().f32Load().get(ss).f32Mul().get(bs).f32Add();
+      if (residual) f.get(q).get(i).i32(4).i32Mul().i32Add().f32Load().f32Add();
+      if (relu) f.tee(t).f32(0).get(t).f32(0).f32Gt().select();
+      f.f32Store();
+    });
+  });
+  return f;
+}
+
 export const BINARY_OPS: readonly WasmBinary[] = ['add', 'sub', 'mul', 'div', 'eq', 'gt'];
 export const UNARY_OPS: readonly WasmUnary[] = ['neg', 'abs', 'sqrt', 'relu'];
 export const RUN_MODES: readonly RunMode[] = ['vv', 'vs', 'sv'];
@@ -128,4 +165,5 @@ export function addElementwiseKernels(mb: ModuleBuilder): void {
   for (const op of BINARY_OPS) for (const mode of RUN_MODES) mb.add(`bin_${op}_${mode}`, binary(op, mode));
   for (const op of UNARY_OPS) mb.add(`un_${op}`, unary(op));
   mb.add('sumrun', sumRun());
+  for (const res of [false, true]) for (const relu of [false, true]) mb.add(`epi_${+res}${+relu}`, epilogue(res, relu));
 }

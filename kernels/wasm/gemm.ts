@@ -52,6 +52,17 @@ function packA(): Func {
       f.get(d).i32(16).i32Add().set(d);
     });
     f.else_();
+    // Columns contiguous (a transposed A: the 4 rows of a tile are adjacent floats at each k), full tile:
+    // one v128 copy per k.
+    f.get(rs).i32(1).i32Eq().get(it).i32(MR).i32Mul().i32(MR).i32Add().get(m).i32LeS().i32And().if_();
+    f.get(src).get(it).i32(MR * 4).i32Mul().i32Add().set(s);
+    f.get(dst).get(it).get(k).i32Mul().i32(MR * 4).i32Mul().i32Add().set(d);
+    f.forLoop(p, () => f.i32(0), () => f.get(k), 1, () => {
+      f.get(d).get(s).v128Load().v128Store();
+      f.get(s).get(ps4).i32Add().set(s);
+      f.get(d).i32(16).i32Add().set(d);
+    });
+    f.else_();
     f.forLoop(r, () => f.i32(0), () => f.i32(MR), 1, () => {
       f.get(it).i32(MR).i32Mul().get(r).i32Add().set(i);
       // d = dst + ((it·k)·4 + r)·4
@@ -70,6 +81,7 @@ function packA(): Func {
       });
       f.end();
     });
+    f.end();
     f.end();
   });
   return f;

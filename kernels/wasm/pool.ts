@@ -12,6 +12,8 @@ const ACTIVE = 4;
 const ERROR = 5;
 const ARGS_AT = 8; // in float64 slots (64 bytes)
 const MAX_ARGS = 24;
+/** Polls before a thread sleeps (~50–200 µs): long enough to bridge the gap between consecutive ops. */
+const SPIN = 1 << 16;
 
 // Worker source, evaluated as CommonJS so it runs the same from dist (plain node) and under vitest/tsx,
 // where a .ts worker file would not load. It only needs the module, the memory and the control block.
@@ -25,9 +27,14 @@ const f64 = new Float64Array(ctrl);
 parentPort.postMessage('ready');
 let seen = Atomics.load(i32, ${GEN});
 for (;;) {
-  Atomics.wait(i32, ${GEN}, seen);
-  const g = Atomics.load(i32, ${GEN});
-  if (g === seen) continue;
+  // Spin briefly before sleeping: a forward pass posts calls back to back, and waking a sleeping thread
+  // (futex) costs tens to hundreds of microseconds, more than many of the calls themselves.
+  let g = Atomics.load(i32, ${GEN});
+  for (let s = 0; g === seen && s < ${SPIN}; s++) g = Atomics.load(i32, ${GEN});
+  if (g === seen) {
+    Atomics.wait(i32, ${GEN}, seen);
+    continue;
+  }
   seen = g;
   if (Atomics.load(i32, ${QUIT})) break;
   if (tid >= i32[${ACTIVE}]) continue;
@@ -98,7 +105,9 @@ export class WorkerPool {
     Atomics.add(this.i32, GEN, 1);
     Atomics.notify(this.i32, GEN);
     local(...args[0]);
-    for (let p = Atomics.load(this.i32, PENDING); p !== 0; p = Atomics.load(this.i32, PENDING)) Atomics.wait(this.i32, PENDING, p);
+    let p = Atomics.load(this.i32, PENDING);
+    for (let s = 0; p !== 0 && s < SPIN; s++) p = Atomics.load(this.i32, PENDING);
+    for (; p !== 0; p = Atomics.load(this.i32, PENDING)) Atomics.wait(this.i32, PENDING, p);
     if (Atomics.exchange(this.i32, ERROR, 0) !== 0) throw new Error(`wasm pool: kernel ${name} trapped in a worker`);
   }
 

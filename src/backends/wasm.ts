@@ -1,7 +1,7 @@
 // The wasm backend: tensors live in one WebAssembly.Memory (shared with a worker pool when possible); GEMM and
 // elementwise ops run gpugrad's own emitted SIMD kernels, data movement and the rest run over the same heap.
 import { availableParallelism } from 'node:os';
-import type { AdamParams, AvgPoolGeometry, Backend, BinaryOp, MatmulGeometry, ReduceOp, SgdParams, Storage, UnaryOp, WindowGeometry } from '../backend.js';
+import type { AdamParams, AvgPoolGeometry, Backend, BinaryOp, GemmEpilogue, MatmulGeometry, ReduceOp, SgdParams, Storage, UnaryOp, WindowGeometry } from '../backend.js';
 import { avgPoolWindow, broadcastStrides, sizeOf, stridesOf, type Shape } from '../shape.js';
 import { Heap } from '../../kernels/wasm/heap.js';
 import { buildKernelModule, MAX_PAGES } from '../../kernels/wasm/module.js';
@@ -403,6 +403,19 @@ export class WasmBackend implements Backend {
       const [csB, psB] = transB ? [k, 1] : [1, n];
       this.gemm(pa, rsA, psA, pb, csB, psB, m, n, k, out.ptr + bt * m * n * 4);
     }
+    return out;
+  }
+
+  matmulEpilogue(a: Storage, b: Storage, g: MatmulGeometry, e: GemmEpilogue): Storage {
+    if (g.batch !== 1) throw new Error(`wasm matmulEpilogue: batch ${g.batch}, expected 1`);
+    const out = this.matmul(a, b, g);
+    const { m, n } = g;
+    if (m * n === 0) return out;
+    // One pass over C right after the GEMM (still in cache), split by rows like the GEMM's threads.
+    const T = this.pool && m * n >= 1 << 15 ? this.threads : 1;
+    const res = e.residual ? st(e.residual).ptr : 0;
+    const parts = splitRange(m, T).map(([r0, r1]) => [st(out).ptr, n, r0, r1, st(e.scale).ptr, st(e.shift).ptr, res]);
+    this.par(`epi_${e.residual ? 1 : 0}${e.relu ? 1 : 0}`, parts);
     return out;
   }
 

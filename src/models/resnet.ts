@@ -5,7 +5,7 @@ import * as o from '../ops.js';
 import type { Generator } from '../random.js';
 import { Tensor } from '../tensor.js';
 import { constant_, kaimingNormal_ } from '../nn/init.js';
-import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Identity, Linear, initSkipped, MaxPool2d, ReLU, Sequential, skipInit } from '../nn/layers.js';
+import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, convBn, Identity, Linear, initSkipped, MaxPool2d, ReLU, Sequential, skipInit } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 
 // ---- the two convolutions every block is made of: bias-free, because a BatchNorm follows each one ----
@@ -68,9 +68,8 @@ export class BasicBlock extends Module {
 
   forward(x: Tensor): Tensor {
     const identity = this.downsample ? this.downsample.forward(x) : x;
-    let out = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
-    out = this.bn2.forward(this.conv2.forward(out));
-    return this.relu.forward(o.add(out, identity));
+    const out = convBn(this.conv1, this.bn1, x, { relu: true });
+    return convBn(this.conv2, this.bn2, out, { residual: identity, relu: true });
   }
 }
 
@@ -109,10 +108,10 @@ export class Bottleneck extends Module {
 
   forward(x: Tensor): Tensor {
     const identity = this.downsample ? this.downsample.forward(x) : x;
-    let out = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
-    out = this.relu.forward(this.bn2.forward(this.conv2.forward(out)));
-    out = this.bn3.forward(this.conv3.forward(out));
-    return this.relu.forward(o.add(out, identity));
+    // convBn(conv, bn, x, …) = bn(conv(x)) (+ residual) → ReLU; in eval mode the BN folds into the conv (nn/layers.ts).
+    let out = convBn(this.conv1, this.bn1, x, { relu: true });
+    out = convBn(this.conv2, this.bn2, out, { relu: true });
+    return convBn(this.conv3, this.bn3, out, { residual: identity, relu: true });
   }
 }
 
@@ -236,7 +235,7 @@ export class ResNet extends Module {
     if (!(x instanceof Tensor) || x.rank !== 4 || x.shape[1] !== this.inChannels) {
       fail('ResNet', `input must be [N, ${this.inChannels}, H, W], got ${x instanceof Tensor ? fmt(x.shape) : typeof x}`);
     }
-    let y = this.maxpool.forward(this.relu.forward(this.bn1.forward(this.conv1.forward(x))));
+    let y = this.maxpool.forward(convBn(this.conv1, this.bn1, x, { relu: true }));
     y = this.layer4.forward(this.layer3.forward(this.layer2.forward(this.layer1.forward(y))));
     return o.flatten(this.avgpool.forward(y), 1);
   }

@@ -4,7 +4,7 @@ import { fail, fmt } from '../errors.js';
 import * as F from '../functional.js';
 import * as o from '../ops.js';
 import type { Generator } from '../random.js';
-import { noGrad, Tensor, zeros, ones, full } from '../tensor.js';
+import { isGradEnabled, noGrad, tidy, Tensor, zeros, ones, full } from '../tensor.js';
 import { fans, kaimingUniform_, uniform_ } from './init.js';
 import { Module } from './module.js';
 
@@ -308,7 +308,68 @@ export class Sequential extends Module {
   }
   forward(x: Tensor): Tensor {
     let y = x;
-    for (const m of this.list) y = m.forward(y);
+    for (let i = 0; i < this.list.length; i++) {
+      const [m, next, after] = [this.list[i], this.list[i + 1], this.list[i + 2]];
+      // Conv2d → BatchNorm2d (→ ReLU) runs as one folded call where convBn can fold it (eval, no gradient).
+      if (m instanceof Conv2d && next instanceof BatchNorm2d && canFold(m, next, y)) {
+        const relu = after instanceof ReLU;
+        y = convBn(m, next, y, { relu });
+        i += relu ? 2 : 1;
+      } else y = m.forward(y);
+    }
     return y;
   }
+}
+
+// ---- eval-mode batch-norm folding ----
+
+let folding = true;
+
+/**
+ * Turns eval-mode batch-norm folding on or off (default on) and returns the previous setting. Off, every
+ * Conv2d → BatchNorm2d pair runs as two modules, as in training; results agree to float32 rounding.
+ */
+export function setBatchNormFolding(enabled: boolean): boolean {
+  const was = folding;
+  folding = enabled;
+  return was;
+}
+
+export function batchNormFolding(): boolean {
+  return folding;
+}
+
+/** Folding applies in eval mode with running statistics, when no gradient is recorded through the pair. */
+function canFold(conv: Conv2d, bn: BatchNorm2d, x: Tensor): boolean {
+  if (!folding || bn.training || !bn.runningMean || !bn.runningVar) return false;
+  if (bn.numFeatures !== conv.outChannels) return false; // let the modules report the mismatch
+  if (!isGradEnabled()) return true;
+  return ![x, conv.weight, conv.bias, bn.weight, bn.bias].some((t) => t?.requiresGrad);
+}
+
+/**
+ * bn(conv(x)) (+ residual) (→ ReLU). In eval mode the batch norm is an affine map per channel, so it folds into
+ * the convolution: y = conv(x)·s + t with s = γ/√(running_var + ε) and t = β − running_mean·s (+ the conv's
+ * bias·s), and the backend's GEMM applies s, t, the residual and ReLU as it writes the output. In training, with
+ * gradients, or with folding turned off, the modules run one by one.
+ */
+export function convBn(conv: Conv2d, bn: BatchNorm2d, x: Tensor, opts: { residual?: Tensor | null; relu?: boolean } = {}): Tensor {
+  const res = opts.residual ?? null;
+  if (!canFold(conv, bn, x) || (res !== null && res.requiresGrad && isGradEnabled())) {
+    let y = bn.forward(conv.forward(x));
+    if (res !== null) y = o.add(y, res);
+    return opts.relu ? o.relu(y) : y;
+  }
+  const [scale, shift] = tidy(() => {
+    let s = o.pow(o.add(bn.runningVar as Tensor, bn.eps), -0.5);
+    if (bn.weight) s = o.mul(s, bn.weight);
+    let t = o.neg(o.mul(bn.runningMean as Tensor, s));
+    if (bn.bias) t = o.add(t, bn.bias);
+    if (conv.bias) t = o.add(t, o.mul(conv.bias, s));
+    return [s, t];
+  });
+  const y = F.conv2dAffine(x, conv.weight, { scale, shift, residual: res, relu: opts.relu ?? false }, { stride: conv.stride, padding: conv.padding, dilation: conv.dilation, groups: conv.groups });
+  scale.dispose();
+  shift.dispose();
+  return y;
 }

@@ -1,0 +1,121 @@
+// Eval-mode batch-norm folding (nn.convBn, Sequential's conv → bn → relu) on every test backend: the folded
+// network agrees with the unfolded one, the fused GEMM epilogue runs only where nothing needs a gradient,
+// folding can be turned off, and training is untouched.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { currentBackend, F, manualSeed, nn, noGrad, randn, resnet50, tidy, type Tensor } from '../src/index.js';
+import { testBackends, useBackend } from './backends.js';
+import { availableBackends } from './fd.js';
+
+const backends = await availableBackends(testBackends);
+
+/** Counts calls of the backend's fused GEMM (0 forever on backends without one). */
+function spyFused(): { count: () => number; restore: () => void } {
+  const be = currentBackend();
+  const orig = be.matmulEpilogue;
+  let n = 0;
+  if (orig) be.matmulEpilogue = (...a) => (n++, orig.apply(be, a));
+  return { count: () => n, restore: () => void (orig ? (be.matmulEpilogue = orig) : undefined) };
+}
+
+/** Running statistics that are not the identity, so a folded scale/shift differs from 1/0. */
+function perturbStats(m: nn.Module): void {
+  noGrad(() => {
+    for (const [k, b] of m.namedBuffers()) {
+      if (k.endsWith('running_mean')) b.assign(randn(b.shape).mul(0.2));
+      if (k.endsWith('running_var')) b.assign(randn(b.shape).abs().add(0.5));
+    }
+    for (const [k, p] of m.namedParameters()) if (/bn\d?\.(weight|bias)$|downsample\.1\.(weight|bias)$/.test(k)) p.assign(randn(p.shape).mul(0.3).add(k.endsWith('weight') ? 1 : 0));
+  });
+}
+
+async function relErr(a: Tensor, b: Tensor): Promise<number> {
+  const [x, y] = [await a.data(), await b.data()];
+  let e = 0;
+  let m = 0;
+  for (let i = 0; i < x.length; i++) {
+    e = Math.max(e, Math.abs(x[i] - y[i]));
+    m = Math.max(m, Math.abs(y[i]));
+  }
+  return e / m;
+}
+
+describe.each(backends)('batch-norm folding on $label', (tb) => {
+  beforeEach(async () => {
+    await useBackend(tb);
+    manualSeed(3);
+  });
+  afterEach(() => {
+    nn.setBatchNormFolding(true);
+  });
+
+  it('ResNet-50 eval logits agree folded and unfolded; the fused GEMM runs only when folding is on', async () => {
+    const model = resnet50({ numClasses: 10 });
+    perturbStats(model);
+    model.eval();
+    const x = randn([2, 3, 32, 32]);
+    const spy = spyFused();
+    try {
+      const folded = noGrad(() => tidy(() => model.forward(x)));
+      const fusedCalls = spy.count();
+      expect(nn.setBatchNormFolding(false)).toBe(true);
+      const plain = noGrad(() => tidy(() => model.forward(x)));
+      expect(spy.count()).toBe(fusedCalls); // off: no fused call
+      if (currentBackend().matmulEpilogue) expect(fusedCalls).toBe(53); // every conv of ResNet-50 with its BN
+      expect(await relErr(folded, plain)).toBeLessThan(1e-5);
+    } finally {
+      spy.restore();
+    }
+  });
+
+  it('with gradients (eval mode, parameters that require grad) nothing folds and the gradients match', async () => {
+    const block = new nn.Sequential(new nn.Conv2d(3, 4, 3, { padding: 1, bias: true }), new nn.BatchNorm2d(4), new nn.ReLU(), new nn.Conv2d(4, 2, 1), new nn.BatchNorm2d(2));
+    perturbStats(block);
+    block.eval();
+    const x = randn([2, 3, 5, 5], { requiresGrad: true });
+    const spy = spyFused();
+    const grads = async (fold: boolean): Promise<Float32Array[]> => {
+      nn.setBatchNormFolding(fold);
+      for (const p of block.parameters()) p.grad = null;
+      x.grad = null;
+      tidy(() => block.forward(x).mul(block.forward(x)).sum().backward());
+      return Promise.all([x, ...block.parameters()].map((t) => (t.grad as Tensor).data()));
+    };
+    try {
+      const a = await grads(true);
+      const b = await grads(false);
+      expect(spy.count()).toBe(0);
+      a.forEach((g, i) => expect(Array.from(g)).toEqual(Array.from(b[i])));
+      // Without gradients the same Sequential folds (conv → bn → relu, then conv → bn) and agrees.
+      nn.setBatchNormFolding(true);
+      const y1 = noGrad(() => block.forward(x));
+      if (currentBackend().matmulEpilogue) expect(spy.count()).toBe(2);
+      nn.setBatchNormFolding(false);
+      const y2 = noGrad(() => block.forward(x));
+      expect(await relErr(y1, y2)).toBeLessThan(1e-5);
+    } finally {
+      spy.restore();
+    }
+  });
+
+  it('training mode never folds: batch statistics are used and the running statistics update', async () => {
+    const seq = new nn.Sequential(new nn.Conv2d(2, 3, 3), new nn.BatchNorm2d(3), new nn.ReLU());
+    const bn = seq.at(1) as nn.BatchNorm2d;
+    const spy = spyFused();
+    try {
+      noGrad(() => seq.forward(randn([2, 2, 4, 4])));
+      expect(spy.count()).toBe(0);
+      expect(Array.from(await (bn.numBatchesTracked as Tensor).data())).toEqual([1]);
+      expect(Array.from(await (bn.runningMean as Tensor).data()).some((v) => v !== 0)).toBe(true);
+    } finally {
+      spy.restore();
+    }
+  });
+
+  it('conv2dAffine refuses scale, shift and residual of the wrong shape, naming the op and the shapes', () => {
+    const x = randn([1, 2, 4, 4]);
+    const w = randn([3, 2, 3, 3]);
+    const ones = (n: number): Tensor => randn([n]);
+    expect(() => F.conv2dAffine(x, w, { scale: ones(2), shift: ones(3) })).toThrow(/conv2dAffine.*scale must be a Tensor of shape \[3\].*got \[2\]/);
+    expect(() => F.conv2dAffine(x, w, { scale: ones(3), shift: ones(3), residual: randn([1, 3, 4, 4]) })).toThrow(/conv2dAffine.*residual must have the output's shape \[1, ?3, ?2, ?2\], got \[1, ?3, ?4, ?4\]/);
+  });
+});
