@@ -36,6 +36,16 @@ const cases: Record<string, Case> = {
   },
   avgPool2d: (b, up) => [b.avgPool2d(up(v(32)), { ...win, countIncludePad: false })],
   avgPool2dBackward: (b, up) => [b.avgPool2dBackward(up(v(32)), { ...win, countIncludePad: true })],
+  'batchNorm (training: batch statistics)': (b, up) => {
+    const r = b.batchNorm(up(v(32)), [2, 2, 2, 4], up([1.5, -0.5]), up([0.25, 1]), 1e-5);
+    return [r.out, r.mean, r.var];
+  },
+  batchNormBackward: (b, up) => {
+    const x = up(v(32));
+    const r = b.batchNorm(x, [2, 2, 2, 4], up([1.5, -0.5]), up([0.25, 1]), 1e-5);
+    const g = b.batchNormBackward(up(v(32, 3)), x, [2, 2, 2, 4], r.mean, r.var, up([1.5, -0.5]), 1e-5);
+    return [g.dx, g.dweight, g.dbias];
+  },
   'sgdStep (in place)': (b, up) => {
     const p = up(v(5));
     const m = up(v(5, 2));

@@ -35,6 +35,8 @@ export interface PrimAttrs {
   col2im: WindowGeometry;
   maxPool2d: WindowGeometry;
   avgPool2d: AvgPoolGeometry;
+  /** Training-mode batch norm of x [n,c,h,w] with weight and bias [c]; saves the batch mean and variance. */
+  batchNorm: { eps: number };
 }
 export type Prim = keyof PrimAttrs;
 
@@ -105,6 +107,13 @@ const rules: { [P in Prim]: GradRule<P> } = {
   avgPool2d: (g, n) => {
     const b = g.backend;
     return [fromStorage(b, b.avgPool2dBackward(g.storage, n.attrs), x0(n).shape)];
+  },
+  // dx = w·invstd·(dy − mean(dy) − x̂·mean(dy·x̂)), dweight = Σdy·x̂, dbias = Σdy (per channel; the kernels).
+  batchNorm: (g, n) => {
+    const [x, w] = n.inputs;
+    const b = g.backend;
+    const r = b.batchNormBackward(g.storage, x.storage, x.shape, n.saved[0].storage, n.saved[1].storage, w.storage, n.attrs.eps);
+    return [fromStorage(b, r.dx, x.shape), fromStorage(b, r.dweight, w.shape), fromStorage(b, r.dbias, w.shape)];
   },
 };
 

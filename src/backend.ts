@@ -32,6 +32,19 @@ export interface MatmulGeometry {
   transB: boolean;
 }
 
+/** Training-mode batch norm's outputs: y, and the batch mean and biased variance per channel (c values each). */
+export interface BatchNormResult {
+  out: Storage;
+  mean: Storage;
+  var: Storage;
+}
+
+export interface BatchNormGrads {
+  dx: Storage;
+  dweight: Storage;
+  dbias: Storage;
+}
+
 /**
  * A GEMM's fused epilogue on C [m, n]: C[i, j] = act(C[i, j]·scale[i] + shift[i] (+ residual[i, j])), act
  * ReLU or identity. scale and shift hold m values, residual (when given) m·n in C's layout.
@@ -114,6 +127,13 @@ export interface Backend {
   slice(x: Storage, shape: Shape, axis: number, start: number, length: number): Storage;
   concat(xs: readonly Storage[], shapes: readonly Shape[], axis: number): Storage;
   matmul(a: Storage, b: Storage, g: MatmulGeometry): Storage;
+  /**
+   * Training-mode batch norm over x [n, c, h, w] (shape): batch mean and biased variance per channel, then
+   * y = (x − mean)/√(var + eps)·weight + bias. weight and bias hold c values.
+   */
+  batchNorm(x: Storage, shape: Shape, weight: Storage, bias: Storage, eps: number): BatchNormResult;
+  /** Its gradient from dy, the input and the saved statistics. */
+  batchNormBackward(dy: Storage, x: Storage, shape: Shape, mean: Storage, variance: Storage, weight: Storage, eps: number): BatchNormGrads;
   /**
    * Optional fast path, not a primitive: matmul (batch 1) with the epilogue applied while C is hot. Used only
    * where no gradient is recorded (eval-mode conv + folded batch norm + residual + ReLU); backends without it

@@ -210,24 +210,24 @@ export function batchNorm2d(
   if (training) {
     const count = n * h * w;
     if (count <= 1) fail('batchNorm2d', `expected more than 1 value per channel when training, got input ${fmt(x.shape)}`);
-    const mu = o.mean(x, [0, 2, 3], true);
-    const xc = o.sub(x, mu);
-    const variance = o.mean(o.mul(xc, xc), [0, 2, 3], true);
-    let scale = o.pow(o.add(variance, eps), -0.5);
-    if (weight) scale = o.mul(scale, o.reshape(weight, cshape));
-    let y = o.mul(xc, scale);
-    if (bias) y = o.add(y, o.reshape(bias, cshape));
+    // One primitive: batch statistics, normalisation and the affine in two passes (its own gradient rule).
+    const w1 = weight ?? o.constant(x, [c], 1);
+    const b1 = bias ?? o.constant(x, [c], 0);
+    const { y, mean: mu, variance } = o.batchNormPrim(x, w1, b1, eps);
+    // Stand-ins for an absent weight/bias: the graph reads them in backward; without a graph they can go.
+    if (!y.node) for (const [t, given] of [[w1, weight], [b1, bias]] as const) if (!given) t.dispose();
     if (runningMean && runningVar) {
       noGrad(() => {
-        const m1 = o.reshape(mu, [c]);
-        const v1 = o.mul(o.reshape(variance, [c]), count / (count - 1));
-        const nm = o.add(o.mul(runningMean, 1 - momentum), o.mul(m1, momentum));
+        const v1 = o.mul(variance, count / (count - 1));
+        const nm = o.add(o.mul(runningMean, 1 - momentum), o.mul(mu, momentum));
         const nv = o.add(o.mul(runningVar, 1 - momentum), o.mul(v1, momentum));
         runningMean.assign(nm);
         runningVar.assign(nv);
-        for (const t of [m1, v1, nm, nv]) t.dispose();
+        for (const t of [v1, nm, nv]) t.dispose();
       });
     }
+    mu.dispose();
+    variance.dispose();
     return y;
   }
   // Eval: fold the statistics into one scale and shift per channel.

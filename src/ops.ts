@@ -37,6 +37,11 @@ function asTensor(op: string, v: Tensor | number, like: Tensor): Tensor {
   return fromStorage(b, b.fill(1, v), []);
 }
 
+/** A constant tensor of `shape` on `like`'s backend (no gradient). */
+export function constant(like: Tensor, shape: Shape, value: number): Tensor {
+  return fromStorage(like.backend, like.backend.fill(sizeOf(shape), value), shape);
+}
+
 function checkTensor(op: string, arg: string, t: unknown): asserts t is Tensor {
   if (!(t instanceof Tensor)) fail(op, `argument '${arg}' must be a Tensor, got ${t === null ? 'null' : typeof t}`);
 }
@@ -351,6 +356,26 @@ export function maxPool2dPrim(x: Tensor, g: WindowGeometry): Tensor {
   // Without a node nobody needs the indices; with one they live as long as the graph (freed with it).
   if (!y.node) idx.dispose();
   return y;
+}
+
+/**
+ * Training-mode batch norm of x [n,c,h,w] with weight and bias [c] (the primitive; F.batchNorm2d adds the
+ * checks, the running statistics and eval mode). Returns y and the batch mean and biased variance [c].
+ */
+export function batchNormPrim(x: Tensor, weight: Tensor, bias: Tensor, eps: number): { y: Tensor; mean: Tensor; variance: Tensor } {
+  const be = backendOf('batchNorm2d', [x, weight, bias]);
+  const r = be.batchNorm(x.storage, x.shape, weight.storage, bias.storage, eps);
+  const c = [x.shape[1]];
+  const mean = fromStorage(be, r.mean, c);
+  const variance = fromStorage(be, r.var, c);
+  const y = record('batchNorm', [x, weight, bias], { eps }, r.out, x.shape, [mean, variance]);
+  // The caller gets its own handles; the node's saved ones are freed with the graph, or now if there is none.
+  const out = { y, mean: mean.detach(), variance: variance.detach() };
+  if (!y.node) {
+    mean.dispose();
+    variance.dispose();
+  }
+  return out;
 }
 
 export function avgPool2dPrim(x: Tensor, g: AvgPoolGeometry): Tensor {

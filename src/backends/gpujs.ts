@@ -3,10 +3,11 @@
 // keeps data device-resident on GL (pipeline textures), reads back only in read(), and guards gpu.js's silent
 // failures: loop truncation (loopMaxIterations), f32 flat indices at or above 2^24, GL output limits.
 import { GPU, type IKernelRunShortcut, type Texture } from 'gpu.js';
-import type { AdamParams, AvgPoolGeometry, Backend, BinaryOp, MatmulGeometry, ReduceOp, SgdParams, Storage, UnaryOp, WindowGeometry } from '../backend.js';
+import type { AdamParams, AvgPoolGeometry, Backend, BatchNormGrads, BatchNormResult, BinaryOp, MatmulGeometry, ReduceOp, SgdParams, Storage, UnaryOp, WindowGeometry } from '../backend.js';
 import { broadcastStrides, sizeOf, type Shape } from '../shape.js';
 import { fail } from '../errors.js';
 import { ReferenceBackend } from './reference.js';
+import { bnBackwardComposed, bnForwardComposed } from './batchnorm.js';
 import type { KernelSpec } from '../../kernels/gpujs/common.js';
 import { binarySource, copySource, fillSource, unarySource } from '../../kernels/gpujs/elementwise.js';
 import { reduceSource } from '../../kernels/gpujs/reduce.js';
@@ -521,6 +522,15 @@ export class GpujsBackend implements Backend {
     d.tex = src.tex;
     d.host = src.host;
     this.live--; // `src` was only a carrier; its buffer now belongs to `dst`
+  }
+
+  // Training-mode batch norm composed from this backend's own reduce/binary/unary kernels (data stay resident).
+  batchNorm(x: Storage, shape: Shape, weight: Storage, bias: Storage, eps: number): BatchNormResult {
+    return bnForwardComposed(this, x, shape, weight, bias, eps);
+  }
+
+  batchNormBackward(dy: Storage, x: Storage, shape: Shape, mean: Storage, variance: Storage, weight: Storage, eps: number): BatchNormGrads {
+    return bnBackwardComposed(this, dy, x, shape, mean, variance, weight, eps);
   }
 
   sgdStep(param: Storage, grad: Storage, momentumBuf: Storage | null, p: SgdParams): void {

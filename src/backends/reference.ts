@@ -1,7 +1,9 @@
 // The reference backend: plain TypeScript loops with float64 accumulation. It is the oracle every other
 // backend is tested against, so it favours obviously-correct code over speed.
-import type { AdamParams, AvgPoolGeometry, Backend, BinaryOp, ReduceOp, SgdParams, Storage, UnaryOp, WindowGeometry, MatmulGeometry } from '../backend.js';
+import type { AdamParams, AvgPoolGeometry, Backend, BatchNormGrads, BatchNormResult, BinaryOp, ReduceOp, SgdParams, Storage, UnaryOp, WindowGeometry, MatmulGeometry } from '../backend.js';
 import { avgPoolWindow, broadcastStrides, sizeOf, stridesOf, type Shape } from '../shape.js';
+
+import { bnBackwardHost, bnForwardHost } from './batchnorm.js';
 
 class HostStorage implements Storage {
   constructor(readonly data: Float32Array) {}
@@ -303,6 +305,24 @@ export class ReferenceBackend implements Backend {
           for (let iy = w.y0; iy < w.y1; iy++) for (let ix = w.x0; ix < w.x1; ix++) acc[(p * g.h + iy) * g.w + ix] += v;
         }
     return wrap(Float32Array.from(acc));
+  }
+
+  batchNorm(x: Storage, shape: Shape, weight: Storage, bias: Storage, eps: number): BatchNormResult {
+    const [n, c, h, w] = shape;
+    const out = new Float32Array(n * c * h * w);
+    const mean = new Float32Array(c);
+    const variance = new Float32Array(c);
+    bnForwardHost(d(x), out, n, c, h * w, d(weight), d(bias), eps, mean, variance);
+    return { out: wrap(out), mean: wrap(mean), var: wrap(variance) };
+  }
+
+  batchNormBackward(dy: Storage, x: Storage, shape: Shape, mean: Storage, variance: Storage, weight: Storage, eps: number): BatchNormGrads {
+    const [n, c, h, w] = shape;
+    const dx = new Float32Array(n * c * h * w);
+    const dw = new Float32Array(c);
+    const db = new Float32Array(c);
+    bnBackwardHost(d(dy), d(x), dx, n, c, h * w, d(weight), eps, dw, db);
+    return { dx: wrap(dx), dweight: wrap(dw), dbias: wrap(db) };
   }
 
   sgdStep(param: Storage, grad: Storage, momentumBuf: Storage | null, p: SgdParams): void {

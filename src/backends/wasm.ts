@@ -1,12 +1,13 @@
 // The wasm backend: tensors live in one WebAssembly.Memory (shared with a worker pool when possible); GEMM and
 // elementwise ops run gpugrad's own emitted SIMD kernels, data movement and the rest run over the same heap.
 import { availableParallelism } from 'node:os';
-import type { AdamParams, AvgPoolGeometry, Backend, BinaryOp, GemmEpilogue, MatmulGeometry, ReduceOp, SgdParams, Storage, UnaryOp, WindowGeometry } from '../backend.js';
+import type { AdamParams, AvgPoolGeometry, Backend, BatchNormGrads, BatchNormResult, BinaryOp, GemmEpilogue, MatmulGeometry, ReduceOp, SgdParams, Storage, UnaryOp, WindowGeometry } from '../backend.js';
 import { avgPoolWindow, broadcastStrides, sizeOf, stridesOf, type Shape } from '../shape.js';
 import { Heap } from '../../kernels/wasm/heap.js';
 import { buildKernelModule, MAX_PAGES } from '../../kernels/wasm/module.js';
 import { MR, NR } from '../../kernels/wasm/gemm.js';
 import { WorkerPool } from '../../kernels/wasm/pool.js';
+import { bnBackwardHost, bnForwardHost } from './batchnorm.js';
 import type { WasmBinary, WasmUnary } from '../../kernels/wasm/elementwise.js';
 
 class WasmStorage implements Storage {
@@ -562,6 +563,29 @@ export class WasmBackend implements Backend {
   private chunks(n: number): [number, number][] {
     const T = this.pool && n >= 1 << 18 ? this.threads : 1;
     return splitRange(Math.ceil(n / 4), T).map(([a, b]) => [a * 4, Math.min(n, b * 4)]);
+  }
+
+  batchNorm(x: Storage, shape: Shape, weight: Storage, bias: Storage, eps: number): BatchNormResult {
+    const [n, c, h, w] = shape;
+    const out = this.alloc(n * c * h * w);
+    const mean = this.alloc(c);
+    const variance = this.alloc(c);
+    bnForwardHost(this.view(x), this.view(out), n, c, h * w, this.view(weight), this.view(bias), eps, this.view(mean), this.view(variance));
+    return { out, mean, var: variance };
+  }
+
+  batchNormBackward(dy: Storage, x: Storage, shape: Shape, mean: Storage, variance: Storage, weight: Storage, eps: number): BatchNormGrads {
+    const [n, c, h, w] = shape;
+    const dx = this.alloc(n * c * h * w);
+    const dweight = this.alloc(c);
+    const dbias = this.alloc(c);
+    bnBackwardHost(this.view(dy), this.view(x), this.view(dx), n, c, h * w, this.view(weight), eps, this.view(dweight), this.view(dbias));
+    return { dx, dweight, dbias };
+  }
+
+  /** A Float32Array over a storage's floats in the heap (valid until the next allocation grows memory). */
+  private view(s: Storage): Float32Array {
+    return this.f.subarray(at(s), at(s) + s.size);
   }
 
   sgdStep(param: Storage, grad: Storage, momentumBuf: Storage | null, p: SgdParams): void {
