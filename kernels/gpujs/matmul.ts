@@ -1,8 +1,9 @@
-// gpu.js kernel sources for batched GEMM with optional transposes and batch broadcasting (b % batchA).
+// gpu.js kernel sources for batched GEMM (optional transposes, batch broadcasting b % batchA): a one-output kernel
+// for tiny products, a register-tiled host kernel (cpu/webasm) and a vec4-packed pipeline (GL).
 import type { MatmulGeometry } from '../../src/backend.js';
 import { flt, int, type KernelSpec } from './common.js';
 
-/** One output per thread; the k loop has a constant bound and is unrolled by 4 where k allows. */
+/** One output per thread; the k loop has a constant bound. Small products and the 2^24 tiling path. */
 export function matmulSource(g: MatmulGeometry): KernelSpec {
   const { m, k, n, transA, transB } = g;
   // Element (i, p) of op(A) and (p, j) of op(B) within their matrices.
@@ -24,64 +25,224 @@ export function matmulSource(g: MatmulGeometry): KernelSpec {
   return { op: 'matmul', source: `function(a, b) {\n${lines.join('\n')}\n}`, output: g.batch * m * n, maxLoop: k };
 }
 
-/** Rows of C each thread computes in the register-tiled GEMM. */
-export const GEMM_ROWS = 4;
-
 /**
- * Register-tiled GEMM for the cpu/webasm modes: each thread computes 4 rows of one column of C (output type
- * Array(4)), so every B element loaded is used 4 times; the k loop is unrolled by 2. Thread t covers
- * batch bt, row block ib and column j; rows past m read row m-1 and are dropped on unpacking.
- * The notes measure ~2.5× the one-output kernel on webasm.
+ * A GEMM kernel with a 2-D output (gpu.js order: [x, y]) and Array(4) results. Separate from KernelSpec because
+ * the 1-D outputs of the other ops would put the 2^24 flat-index limit and GL's 16384 texture side on C itself.
  */
-export function matmulRowsSource(g: MatmulGeometry): KernelSpec {
-  const { m, k, n, transA, transB } = g;
-  const mb = Math.ceil(m / GEMM_ROWS);
-  // Row/column bases are hoisted out of the k loop (raN for A's rows, cb for B's column), leaving one
-  // multiply-add of index arithmetic per load.
-  const aAt = (r: number, p: string): string => (transA ? `ra${r} + ${p} * ${flt(m)}` : `ra${r} + ${p}`);
-  const bAt = (p: string): string => (transB ? `cb + ${p}` : `cb + ${p} * ${flt(n)}`);
-  const rows = Array.from({ length: GEMM_ROWS }, (_, r) => r);
-  const step = (p: string): string[] => [`const bv${p} = b[${bAt(p)}];`, ...rows.map((r) => `s${r} += a[${aAt(r, p)}] * bv${p};`)];
-  const lines = [
-    `const bt = Math.floor(this.thread.x / ${flt(mb * n)});`,
-    `const rem = this.thread.x - bt * ${flt(mb * n)};`,
-    `const ib = Math.floor(rem / ${flt(n)});`,
-    `const j = rem - ib * ${flt(n)};`,
-    ...rows.map((r) => `const i${r} = Math.min(ib * ${flt(GEMM_ROWS)} + ${flt(r)}, ${flt(m - 1)});`),
-    g.batchA === 1 ? 'const ao = 0.0;' : `const ao = (bt - Math.floor(bt / ${flt(g.batchA)}) * ${flt(g.batchA)}) * ${flt(m * k)};`,
-    g.batchB === 1 ? 'const bo = 0.0;' : `const bo = (bt - Math.floor(bt / ${flt(g.batchB)}) * ${flt(g.batchB)}) * ${flt(k * n)};`,
-    ...rows.map((r) => (transA ? `const ra${r} = ao + i${r};` : `const ra${r} = ao + i${r} * ${flt(k)};`)),
-    transB ? `const cb = bo + j * ${flt(k)};` : 'const cb = bo + j;',
-    ...rows.map((r) => `let s${r} = 0.0;`),
-  ];
-  const half = Math.floor(k / 2);
-  if (half > 0) {
-    lines.push(`for (let q = 0; q < ${int(half)}; q++) {`, 'const p0 = q * 2.0;', 'const p1 = p0 + 1.0;', ...step('p0'), ...step('p1'), '}');
-  }
-  if (k % 2 === 1) lines.push(`const pl = ${flt(k - 1)};`, ...step('pl'));
-  lines.push(`return [${rows.map((r) => `s${r}`).join(', ')}];`);
-  return { op: 'matmul.rows4', source: `function(a, b) {\n${lines.join('\n')}\n}`, output: g.batch * mb * n, maxLoop: half, vec4: true };
+export interface GemmSpec {
+  op: string;
+  source: string;
+  /** gpu.js output dims, x first. */
+  output: number[];
+  /** The largest loop bound in the source (the adapter raises loopMaxIterations above it). */
+  maxLoop: number;
+  /** Each thread returns 4 values (output type Array(4)). */
+  vec4: boolean;
+  /** gpu.js constants (webasm types integer constants i32, so index maths on them stays integer). */
+  constants?: Record<string, number>;
+}
+
+/** Outputs per thread of the tiled kernels. */
+export const GEMM_TILE = 4;
+
+/** The same product as Cᵀ = op(B)ᵀ·op(A)ᵀ: the host kernel then puts M on the SIMD lanes (arguments swap). */
+export function transposedGeometry(g: MatmulGeometry): MatmulGeometry {
+  return { batch: g.batch, batchA: g.batchB, batchB: g.batchA, m: g.n, k: g.k, n: g.m, transA: !g.transB, transB: !g.transA };
+}
+
+/** k-loop unroll of the host kernel (bounded so generated modules stay small). */
+export function hostUnroll(k: number): number {
+  return k >= 64 ? 8 : k >= 8 ? 4 : 1;
 }
 
 /**
- * GL: turns the Array(4) texture of matmulRowsSource (thread (bt, ib, j) holds rows 4·ib..4·ib+3 of column j)
- * into row-major C [batch, m, n] on the device, so results stay resident scalar textures.
+ * Register-tiled GEMM for cpu/webasm. Thread (x = j, y = batch·⌈m/4⌉ + row block) returns rows 4·ib..4·ib+3 of
+ * column j, so each B load feeds 4 multiply-adds; rows past m repeat row m-1 and are dropped on unpacking.
+ * webasm vectorises over 4 adjacent x (lanes = columns): B loads become 4-lane gathers, A loads are uniform
+ * scalars; the k loop is unrolled (×8 at ResNet sizes, measured best on webasm). Operands are read 2-D
+ * (gpu.js input(flat, [w, h])): A as [cols, rows] of its stored layout, likewise B; index maths stays integer.
+ * Output [n, batch·⌈m/4⌉] of quads; `unpackHostQuads` turns it into C.
  */
-export function unpackRowsSource(g: MatmulGeometry): KernelSpec {
-  const { m, n } = g;
-  const mb = Math.ceil(m / GEMM_ROWS);
+export function gemmHostSource(g: MatmulGeometry, unroll = hostUnroll(g.k)): GemmSpec {
+  const { m, k, n, transA, transB } = g;
+  const mb = Math.ceil(m / GEMM_TILE);
+  const rows = Array.from({ length: GEMM_TILE }, (_, r) => r);
+  // op(A)(i, p) and op(B)(p, j) as 2-D reads [row][col] of the stored (possibly transposed) matrices.
+  const aAt = (r: number, p: string): string => (transA ? `a[ao + ${p}][i${r}]` : `a[ra${r}][${p}]`);
+  const bAt = (p: string): string => (transB ? `b[cb][${p}]` : `b[bo + ${p}][j]`);
+  const step = (p: string): string[] => [`const bv${p} = ${bAt(p)};`, ...rows.map((r) => `s${r} += ${aAt(r, p)} * bv${p};`)];
+  const batched = g.batch > 1;
+  const lines = ['const j = this.thread.x;'];
+  if (batched) {
+    lines.push('const y = this.thread.y;', 'const bt = Math.floor(y / this.constants.MB);', 'const ib = (y - bt * this.constants.MB) * 4;');
+    lines.push(g.batchA === 1 ? 'const ao = 0;' : `const ao = (bt - Math.floor(bt / this.constants.BA) * this.constants.BA) * ${transA ? 'this.constants.K' : 'this.constants.M'};`);
+    lines.push(g.batchB === 1 ? 'const bo = 0;' : `const bo = (bt - Math.floor(bt / this.constants.BB) * this.constants.BB) * ${transB ? 'this.constants.N' : 'this.constants.K'};`);
+  } else {
+    lines.push('const ib = this.thread.y * 4;', 'const ao = 0;', 'const bo = 0;');
+  }
+  lines.push(...rows.map((r) => `const i${r} = Math.min(ib + ${r}, this.constants.M1);`));
+  if (!transA) lines.push(...rows.map((r) => `const ra${r} = ao + i${r};`));
+  if (transB) lines.push('const cb = bo + j;');
+  lines.push(...rows.map((r) => `let s${r} = 0.0;`));
+  const u = Math.max(1, Math.min(unroll, k));
+  const kq = Math.floor(k / u);
+  if (kq > 0) {
+    lines.push(`for (let q = 0; q < this.constants.KQ; q++) {`, `const p0 = q * ${u};`);
+    for (let t = 1; t < u; t++) lines.push(`const p${t} = p0 + ${t};`);
+    for (let t = 0; t < u; t++) lines.push(...step(`p${t}`));
+    lines.push('}');
+  }
+  for (let p = kq * u; p < k; p++) lines.push(`const t${p} = ${p};`, ...step(`t${p}`));
+  lines.push(`return [${rows.map((r) => `s${r}`).join(', ')}];`);
+  return {
+    op: 'matmul.host4',
+    source: `function(a, b) {\n${lines.join('\n')}\n}`,
+    output: [n, g.batch * mb],
+    maxLoop: kq,
+    vec4: true,
+    constants: { M: m, K: k, N: n, M1: m - 1, MB: mb, KQ: kq, BA: g.batchA, BB: g.batchB },
+  };
+}
+
+/** Stored 2-D shapes [w, h] (gpu.js input order) the host kernel reads A and B as. */
+export function hostOperandDims(g: MatmulGeometry): { a: [number, number]; b: [number, number] } {
+  const { m, k, n } = g;
+  return {
+    a: g.transA ? [m, g.batchA * k] : [k, g.batchA * m],
+    b: g.transB ? [k, g.batchB * n] : [n, g.batchB * k],
+  };
+}
+
+/**
+ * Host unpacking of gemmHostSource's quads (flat, 4 floats per thread, thread t = y·n + x) into row-major C
+ * [batch, m, n]; with `transposed` the kernel computed Cᵀ (geometry from transposedGeometry) and is written back
+ * transposed. `quads` is the kernel geometry's flat output.
+ */
+export function unpackHostQuads(quads: Float32Array, g: MatmulGeometry, transposed: boolean): Float32Array {
+  const kg = transposed ? transposedGeometry(g) : g;
+  const { m, n } = kg;
+  const mb = Math.ceil(m / GEMM_TILE);
+  const C = new Float32Array(g.batch * g.m * g.n);
+  for (let bt = 0; bt < g.batch; bt++)
+    for (let ib = 0; ib < mb; ib++) {
+      const rowsHere = Math.min(GEMM_TILE, m - ib * GEMM_TILE);
+      const t0 = (bt * mb + ib) * n * 4;
+      for (let r = 0; r < rowsHere; r++) {
+        const i = ib * GEMM_TILE + r;
+        if (!transposed) {
+          const o = (bt * m + i) * n;
+          for (let j = 0; j < n; j++) C[o + j] = quads[t0 + j * 4 + r];
+        } else {
+          // Kernel row i of Cᵀ is column i of C.
+          const o = bt * m * n + i;
+          for (let j = 0; j < n; j++) C[o + j * m] = quads[t0 + j * 4 + r];
+        }
+      }
+    }
+  return C;
+}
+
+// ---- GL: operands packed 4 floats per texel on the device, 4 outputs per thread, results resident ----
+
+/** Packed sizes of the GL pipeline: k and n rounded up to whole texels. */
+export function glPacked(g: MatmulGeometry): { kq: number; kp: number; nq: number } {
+  const kq = Math.ceil(g.k / 4);
+  return { kq, kp: kq * 4, nq: Math.ceil(g.n / 4) };
+}
+
+/**
+ * A packed along k: texel (x = pq, y = batchA·m + i) = op(A)(i, 4pq..4pq+3), zero past k (the zeros meet B's zero
+ * rows, so the padding adds exact zeros). Reads the scalar texture by flat index (< 2^24, checked by the caller).
+ */
+export function glPackASource(g: MatmulGeometry): GemmSpec {
+  const { m, k } = g;
+  const { kq } = glPacked(g);
+  const at = (c: number): string => (g.transA ? `ao + (p + ${flt(c)}) * ${flt(m)} + i` : `ao + i * ${flt(k)} + p + ${flt(c)}`);
   const lines = [
-    `const bt = Math.floor(this.thread.x / ${flt(m * n)});`,
-    `const rem = this.thread.x - bt * ${flt(m * n)};`,
-    `const i = Math.floor(rem / ${flt(n)});`,
-    `const j = rem - i * ${flt(n)};`,
-    `const ib = Math.floor(i / ${flt(GEMM_ROWS)});`,
-    `const r = i - ib * ${flt(GEMM_ROWS)};`,
-    `const q = t[(bt * ${flt(mb)} + ib) * ${flt(n)} + j];`,
+    'const p = this.thread.x * 4.0;',
+    g.batchA === 1 ? 'const i = this.thread.y;' : `const ba = Math.floor(this.thread.y / ${flt(m)});`,
+    ...(g.batchA === 1 ? ['const ao = 0.0;'] : [`const i = this.thread.y - ba * ${flt(m)};`, `const ao = ba * ${flt(m * k)};`]),
+    `const x0 = a[${at(0)}];`,
+    'let x1 = 0.0;',
+    'let x2 = 0.0;',
+    'let x3 = 0.0;',
+    ...[1, 2, 3].map((c) => `if (p + ${flt(c)} < ${flt(k)}) { x${c} = a[${at(c)}]; }`),
+    'return [x0, x1, x2, x3];',
+  ];
+  return { op: 'matmul.packA', source: `function(a) {\n${lines.join('\n')}\n}`, output: [kq, g.batchA * m], maxLoop: 0, vec4: true };
+}
+
+/**
+ * B packed along n: texel (x = jq, y = batchB·kp + p) = op(B)(p, 4jq..4jq+3), zero past n and for rows p ≥ k
+ * (k padded to kp = 4·⌈k/4⌉ so the GEMM reads 4 whole rows per step).
+ */
+export function glPackBSource(g: MatmulGeometry): GemmSpec {
+  const { k, n } = g;
+  const { kp, nq } = glPacked(g);
+  const at = (c: number): string => (g.transB ? `bo + (j + ${flt(c)}) * ${flt(k)} + p` : `bo + p * ${flt(n)} + j + ${flt(c)}`);
+  const lines = [
+    'const j = this.thread.x * 4.0;',
+    g.batchB === 1 ? 'const p = this.thread.y;' : `const bb = Math.floor(this.thread.y / ${flt(kp)});`,
+    ...(g.batchB === 1 ? ['const bo = 0.0;'] : [`const p = this.thread.y - bb * ${flt(kp)};`, `const bo = bb * ${flt(k * n)};`]),
+    `if (p >= ${flt(k)}) { return [0.0, 0.0, 0.0, 0.0]; }`,
+    `const x0 = b[${at(0)}];`,
+    'let x1 = 0.0;',
+    'let x2 = 0.0;',
+    'let x3 = 0.0;',
+    ...[1, 2, 3].map((c) => `if (j + ${flt(c)} < ${flt(n)}) { x${c} = b[${at(c)}]; }`),
+    'return [x0, x1, x2, x3];',
+  ];
+  return { op: 'matmul.packB', source: `function(b) {\n${lines.join('\n')}\n}`, output: [nq, g.batchB * kp], maxLoop: 0, vec4: true };
+}
+
+/**
+ * The GL GEMM on packed operands: thread (x = jq, y = batch·m + i) returns C[i][4jq..4jq+3]. Per 4 steps of k it
+ * fetches one A texel and 4 B texels (5 fetches for 16 multiply-adds; fetches are what llvmpipe pays for), and
+ * threads adjacent in x read adjacent B texels.
+ */
+export function glGemmSource(g: MatmulGeometry): GemmSpec {
+  const { m } = g;
+  const { kq, kp, nq } = glPacked(g);
+  const lines = ['const jq = this.thread.x;'];
+  if (g.batch === 1) {
+    lines.push('const ar = this.thread.y;', 'const br = 0.0;');
+  } else {
+    lines.push(`const bt = Math.floor(this.thread.y / ${flt(m)});`, `const i = this.thread.y - bt * ${flt(m)};`);
+    lines.push(g.batchA === 1 ? 'const ar = i;' : `const ar = (bt - Math.floor(bt / ${flt(g.batchA)}) * ${flt(g.batchA)}) * ${flt(m)} + i;`);
+    lines.push(g.batchB === 1 ? 'const br = 0.0;' : `const br = (bt - Math.floor(bt / ${flt(g.batchB)}) * ${flt(g.batchB)}) * ${flt(kp)};`);
+  }
+  lines.push(
+    'let c0 = 0.0;',
+    'let c1 = 0.0;',
+    'let c2 = 0.0;',
+    'let c3 = 0.0;',
+    `for (let q = 0; q < ${int(kq)}; q++) {`,
+    'const av = aq[ar][q];',
+    'const p = br + q * 4.0;',
+    'const b0 = bq[p][jq];',
+    'const b1 = bq[p + 1.0][jq];',
+    'const b2 = bq[p + 2.0][jq];',
+    'const b3 = bq[p + 3.0][jq];',
+    ...[0, 1, 2, 3].map((c) => `c${c} += av[0] * b0[${c}] + av[1] * b1[${c}] + av[2] * b2[${c}] + av[3] * b3[${c}];`),
+    '}',
+    'return [c0, c1, c2, c3];',
+  );
+  return { op: 'matmul.vec4', source: `function(aq, bq) {\n${lines.join('\n')}\n}`, output: [nq, g.batch * m], maxLoop: kq, vec4: true };
+}
+
+/** GL: the GEMM's quads into row-major C [batch, m, n] as a scalar texture, on the device. */
+export function glUnpackSource(g: MatmulGeometry): KernelSpec {
+  const { n } = g;
+  const lines = [
+    `const row = Math.floor(this.thread.x / ${flt(n)});`,
+    `const j = this.thread.x - row * ${flt(n)};`,
+    'const jq = Math.floor(j / 4.0);',
+    'const r = j - jq * 4.0;',
+    'const q = t[row][jq];',
     'if (r == 0.0) { return q[0]; }',
     'if (r == 1.0) { return q[1]; }',
     'if (r == 2.0) { return q[2]; }',
     'return q[3];',
   ];
-  return { op: 'matmul.unpack', source: `function(t) {\n${lines.join('\n')}\n}`, output: g.batch * m * n, maxLoop: 0 };
+  return { op: 'matmul.unpack', source: `function(t) {\n${lines.join('\n')}\n}`, output: g.batch * g.m * n, maxLoop: 0 };
 }

@@ -2,7 +2,7 @@
 // webgl2, webgpu). The only file in src/ that imports gpu.js. It compiles one kernel per op and shape (cached),
 // keeps data device-resident on GL (pipeline textures), reads back only in read(), and guards gpu.js's silent
 // failures: loop truncation (loopMaxIterations), f32 flat indices at or above 2^24, GL output limits.
-import { GPU, type IKernelRunShortcut, type Texture } from 'gpu.js';
+import { GPU, Input, type IKernelRunShortcut, type Texture } from 'gpu.js';
 import type { AdamParams, AvgPoolGeometry, Backend, BatchNormGrads, BatchNormResult, BinaryOp, MatmulGeometry, ReduceOp, SgdParams, Storage, UnaryOp, WindowGeometry } from '../backend.js';
 import { broadcastStrides, sizeOf, type Shape } from '../shape.js';
 import { fail } from '../errors.js';
@@ -12,7 +12,7 @@ import type { KernelSpec } from '../../kernels/gpujs/common.js';
 import { binarySource, copySource, fillSource, unarySource } from '../../kernels/gpujs/elementwise.js';
 import { reduceSource } from '../../kernels/gpujs/reduce.js';
 import { concatSource, permuteSource, sliceSource } from '../../kernels/gpujs/layout.js';
-import { GEMM_ROWS, matmulRowsSource, matmulSource, unpackRowsSource } from '../../kernels/gpujs/matmul.js';
+import { gemmHostSource, glGemmSource, glPackASource, glPackBSource, glPacked, glUnpackSource, hostOperandDims, matmulSource, transposedGeometry, unpackHostQuads, type GemmSpec } from '../../kernels/gpujs/matmul.js';
 import { avgPoolBackwardSource, avgPoolSource, col2imSource, im2colSource, maxPoolBackwardSource, maxPoolSource } from '../../kernels/gpujs/window.js';
 import { adamSource, sgdBufSource, sgdParamSource } from '../../kernels/gpujs/optim.js';
 
@@ -117,8 +117,6 @@ const K = {
   permuteSource: memo('permuteSource', permuteSource),
   sliceSource: memo('sliceSource', sliceSource),
   concatSource: memo('concatSource', concatSource),
-  matmulRowsSource: memo('matmulRowsSource', matmulRowsSource),
-  unpackRowsSource: memo('unpackRowsSource', unpackRowsSource),
   matmulSource: memo('matmulSource', matmulSource),
   im2colSource: memo('im2colSource', im2colSource),
   col2imSource: memo('col2imSource', col2imSource),
@@ -382,38 +380,110 @@ export class GpujsBackend implements Backend {
     if (out === 0) return this.make(0, new Float32Array(0), null);
     if (g.k === 0) return this.fill(out, 0);
     if (this.isBig(out, a.size, b.size)) return this.matmulTiled(a, b, g);
-    // 4 rows of C per thread; GL unpacks the quads on the device, cpu/webasm on the host.
-    if (this.gl && g.m >= 2) {
-      const quads = this.run(K.matmulRowsSource(g), [this.arg(a), this.arg(b)]);
-      const c = this.run(K.unpackRowsSource(g), [this.arg(quads)]);
-      this.release(quads);
-      return c;
-    }
-    // On the host the Array(4) result is one small JS array per thread: for small products that garbage costs
-    // more than the tiling saves, so they keep the one-output kernel.
-    if (!this.gl && g.m >= 2 && g.batch * g.m * g.n >= 16384) return this.matmulRows(a, b, g);
+    if (this.gl && this.glGemmFits(g)) return this.matmulGl(a, b, g);
+    // cpu/webasm: 4 outputs per thread. cpu returns one small JS array per thread, which for small products
+    // costs more than the tiling saves; webasm hands back one flat array (see gemmCall).
+    if (this.mode === 'webasm' ? out >= 256 : this.mode === 'cpu' && out >= 16384 && Math.max(g.m, g.n) >= 4) return this.matmulHost(a, b, g);
+    // Tiny products, GL shapes past the texture limits, and webgpu (whose Array(4)/input() paths are untested here).
     return this.run(K.matmulSource(g), [this.arg(a), this.arg(b)]);
   }
 
-  /** Runs the Array(4) GEMM and unpacks its per-thread row quads into row-major C. */
-  private matmulRows(a: Storage, b: Storage, g: MatmulGeometry): Storage {
-    const spec = K.matmulRowsSource(g);
-    const { k } = this.kernel(spec, [this.arg(a), this.arg(b)]);
-    const res = (k as unknown as (...x: Arg[]) => Float32Array[])(this.arg(a), this.arg(b));
-    this.checkMode(k, spec.op);
-    const { m, n } = g;
-    const mb = Math.ceil(m / GEMM_ROWS);
-    const C = new Float32Array(g.batch * m * n);
-    for (let bt = 0; bt < g.batch; bt++)
-      for (let ib = 0; ib < mb; ib++) {
-        const rows = Math.min(GEMM_ROWS, m - ib * GEMM_ROWS);
-        const t0 = (bt * mb + ib) * n;
-        for (let r = 0; r < rows; r++) {
-          const o = (bt * m + ib * GEMM_ROWS + r) * n;
-          for (let j = 0; j < n; j++) C[o + j] = res[t0 + j][r];
-        }
+  /** GEMM kernel specs memoised by kind and geometry (one source per layer shape). */
+  private readonly gemmSpecs = new Map<string, GemmSpec | KernelSpec>();
+  private gemmSpec<S extends GemmSpec | KernelSpec>(kind: string, g: MatmulGeometry, make: (g: MatmulGeometry) => S): S {
+    const key = `${kind}|${g.batch},${g.batchA},${g.batchB},${g.m},${g.k},${g.n},${+g.transA},${+g.transB}`;
+    let spec = this.gemmSpecs.get(key);
+    if (!spec) {
+      spec = make(g);
+      this.gemmSpecs.set(key, spec);
+    }
+    return spec as S;
+  }
+
+  /**
+   * Compiles (cached with the other kernels, by spec and argument sizes) and runs a 2-D-output GEMM kernel. On
+   * webasm the Array(4) result would be split into one subarray per thread (200k objects at 64×12544, 25% of the
+   * GEMM's time), so the kernel's output shaping is replaced by the flat buffer; any other result is flattened.
+   */
+  private gemmCall(spec: GemmSpec, args: readonly (Arg | Input)[], sizes: string): Float32Array | Texture {
+    const key = `gemm|${spec.op}|${spec.source}|${JSON.stringify(spec.constants ?? {})}|${spec.output.join('x')}|${sizes}`;
+    let k = this.kernels.get(key);
+    const fresh = !k;
+    if (!k) {
+      k = this.gpu.createKernel(spec.source, {
+        output: spec.output,
+        precision: 'single',
+        loopMaxIterations: Math.max(1000, spec.maxLoop + 1),
+        pipeline: this.gl,
+        immutable: this.gl,
+        tactic: 'precision',
+        dynamicOutput: false,
+        ...(spec.constants ? { constants: spec.constants } : {}),
+        ...(spec.vec4 ? { returnType: 'Array(4)' } : {}),
+      } as Parameters<GPU['createKernel']>[1]);
+      this.kernels.set(key, k);
+      this.compiled++;
+    }
+    const flatten = (): void => {
+      const inner = (k as unknown as { kernel?: { constructor: { name: string }; _shapeOutput?: unknown } }).kernel;
+      if (!this.gl && spec.vec4 && inner?.constructor.name === 'WebAssemblyKernel' && typeof inner._shapeOutput === 'function' && !Object.prototype.hasOwnProperty.call(inner, '_shapeOutput')) {
+        inner._shapeOutput = (data: Float32Array): Float32Array => data;
       }
+    };
+    flatten();
+    const res = (k as unknown as (...x: unknown[]) => unknown)(...args);
+    if (fresh) this.checkMode(k, spec.op);
+    flatten(); // gpu.js may have switched to another kernel object on the first call
+    if (this.gl && !(res instanceof Float32Array) && !Array.isArray(res)) return res as Texture;
+    const cells = spec.output.reduce((x, y) => x * y, 1) * (spec.vec4 ? 4 : 1);
+    if (res instanceof Float32Array && res.length === cells) return res;
+    // Nested rows of per-thread quads (cpu mode, or a kernel built before the override).
+    const flat = new Float32Array(cells);
+    let o = 0;
+    const walk = (v: unknown): void => {
+      if (v instanceof Float32Array || (Array.isArray(v) && typeof v[0] === 'number')) {
+        flat.set(v as ArrayLike<number>, o);
+        o += (v as ArrayLike<number>).length;
+      } else for (const x of v as unknown[]) walk(x);
+    };
+    walk(res);
+    return flat;
+  }
+
+  /** cpu/webasm: the 4-rows-per-thread kernel, on Cᵀ when that puts a multiple of 4 on webasm's SIMD lanes. */
+  private matmulHost(a: Storage, b: Storage, g: MatmulGeometry): Storage {
+    const lanesOnM = g.n % 4 !== 0 && (g.m % 4 === 0 || g.m > g.n);
+    const kg = lanesOnM ? transposedGeometry(g) : g;
+    const [A, B] = lanesOnM ? [b, a] : [a, b];
+    const spec = this.gemmSpec(lanesOnM ? 'hostT' : 'host', g, () => gemmHostSource(kg));
+    const dims = hostOperandDims(kg);
+    const quads = this.gemmCall(spec, [new Input(this.hostOf(A) as unknown as number[], dims.a), new Input(this.hostOf(B) as unknown as number[], dims.b)], `${A.size},${B.size}`) as Float32Array;
+    const C = unpackHostQuads(quads, g, lanesOnM);
     return this.make(C.length, C, null);
+  }
+
+  /** Whether the GL pipeline's packed textures and 2-D outputs stay inside GL's side limit and exact indices. */
+  private glGemmFits(g: MatmulGeometry): boolean {
+    const { kq, kp, nq } = glPacked(g);
+    const side = 16384;
+    const dims: [number, number][] = [[kq, g.batchA * g.m], [nq, g.batchB * kp], [nq, g.batch * g.m]];
+    return dims.every(([w, h]) => w <= side && h <= side && w * h < this.indexLimit);
+  }
+
+  /**
+   * GL: A and B packed 4 floats per texel on the device (two cheap pipeline kernels), the vec4 GEMM, then C
+   * unpacked into a scalar texture; nothing leaves the device.
+   */
+  private matmulGl(a: Storage, b: Storage, g: MatmulGeometry): Storage {
+    const sizes = `${a.size},${b.size}`;
+    const pa = this.gemmCall(this.gemmSpec('glPackA', g, glPackASource), [this.arg(a)], sizes) as Texture;
+    const pb = this.gemmCall(this.gemmSpec('glPackB', g, glPackBSource), [this.arg(b)], sizes) as Texture;
+    const cq = this.gemmCall(this.gemmSpec('glGemm', g, glGemmSource), [pa, pb], sizes) as Texture;
+    pa.delete();
+    pb.delete();
+    const c = this.run(this.gemmSpec('glUnpack', g, glUnpackSource), [cq]);
+    cq.delete();
+    return c;
   }
 
   /**
