@@ -86,6 +86,29 @@ function runGemmFiles(quick: boolean, notes: string[], sections: { title: string
   }
 }
 
+/**
+ * Peak resident memory of a ResNet-50 eval forward (224² b1) per wasm backend, each in a fresh process
+ * (bench/peak-mem.ts) so that earlier benchmarks do not inflate it.
+ */
+function runPeakMem(backends: string[], quick: boolean, notes: string[], sections: { title: string; body: string }[]): void {
+  const rows: string[] = [];
+  for (const b of backends) {
+    const m = /^wasm(?::threads(\d+))?$/.exec(b);
+    if (!m) continue;
+    const threads = m[1] ?? '1';
+    log(`[memory] ${b}`);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(BENCH_DIR, 'peak-mem.ts'), '--backend', 'wasm', '--threads', threads, ...(quick ? ['--quick'] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    if (r.status !== 0) notes.push(`bench/peak-mem.ts for ${b} exited with status ${r.status}.`);
+    else rows.push((r.stdout ?? '').trim());
+  }
+  if (!rows.length) return;
+  process.stdout.write(rows.join('\n') + '\n');
+  sections.push({
+    title: 'Peak memory: ResNet-50 eval forward (bench/peak-mem.ts, one fresh process per row)',
+    body: ['| backend | threads | input | RSS at start MB | RSS with the model MB | peak RSS over two forwards MB |', '|---|---:|---|---:|---:|---:|', ...rows].join('\n'),
+  });
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const q = args.quick;
@@ -180,6 +203,7 @@ async function main(): Promise<void> {
           if (t.firstLoss !== undefined) lossRows.push({ key: t.key, loss: t.firstLoss, row });
         }
       }
+      runPeakMem(backends, q, notes, sections);
       if (fx.torchLogits) notes.push('gpugrad\'s eval logits are checked against PyTorch\'s (torchvision resnet50, same safetensors weights) in the error column.');
     }
 

@@ -96,6 +96,15 @@ describe('bench: entries run once at a tiny size', () => {
     expect(r.stdout).toMatch(/gpugrad reference conv 3→64 7×7\/2/);
   });
 
+  it('peak memory of a forward, in a fresh process (bench/peak-mem.ts, quick)', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/peak-mem.ts', '--backend', 'wasm', '--threads', '1', '--quick'], { encoding: 'utf8', timeout: 110_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const cells = r.stdout.trim().split('|').map((c) => c.trim()).filter(Boolean);
+    expect(cells.slice(0, 3)).toEqual(['wasm', '1', '32² b1']);
+    const [start, withModel, peak] = cells.slice(3).map(Number);
+    expect(start > 0 && withModel >= start && peak >= withModel).toBe(true);
+  });
+
   it('rejects an unknown part', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--part', 'nope', '--no-write'], { encoding: 'utf8', timeout: 60_000 });
     expect(r.status).toBe(1);

@@ -1,0 +1,30 @@
+// Peak resident memory of a ResNet-50 eval forward (224², batch 1) on one backend, in a fresh process so the
+// figure is the forward's own: node --import tsx bench/peak-mem.ts [--backend wasm] [--threads 2] [--quick]
+import { noGrad, randn, resnet50, setBackend, tidy, manualSeed } from '../src/index.js';
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : def;
+}
+
+const backend = arg('backend', 'wasm');
+const threads = Number(arg('threads', '1'));
+const size = process.argv.includes('--quick') ? 32 : 224;
+const mb = (b: number): number => b / (1 << 20);
+
+await setBackend(backend, { threads });
+const before = mb(process.resourceUsage().maxRSS * 1024);
+manualSeed(0);
+const model = resnet50();
+model.eval();
+const afterModel = mb(process.memoryUsage().rss);
+const x = randn([1, 3, size, size]);
+for (let i = 0; i < 2; i++) {
+  const y = tidy(() => noGrad(() => model.forward(x)));
+  await y.data();
+  y.dispose();
+}
+const peak = mb(process.resourceUsage().maxRSS * 1024);
+// One markdown row: backend, threads, RSS at start, RSS with the model built, peak over two forwards.
+console.log(`| ${backend} | ${threads} | ${size}² b1 | ${before.toFixed(0)} | ${afterModel.toFixed(0)} | ${peak.toFixed(0)} |`);
+process.exit(0);
