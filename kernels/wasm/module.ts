@@ -1,9 +1,10 @@
-// Builds gpugrad's wasm kernel module (GEMM, elementwise, im2col, optimizer updates) over one imported linear memory.
+// Builds gpugrad's wasm kernel module (GEMM, elementwise, im2col, batch norm, optimizer updates) over one imported linear memory.
 import { ModuleBuilder } from './emit.js';
 import { addGemmKernels } from './gemm.js';
 import { addElementwiseKernels } from './elementwise.js';
 import { addWindowKernels } from './window.js';
 import { addOptimKernels } from './optim.js';
+import { addBatchNormKernels } from './batchnorm.js';
 
 /**
  * The whole 4 GiB wasm32 space (training at 224² needs more than 2 GiB). Pointers above 2 GiB reach the
@@ -17,5 +18,6 @@ export function buildKernelModule(shared: boolean, initialPages: number): Uint8A
   addElementwiseKernels(mb);
   addWindowKernels(mb);
   addOptimKernels(mb);
+  addBatchNormKernels(mb);
   return mb.encode();
 }

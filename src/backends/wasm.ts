@@ -7,7 +7,6 @@ import { Heap } from '../../kernels/wasm/heap.js';
 import { buildKernelModule, MAX_PAGES } from '../../kernels/wasm/module.js';
 import { MR, NR } from '../../kernels/wasm/gemm.js';
 import { WorkerPool } from '../../kernels/wasm/pool.js';
-import { bnBackwardHost, bnForwardHost } from './batchnorm.js';
 import type { WasmBinary, WasmUnary } from '../../kernels/wasm/elementwise.js';
 
 class WasmStorage implements Storage {
@@ -567,25 +566,65 @@ export class WasmBackend implements Backend {
 
   batchNorm(x: Storage, shape: Shape, weight: Storage, bias: Storage, eps: number): BatchNormResult {
     const [n, c, h, w] = shape;
-    const out = this.alloc(n * c * h * w);
+    const hw = h * w;
+    const out = this.alloc(n * c * hw);
     const mean = this.alloc(c);
     const variance = this.alloc(c);
-    bnForwardHost(this.view(x), this.view(out), n, c, h * w, this.view(weight), this.view(bias), eps, this.view(mean), this.view(variance));
+    const stats = this.alloc(2 * c);
+    const aff = this.alloc(2 * c);
+    const T = this.pool && n * c * hw >= 1 << 15 ? this.threads : 1;
+    const split = splitRange(c, T);
+    this.par('bnstats', split.map(([c0, c1]) => [st(x).ptr, st(stats).ptr, n, c, hw, c0, c1]));
+    // Per channel in JS (c values): the statistics out, and y = x·scale + shift with scale = w/√(var + eps).
+    const f = this.f;
+    const [S, M, V, W, B, A] = [at(stats), at(mean), at(variance), at(weight), at(bias), at(aff)];
+    for (let ch = 0; ch < c; ch++) {
+      const mu = f[S + 2 * ch];
+      const v = f[S + 2 * ch + 1];
+      f[M + ch] = mu;
+      f[V + ch] = v;
+      const scale = f[W + ch] / Math.sqrt(v + eps);
+      f[A + ch] = scale;
+      f[A + c + ch] = f[B + ch] - mu * scale;
+    }
+    this.par('chaffine', split.map(([c0, c1]) => [st(x).ptr, st(out).ptr, n, c, hw, c0, c1, st(aff).ptr, st(aff).ptr + 4 * c]));
+    this.release(stats);
+    this.release(aff);
     return { out, mean, var: variance };
   }
 
   batchNormBackward(dy: Storage, x: Storage, shape: Shape, mean: Storage, variance: Storage, weight: Storage, eps: number): BatchNormGrads {
     const [n, c, h, w] = shape;
-    const dx = this.alloc(n * c * h * w);
+    const hw = h * w;
+    const cnt = n * hw;
+    const dx = this.alloc(n * c * hw);
     const dweight = this.alloc(c);
     const dbias = this.alloc(c);
-    bnBackwardHost(this.view(dy), this.view(x), this.view(dx), n, c, h * w, this.view(weight), eps, this.view(dweight), this.view(dbias));
+    const sums = this.alloc(2 * c);
+    const coef = this.alloc(3 * c);
+    const T = this.pool && n * c * hw >= 1 << 15 ? this.threads : 1;
+    const split = splitRange(c, T);
+    this.par('bnbwdstats', split.map(([c0, c1]) => [st(dy).ptr, st(x).ptr, n, c, hw, c0, c1, st(mean).ptr, st(sums).ptr]));
+    // dx = a·dy + k·(x − mean) + m per channel (see bnBackwardHost), as a·dy + k·x + (m − k·mean).
+    const f = this.f;
+    const [S, M, V, W, DW, DB, K] = [at(sums), at(mean), at(variance), at(weight), at(dweight), at(dbias), at(coef)];
+    for (let ch = 0; ch < c; ch++) {
+      const sdy = f[S + 2 * ch];
+      const sdx = f[S + 2 * ch + 1];
+      const invstd = 1 / Math.sqrt(f[V + ch] + eps);
+      f[DB + ch] = sdy;
+      f[DW + ch] = sdx * invstd;
+      const a = f[W + ch] * invstd;
+      const k = (-a * invstd * invstd * sdx) / cnt;
+      const m = (-a * sdy) / cnt;
+      f[K + 3 * ch] = a;
+      f[K + 3 * ch + 1] = k;
+      f[K + 3 * ch + 2] = m - k * f[M + ch];
+    }
+    this.par('bnbwdapply', split.map(([c0, c1]) => [st(dy).ptr, st(x).ptr, st(dx).ptr, n, c, hw, c0, c1, st(coef).ptr]));
+    this.release(sums);
+    this.release(coef);
     return { dx, dweight, dbias };
-  }
-
-  /** A Float32Array over a storage's floats in the heap (valid until the next allocation grows memory). */
-  private view(s: Storage): Float32Array {
-    return this.f.subarray(at(s), at(s) + s.size);
   }
 
   sgdStep(param: Storage, grad: Storage, momentumBuf: Storage | null, p: SgdParams): void {

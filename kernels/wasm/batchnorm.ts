@@ -1,0 +1,215 @@
+// Training-mode batch-norm kernels over x [n, c, hw]: each walks one channel's n runs of hw floats (f32x4 with
+// a scalar tail) while they are in cache; threads split the channels. Per-channel scalars come from the caller.
+import { F32, Func, I32, V128, type ModuleBuilder } from './emit.js';
+
+/** Emits `for ch in c0..c1 { pre(ch); for i in 0..n { run at (i·c + ch)·hw } post(ch) }` with vector and scalar bodies. */
+function channelRuns(
+  f: Func,
+  p: { n: number; c: number; hw: number; c0: number; c1: number },
+  off: number,
+  pre: (ch: number) => void,
+  vec: (byteOff: () => void) => void,
+  scalar: (byteOff: () => void) => void,
+  post: (ch: number) => void,
+): void {
+  const ch = f.local(I32), i = f.local(I32), j = f.local(I32), hw4 = f.local(I32);
+  f.get(p.hw).i32(-4).i32And().set(hw4);
+  f.forLoop(ch, () => f.get(p.c0), () => f.get(p.c1), 1, () => {
+    pre(ch);
+    f.forLoop(i, () => f.i32(0), () => f.get(p.n), 1, () => {
+      // off = (i·c + ch)·hw·4 bytes
+      f.get(i).get(p.c).i32Mul().get(ch).i32Add().get(p.hw).i32Mul().i32(4).i32Mul().set(off);
+      f.forLoop(j, () => f.i32(0), () => f.get(hw4), 4, () => vec(() => void f.get(off).get(j).i32(4).i32Mul().i32Add()));
+      f.forLoop(j, () => f.get(hw4), () => f.get(p.hw), 1, () => scalar(() => void f.get(off).get(j).i32(4).i32Mul().i32Add()));
+    });
+    post(ch);
+  });
+}
+
+const P = { n: 2, c: 3, hw: 4, c0: 5, c1: 6 };
+
+/** Sums of all four lanes of v plus s. */
+function hsum(f: Func, v: number, s: number): void {
+  f.get(s);
+  for (let l = 0; l < 4; l++) f.get(v).op(0xfd, 0x1f, l).f32Add(); // f32x4.extract_lane
+}
+
+/**
+ * bnstats(x, out, n, c, hw, c0, c1): out[2ch] = mean, out[2ch+1] = biased variance, two passes (mean, then
+ * squared deviations: no cancellation).
+ */
+function bnStats(): Func {
+  const f = new Func(new Array(7).fill(I32));
+  const [x, out] = [0, 1];
+  const off = f.local(I32), acc = f.local(V128), s = f.local(F32), mu = f.local(F32), muv = f.local(V128), d = f.local(V128), t = f.local(F32), cnt = f.local(F32);
+  f.get(P.n).get(P.hw).i32Mul().op(0xb2).set(cnt); // f32.convert_i32_s
+  const ptr = (byteOff: () => void): void => {
+    f.get(x);
+    byteOff();
+    f.i32Add();
+  };
+  // Pass 1: the sum, then the mean into out[2ch].
+  channelRuns(
+    f, P, off,
+    () => {
+      f.v128Zero().set(acc);
+      f.f32(0).set(s);
+    },
+    (o) => {
+      ptr(o);
+      f.v128Load().get(acc).f32x4Add().set(acc);
+    },
+    (o) => {
+      ptr(o);
+      f.f32Load().get(s).f32Add().set(s);
+    },
+    (c) => {
+      f.get(out).get(c).i32(8).i32Mul().i32Add();
+      hsum(f, acc, s);
+      f.get(cnt).f32Div().f32Store(0);
+    },
+  );
+  // Pass 2: squared deviations from the mean, the variance into out[2ch + 1].
+  channelRuns(
+    f, P, off,
+    (c) => {
+      f.get(out).get(c).i32(8).i32Mul().i32Add().f32Load().tee(mu).f32x4Splat().set(muv);
+      f.v128Zero().set(acc);
+      f.f32(0).set(s);
+    },
+    (o) => {
+      ptr(o);
+      f.v128Load().get(muv).f32x4Sub().tee(d).get(d).f32x4Mul().get(acc).f32x4Add().set(acc);
+    },
+    (o) => {
+      ptr(o);
+      f.f32Load().get(mu).f32Sub().tee(t).get(t).f32Mul().get(s).f32Add().set(s);
+    },
+    (c) => {
+      f.get(out).get(c).i32(8).i32Mul().i32Add();
+      hsum(f, acc, s);
+      f.get(cnt).f32Div().f32Store(4);
+    },
+  );
+  return f;
+}
+
+/** chaffine(x, y, n, c, hw, c0, c1, scale, shift): y = x·scale[ch] + shift[ch]. */
+function chAffine(): Func {
+  const f = new Func(new Array(9).fill(I32));
+  const [x, y, scale, shift] = [0, 1, 7, 8];
+  const off = f.local(I32), sv = f.local(V128), bv = f.local(V128), ss = f.local(F32), bs = f.local(F32), q = f.local(I32);
+  channelRuns(
+    f, { n: 2, c: 3, hw: 4, c0: 5, c1: 6 }, off,
+    (c) => {
+      f.get(scale).get(c).i32(4).i32Mul().i32Add().tee(q).f32Load().tee(ss).f32x4Splat().set(sv);
+      f.get(shift).get(c).i32(4).i32Mul().i32Add().tee(q).f32Load().tee(bs).f32x4Splat().set(bv);
+    },
+    (o) => {
+      f.get(y);
+      o();
+      f.i32Add();
+      f.get(x);
+      o();
+      f.i32Add().v128Load().get(sv).f32x4Mul().get(bv).f32x4Add().v128Store();
+    },
+    (o) => {
+      f.get(y);
+      o();
+      f.i32Add();
+      f.get(x);
+      o();
+      f.i32Add().f32Load().get(ss).f32Mul().get(bs).f32Add().f32Store();
+    },
+    () => undefined,
+  );
+  return f;
+}
+
+/** bnbwdstats(dy, x, n, c, hw, c0, c1, mean, out): out[2ch] = Σdy, out[2ch+1] = Σdy·(x − mean[ch]). */
+function bnBwdStats(): Func {
+  const f = new Func(new Array(9).fill(I32));
+  const [dy, x, mean, out] = [0, 1, 7, 8];
+  const off = f.local(I32), a1 = f.local(V128), a2 = f.local(V128), s1 = f.local(F32), s2 = f.local(F32), mu = f.local(F32), muv = f.local(V128), g = f.local(V128), gs = f.local(F32);
+  channelRuns(
+    f, P, off,
+    (c) => {
+      f.get(mean).get(c).i32(4).i32Mul().i32Add().f32Load().tee(mu).f32x4Splat().set(muv);
+      f.v128Zero().tee(a1).set(a2);
+      f.f32(0).tee(s1).set(s2);
+    },
+    (o) => {
+      f.get(dy);
+      o();
+      f.i32Add().v128Load().tee(g).get(a1).f32x4Add().set(a1);
+      f.get(x);
+      o();
+      f.i32Add().v128Load().get(muv).f32x4Sub().get(g).f32x4Mul().get(a2).f32x4Add().set(a2);
+    },
+    (o) => {
+      f.get(dy);
+      o();
+      f.i32Add().f32Load().tee(gs).get(s1).f32Add().set(s1);
+      f.get(x);
+      o();
+      f.i32Add().f32Load().get(mu).f32Sub().get(gs).f32Mul().get(s2).f32Add().set(s2);
+    },
+    (c) => {
+      f.get(out).get(c).i32(8).i32Mul().i32Add();
+      hsum(f, a1, s1);
+      f.f32Store(0);
+      f.get(out).get(c).i32(8).i32Mul().i32Add();
+      hsum(f, a2, s2);
+      f.f32Store(4);
+    },
+  );
+  return f;
+}
+
+/** bnbwdapply(dy, x, dx, n, c, hw, c0, c1, coef): dx = a·dy + k·x + m with coef[3ch..3ch+2] = a, k, m. */
+function bnBwdApply(): Func {
+  const f = new Func(new Array(9).fill(I32));
+  const [dy, x, dx, coef] = [0, 1, 2, 8];
+  const Q = { n: 3, c: 4, hw: 5, c0: 6, c1: 7 };
+  const off = f.local(I32), av = f.local(V128), kv = f.local(V128), mv = f.local(V128), as = f.local(F32), ks = f.local(F32), ms = f.local(F32), q = f.local(I32);
+  channelRuns(
+    f, Q, off,
+    (c) => {
+      f.get(coef).get(c).i32(12).i32Mul().i32Add().set(q);
+      f.get(q).f32Load(0).tee(as).f32x4Splat().set(av);
+      f.get(q).f32Load(4).tee(ks).f32x4Splat().set(kv);
+      f.get(q).f32Load(8).tee(ms).f32x4Splat().set(mv);
+    },
+    (o) => {
+      f.get(dx);
+      o();
+      f.i32Add();
+      f.get(dy);
+      o();
+      f.i32Add().v128Load().get(av).f32x4Mul();
+      f.get(x);
+      o();
+      f.i32Add().v128Load().get(kv).f32x4Mul().f32x4Add().get(mv).f32x4Add().v128Store();
+    },
+    (o) => {
+      f.get(dx);
+      o();
+      f.i32Add();
+      f.get(dy);
+      o();
+      f.i32Add().f32Load().get(as).f32Mul();
+      f.get(x);
+      o();
+      f.i32Add().f32Load().get(ks).f32Mul().f32Add().get(ms).f32Add().f32Store();
+    },
+    () => undefined,
+  );
+  return f;
+}
+
+export function addBatchNormKernels(mb: ModuleBuilder): void {
+  mb.add('bnstats', bnStats());
+  mb.add('chaffine', chAffine());
+  mb.add('bnbwdstats', bnBwdStats());
+  mb.add('bnbwdapply', bnBwdApply());
+}
