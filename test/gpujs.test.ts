@@ -118,6 +118,36 @@ describe.each(modes)('gpujs:%s', (mode) => {
     b.release(x);
     b.release(y);
   });
+
+  // Batch norm's 1/√(var+eps) is pow(·, -0.5). llvmpipe's GLSL pow was up to 4.8 ulp off there, enough to
+  // flip the sign of one near-zero ReLU input in ResNet-50 and with it the headlessgl input gradient.
+  it("pow(x, ±0.5) is within 1 ulp, and a zero base with a negative exponent gives Infinity as in JS", () => {
+    const n = 20000;
+    const xs = seq(n, (i) => Math.exp((i / n - 0.5) * 18.4)); // 1e-4 … 1e4
+    const ulp = (v: number): number => {
+      const f = new Float32Array([Math.abs(v)]);
+      const next = new Float32Array(f);
+      new Uint32Array(next.buffer)[0]++;
+      return next[0] - f[0];
+    };
+    const x = b.upload(xs);
+    for (const p of [-0.5, 0.5]) {
+      const y = b.unary('pow', x, p);
+      const got = b.readSync(y);
+      let worst = 0;
+      for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(got[i] - Math.pow(xs[i], p)) / ulp(Math.pow(xs[i], p)));
+      expect(worst, `pow(x, ${p}): worst error in ulp`).toBeLessThanOrEqual(1);
+      b.release(y);
+    }
+    b.release(x);
+    const z = b.upload(Float32Array.from([0, -0, 4]));
+    for (const p of [-0.5, -1.5, -9]) {
+      const y = b.unary('pow', z, p);
+      expect(Array.from(b.readSync(y)), `pow(·, ${p})`).toEqual([0, -0, 4].map((v) => Math.fround(Math.pow(v, p))));
+      b.release(y);
+    }
+    b.release(z);
+  });
 });
 
 describe.runIf(modes.includes('webasm'))('gpujs:webasm flat-index guard', () => {

@@ -21,6 +21,10 @@ function unaryExpr(op: UnaryOp, p: number): string {
       if (p === 0) return '1.0';
       if (p === 1) return 'x';
       if (p === 2) return 'x * x';
+      // ±0.5 (batch norm's 1/√(var+eps)) through sqrt and one division, which GL rounds correctly: llvmpipe's
+      // pow is exp2(p·log2 x), up to 4.8 ulp off here, and gives 0 instead of +Infinity at x = 0 for p < 0.
+      if (p === 0.5) return '(x != x ? x : (x < 0.0 ? (0.0 / 0.0) : Math.sqrt(Math.abs(x))))';
+      if (p === -0.5) return '(x != x ? x : (x < 0.0 ? (0.0 / 0.0) : Math.sqrt(1.0 / Math.abs(x))))';
       // GLSL's pow is undefined for negative bases: integer exponents take |x|^p with the sign restored;
       // other exponents of negative bases give NaN as in JS (0/0 builds it portably).
       // Small integer exponents multiply out: exact like JS and NaN-propagating (GLSL's pow(NaN) gives 0 on llvmpipe).
@@ -28,12 +32,14 @@ function unaryExpr(op: UnaryOp, p: number): string {
         const prod = Array.from({ length: Math.abs(p) }, () => 'x').join(' * ');
         return p > 0 ? `(${prod})` : `(1.0 / (${prod}))`;
       }
+      // Negative exponents at a zero base: ±Infinity as in JS (the sign of 1/x for odd integers), not GLSL's 0.
+      const odd = Number.isInteger(p) && Math.abs(p) % 2 === 1;
+      const atZero = (rest: string): string => (p < 0 ? `(x == 0.0 ? ${odd ? '1.0 / x' : '1.0 / Math.abs(x)'} : ${rest})` : rest);
       if (Number.isInteger(p)) {
-        const odd = Math.abs(p) % 2 === 1;
         const mag = `Math.pow(Math.abs(x), ${flt(p)})`;
-        return `(x != x ? x : ${odd ? `(x < 0.0 ? -${mag} : ${mag})` : mag})`;
+        return `(x != x ? x : ${atZero(odd ? `(x < 0.0 ? -${mag} : ${mag})` : mag)})`;
       }
-      return `(x != x ? x : (x < 0.0 ? (0.0 / 0.0) : Math.pow(x, ${flt(p)})))`;
+      return `(x != x ? x : (x < 0.0 ? (0.0 / 0.0) : ${atZero(`Math.pow(x, ${flt(p)})`)}))`;
     }
   }
 }
