@@ -51,10 +51,12 @@ describe('resnet builders match torchvision', () => {
 for (const tb of testBackends) {
   describe(`ResNet-50 agrees with PyTorch (float64) at 64×64, batch 2 [${tb.label}]`, async () => {
     const available = await tb.available();
-    // Known gap, kept visible: on headlessgl (Mesa llvmpipe) the input gradient is off by 1.2e-2 relative
-    // (bound 1e-3) while logits, loss and parameter gradients agree; undiagnosed. `fails` turns red when fixed.
-    const knownGap = tb.label === 'gpujs:headlessgl';
-    const test = !available ? it.skip : knownGap ? it.fails : it;
+    // Ill-conditioned at one element: layer3.1's output ReLU has an input of 8.3e-6 (float64), the sum of two
+    // terms of ±0.73, while float32 backends carry ~5e-6 of forward error there (wasm lands at 3.9e-6). A
+    // backend that flips its sign gets input and early-layer gradients ~1e-2 off, not a kernel bug. headlessgl
+    // did until batch norm's pow(·, -0.5) stopped using llvmpipe's approximate pow (now bit-identical to webasm
+    // up to that ReLU). A new failure here at ~1e-2 in the gradients only: look at that element first.
+    const test = available ? it : it.skip;
     test('eval logits; train logits, loss, input and parameter gradients, BN running stats', async () => {
       await useBackend(tb);
       const model = nn.skipInit(() => resnet50());
