@@ -1,6 +1,85 @@
 // Sliding-window kernels: im2col, one output row (c, ky, kx) at a time with the valid ox range computed once per
-// row so the inner loop is a straight (v128 when stride 1) copy between zero-filled borders; and max pooling.
+// row so the inner loop is a straight (v128 when stride 1) copy between zero-filled borders; col2im, the same
+// walk adding back; and max pooling.
 import { F32, Func, I32, type ModuleBuilder } from './emit.js';
+
+/**
+ * For kernel column kx: off = kx·dw − pw (input column of output column 0, before the stride) and the output
+ * columns lo..hi whose input column lies inside the row (the rest read or write padding).
+ */
+function validRange(f: Func, v: { kx: number; dw: number; pw: number; sw: number; w: number; ow: number; off: number; lo: number; hi: number; t: number }): void {
+  const { kx, dw, pw, sw, w, ow, off, lo, hi, t } = v;
+  f.get(kx).get(dw).i32Mul().get(pw).i32Sub().set(off);
+  // lo = off >= 0 ? 0 : min(ow, ceil(-off / sw))
+  f.i32(0).set(lo);
+  f.get(off).i32(0).i32LtS().if_();
+  f.i32(0).get(off).i32Sub().get(sw).i32Add().i32(1).i32Sub().get(sw).i32DivS().set(lo);
+  f.get(lo).get(ow).i32GtS().if_().get(ow).set(lo).end();
+  f.end();
+  // hi = clamp(ceil((w - off) / sw), lo, ow)
+  f.get(w).get(off).i32Sub().set(t);
+  f.get(t).i32(0).i32LeS().if_();
+  f.i32(0).set(hi);
+  f.else_();
+  f.get(t).get(sw).i32Add().i32(1).i32Sub().get(sw).i32DivS().set(hi);
+  f.end();
+  f.get(hi).get(ow).i32GtS().if_().get(ow).set(hi).end();
+  f.get(hi).get(lo).i32LtS().if_().get(lo).set(hi).end();
+}
+
+/**
+ * col2im(cols, out, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, c0, c1): adds the rows of channels
+ * c0..c1 of the [c·kh·kw, n·oh·ow] matrix back into the zero-filled image out [n, c, h, w]. Threads split
+ * channels, so no two write the same output.
+ */
+function col2im(): Func {
+  const f = new Func(new Array(18).fill(I32));
+  const [cols, out, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, c0, c1] = Array.from({ length: 18 }, (_, i) => i);
+  const ch = f.local(I32), ky = f.local(I32), kx = f.local(I32), r = f.local(I32), off = f.local(I32), lo = f.local(I32), hi = f.local(I32), t = f.local(I32);
+  const b = f.local(I32), oy = f.local(I32), iy = f.local(I32), dst = f.local(I32), src = f.local(I32), ox = f.local(I32), hi4 = f.local(I32), sw4 = f.local(I32);
+  f.get(sw).i32(4).i32Mul().set(sw4);
+  f.forLoop(ch, () => f.get(c0), () => f.get(c1), 1, () => {
+    f.forLoop(ky, () => f.i32(0), () => f.get(kh), 1, () => {
+      f.forLoop(kx, () => f.i32(0), () => f.get(kw), 1, () => {
+        f.get(ch).get(kh).i32Mul().get(ky).i32Add().get(kw).i32Mul().get(kx).i32Add().set(r);
+        validRange(f, { kx, dw, pw, sw, w, ow, off, lo, hi, t });
+        f.get(lo).get(hi).get(lo).i32Sub().i32(-4).i32And().i32Add().set(hi4);
+        f.forLoop(b, () => f.i32(0), () => f.get(n), 1, () => {
+          f.forLoop(oy, () => f.i32(0), () => f.get(oh), 1, () => {
+            f.get(oy).get(sh).i32Mul().get(ph).i32Sub().get(ky).get(dh).i32Mul().i32Add().set(iy);
+            f.get(iy).get(h).i32LtU().if_();
+            // src = cols + ((r·n + b)·oh + oy)·ow floats; dst = out + ((b·c + ch)·h + iy)·w + off floats
+            f.get(cols).get(r).get(n).i32Mul().get(b).i32Add().get(oh).i32Mul().get(oy).i32Add().get(ow).i32Mul().i32(4).i32Mul().i32Add().set(src);
+            f.get(out).get(b).get(c).i32Mul().get(ch).i32Add().get(h).i32Mul().get(iy).i32Add().get(w).i32Mul().get(off).i32Add().i32(4).i32Mul().i32Add().set(dst);
+            f.get(sw).i32(1).i32Eq().if_();
+            f.forLoop(ox, () => f.get(lo), () => f.get(hi4), 4, () => {
+              f.get(dst).get(ox).i32(4).i32Mul().i32Add();
+              f.get(dst).get(ox).i32(4).i32Mul().i32Add().v128Load();
+              f.get(src).get(ox).i32(4).i32Mul().i32Add().v128Load();
+              f.f32x4Add().v128Store();
+            });
+            f.forLoop(ox, () => f.get(hi4), () => f.get(hi), 1, () => {
+              f.get(dst).get(ox).i32(4).i32Mul().i32Add();
+              f.get(dst).get(ox).i32(4).i32Mul().i32Add().f32Load();
+              f.get(src).get(ox).i32(4).i32Mul().i32Add().f32Load();
+              f.f32Add().f32Store();
+            });
+            f.else_();
+            f.forLoop(ox, () => f.get(lo), () => f.get(hi), 1, () => {
+              f.get(dst).get(ox).get(sw4).i32Mul().i32Add();
+              f.get(dst).get(ox).get(sw4).i32Mul().i32Add().f32Load();
+              f.get(src).get(ox).i32(4).i32Mul().i32Add().f32Load();
+              f.f32Add().f32Store();
+            });
+            f.end();
+            f.end();
+          });
+        });
+      });
+    });
+  });
+  return f;
+}
 
 /**
  * im2col(x, out, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, r0, r1): rows r0..r1 of the
@@ -17,22 +96,7 @@ function im2col(): Func {
     f.get(r).get(kw).i32RemS().set(kx);
     f.get(r).get(kw).i32DivS().get(kh).i32RemS().set(ky);
     f.get(r).get(kw).get(kh).i32Mul().i32DivS().set(ch);
-    f.get(kx).get(dw).i32Mul().get(pw).i32Sub().set(off);
-    // lo = off >= 0 ? 0 : min(ow, ceil(-off / sw))
-    f.i32(0).set(lo);
-    f.get(off).i32(0).i32LtS().if_();
-    f.i32(0).get(off).i32Sub().get(sw).i32Add().i32(1).i32Sub().get(sw).i32DivS().set(lo);
-    f.get(lo).get(ow).i32GtS().if_().get(ow).set(lo).end();
-    f.end();
-    // hi = clamp(ceil((w - off) / sw), lo, ow)
-    f.get(w).get(off).i32Sub().set(t);
-    f.get(t).i32(0).i32LeS().if_();
-    f.i32(0).set(hi);
-    f.else_();
-    f.get(t).get(sw).i32Add().i32(1).i32Sub().get(sw).i32DivS().set(hi);
-    f.end();
-    f.get(hi).get(ow).i32GtS().if_().get(ow).set(hi).end();
-    f.get(hi).get(lo).i32LtS().if_().get(lo).set(hi).end();
+    validRange(f, { kx, dw, pw, sw, w, ow, off, lo, hi, t });
     f.get(lo).get(hi).get(lo).i32Sub().i32(-4).i32And().i32Add().set(hi4);
     f.forLoop(b, () => f.i32(0), () => f.get(n), 1, () => {
       f.forLoop(oy, () => f.i32(0), () => f.get(oh), 1, () => {
@@ -116,5 +180,6 @@ function maxPool(): Func {
 
 export function addWindowKernels(mb: ModuleBuilder): void {
   mb.add('im2col', im2col());
+  mb.add('col2im', col2im());
   mb.add('maxpool', maxPool());
 }

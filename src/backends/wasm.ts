@@ -475,28 +475,11 @@ export class WasmBackend implements Backend {
   }
 
   col2im(colsS: Storage, g: WindowGeometry): Storage {
-    const L = g.oh * g.ow;
-    const cols = g.n * L;
     const out = this.fill(g.n * g.c * g.h * g.w, 0);
-    const f = this.f;
-    const C = at(colsS);
-    const O = at(out);
-    for (let c = 0; c < g.c; c++)
-      for (let ky = 0; ky < g.kh; ky++)
-        for (let kx = 0; kx < g.kw; kx++) {
-          const r = (c * g.kh + ky) * g.kw + kx;
-          const off = kx * g.dw - g.pw;
-          const lo = Math.min(g.ow, Math.max(0, Math.ceil(-off / g.sw)));
-          const hi = Math.max(lo, Math.min(g.ow, Math.ceil((g.w - off) / g.sw)));
-          for (let b = 0; b < g.n; b++)
-            for (let oy = 0; oy < g.oh; oy++) {
-              const iy = oy * g.sh - g.ph + ky * g.dh;
-              if (iy < 0 || iy >= g.h) continue;
-              const src = C + r * cols + b * L + oy * g.ow;
-              const dst = O + ((b * g.c + c) * g.h + iy) * g.w + off;
-              for (let ox = lo; ox < hi; ox++) f[dst + ox * g.sw] += f[src + ox];
-            }
-        }
+    if (out.size === 0 || g.oh * g.ow === 0) return out;
+    const T = this.pool && colsS.size >= 1 << 16 ? this.threads : 1;
+    const geo = [g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.oh, g.ow];
+    this.par('col2im', splitRange(g.c, T).map(([c0, c1]) => [st(colsS).ptr, st(out).ptr, ...geo, c0, c1]));
     return out;
   }
 
