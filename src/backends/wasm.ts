@@ -331,6 +331,17 @@ export class WasmBackend implements Backend {
       dims.push(1);
       ss.push(1);
     }
+    if (dims.length <= 3) {
+      // Rank ≤ 3 after merging (every conv-layout permute): one kernel, threads split the outer dim.
+      while (dims.length < 3) {
+        dims.unshift(1);
+        ss.unshift(0);
+      }
+      const T = this.pool && x.size >= 1 << 16 && dims[0] > 1 ? this.threads : 1;
+      const args = (i0: number, i1: number): number[] => [st(x).ptr, st(out).ptr, dims[1], dims[2], ss[0], ss[1], ss[2], i0, i1];
+      this.par('perm3', splitRange(dims[0], T).map(([i0, i1]) => args(i0, i1)));
+      return out;
+    }
     const f = this.f;
     const r = dims.length;
     const L = dims[r - 1];
