@@ -88,6 +88,37 @@ function packA(): Func {
 }
 
 /**
+ * packAT(src, dst, k, ps, it0, it1): packA for a transposed A (its 4 tile rows adjacent floats at each k,
+ * element (i, p) at src[i + p·ps]), full tiles only. Four tiles at a time, so each k reads one whole 64-byte
+ * line and feeds four destination panels (a tile at a time touched a new line per float4: ~6 GB/s).
+ */
+function packAT(): Func {
+  const f = new Func([I32, I32, I32, I32, I32, I32]);
+  const [src, dst, k, ps, it0, it1] = [0, 1, 2, 3, 4, 5];
+  const it = f.local(I32), p = f.local(I32), s = f.local(I32), ps4 = f.local(I32), g1 = f.local(I32), stride = f.local(I32);
+  const d = [f.local(I32), f.local(I32), f.local(I32), f.local(I32)];
+  f.get(ps).i32(4).i32Mul().set(ps4);
+  f.get(k).i32(MR * 4).i32Mul().set(stride); // bytes between consecutive tiles' panels
+  // it0..g1: groups of four tiles; g1..it1: one at a time.
+  f.get(it0).get(it1).get(it0).i32Sub().i32(-4).i32And().i32Add().set(g1);
+  const group = (n: number): void => {
+    f.get(src).get(it).i32(MR * 4).i32Mul().i32Add().set(s);
+    f.get(dst).get(it).get(stride).i32Mul().i32Add().set(d[0]);
+    for (let q = 1; q < n; q++) f.get(d[q - 1]).get(stride).i32Add().set(d[q]);
+    f.forLoop(p, () => f.i32(0), () => f.get(k), 1, () => {
+      for (let q = 0; q < n; q++) {
+        f.get(d[q]).get(s).v128Load(q * 16).v128Store();
+        f.get(d[q]).i32(16).i32Add().set(d[q]);
+      }
+      f.get(s).get(ps4).i32Add().set(s);
+    });
+  };
+  f.forLoop(it, () => f.get(it0), () => f.get(g1), 4, () => group(4));
+  f.forLoop(it, () => f.get(g1), () => f.get(it1), 1, () => group(1));
+  return f;
+}
+
+/**
  * packB(src, dst, n, k, cs, ps, jt0, jt1): B element (p, j) is src[j·cs + p·ps]; writes column tiles
  * jt0..jt1 as [tile][k][8], columns past n zero. Untransposed full tiles copy with two v128 moves per k.
  */
@@ -225,6 +256,7 @@ function compute(): Func {
 
 export function addGemmKernels(mb: ModuleBuilder): void {
   mb.add('packA', packA());
+  mb.add('packAT', packAT());
   mb.add('packB', packB());
   mb.add('gemm', compute());
 }

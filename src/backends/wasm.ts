@@ -451,7 +451,12 @@ export class WasmBackend implements Backend {
     const C = direct ? null : this.heap.alloc(mt * MR * ldc * 4);
     const cp = C ? C.ptr : pc;
     try {
-      this.par('packA', splitRange(mt, T).map(([i0, i1]) => [pa, A.ptr, m, k, rsA, psA, i0, i1]));
+      if (rsA === 1 && psA !== 1 && m >= MR) {
+        // Transposed A: full tiles by the k-blocked kernel, a partial last tile by the general one.
+        const full = Math.floor(m / MR);
+        this.par('packAT', splitRange(full, T).map(([i0, i1]) => [pa, A.ptr, k, psA, i0, i1]));
+        if (full < mt) this.k.packA(pa, A.ptr, m, k, rsA, psA, full, mt);
+      } else this.par('packA', splitRange(mt, T).map(([i0, i1]) => [pa, A.ptr, m, k, rsA, psA, i0, i1]));
       this.par('packB', splitRange(nt, T).map(([j0, j1]) => [pb, B.ptr, n, k, csB, psB, j0, j1]));
       // Split the tile grid along whichever side gives each thread several tiles.
       const parts =
