@@ -12,7 +12,7 @@ import type { KernelSpec } from '../../kernels/gpujs/common.js';
 import { binarySource, copySource, fillSource, unarySource } from '../../kernels/gpujs/elementwise.js';
 import { reduceSource } from '../../kernels/gpujs/reduce.js';
 import { concatSource, permuteSource, sliceSource } from '../../kernels/gpujs/layout.js';
-import { gemmHostSource, glGemmSource, glPackASource, glPackBSource, glPacked, glUnpackSource, hostOperandDims, matmulSource, transposedGeometry, unpackHostQuads, type GemmSpec } from '../../kernels/gpujs/matmul.js';
+import { gemmHostSource, glGemmLayout, glGemmSource, glPackASource, glPackBSource, glPacked, glUnpackSource, hostOperandDims, matmulSource, transposedGeometry, unpackHostQuads, type GemmSpec } from '../../kernels/gpujs/matmul.js';
 import { avgPoolBackwardSource, avgPoolSource, col2imSource, im2colSource, maxPoolBackwardSource, maxPoolSource } from '../../kernels/gpujs/window.js';
 import { adamSource, sgdBufSource, sgdParamSource } from '../../kernels/gpujs/optim.js';
 
@@ -400,17 +400,12 @@ export class GpujsBackend implements Backend {
     return spec as S;
   }
 
-  /**
-   * Compiles (cached with the other kernels, by spec and argument sizes) and runs a 2-D-output GEMM kernel. On
-   * webasm the Array(4) result would be split into one subarray per thread (200k objects at 64×12544, 25% of the
-   * GEMM's time), so the kernel's output shaping is replaced by the flat buffer; any other result is flattened.
-   */
-  private gemmCall(spec: GemmSpec, args: readonly (Arg | Input)[], sizes: string): Float32Array | Texture {
+  /** Compiles a GEMM kernel (or kernel map), cached with the other kernels by spec and argument sizes. */
+  private gemmKernel(spec: GemmSpec, sizes: string): IKernelRunShortcut {
     const key = `gemm|${spec.op}|${spec.source}|${JSON.stringify(spec.constants ?? {})}|${spec.output.join('x')}|${sizes}`;
     let k = this.kernels.get(key);
-    const fresh = !k;
     if (!k) {
-      k = this.gpu.createKernel(spec.source, {
+      const settings = {
         output: spec.output,
         precision: 'single',
         loopMaxIterations: Math.max(1000, spec.maxLoop + 1),
@@ -420,10 +415,25 @@ export class GpujsBackend implements Backend {
         dynamicOutput: false,
         ...(spec.constants ? { constants: spec.constants } : {}),
         ...(spec.vec4 ? { returnType: 'Array(4)' } : {}),
-      } as Parameters<GPU['createKernel']>[1]);
+      } as Parameters<GPU['createKernel']>[1];
+      k = spec.subKernels
+        ? (this.gpu.createKernelMap(spec.subKernels as never, spec.source as never, settings as never) as unknown as IKernelRunShortcut)
+        : this.gpu.createKernel(spec.source, settings);
       this.kernels.set(key, k);
       this.compiled++;
+      this.freshGemm.add(k);
     }
+    return k;
+  }
+  private readonly freshGemm = new Set<IKernelRunShortcut>();
+
+  /**
+   * Compiles (cached with the other kernels, by spec and argument sizes) and runs a 2-D-output GEMM kernel. On
+   * webasm the Array(4) result would be split into one subarray per thread (200k objects at 64×12544, 25% of the
+   * GEMM's time), so the kernel's output shaping is replaced by the flat buffer; any other result is flattened.
+   */
+  private gemmCall(spec: GemmSpec, args: readonly (Arg | Input)[], sizes: string): Float32Array | Texture {
+    const k = this.gemmKernel(spec, sizes);
     const flatten = (): void => {
       const inner = (k as unknown as { kernel?: { constructor: { name: string }; _shapeOutput?: unknown } }).kernel;
       if (!this.gl && spec.vec4 && inner?.constructor.name === 'WebAssemblyKernel' && typeof inner._shapeOutput === 'function' && !Object.prototype.hasOwnProperty.call(inner, '_shapeOutput')) {
@@ -432,7 +442,7 @@ export class GpujsBackend implements Backend {
     };
     flatten();
     const res = (k as unknown as (...x: unknown[]) => unknown)(...args);
-    if (fresh) this.checkMode(k, spec.op);
+    if (this.freshGemm.delete(k)) this.checkMode(k, spec.op);
     flatten(); // gpu.js may have switched to another kernel object on the first call
     if (this.gl && !(res instanceof Float32Array) && !Array.isArray(res)) return res as Texture;
     const cells = spec.output.reduce((x, y) => x * y, 1) * (spec.vec4 ? 4 : 1);
@@ -462,28 +472,55 @@ export class GpujsBackend implements Backend {
     return this.make(C.length, C, null);
   }
 
+  /** Rows of C per GL thread: 8 (kernel map of 8 render targets) where the context has the draw buffers. */
+  private glRows(): number {
+    if (this.glRowsCached !== 0) return this.glRowsCached;
+    // The context exists once any kernel ran (the operands' uploads); until then answer without caching.
+    const ctx = (this.gpu as unknown as { context?: WebGLRenderingContext & { MAX_DRAW_BUFFERS?: number } }).context;
+    if (!ctx) return 1;
+    let buffers = 1;
+    try {
+      const ext = ctx.getExtension('WEBGL_draw_buffers');
+      const param = ctx.MAX_DRAW_BUFFERS ?? ext?.MAX_DRAW_BUFFERS_WEBGL;
+      if (param !== undefined) buffers = Number(ctx.getParameter(param)) || 1;
+    } catch {
+      buffers = 1;
+    }
+    this.glRowsCached = buffers >= 8 ? 8 : buffers >= 4 ? 4 : 1;
+    return this.glRowsCached;
+  }
+  private glRowsCached = 0;
+
   /** Whether the GL pipeline's packed textures and 2-D outputs stay inside GL's side limit and exact indices. */
   private glGemmFits(g: MatmulGeometry): boolean {
     const { kq, kp, nq } = glPacked(g);
+    const { w, h } = glGemmLayout(g, this.glRows());
     const side = 16384;
-    const dims: [number, number][] = [[kq, g.batchA * g.m], [nq, g.batchB * kp], [nq, g.batch * g.m]];
-    return dims.every(([w, h]) => w <= side && h <= side && w * h < this.indexLimit);
+    const dims: [number, number][] = [[kq, g.batchA * g.m], [nq, g.batchB * kp], [w, h]];
+    return dims.every(([x, y]) => x <= side && y <= side && x * y < this.indexLimit);
   }
 
   /**
-   * GL: A and B packed 4 floats per texel on the device (two cheap pipeline kernels), the vec4 GEMM, then C
-   * unpacked into a scalar texture; nothing leaves the device.
+   * GL: A and B packed 4 floats per texel on the device (two cheap pipeline kernels), the vec4 GEMM writing an
+   * 8×4 block of C per thread over 8 render targets, then C unpacked into a scalar texture; nothing leaves the
+   * device.
    */
   private matmulGl(a: Storage, b: Storage, g: MatmulGeometry): Storage {
     const sizes = `${a.size},${b.size}`;
+    const rows = this.glRows();
     const pa = this.gemmCall(this.gemmSpec('glPackA', g, glPackASource), [this.arg(a)], sizes) as Texture;
     const pb = this.gemmCall(this.gemmSpec('glPackB', g, glPackBSource), [this.arg(b)], sizes) as Texture;
-    const cq = this.gemmCall(this.gemmSpec('glGemm', g, glGemmSource), [pa, pb], sizes) as Texture;
+    const spec = this.gemmSpec(`glGemm${rows}`, g, (x) => glGemmSource(x, rows));
+    const k = this.gemmKernel(spec, sizes);
+    const res = (k as unknown as (x: Texture, y: Texture) => Texture | Record<string, Texture>)(pa, pb);
+    if (this.freshGemm.delete(k)) this.checkMode(k, spec.op);
     pa.delete();
     pb.delete();
-    const c = this.run(this.gemmSpec('glUnpack', g, glUnpackSource), [cq]);
-    cq.delete();
-    return c;
+    const quads = spec.subKernels ? [(res as Record<string, Texture>).result, ...Object.keys(spec.subKernels).map((nm) => (res as Record<string, Texture>)[nm])] : [res as Texture];
+    // Through gemmCall, whose cache key has the output size: the unpack source is the same for every batch.
+    const c = this.gemmCall(this.gemmSpec(`glUnpack${rows}`, g, (x) => glUnpackSource(x, rows)), quads, sizes) as Texture;
+    for (const q of quads) q.delete();
+    return this.make(g.batch * g.m * g.n, null, c);
   }
 
   /**
