@@ -56,5 +56,9 @@ for (const mode of modes) {
     be.release(a);
     be.release(b);
   }
+  // Which GEMM kernels ran, as which gpu.js class (a silent fallback to cpu would show here).
+  const ran = [...be.ranAs].filter(([op]) => op.startsWith('matmul')).map(([op, cls]) => `${op} (${cls})`);
+  console.log(`${mode} kernels: ${ran.join(', ')}`);
   be.destroy();
 }
+console.log(`load average at end: ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
