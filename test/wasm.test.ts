@@ -216,10 +216,14 @@ describe('worker pool', () => {
   it.skipIf(!wasmThreadsAvailable())('reports a trap in a worker as an error and keeps working afterwards', async () => {
     const two = (await twoP) as WasmBackend;
     const pool = (two as unknown as { pool: { run(n: string, a: number[][], l: (...a: number[]) => void): void } }).pool;
-    const noop = (): void => undefined;
-    // Thread 1 gets an im2col whose output lies far past the end of memory: it traps.
+    // Threads claim pieces as they free up: the calling thread's piece takes 20 ms, so the worker claims
+    // the others, each an im2col whose output lies far past the end of memory: they trap.
+    const slow = (): void => {
+      const t = Date.now();
+      while (Date.now() - t < 20);
+    };
     const bad = [0, 2 ** 31 - 64, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1];
-    expect(() => pool.run('im2col', [bad, bad], noop)).toThrow(/trapped in a worker/);
+    expect(() => pool.run('im2col', [bad, bad, bad, bad], slow)).toThrow(/trapped in a worker/);
     const g = { batch: 1, batchA: 1, batchB: 1, m: 64, k: 200, n: 96, transA: false, transB: false };
     const a = rnd(64 * 200, 1);
     const b = rnd(200 * 96, 2);

@@ -1,25 +1,29 @@
 // The worker pool: each worker instantiates the same kernel module over the same shared memory and waits on
-// a control block; the main thread posts one call (export + per-thread arguments), runs its own share,
-// then blocks on Atomics.wait until the workers are done, so ops stay synchronous at the API.
+// a control block; the main thread posts one call (an export and its pieces of work), claims pieces like the
+// workers until none are left, then waits for pieces still running, so ops stay synchronous at the API.
 import { Worker } from 'node:worker_threads';
 
-// Control block layout (Int32 slots), then Float64 argument slots per thread.
-const GEN = 0;
-const PENDING = 1;
+// Control block layout (Int32 slots), then Float64 argument slots per piece.
+const GEN = 0; // bumped per call; idle workers wait on it
 const QUIT = 2;
 const FN = 3;
-const ACTIVE = 4;
+const DONE = 4; // pieces finished in the current call
 const ERROR = 5;
+const CLAIM = 6; // (call tag << 20) | (pieces << 10) | next unclaimed piece
 const ARGS_AT = 8; // in float64 slots (64 bytes)
 const MAX_ARGS = 24;
+/** Pieces per call (10 bits in CLAIM). */
+export const MAX_PIECES = 64;
 /** Polls before a thread sleeps (~50–200 µs): long enough to bridge the gap between consecutive ops. */
 const SPIN = 1 << 16;
 
 // Worker source, evaluated as CommonJS so it runs the same from dist (plain node) and under vitest/tsx,
 // where a .ts worker file would not load. It only needs the module, the memory and the control block.
+// A piece is claimed by a compare-and-swap on CLAIM, whose value names the call and its piece count, so a
+// successful claim is always a valid piece of the current call; its arguments are read after the claim.
 const WORKER_SOURCE = `
 const { workerData, parentPort } = require('node:worker_threads');
-const { module, memory, ctrl, tid, names } = workerData;
+const { module, memory, ctrl, names } = workerData;
 const inst = new WebAssembly.Instance(module, { env: { mem: memory } });
 const fns = names.map((n) => inst.exports[n]);
 const i32 = new Int32Array(ctrl);
@@ -37,17 +41,23 @@ for (;;) {
   }
   seen = g;
   if (Atomics.load(i32, ${QUIT})) break;
-  if (tid >= i32[${ACTIVE}]) continue;
-  try {
-    const at = ${ARGS_AT} + tid * ${MAX_ARGS};
-    const fn = fns[i32[${FN}]];
-    const args = [];
-    for (let i = 0; i < fn.length; i++) args.push(f64[at + i]);
-    fn(...args);
-  } catch (e) {
-    Atomics.store(i32, ${ERROR}, 1);
+  for (;;) {
+    const v = Atomics.load(i32, ${CLAIM});
+    const pieces = (v >>> 10) & 1023;
+    const next = v & 1023;
+    if (next >= pieces) break;
+    if (Atomics.compareExchange(i32, ${CLAIM}, v, v + 1) !== v) continue;
+    try {
+      const at = ${ARGS_AT} + next * ${MAX_ARGS};
+      const fn = fns[Atomics.load(i32, ${FN})];
+      const args = [];
+      for (let i = 0; i < fn.length; i++) args.push(f64[at + i]);
+      fn(...args);
+    } catch (e) {
+      Atomics.store(i32, ${ERROR}, 1);
+    }
+    if (Atomics.add(i32, ${DONE}, 1) + 1 === pieces) Atomics.notify(i32, ${DONE});
   }
-  if (Atomics.sub(i32, ${PENDING}, 1) === 1) Atomics.notify(i32, ${PENDING});
 }
 `;
 
@@ -56,6 +66,7 @@ export class WorkerPool {
   private readonly f64: Float64Array;
   private readonly workers: Worker[] = [];
   private readonly index = new Map<string, number>();
+  private tag = 0;
 
   private constructor(readonly threads: number, private readonly names: readonly string[], ctrl: SharedArrayBuffer) {
     this.i32 = new Int32Array(ctrl);
@@ -65,11 +76,11 @@ export class WorkerPool {
 
   /** Starts `threads - 1` workers (the main thread is thread 0). */
   static async start(threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly string[]): Promise<WorkerPool> {
-    const ctrl = new SharedArrayBuffer((ARGS_AT + threads * MAX_ARGS) * 8);
+    const ctrl = new SharedArrayBuffer((ARGS_AT + MAX_PIECES * MAX_ARGS) * 8);
     const pool = new WorkerPool(threads, names, ctrl);
     const ready: Promise<void>[] = [];
     for (let tid = 1; tid < threads; tid++) {
-      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, ctrl, tid, names } });
+      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, ctrl, names } });
       w.unref(); // an idle pool must not keep the process alive
       pool.workers.push(w);
       ready.push(
@@ -84,8 +95,9 @@ export class WorkerPool {
   }
 
   /**
-   * Runs export `name` on thread t with args[t] (args.length ≤ threads), thread 0 on the calling thread via
-   * `local`, and returns when all are done.
+   * Runs export `name` once per argument list (a piece of the work, ≤ MAX_PIECES) and returns when all are
+   * done. The calling thread claims pieces like the workers (through `local`), so if no worker is scheduled
+   * it does the whole call itself and waits for nothing but pieces already started.
    */
   run(name: string, args: readonly (readonly number[])[], local: (...a: number[]) => void): void {
     const n = args.length;
@@ -93,22 +105,38 @@ export class WorkerPool {
       for (const a of args) local(...a);
       return;
     }
+    if (n > MAX_PIECES) throw new Error(`wasm pool: ${n} pieces, at most ${MAX_PIECES}`);
     const fn = this.index.get(name);
     if (fn === undefined) throw new Error(`wasm pool: unknown kernel ${name}`);
-    for (let t = 1; t < n; t++) {
+    for (let t = 0; t < n; t++) {
       const at = ARGS_AT + t * MAX_ARGS;
       args[t].forEach((v, i) => (this.f64[at + i] = v));
     }
-    this.i32[FN] = fn;
-    this.i32[ACTIVE] = n;
-    Atomics.store(this.i32, PENDING, n - 1);
-    Atomics.add(this.i32, GEN, 1);
-    Atomics.notify(this.i32, GEN);
-    local(...args[0]);
-    let p = Atomics.load(this.i32, PENDING);
-    for (let s = 0; p !== 0 && s < SPIN; s++) p = Atomics.load(this.i32, PENDING);
-    for (; p !== 0; p = Atomics.load(this.i32, PENDING)) Atomics.wait(this.i32, PENDING, p);
-    if (Atomics.exchange(this.i32, ERROR, 0) !== 0) throw new Error(`wasm pool: kernel ${name} trapped in a worker`);
+    const i32 = this.i32;
+    Atomics.store(i32, FN, fn);
+    Atomics.store(i32, DONE, 0);
+    this.tag = (this.tag + 1) & 0xfff;
+    Atomics.store(i32, CLAIM, (this.tag << 20) | (n << 10));
+    Atomics.add(i32, GEN, 1);
+    Atomics.notify(i32, GEN);
+    let err: unknown = null;
+    for (;;) {
+      const v = Atomics.load(i32, CLAIM);
+      const next = v & 1023;
+      if (next >= n) break;
+      if (Atomics.compareExchange(i32, CLAIM, v, v + 1) !== v) continue;
+      try {
+        local(...args[next]);
+      } catch (e) {
+        err ??= e;
+      }
+      Atomics.add(i32, DONE, 1);
+    }
+    let d = Atomics.load(i32, DONE);
+    for (let s = 0; d !== n && s < SPIN; s++) d = Atomics.load(i32, DONE);
+    for (; d !== n; d = Atomics.load(i32, DONE)) Atomics.wait(i32, DONE, d);
+    if (err) throw err;
+    if (Atomics.exchange(i32, ERROR, 0) !== 0) throw new Error(`wasm pool: kernel ${name} trapped in a worker`);
   }
 
   destroy(): void {

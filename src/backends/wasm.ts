@@ -54,7 +54,15 @@ const THREAD_MIN_WORK = 1 << 18;
 const KC = 1024;
 const INITIAL_PAGES = 256;
 
-function splitRange(total: number, parts: number): [number, number][] {
+/**
+ * Pieces per thread when work is split: threads claim pieces as they free up (kernels/wasm/pool.ts), so a
+ * thread that the OS deschedules (another process on the core) delays one piece instead of half the call.
+ */
+const PIECES_PER_THREAD = 4;
+
+/** [start, end) ranges covering 0..total: one for one thread, PIECES_PER_THREAD per thread otherwise. */
+function splitRange(total: number, threads: number): [number, number][] {
+  const parts = threads > 1 ? threads * PIECES_PER_THREAD : 1;
   const out: [number, number][] = [];
   for (let t = 0; t < parts; t++) out.push([Math.floor((total * t) / parts), Math.floor((total * (t + 1)) / parts)]);
   return out.filter(([a, b]) => b > a);
