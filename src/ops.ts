@@ -234,6 +234,8 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   xs.forEach((t, i) => checkTensor('concat', `tensors[${i}]`, t));
   const be = backendOf('concat', xs);
   const r = xs[0].rank;
+  // As PyTorch: a 0-d tensor has no axis to join along (normAxes lets axis 0 through for reductions).
+  if (r === 0) fail('concat', `tensors[0] is zero-dimensional (shape []): there is no axis ${axis} to concatenate along; reshape to [1] first`);
   const [a] = normAxes('concat', axis, r);
   xs.forEach((t, i) => {
     if (t.rank !== r || t.shape.some((d, j) => j !== a && d !== xs[0].shape[j])) {

@@ -34,6 +34,8 @@ describe.each(backends)('bad calls on $label', (tb) => {
     expectError(() => reshape(ones([2, 3]), [4, 2]), 'reshape', /\[4,2\]/, /\[2,3\]/, /size 6/);
     expectError(() => reshape(ones([2, 3]), [-1, -1]), 'reshape', /only one dimension can be -1/);
     expectError(() => concat([ones([2, 3]), ones([2, 4])], 0), 'concat', /tensors\[1\] has shape \[2,4\]/, /\[2,3\]/, /except axis 0/);
+    // PyTorch refuses 0-d tensors here; this once returned shape [] holding no data.
+    expectError(() => concat([tensor([3], []), tensor([4], [])], 0), 'concat', /zero-dimensional/, /shape \[\]/);
     expectError(() => slice(ones([4]), 0, 3, 2), 'slice', /start 3, length 2/, /size 4/);
     expectError(() => F.conv2d(ones([1, 3, 5, 5]), ones([4, 2, 3, 3])), 'conv2d', /input has 3 channels but weight expects 2/, /\[4,2,3,3\]/);
     expectError(() => F.conv2d(ones([1, 4, 5, 5]), ones([6, 2, 3, 3]), null, { groups: 3 }), 'conv2d', /4 are not divisible by groups 3/);
