@@ -1,7 +1,8 @@
 // GEMM GFLOP/s of the gpujs backend per gpu.js mode at the four ResNet-50 im2col shapes (C[M,N] = W[M,K]·col[K,N]),
 // cold (first call: kernel compile included) and warm (tinybench median).
-// Run: node --import tsx bench/gemm.ts [--modes webasm,headlessgl,cpu] [--time 2000]  (GL modes under xvfb-run -a)
-import { GpujsBackend, gpujsModeAvailable, type GpujsMode } from '../src/index.js';
+// Run: node --import tsx bench/gemm.ts [--modes webasm,webasm:threads2,headlessgl,cpu] [--time 2000]  (GL modes under
+// xvfb-run -a). 'webasm:threads2' is gpu.js's webasm mode with its kernels split over 2 worker threads.
+import { GpujsBackend, gpujsModeAvailable, gpujsThreadsAvailable, type GpujsMode } from '../src/index.js';
 import os from 'node:os';
 import { gflops, machine, measure } from './common.js';
 
@@ -16,7 +17,7 @@ function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : def;
 }
-const modes = arg('modes', 'webasm,headlessgl').split(',') as GpujsMode[];
+const modes = arg('modes', 'webasm,webasm:threads2,headlessgl').split(',');
 const timeMs = Number(arg('time', '2000'));
 const rnd = (n: number): Float32Array => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.5);
 
@@ -28,11 +29,13 @@ console.log(`load average at start: ${os.loadavg().map((x) => x.toFixed(1)).join
 console.log('| mode | M×K×N | cold ms | cold GFLOP/s | warm median ms | warm GFLOP/s | GFLOP/s per CPU-second |');
 console.log('|---|---|---:|---:|---:|---:|---:|');
 for (const mode of modes) {
-  if (!gpujsModeAvailable(mode)) {
+  const [gpuMode, threadsArg] = mode.split(':') as [GpujsMode, string | undefined];
+  const threads = threadsArg ? Number(threadsArg.replace(/^threads/, '')) : 1;
+  if (!gpujsModeAvailable(gpuMode) || (threads > 1 && !gpujsThreadsAvailable())) {
     console.log(`| ${mode} | – | not available here | | | | |`);
     continue;
   }
-  const be = new GpujsBackend(mode);
+  const be = new GpujsBackend(gpuMode, threads);
   for (const [m, k, n] of SHAPES) {
     const a = be.upload(rnd(m * k));
     const b = be.upload(rnd(k * n));

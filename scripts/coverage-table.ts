@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Backend, Storage, WindowGeometry } from '../src/backend.js';
 import { ReferenceBackend } from '../src/backends/reference.js';
-import { GpujsBackend, gpujsModeAvailable, type GpujsMode } from '../src/backends/gpujs.js';
+import { GpujsBackend, gpujsModeAvailable, gpujsThreadsAvailable, type GpujsMode } from '../src/backends/gpujs.js';
 import { WasmBackend, wasmAvailable } from '../src/backends/wasm.js';
 
 type Case = (b: Backend, up: (a: number[]) => Storage) => Storage[];
@@ -79,6 +79,8 @@ const columns: { label: string; make: () => Backend | Promise<Backend> }[] = [{ 
 if (wasmAvailable()) columns.push({ label: 'wasm', make: () => WasmBackend.createSync({ threads: 1 }) });
 for (const m of ['cpu', 'webasm', 'headlessgl', 'webgl2', 'webgpu'] as GpujsMode[]) {
   columns.push({ label: `gpujs:${m}`, make: () => (gpujsModeAvailable(m) ? new GpujsBackend(m) : Promise.reject(new Error('not available here'))) });
+  // Threaded webasm runs its kernels asynchronously (queued ops, no synchronous read).
+  if (m === 'webasm') columns.push({ label: 'gpujs:webasm:threads2', make: () => (gpujsThreadsAvailable() ? new GpujsBackend('webasm', 2) : Promise.reject(new Error('not available here'))) });
 }
 
 const cells: Record<string, Record<string, string>> = {};

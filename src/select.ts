@@ -24,8 +24,10 @@ function detectHardwareGpu(): { mode: string | null; detail: string } {
 export function chooseDefaultBackend(): DefaultChoice {
   const env = typeof process !== 'undefined' ? process.env.GPUGRAD_BACKEND : undefined;
   if (env) {
-    const [name, mode] = env.split(':');
-    const options = name === 'wasm' ? { threads: mode ? Number(mode.replace(/^threads/, '')) : undefined } : mode ? { mode } : {};
+    const [name, mode, extra] = env.split(':');
+    const threadsOf = (t: string | undefined): number | undefined => (t ? Number(t.replace(/^threads/, '')) : undefined);
+    // 'wasm:threads2', 'gpujs:webasm', 'gpujs:webasm:threads2'
+    const options = name === 'wasm' ? { threads: threadsOf(mode) } : mode ? { mode, ...(extra ? { threads: threadsOf(extra) } : {}) } : {};
     // A worker pool starts asynchronously; a synchronous first use gets one thread.
     const syncOptions = name === 'wasm' ? { threads: 1 } : undefined;
     return { name, options, syncOptions, reason: `GPUGRAD_BACKEND=${env}` };

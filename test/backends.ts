@@ -1,5 +1,5 @@
 // The backends the shared op suites run on, each with its tolerance; backends add themselves here.
-import { gpujsModeAvailable, setBackend, wasmAvailable, wasmThreadsAvailable, type BackendOptions, type GpujsMode } from '../src/index.js';
+import { gpujsModeAvailable, gpujsThreadsAvailable, setBackend, wasmAvailable, wasmThreadsAvailable, type BackendOptions, type GpujsMode } from '../src/index.js';
 
 export interface TestBackend {
   /** Label printed in test names, e.g. 'reference' or 'gpujs:webasm'. */
@@ -33,6 +33,8 @@ export const testBackends: TestBackend[] = [
       available: () => gpujsWanted(mode) && gpujsModeAvailable(mode),
     }),
   ),
+  // gpu.js's webasm mode on 2 worker threads: its kernels run asynchronously, so ops are queued (no readSync).
+  { label: 'gpujs:webasm:threads2', name: 'gpujs', options: { mode: 'webasm', threads: 2 }, tolerance: f32, available: () => gpujsWanted('webasm:threads2') && gpujsThreadsAvailable() },
 ];
 
 function gpujsWanted(mode: string): boolean {

@@ -100,7 +100,8 @@ function apply(step: Step, pool: Tensor[], seed: number): Tensor {
   }
 }
 
-type Outcome = { ok: true; shape: readonly number[]; data: Float32Array } | { ok: false; error: unknown };
+// On a backend without synchronous reads (threaded gpu.js) `data` is the pending read, started at the call.
+type Outcome = { ok: true; shape: readonly number[]; data: Float32Array | Promise<Float32Array> } | { ok: false; error: unknown };
 
 function run(tb: TestBackend, starts: Dims[], steps: Step[], seed: number): Outcome[] {
   return tidy(() => {
@@ -112,7 +113,13 @@ function run(tb: TestBackend, starts: Dims[], steps: Step[], seed: number): Outc
       try {
         const t = apply(step, pool, seed);
         pool.push(t);
-        outs.push({ ok: true, shape: t.shape, data: t.dataSync() });
+        let data: Float32Array | Promise<Float32Array>;
+        if (t.backend.readSync) data = t.dataSync();
+        else {
+          data = t.data();
+          data.catch(() => undefined); // awaited by the check; a failed property stops before later steps
+        }
+        outs.push({ ok: true, shape: t.shape, data });
       } catch (error) {
         outs.push({ ok: false, error });
       }
@@ -143,12 +150,12 @@ describe.each(testBackends)('fuzz on $label', (tb) => {
     const ref = await start(testBackends[0]);
     const target = await start(tb);
     const { atol, rtol } = tb.tolerance(64);
-    fc.assert(
-      fc.property(programArb, ({ starts, steps, seed }) => {
+    await fc.assert(
+      fc.asyncProperty(programArb, async ({ starts, steps, seed }) => {
         tried++;
         const want = run(testBackends[0], starts, steps, seed);
         const got = target === ref ? want : run(tb, starts, steps, seed);
-        steps.forEach((s, i) => {
+        for (const [i, s] of steps.entries()) {
           const w = want[i];
           const g = got[i];
           for (const o of [w, g]) {
@@ -161,11 +168,12 @@ describe.each(testBackends)('fuzz on $label', (tb) => {
           expect(g.ok, `step ${i} (${s.op}): one backend threw and the other did not`).toBe(w.ok);
           if (w.ok && g.ok) {
             expect(g.shape).toEqual(w.shape);
-            for (let j = 0; j < w.data.length; j++) {
-              if (!close(g.data[j], w.data[j], atol, rtol)) throw new Error(`step ${i} (${s.op}) element ${j}: ${g.data[j]} vs reference ${w.data[j]}`);
+            const [gd, wd] = [await g.data, await w.data];
+            for (let j = 0; j < wd.length; j++) {
+              if (!close(gd[j], wd[j], atol, rtol)) throw new Error(`step ${i} (${s.op}) element ${j}: ${gd[j]} vs reference ${wd[j]}`);
             }
           }
-        });
+        }
       }),
       { numRuns: CASES, seed: 42 },
     );

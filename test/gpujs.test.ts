@@ -2,7 +2,7 @@
 // mode fallback and the mode that actually ran, kernel caching, in-place optimizer steps, and memory.
 import { afterEach, describe, expect, it } from 'vitest';
 import * as G from '../src/index.js';
-import { GpujsBackend, gpujsModeAvailable, type GpujsMode } from '../src/index.js';
+import { GpujsBackend, gpujsModeAvailable, gpujsThreadsAvailable, type GpujsMode } from '../src/index.js';
 import { ReferenceBackend } from '../src/backends/reference.js';
 import type { WindowGeometry } from '../src/backend.js';
 
@@ -46,9 +46,9 @@ describe.each(modes)('gpujs:%s', (mode) => {
     outs.push(b.unary('exp', y, 0));
     expect(b.compiled).toBe(before + 2);
     // Results of repeated calls to one kernel are distinct buffers (gpu.js reuses outputs unless told not to).
-    expect(Array.from(b.readSync(outs[0]))).toEqual(Array.from(b.readSync(outs[1])));
+    expect(Array.from(b.readSync!(outs[0]))).toEqual(Array.from(b.readSync!(outs[1])));
     const z = b.unary('exp', y, 0);
-    expect(b.readSync(outs[2])[12]).toBeCloseTo(Math.exp(12), -1);
+    expect(b.readSync!(outs[2])[12]).toBeCloseTo(Math.exp(12), -1);
     for (const s of [...outs, x, y, z]) b.release(s);
   });
 
@@ -56,9 +56,9 @@ describe.each(modes)('gpujs:%s', (mode) => {
     const k = 3000;
     const a = b.upload(new Float32Array(k).fill(1));
     const s = b.reduce('sum', a, [k], [0]);
-    expect(b.readSync(s)[0]).toBe(k);
+    expect(b.readSync!(s)[0]).toBe(k);
     const m = b.matmul(a, a, { batch: 1, batchA: 1, batchB: 1, m: 1, k, n: 1, transA: false, transB: false });
-    expect(b.readSync(m)[0]).toBe(k);
+    expect(b.readSync!(m)[0]).toBe(k);
     for (const t of [a, s, m]) b.release(t);
   });
 
@@ -71,12 +71,12 @@ describe.each(modes)('gpujs:%s', (mode) => {
     b.adamStep(p, g, m, v, { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, step: 1 });
     expect(b.live).toBe(live);
     // First Adam step moves every weight by lr·sign(g).
-    const got = b.readSync(p);
+    const got = b.readSync!(p);
     [0.9, 2.1, 2.9].forEach((w, i) => expect(got[i]).toBeCloseTo(w, 5));
-    expect(b.readSync(m)[1]).toBeCloseTo(-0.1, 6);
+    expect(b.readSync!(m)[1]).toBeCloseTo(-0.1, 6);
     const buf = b.upload(new Float32Array(3));
     b.sgdStep(p, g, buf, { lr: 1, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: false, firstStep: true });
-    expect(Array.from(b.readSync(buf))).toEqual([0.5, -1, 2]);
+    expect(Array.from(b.readSync!(buf))).toEqual([0.5, -1, 2]);
     for (const t of [p, g, m, v, buf]) b.release(t);
   });
 
@@ -84,7 +84,7 @@ describe.each(modes)('gpujs:%s', (mode) => {
     const start = b.live;
     const xs = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((i) => b.upload(seq(4, () => i)));
     const cat = b.concat(xs, xs.map(() => [4]), 0);
-    expect(b.readSync(cat)[39]).toBe(10);
+    expect(b.readSync!(cat)[39]).toBe(10);
     for (const t of [...xs, cat]) b.release(t);
     expect(b.live).toBe(start);
   });
@@ -112,7 +112,7 @@ describe.each(modes)('gpujs:%s', (mode) => {
     const n = 16384 * 3 + 5;
     const x = b.upload(seq(n, (i) => i % 97));
     const y = b.unary('neg', x, 0);
-    const got = b.readSync(y);
+    const got = b.readSync!(y);
     expect(got[n - 1]).toBe(-((n - 1) % 97));
     expect(got[20000]).toBe(-(20000 % 97));
     b.release(x);
@@ -133,7 +133,7 @@ describe.each(modes)('gpujs:%s', (mode) => {
     const x = b.upload(xs);
     for (const p of [-0.5, 0.5]) {
       const y = b.unary('pow', x, p);
-      const got = b.readSync(y);
+      const got = b.readSync!(y);
       let worst = 0;
       for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(got[i] - Math.pow(xs[i], p)) / ulp(Math.pow(xs[i], p)));
       expect(worst, `pow(x, ${p}): worst error in ulp`).toBeLessThanOrEqual(1);
@@ -143,7 +143,7 @@ describe.each(modes)('gpujs:%s', (mode) => {
     const z = b.upload(Float32Array.from([0, -0, 4]));
     for (const p of [-0.5, -1.5, -9]) {
       const y = b.unary('pow', z, p);
-      expect(Array.from(b.readSync(y)), `pow(·, ${p})`).toEqual([0, -0, 4].map((v) => Math.fround(Math.pow(v, p))));
+      expect(Array.from(b.readSync!(y)), `pow(·, ${p})`).toEqual([0, -0, 4].map((v) => Math.fround(Math.pow(v, p))));
       b.release(y);
     }
     b.release(z);
@@ -159,7 +159,7 @@ describe.runIf(modes.includes('webasm'))('gpujs:webasm flat-index guard', () => 
     const xs = b.upload(x);
     const cols = b.im2col(xs, conv1b16);
     expect(cols.size).toBe(147 * 16 * 112 * 112);
-    expect(maxDiff(b.readSync(cols), want)).toBe(0);
+    expect(maxDiff(b.readSync!(cols), want)).toBe(0);
     b.release(cols);
     b.release(xs);
   });
@@ -168,7 +168,7 @@ describe.runIf(modes.includes('webasm'))('gpujs:webasm flat-index guard', () => 
     b.indexLimit = 2 ** 31;
     const xs = b.upload(x);
     const cols = b.im2col(xs, conv1b16);
-    expect(maxDiff(b.readSync(cols), want)).toBeGreaterThan(0);
+    expect(maxDiff(b.readSync!(cols), want)).toBeGreaterThan(0);
     b.release(cols);
     b.release(xs);
     b.indexLimit = 2 ** 24;
@@ -181,12 +181,12 @@ describe.runIf(modes.includes('webasm'))('gpujs:webasm flat-index guard', () => 
     const gy = seq(2 * N, (i) => ((i * 7) % 13) / 13 - 0.5);
     const cols = want;
     const geo = { batch: 1, batchA: 1, batchB: 1, m: 2, k: N, n: K, transA: false, transB: true };
-    const got = b.readSync(b.matmul(b.upload(gy), b.upload(cols), geo));
+    const got = b.readSync!(b.matmul(b.upload(gy), b.upload(cols), geo));
     const exp = ref.readSync(ref.matmul(ref.upload(gy), ref.upload(cols), geo));
     expect(maxDiff(got, exp)).toBeLessThan(1e-3 * Math.sqrt(N));
     const W = seq(2 * K, (i) => (i % 5) / 5);
     const geo2 = { batch: 1, batchA: 1, batchB: 1, m: K, k: 2, n: N, transA: true, transB: false };
-    const got2 = b.readSync(b.matmul(b.upload(W), b.upload(gy), geo2));
+    const got2 = b.readSync!(b.matmul(b.upload(W), b.upload(gy), geo2));
     const exp2 = ref.readSync(ref.matmul(ref.upload(W), ref.upload(gy), geo2));
     expect(maxDiff(got2, exp2)).toBeLessThan(1e-5);
   });
@@ -224,7 +224,7 @@ describe('gpujs mode selection and fallback', () => {
   });
 });
 
-// CI sets GPUGRAD_EXPECT_NO_OPTIONAL in a clone installed with `npm ci --omit=optional`.
+// CI sets GPUGRAD_EXPECT_NO_OPTIONAL in a clone from which the optional packages were removed.
 describe.runIf(process.env.GPUGRAD_EXPECT_NO_OPTIONAL === '1')('gpujs without optional packages', () => {
   it('reports headlessgl and webgpu unavailable and serves requests for them from webasm', () => {
     expect(gpujsModeAvailable('headlessgl')).toBe(false);
@@ -234,5 +234,83 @@ describe.runIf(process.env.GPUGRAD_EXPECT_NO_OPTIONAL === '1')('gpujs without op
     expect(G.backendFallbackReason()).toMatch(/headlessgl/);
     const y = G.relu(G.tensor([-1, 2]));
     expect(Array.from(y.dataSync())).toEqual([0, 2]);
+  });
+});
+
+// Threaded webasm: gpu.js runs these kernels on workers and answers with Promises, so the backend queues every
+// operation in call order and hands out storages before their kernels ran.
+describe.runIf(wanted('webasm:threads2') && gpujsThreadsAvailable())('gpujs:webasm:threads2 (deferred execution)', () => {
+  const b = new GpujsBackend('webasm', 2);
+  const gemm = (m: number, k: number, n: number): { g: { batch: number; batchA: number; batchB: number; m: number; k: number; n: number; transA: boolean; transB: boolean }; A: Float32Array; B: Float32Array } => ({
+    g: { batch: 1, batchA: 1, batchB: 1, m, k, n, transA: false, transB: false },
+    A: seq(m * k, (i) => ((i * 7919) % 13) / 13 - 0.5),
+    B: seq(k * n, (i) => ((i * 104729) % 17) / 17 - 0.5),
+  });
+
+  it('names itself, has no synchronous read, and dataSync says to await data()', async () => {
+    expect(b.mode).toBe('webasm:threads2');
+    expect(b.deferred).toBe(true);
+    expect(b.readSync).toBeUndefined();
+    await G.setBackend('gpujs', { mode: 'webasm', threads: 2 });
+    try {
+      expect(G.getBackend()).toBe('gpujs:webasm:threads2');
+      const t = G.relu(G.tensor([-1, 2, -3]));
+      expect(() => t.dataSync()).toThrow(/cannot read synchronously.*await t\.data\(\)/);
+      expect(Array.from(await t.data())).toEqual([0, 2, 0]);
+    } finally {
+      G.setBackend('reference');
+    }
+  });
+
+  it('splits large GEMMs over one shared pool of 2 workers and matches the reference', async () => {
+    const before = b.poolDispatches;
+    for (const [m, k, n] of [[64, 147, 1024], [96, 64, 256], [8, 300, 49]] as const) {
+      const { g, A, B } = gemm(m, k, n);
+      const c = b.matmul(b.upload(A), b.upload(B), g);
+      const want = ref.readSync(ref.matmul(ref.upload(A), ref.upload(B), g));
+      expect(maxDiff(await b.read(c), want)).toBeLessThan(1e-4);
+      b.release(c);
+    }
+    // Every kernel of ≥ 4,096 outputs went to the pool, and all kernels share it: 2 workers, not 2 per kernel.
+    expect(b.poolDispatches).toBeGreaterThan(before);
+    expect(b.poolCount).toBe(1);
+    expect(b.poolWorkers).toBeLessThanOrEqual(2);
+    expect(b.ranAs.get('matmul.host4')).toBe('WebAssemblyKernel');
+  });
+
+  it('queues in call order: an input released right after use is still read by the op queued before', async () => {
+    const { g, A, B } = gemm(64, 32, 128);
+    const a = b.upload(A);
+    const w = b.upload(B);
+    const c = b.matmul(a, w, g);
+    const d = b.unary('relu', c, 0);
+    b.release(a);
+    b.release(w);
+    b.release(c);
+    const want = ref.readSync(ref.unary('relu', ref.matmul(ref.upload(A), ref.upload(B), g), 0));
+    expect(maxDiff(await b.read(d), want)).toBeLessThan(1e-4);
+    b.release(d);
+  });
+
+  it('a kernel that fails reports its error where its result is read, and on every result built on it', async () => {
+    const x = b.upload(seq(8, (i) => i));
+    b.release(x);
+    const y = b.unary('exp', x, 0); // queued after the release: its kernel will find x freed
+    const z = b.binary('add', y, [8], y, [8], [8]);
+    await expect(b.read(y)).rejects.toThrow(/used after release/);
+    await expect(b.read(z)).rejects.toThrow(/used after release/);
+    // The queue goes on: later independent work runs.
+    const ok = b.unary('neg', b.upload(seq(3, (i) => i + 1)), 0);
+    expect(Array.from(await b.read(ok))).toEqual([-1, -2, -3]);
+  });
+
+  it('updates optimizer state in place, in order with the ops around it', async () => {
+    const p = b.upload(seq(5000, (i) => i / 5000));
+    const grad = b.unary('neg', p, 0); // queued before the step that reads it
+    const m = b.fill(5000, 0);
+    b.sgdStep(p, grad, m, { lr: 0.5, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: false, firstStep: true });
+    const got = await b.read(p);
+    expect(got[4000]).toBeCloseTo(0.8 * 1.5, 6);
+    expect((await b.read(m))[4000]).toBeCloseTo(-0.8, 6);
   });
 });

@@ -2,7 +2,7 @@
 // webgl2, webgpu). The only file in src/ that imports gpu.js. It compiles one kernel per op and shape (cached),
 // keeps data device-resident on GL (pipeline textures), reads back only in read(), and guards gpu.js's silent
 // failures: loop truncation (loopMaxIterations), f32 flat indices at or above 2^24, GL output limits.
-import { GPU, Input, type IKernelRunShortcut, type Texture } from 'gpu.js';
+import { GPU, Input, WebAssemblyKernel, type IKernelRunShortcut, type Texture } from 'gpu.js';
 import type { AdamParams, AvgPoolGeometry, Backend, BatchNormGrads, BatchNormResult, BinaryOp, MatmulGeometry, ReduceOp, SgdParams, Storage, UnaryOp, WindowGeometry } from '../backend.js';
 import { broadcastStrides, sizeOf, type Shape } from '../shape.js';
 import { fail } from '../errors.js';
@@ -34,13 +34,51 @@ const kernelClass: Record<GpujsMode, string> = {
   webgpu: 'WebGPUKernel',
 };
 
-/** A gpu.js buffer: host array (cpu/webasm, and tensors too large for any kernel) or a device texture. */
+/**
+ * A gpu.js buffer: host array (cpu/webasm, and tensors too large for any kernel) or a device texture. On the
+ * asynchronous modes a storage is handed out before its kernel has run (both null until then); `error` holds
+ * what made that kernel fail, reported by every later use.
+ */
 class GpujsStorage implements Storage {
+  error: unknown = null;
+  freed = false;
   constructor(
     readonly size: number,
     public host: Float32Array | null,
     public tex: Texture | null,
   ) {}
+}
+
+/**
+ * One backend operation written once for both kinds of gpu.js mode: it yields whatever a kernel call returned
+ * (a value, or on the asynchronous modes a Promise of one) and is resumed with the value. Synchronous modes
+ * drive it to the end at once (`finish`); asynchronous ones queue it behind earlier operations (`finishAsync`).
+ */
+type Step<T> = Generator<unknown, T, unknown>;
+function* settle<T>(v: T | Promise<T>): Step<T> {
+  return (yield v) as T;
+}
+function finish<T>(g: Step<T>): T {
+  let r = g.next();
+  while (!r.done) {
+    if (r.value instanceof Promise) fail('gpujs', 'internal: a kernel answered asynchronously on a synchronous mode');
+    r = g.next(r.value);
+  }
+  return r.value;
+}
+async function finishAsync<T>(g: Step<T>): Promise<T> {
+  let r = g.next();
+  while (!r.done) {
+    let v: unknown;
+    try {
+      v = await r.value;
+    } catch (e) {
+      r = g.throw(e);
+      continue;
+    }
+    r = g.next(v);
+  }
+  return r.value;
 }
 
 type Arg = Float32Array | Texture;
@@ -74,6 +112,15 @@ export function gpujsModeAvailable(mode: GpujsMode): boolean {
       case 'webgpu':
         return GPU.isWebGPUSupported;
     }
+  } catch {
+    return false;
+  }
+}
+
+/** Whether gpu.js's webasm mode can split kernels over worker threads here. */
+export function gpujsThreadsAvailable(): boolean {
+  try {
+    return GPU.isWebAssemblySupported && (WebAssemblyKernel as unknown as { isThreadsSupported: boolean }).isThreadsSupported === true;
   } catch {
     return false;
   }
@@ -131,7 +178,17 @@ const K = {
 
 export class GpujsBackend implements Backend {
   readonly name = 'gpujs';
-  readonly mode: GpujsMode;
+  /** gpu.js's mode, with ':threadsN' when webasm runs on a worker pool. */
+  readonly mode: string;
+  readonly gpuMode: GpujsMode;
+  /** Worker threads (webasm only; 1 = on the calling thread). */
+  readonly threads: number;
+  /**
+   * Whether gpu.js runs kernels asynchronously here (threaded webasm, webgpu): ops then return storages at
+   * once and queue their kernels in call order; `read` waits for them and there is no synchronous read.
+   */
+  readonly deferred: boolean;
+  readonly readSync?: (s: Storage) => Float32Array;
   fallbackReason: string | null = null;
   private readonly gpu: GPU;
   private readonly gl: boolean;
@@ -148,16 +205,28 @@ export class GpujsBackend implements Backend {
   indexLimit = FLAT_INDEX_LIMIT;
   private warned = false;
 
-  constructor(requested?: string) {
+  constructor(requested?: string, threads = 1) {
     let mode = (requested ?? fastestGpujsMode()) as GpujsMode;
     if (!(mode in kernelClass)) fail('setBackend', `gpujs mode '${requested}' is not one of ${Object.keys(kernelClass).join(', ')}`);
+    if (!Number.isInteger(threads) || threads < 1) fail('setBackend', `gpujs threads must be a positive integer, got ${threads}`);
+    if (threads > 1 && mode !== 'webasm') fail('setBackend', `gpujs threads apply to mode 'webasm' only, got mode '${mode}' with threads ${threads}`);
     if (!gpujsModeAvailable(mode)) {
       const to = fastestGpujsMode();
       this.fallbackReason = `gpujs mode '${mode}' is not available here (${mode === 'headlessgl' ? "the optional 'gl' package did not load or no display" : 'not supported'}); using '${to}'`;
       this.warn(this.fallbackReason);
       mode = to;
     }
-    this.mode = mode;
+    if (threads > 1 && (mode !== 'webasm' || !gpujsThreadsAvailable())) {
+      const why = `gpujs webasm threads are not available here (${mode !== 'webasm' ? `running '${mode}'` : 'no SharedArrayBuffer or worker threads'}); running on the calling thread`;
+      this.fallbackReason ??= why;
+      this.warn(why);
+      threads = 1;
+    }
+    this.gpuMode = mode;
+    this.threads = threads;
+    this.mode = threads > 1 ? `${mode}:threads${threads}` : mode;
+    this.deferred = threads > 1;
+    if (!this.deferred) this.readSync = (s: Storage): Float32Array => this.hostOf(s).slice();
     this.gl = isGLMode(mode);
     this.gpu = new GPU({ mode });
   }
@@ -192,6 +261,7 @@ export class GpujsBackend implements Backend {
         immutable: this.gl,
         tactic: 'precision',
         dynamicOutput: false,
+        ...this.asyncSettings(),
         ...(spec.vec4 ? { returnType: 'Array(4)' } : {}),
       } as Parameters<GPU['createKernel']>[1]);
       this.kernels.set(key, k);
@@ -200,34 +270,84 @@ export class GpujsBackend implements Backend {
     return { k, fresh };
   }
 
+  /** Threaded webasm: gpu.js's async contract, which splits kernels of ≥ 4,096 outputs over a worker pool. */
+  private asyncSettings(): { asyncMode?: boolean; poolSize?: number } {
+    return this.threads > 1 ? { asyncMode: true, poolSize: this.threads } : {};
+  }
+
+  /**
+   * gpu.js gives every compiled kernel its own worker pool (60–70 ms to start, `threads` workers each); a
+   * ResNet has hundreds of kernels. All of this backend's kernels share the first pool instead.
+   */
+  private pool: { dispatchCount: number; liveWorkerCount: number } | null = null;
+  /** Kernel calls split over the worker pool so far, and the pool's live workers (threaded webasm). */
+  get poolDispatches(): number {
+    return this.pool?.dispatchCount ?? 0;
+  }
+  get poolWorkers(): number {
+    return this.pool?.liveWorkerCount ?? 0;
+  }
+  /** Distinct worker pools behind this backend's kernels: 1 once any ran threaded, as they share it. */
+  get poolCount(): number {
+    const pools = new Set<unknown>();
+    for (const k of this.kernels.values()) {
+      const p = (k as unknown as { kernel?: { _pool?: unknown } }).kernel?._pool;
+      if (p) pools.add(p);
+    }
+    return pools.size;
+  }
+  private sharePool(k: IKernelRunShortcut): void {
+    if (this.threads <= 1) return;
+    const inner = (k as unknown as { kernel?: { _pool?: GpujsBackend['pool'] } }).kernel;
+    if (!inner) return;
+    if (!this.pool) this.pool = inner._pool ?? null;
+    else if (!inner._pool) inner._pool = this.pool;
+  }
+
+  /** Calls a compiled kernel; on the asynchronous modes the step waits for its result. */
+  private *call<R>(k: IKernelRunShortcut, args: readonly unknown[]): Step<R> {
+    this.sharePool(k);
+    const res = yield* settle((k as unknown as (...a: unknown[]) => R | Promise<R>)(...args));
+    this.sharePool(k);
+    return res;
+  }
+
   private checkMode(k: IKernelRunShortcut, op: string): void {
     const inner = (k as unknown as { kernel?: { constructor: { name: string }; fallbackReason?: string | null } }).kernel;
     if (!inner) return;
     const ran = inner.constructor.name;
     this.ranAs.set(op, ran);
-    if (ran !== kernelClass[this.mode] || inner.fallbackReason) {
-      const why = `gpujs:${this.mode} kernel '${op}' ran as ${ran}${inner.fallbackReason ? `: ${inner.fallbackReason}` : ''}`;
+    if (ran !== kernelClass[this.gpuMode] || inner.fallbackReason) {
+      const why = `gpujs:${this.gpuMode} kernel '${op}' ran as ${ran}${inner.fallbackReason ? `: ${inner.fallbackReason}` : ''}`;
       if (!this.fallbackReason) this.fallbackReason = why;
       this.warn(why);
     }
   }
 
   private arg(s: Storage): Arg {
-    const g = s as GpujsStorage;
+    const g = this.checked(s);
     if (g.tex) return g.tex;
     if (g.host) return g.host;
-    return fail('gpujs', 'storage used after release');
+    return fail('gpujs', 'internal: storage read before its kernel ran');
+  }
+
+  /** The storage, checked: not released, and its kernel did not fail (that error is reported again here). */
+  private checked(s: Storage): GpujsStorage {
+    const g = s as GpujsStorage;
+    if (g.error !== null) throw g.error;
+    if (g.freed) fail('gpujs', 'storage used after release');
+    return g;
   }
 
   /** Runs a kernel and wraps its result. Inputs/outputs must be below the flat-index limit. */
-  private run(spec: KernelSpec, argsIn: readonly Arg[]): GpujsStorage {
+  private *run(spec: KernelSpec, argsIn: readonly Arg[]): Step<GpujsStorage> {
     let args = argsIn;
     if (spec.output >= this.indexLimit) fail(`gpujs ${spec.op}`, `internal: kernel output of ${spec.output} elements reaches the flat-index limit`);
     if (spec.output === 0) return this.make(0, new Float32Array(0), null);
     // gpu.js rejects empty arrays; a kernel with an empty input never reads it (its loops run zero times).
     args = args.map((a) => (a instanceof Float32Array && a.length === 0 ? EMPTY_STANDIN : a));
     const { k, fresh } = this.kernel(spec, args);
-    const out = (k as unknown as (...a: Arg[]) => Float32Array | Texture)(...args);
+    const out = yield* this.call<Float32Array | Texture>(k, args);
     if (fresh) this.checkMode(k, spec.op);
     if (out instanceof Float32Array) return this.make(spec.output, out.length === spec.output ? out : out.slice(0, spec.output), null);
     if (Array.isArray(out)) return this.make(spec.output, Float32Array.from(out as number[]), null);
@@ -235,10 +355,10 @@ export class GpujsBackend implements Backend {
   }
 
   private hostOf(s: Storage): Float32Array {
-    const g = s as GpujsStorage;
+    const g = this.checked(s);
     if (g.host) return g.host;
     if (g.tex) return (g.tex.toArray() as Float32Array).subarray(0, g.size);
-    return fail('gpujs', 'storage used after release');
+    return fail('gpujs', 'internal: storage read before its kernel ran');
   }
 
   private isBig(...sizes: number[]): boolean {
@@ -246,10 +366,10 @@ export class GpujsBackend implements Backend {
   }
 
   /** Host path for huge tensors: the float64 reference kernels on host copies (logged once). */
-  private viaHost<T>(op: string, fn: (r: ReferenceBackend, h: (s: Storage) => Storage) => T): T {
+  private *viaHost<T>(op: string, fn: (r: ReferenceBackend, h: (s: Storage) => Storage) => Step<T>): Step<T> {
     this.hostFallbacks++;
     this.warnBig(op);
-    return fn(hostRef, (s) => hostRef.upload(this.hostOf(s)));
+    return yield* fn(hostRef, (s) => hostRef.upload(this.hostOf(s)));
   }
   private bigWarned = new Set<string>();
   private warnBig(op: string): void {
@@ -258,38 +378,77 @@ export class GpujsBackend implements Backend {
     console.warn(`gpugrad: gpujs ${op} on a tensor of ≥ 2^24 elements runs on the host (gpu.js flat indices are f32)`);
   }
   /** Wraps a host result (from the reference path or a tiled assembly) as this backend's storage. */
-  private fromHost(a: Float32Array): GpujsStorage {
-    if (this.gl && a.length < this.indexLimit && a.length > 0) return this.run(K.copySource(a.length), [a]);
+  private *fromHost(a: Float32Array): Step<GpujsStorage> {
+    if (this.gl && a.length < this.indexLimit && a.length > 0) return yield* this.run(K.copySource(a.length), [a]);
     return this.make(a.length, a, null);
   }
-  private fromRef(s: Storage): GpujsStorage {
+  private fromRef(s: Storage): Step<GpujsStorage> {
     return this.fromHost(hostRef.readSync(s));
+  }
+
+  // ---- running operations now (synchronous modes) or in call order (asynchronous modes) ----
+
+  /** Settled when every operation queued so far has run; never rejects (failures land on their outputs). */
+  private tail: Promise<void> = Promise.resolve();
+
+  /** Runs a job after every earlier one; if it fails, `outs` carry the error to whoever uses them next. */
+  private queue(outs: readonly GpujsStorage[], job: () => Promise<void>): void {
+    this.tail = this.tail.then(job).catch((e: unknown) => {
+      for (const o of outs) o.error = e;
+    });
+  }
+
+  /** An operation with one output of `size` elements. */
+  private one(size: number, step: () => Step<GpujsStorage>): Storage {
+    if (!this.deferred) return finish(step());
+    const out = this.make(size, null, null);
+    this.queue([out], async () => this.adopt(out, await finishAsync(step())));
+    return out;
+  }
+
+  /** An operation that updates storages in place (the optimizer steps). */
+  private inPlace(touched: readonly (Storage | null)[], step: () => Step<void>): void {
+    if (!this.deferred) return finish(step());
+    this.queue(touched.filter((t): t is GpujsStorage => t !== null), () => finishAsync(step()));
   }
 
   // ---- storage ----
 
   upload(data: Float32Array): Storage {
-    if (this.gl) return this.fromHost(data.slice());
-    return this.make(data.length, data.slice(), null);
+    // Host-side modes keep the copy itself, ready at once even when deferred (no kernel to wait for).
+    if (!this.gl) return this.make(data.length, data.slice(), null);
+    const copy = data.slice();
+    return this.one(data.length, () => this.fromHost(copy));
   }
 
   fill(size: number, value: number): Storage {
-    if (!this.gl || !Number.isFinite(value) || this.isBig(size)) return this.fromHost(new Float32Array(size).fill(value));
-    return this.run(K.fillSource(value, size), []);
+    if (!this.gl) return this.make(size, new Float32Array(size).fill(value), null);
+    return this.one(size, () => this.fillStep(size, value));
+  }
+  private *fillStep(size: number, value: number): Step<GpujsStorage> {
+    if (!this.gl || !Number.isFinite(value) || this.isBig(size)) return yield* this.fromHost(new Float32Array(size).fill(value));
+    return yield* this.run(K.fillSource(value, size), []);
   }
 
+  /** Waits for the kernels queued before it (asynchronous modes); synchronous modes answer at once. */
   async read(s: Storage): Promise<Float32Array> {
+    if (this.deferred) await this.tail;
     return this.hostOf(s).slice();
   }
 
-  /** Honest on every mode: host arrays are already here and headless-gl's readPixels is synchronous. */
-  readSync(s: Storage): Float32Array {
-    return this.hostOf(s).slice();
-  }
+  // readSync (set in the constructor) exists on the synchronous modes only: there host arrays are already here
+  // and headless-gl's readPixels is synchronous; on the asynchronous ones a kernel may still be running.
 
   release(s: Storage): void {
     const g = s as GpujsStorage;
-    if (!g.tex && !g.host) return;
+    // Earlier queued kernels may still read it: free it in turn.
+    if (this.deferred) this.tail = this.tail.then(() => this.free(g));
+    else this.free(g);
+  }
+
+  private free(g: GpujsStorage): void {
+    if (g.freed) return;
+    g.freed = true;
     if (g.tex) g.tex.delete();
     g.tex = null;
     g.host = null;
@@ -309,6 +468,9 @@ export class GpujsBackend implements Backend {
   // ---- elementwise ----
 
   unary(op: UnaryOp, x: Storage, param: number): Storage {
+    return this.one(x.size, () => this.unaryStep(op, x, param));
+  }
+  private *unaryStep(op: UnaryOp, x: Storage, param: number): Step<GpujsStorage> {
     if (this.isBig(x.size)) {
       // Tile: elementwise work splits into independent chunks with small local indices.
       const X = this.hostOf(x);
@@ -316,46 +478,61 @@ export class GpujsBackend implements Backend {
       const step = this.indexLimit >>> 1;
       for (let o = 0; o < X.length; o += step) {
         const part = X.subarray(o, Math.min(X.length, o + step));
-        const r = this.run(K.unarySource(op, param, part.length), [part]);
+        const r = yield* this.run(K.unarySource(op, param, part.length), [part]);
         out.set(this.hostOf(r), o);
-        this.release(r);
+        this.free(r);
       }
       return this.make(out.length, out, null);
     }
-    return this.run(K.unarySource(op, param, x.size), [this.arg(x)]);
+    return yield* this.run(K.unarySource(op, param, x.size), [this.arg(x)]);
   }
 
   binary(op: BinaryOp, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage {
+    return this.one(sizeOf(outShape), () => this.binaryStep(op, a, aShape, b, bShape, outShape));
+  }
+  private *binaryStep(op: BinaryOp, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Step<GpujsStorage> {
     const n = sizeOf(outShape);
-    if (this.isBig(n, a.size, b.size)) return this.viaHost(`binary.${op}`, (r, h) => this.fromRef(r.binary(op, h(a), aShape, h(b), bShape, outShape)));
+    if (this.isBig(n, a.size, b.size)) return yield* this.viaHost(`binary.${op}`, (r, h) => this.fromRef(r.binary(op, h(a), aShape, h(b), bShape, outShape)));
     const sa = broadcastStrides(aShape, outShape);
     const sb = broadcastStrides(bShape, outShape);
-    return this.run(K.binarySource(op, outShape, sa, sb, n), [this.arg(a), this.arg(b)]);
+    return yield* this.run(K.binarySource(op, outShape, sa, sb, n), [this.arg(a), this.arg(b)]);
   }
 
   reduce(op: ReduceOp, x: Storage, shape: Shape, axes: readonly number[]): Storage {
-    if (this.isBig(x.size)) return this.viaHost(`reduce.${op}`, (r, h) => this.fromRef(r.reduce(op, h(x), shape, axes)));
+    return this.one(sizeOf(shape.map((d, i) => (axes.includes(i) ? 1 : d))), () => this.reduceStep(op, x, shape, axes));
+  }
+  private *reduceStep(op: ReduceOp, x: Storage, shape: Shape, axes: readonly number[]): Step<GpujsStorage> {
+    if (this.isBig(x.size)) return yield* this.viaHost(`reduce.${op}`, (r, h) => this.fromRef(r.reduce(op, h(x), shape, axes)));
     // An empty reduction gives the identity (as the reference: 0 for sum, -inf for max).
-    if (x.size === 0) return this.fill(sizeOf(shape.map((d, i) => (axes.includes(i) ? 1 : d))), op === 'sum' ? 0 : -Infinity);
-    if (axes.every((a) => shape[a] === 1)) return this.run(K.copySource(x.size), [this.arg(x)]);
-    return this.run(K.reduceSource(op, shape, axes), [this.arg(x)]);
+    if (x.size === 0) return yield* this.fillStep(sizeOf(shape.map((d, i) => (axes.includes(i) ? 1 : d))), op === 'sum' ? 0 : -Infinity);
+    if (axes.every((a) => shape[a] === 1)) return yield* this.run(K.copySource(x.size), [this.arg(x)]);
+    return yield* this.run(K.reduceSource(op, shape, axes), [this.arg(x)]);
   }
 
   permute(x: Storage, shape: Shape, perm: readonly number[]): Storage {
-    if (this.isBig(x.size)) return this.viaHost('permute', (r, h) => this.fromRef(r.permute(h(x), shape, perm)));
-    return this.run(K.permuteSource(shape, perm), [this.arg(x)]);
+    return this.one(x.size, () => this.permuteStep(x, shape, perm));
+  }
+  private *permuteStep(x: Storage, shape: Shape, perm: readonly number[]): Step<GpujsStorage> {
+    if (this.isBig(x.size)) return yield* this.viaHost('permute', (r, h) => this.fromRef(r.permute(h(x), shape, perm)));
+    return yield* this.run(K.permuteSource(shape, perm), [this.arg(x)]);
   }
 
   slice(x: Storage, shape: Shape, axis: number, start: number, length: number): Storage {
-    if (this.isBig(x.size)) return this.viaHost('slice', (r, h) => this.fromRef(r.slice(h(x), shape, axis, start, length)));
+    return this.one(sizeOf(shape.slice(0, axis)) * length * sizeOf(shape.slice(axis + 1)), () => this.sliceStep(x, shape, axis, start, length));
+  }
+  private *sliceStep(x: Storage, shape: Shape, axis: number, start: number, length: number): Step<GpujsStorage> {
+    if (this.isBig(x.size)) return yield* this.viaHost('slice', (r, h) => this.fromRef(r.slice(h(x), shape, axis, start, length)));
     const outer = sizeOf(shape.slice(0, axis));
     const inner = sizeOf(shape.slice(axis + 1));
-    return this.run(K.sliceSource(outer, shape[axis], inner, start, length), [this.arg(x)]);
+    return yield* this.run(K.sliceSource(outer, shape[axis], inner, start, length), [this.arg(x)]);
   }
 
   concat(xs: readonly Storage[], shapes: readonly Shape[], axis: number): Storage {
+    return this.one(xs.reduce((s, x) => s + x.size, 0), () => this.concatStep(xs, shapes, axis));
+  }
+  private *concatStep(xs: readonly Storage[], shapes: readonly Shape[], axis: number): Step<GpujsStorage> {
     const total = xs.reduce((s, x) => s + x.size, 0);
-    if (this.isBig(total)) return this.viaHost('concat', (r, h) => this.fromRef(r.concat(xs.map(h), shapes, axis)));
+    if (this.isBig(total)) return yield* this.viaHost('concat', (r, h) => this.fromRef(r.concat(xs.map(h), shapes, axis)));
     const outer = sizeOf(shapes[0].slice(0, axis));
     const inner = sizeOf(shapes[0].slice(axis + 1));
     // Empty parts contribute nothing; at most 8 inputs per kernel (texture units on GL), so chain.
@@ -365,27 +542,30 @@ export class GpujsBackend implements Backend {
     let owned: GpujsStorage | null = null;
     for (let i = 1; i < parts.length; i += 7) {
       const group = [acc, ...parts.slice(i, i + 7)];
-      const out = this.run(K.concatSource(outer, group.map((p) => p.len), inner), group.map((p) => this.arg(p.x)));
-      if (owned) this.release(owned);
+      const out: GpujsStorage = yield* this.run(K.concatSource(outer, group.map((p) => p.len), inner), group.map((p) => this.arg(p.x)));
+      if (owned) this.free(owned);
       owned = out;
       acc = { x: out, len: group.reduce((s, p) => s + p.len, 0) };
     }
-    return owned ?? this.run(K.copySource(acc.x.size), [this.arg(acc.x)]);
+    return owned ?? (yield* this.run(K.copySource(acc.x.size), [this.arg(acc.x)]));
   }
 
   // ---- GEMM ----
 
   matmul(a: Storage, b: Storage, g: MatmulGeometry): Storage {
+    return this.one(g.batch * g.m * g.n, () => this.matmulStep(a, b, g));
+  }
+  private *matmulStep(a: Storage, b: Storage, g: MatmulGeometry): Step<GpujsStorage> {
     const out = g.batch * g.m * g.n;
     if (out === 0) return this.make(0, new Float32Array(0), null);
-    if (g.k === 0) return this.fill(out, 0);
-    if (this.isBig(out, a.size, b.size)) return this.matmulTiled(a, b, g);
-    if (this.gl && this.glGemmFits(g)) return this.matmulGl(a, b, g);
+    if (g.k === 0) return yield* this.fillStep(out, 0);
+    if (this.isBig(out, a.size, b.size)) return yield* this.matmulTiled(a, b, g);
+    if (this.gl && this.glGemmFits(g)) return yield* this.matmulGl(a, b, g);
     // cpu/webasm: 4 outputs per thread. cpu returns one small JS array per thread, which for small products
     // costs more than the tiling saves; webasm hands back one flat array (see gemmCall).
-    if (this.mode === 'webasm' ? out >= 256 : this.mode === 'cpu' && out >= 16384 && Math.max(g.m, g.n) >= 4) return this.matmulHost(a, b, g);
+    if (this.gpuMode === 'webasm' ? out >= 256 : this.gpuMode === 'cpu' && out >= 16384 && Math.max(g.m, g.n) >= 4) return yield* this.matmulHost(a, b, g);
     // Tiny products, GL shapes past the texture limits, and webgpu (whose Array(4)/input() paths are untested here).
-    return this.run(K.matmulSource(g), [this.arg(a), this.arg(b)]);
+    return yield* this.run(K.matmulSource(g), [this.arg(a), this.arg(b)]);
   }
 
   /** GEMM kernel specs memoised by kind and geometry (one source per layer shape). */
@@ -414,6 +594,7 @@ export class GpujsBackend implements Backend {
         tactic: 'precision',
         dynamicOutput: false,
         ...(spec.constants ? { constants: spec.constants } : {}),
+        ...this.asyncSettings(),
         ...(spec.vec4 ? { returnType: 'Array(4)' } : {}),
       } as Parameters<GPU['createKernel']>[1];
       k = spec.subKernels
@@ -432,7 +613,7 @@ export class GpujsBackend implements Backend {
    * webasm the Array(4) result would be split into one subarray per thread (200k objects at 64×12544, 25% of the
    * GEMM's time), so the kernel's output shaping is replaced by the flat buffer; any other result is flattened.
    */
-  private gemmCall(spec: GemmSpec, args: readonly (Arg | Input)[], sizes: string): Float32Array | Texture {
+  private *gemmCall(spec: GemmSpec, args: readonly (Arg | Input)[], sizes: string): Step<Float32Array | Texture> {
     const k = this.gemmKernel(spec, sizes);
     const flatten = (): void => {
       const inner = (k as unknown as { kernel?: { constructor: { name: string }; _shapeOutput?: unknown } }).kernel;
@@ -441,7 +622,7 @@ export class GpujsBackend implements Backend {
       }
     };
     flatten();
-    const res = (k as unknown as (...x: unknown[]) => unknown)(...args);
+    const res = yield* this.call<unknown>(k, args);
     if (this.freshGemm.delete(k)) this.checkMode(k, spec.op);
     flatten(); // gpu.js may have switched to another kernel object on the first call
     if (this.gl && !(res instanceof Float32Array) && !Array.isArray(res)) return res as Texture;
@@ -461,13 +642,13 @@ export class GpujsBackend implements Backend {
   }
 
   /** cpu/webasm: the 4-rows-per-thread kernel, on Cᵀ when that puts a multiple of 4 on webasm's SIMD lanes. */
-  private matmulHost(a: Storage, b: Storage, g: MatmulGeometry): Storage {
+  private *matmulHost(a: Storage, b: Storage, g: MatmulGeometry): Step<GpujsStorage> {
     const lanesOnM = g.n % 4 !== 0 && (g.m % 4 === 0 || g.m > g.n);
     const kg = lanesOnM ? transposedGeometry(g) : g;
     const [A, B] = lanesOnM ? [b, a] : [a, b];
     const spec = this.gemmSpec(lanesOnM ? 'hostT' : 'host', g, () => gemmHostSource(kg));
     const dims = hostOperandDims(kg);
-    const quads = this.gemmCall(spec, [new Input(this.hostOf(A) as unknown as number[], dims.a), new Input(this.hostOf(B) as unknown as number[], dims.b)], `${A.size},${B.size}`) as Float32Array;
+    const quads = (yield* this.gemmCall(spec, [new Input(this.hostOf(A) as unknown as number[], dims.a), new Input(this.hostOf(B) as unknown as number[], dims.b)], `${A.size},${B.size}`)) as Float32Array;
     const C = unpackHostQuads(quads, g, lanesOnM);
     return this.make(C.length, C, null);
   }
@@ -512,20 +693,20 @@ export class GpujsBackend implements Backend {
    * 8×4 block of C per thread over 8 render targets, then C unpacked into a scalar texture; nothing leaves the
    * device.
    */
-  private matmulGl(a: Storage, b: Storage, g: MatmulGeometry): Storage {
+  private *matmulGl(a: Storage, b: Storage, g: MatmulGeometry): Step<GpujsStorage> {
     const sizes = `${a.size},${b.size}`;
     const rows = this.glRowsFor(g);
-    const pa = this.gemmCall(this.gemmSpec('glPackA', g, glPackASource), [this.arg(a)], sizes) as Texture;
-    const pb = this.gemmCall(this.gemmSpec('glPackB', g, glPackBSource), [this.arg(b)], sizes) as Texture;
+    const pa = (yield* this.gemmCall(this.gemmSpec('glPackA', g, glPackASource), [this.arg(a)], sizes)) as Texture;
+    const pb = (yield* this.gemmCall(this.gemmSpec('glPackB', g, glPackBSource), [this.arg(b)], sizes)) as Texture;
     const spec = this.gemmSpec(`glGemm${rows}`, g, (x) => glGemmSource(x, rows));
     const k = this.gemmKernel(spec, sizes);
-    const res = (k as unknown as (x: Texture, y: Texture) => Texture | Record<string, Texture>)(pa, pb);
+    const res = yield* this.call<Texture | Record<string, Texture>>(k, [pa, pb]);
     if (this.freshGemm.delete(k)) this.checkMode(k, spec.op);
     pa.delete();
     pb.delete();
     const quads = spec.subKernels ? [(res as Record<string, Texture>).result, ...Object.keys(spec.subKernels).map((nm) => (res as Record<string, Texture>)[nm])] : [res as Texture];
     // Through gemmCall, whose cache key has the output size: the unpack source is the same for every batch.
-    const c = this.gemmCall(this.gemmSpec(`glUnpack${rows}`, g, (x) => glUnpackSource(x, rows)), quads, sizes) as Texture;
+    const c = (yield* this.gemmCall(this.gemmSpec(`glUnpack${rows}`, g, (x) => glUnpackSource(x, rows)), quads, sizes)) as Texture;
     for (const q of quads) q.delete();
     return this.make(g.batch * g.m * g.n, null, c);
   }
@@ -534,8 +715,8 @@ export class GpujsBackend implements Backend {
    * GEMM on operands or results of ≥ 2^24 elements (conv1's im2col at batch ≥ 16): cut n and k into blocks
    * whose operands and result stay below the limit, run the kernel per block, add the k-partials on the host.
    */
-  private matmulTiled(a: Storage, b: Storage, g: MatmulGeometry): Storage {
-    if (g.batch !== 1) return this.viaHost('matmul', (r, h) => this.fromRef(r.matmul(h(a), h(b), g)));
+  private *matmulTiled(a: Storage, b: Storage, g: MatmulGeometry): Step<GpujsStorage> {
+    if (g.batch !== 1) return yield* this.viaHost('matmul', (r, h) => this.fromRef(r.matmul(h(a), h(b), g)));
     const { m, k, n, transA, transB } = g;
     const A = this.hostOf(a);
     const B = this.hostOf(b);
@@ -548,47 +729,53 @@ export class GpujsBackend implements Backend {
       // A block as [m, kl] (row-major, no transpose).
       const Ab = new Float32Array(m * kl);
       for (let i = 0; i < m; i++) for (let p = 0; p < kl; p++) Ab[i * kl + p] = transA ? A[(k0 + p) * m + i] : A[i * k + k0 + p];
-      const Ad = this.fromHost(Ab);
+      const Ad = yield* this.fromHost(Ab);
       for (let n0 = 0; n0 < n; n0 += nb) {
         const nl = Math.min(nb, n - n0);
         const Bb = new Float32Array(kl * nl);
         for (let p = 0; p < kl; p++) for (let j = 0; j < nl; j++) Bb[p * nl + j] = transB ? B[(n0 + j) * k + k0 + p] : B[(k0 + p) * n + n0 + j];
-        const Bd = this.fromHost(Bb);
-        const Cd = this.run(K.matmulSource({ batch: 1, batchA: 1, batchB: 1, m, k: kl, n: nl, transA: false, transB: false }), [this.arg(Ad), this.arg(Bd)]);
+        const Bd = yield* this.fromHost(Bb);
+        const Cd = yield* this.run(K.matmulSource({ batch: 1, batchA: 1, batchB: 1, m, k: kl, n: nl, transA: false, transB: false }), [this.arg(Ad), this.arg(Bd)]);
         const Cb = this.hostOf(Cd);
         for (let i = 0; i < m; i++) for (let j = 0; j < nl; j++) C[i * n + n0 + j] += Cb[i * nl + j];
-        this.release(Bd);
-        this.release(Cd);
+        this.free(Bd);
+        this.free(Cd);
       }
-      this.release(Ad);
+      this.free(Ad);
     }
-    return this.fromHost(C);
+    return yield* this.fromHost(C);
   }
 
   // ---- windows ----
 
   im2col(x: Storage, g: WindowGeometry): Storage {
+    return this.one(g.c * g.kh * g.kw * g.n * g.oh * g.ow, () => this.im2colStep(x, g));
+  }
+  private *im2colStep(x: Storage, g: WindowGeometry): Step<GpujsStorage> {
     const rows = g.c * g.kh * g.kw;
     const cols = g.n * g.oh * g.ow;
-    if (this.isBig(x.size, cols)) return this.viaHost('im2col', (r, h) => this.fromRef(r.im2col(h(x), g)));
-    if (!this.isBig(rows * cols)) return this.run(K.im2colSource(g, 0, rows), [this.arg(x)]);
+    if (this.isBig(x.size, cols)) return yield* this.viaHost('im2col', (r, h) => this.fromRef(r.im2col(h(x), g)));
+    if (!this.isBig(rows * cols)) return yield* this.run(K.im2colSource(g, 0, rows), [this.arg(x)]);
     // Tile by bands of rows: each band's flat indices stay below the limit; the result lives on the host.
     const out = new Float32Array(rows * cols);
     const band = Math.max(1, Math.floor((this.indexLimit >>> 1) / cols));
     for (let r0 = 0; r0 < rows; r0 += band) {
       const rl = Math.min(band, rows - r0);
-      const part = this.run(K.im2colSource(g, r0, rl), [this.arg(x)]);
+      const part = yield* this.run(K.im2colSource(g, r0, rl), [this.arg(x)]);
       out.set(this.hostOf(part), r0 * cols);
-      this.release(part);
+      this.free(part);
     }
     return this.make(out.length, out, null);
   }
 
   col2im(colsS: Storage, g: WindowGeometry): Storage {
+    return this.one(g.n * g.c * g.h * g.w, () => this.col2imStep(colsS, g));
+  }
+  private *col2imStep(colsS: Storage, g: WindowGeometry): Step<GpujsStorage> {
     const size = g.n * g.c * g.h * g.w;
     const per = g.kh * g.kw * g.n * g.oh * g.ow; // elements of cols per channel
-    if (this.isBig(size, per)) return this.viaHost('col2im', (r, h) => this.fromRef(r.col2im(h(colsS), g)));
-    if (!this.isBig(colsS.size)) return this.run(K.col2imSource(g, g.c), [this.arg(colsS)]);
+    if (this.isBig(size, per)) return yield* this.viaHost('col2im', (r, h) => this.fromRef(r.col2im(h(colsS), g)));
+    if (!this.isBig(colsS.size)) return yield* this.run(K.col2imSource(g, g.c), [this.arg(colsS)]);
     // Tile by channel bands: a band's rows are contiguous in cols; assemble [n, c, h, w] on the host.
     const C = this.hostOf(colsS);
     const out = new Float32Array(size);
@@ -596,46 +783,64 @@ export class GpujsBackend implements Backend {
     const cb = Math.max(1, Math.floor((this.indexLimit >>> 1) / per));
     for (let c0 = 0; c0 < g.c; c0 += cb) {
       const cl = Math.min(cb, g.c - c0);
-      const part = this.run(K.col2imSource(g, cl), [C.subarray(c0 * per, (c0 + cl) * per)]);
+      const part = yield* this.run(K.col2imSource(g, cl), [C.subarray(c0 * per, (c0 + cl) * per)]);
       const P = this.hostOf(part);
       for (let b = 0; b < g.n; b++) out.set(P.subarray(b * cl * plane, (b + 1) * cl * plane), (b * g.c + c0) * plane);
-      this.release(part);
+      this.free(part);
     }
-    return this.fromHost(out);
+    return yield* this.fromHost(out);
   }
 
   maxPool2d(x: Storage, g: WindowGeometry): { out: Storage; indices: Storage } {
-    if (this.isBig(x.size)) return this.viaHost('maxPool2d', (r, h) => {
+    const size = g.n * g.c * g.oh * g.ow;
+    // Two operations rather than a kernel map: maps silently fall back to cpu on webasm.
+    return { out: this.one(size, () => this.maxPoolStep(x, g, false)), indices: this.one(size, () => this.maxPoolStep(x, g, true)) };
+  }
+  private *maxPoolStep(x: Storage, g: WindowGeometry, indices: boolean): Step<GpujsStorage> {
+    if (this.isBig(x.size)) return yield* this.viaHost('maxPool2d', (r, h) => {
       const o = r.maxPool2d(h(x), g);
-      return { out: this.fromRef(o.out), indices: this.fromRef(o.indices) };
+      return this.fromRef(indices ? o.indices : o.out);
     });
-    // Two kernels rather than a kernel map: maps silently fall back to cpu on webasm.
-    return { out: this.run(K.maxPoolSource(g, false), [this.arg(x)]), indices: this.run(K.maxPoolSource(g, true), [this.arg(x)]) };
+    return yield* this.run(K.maxPoolSource(g, indices), [this.arg(x)]);
   }
 
   maxPool2dBackward(gy: Storage, indices: Storage, g: WindowGeometry): Storage {
-    if (this.isBig(g.n * g.c * g.h * g.w)) return this.viaHost('maxPool2dBackward', (r, h) => this.fromRef(r.maxPool2dBackward(h(gy), h(indices), g)));
-    return this.run(K.maxPoolBackwardSource(g), [this.arg(gy), this.arg(indices)]);
+    return this.one(g.n * g.c * g.h * g.w, () => this.maxPoolBackwardStep(gy, indices, g));
+  }
+  private *maxPoolBackwardStep(gy: Storage, indices: Storage, g: WindowGeometry): Step<GpujsStorage> {
+    if (this.isBig(g.n * g.c * g.h * g.w)) return yield* this.viaHost('maxPool2dBackward', (r, h) => this.fromRef(r.maxPool2dBackward(h(gy), h(indices), g)));
+    return yield* this.run(K.maxPoolBackwardSource(g), [this.arg(gy), this.arg(indices)]);
   }
 
   avgPool2d(x: Storage, g: AvgPoolGeometry): Storage {
-    if (this.isBig(x.size)) return this.viaHost('avgPool2d', (r, h) => this.fromRef(r.avgPool2d(h(x), g)));
-    return this.run(K.avgPoolSource(g), [this.arg(x)]);
+    return this.one(g.n * g.c * g.oh * g.ow, () => this.avgPoolStep(x, g));
+  }
+  private *avgPoolStep(x: Storage, g: AvgPoolGeometry): Step<GpujsStorage> {
+    if (this.isBig(x.size)) return yield* this.viaHost('avgPool2d', (r, h) => this.fromRef(r.avgPool2d(h(x), g)));
+    return yield* this.run(K.avgPoolSource(g), [this.arg(x)]);
   }
 
   avgPool2dBackward(gy: Storage, g: AvgPoolGeometry): Storage {
-    if (this.isBig(g.n * g.c * g.h * g.w)) return this.viaHost('avgPool2dBackward', (r, h) => this.fromRef(r.avgPool2dBackward(h(gy), g)));
-    return this.run(K.avgPoolBackwardSource(g), [this.arg(gy)]);
+    return this.one(g.n * g.c * g.h * g.w, () => this.avgPoolBackwardStep(gy, g));
+  }
+  private *avgPoolBackwardStep(gy: Storage, g: AvgPoolGeometry): Step<GpujsStorage> {
+    if (this.isBig(g.n * g.c * g.h * g.w)) return yield* this.viaHost('avgPool2dBackward', (r, h) => this.fromRef(r.avgPool2dBackward(h(gy), g)));
+    return yield* this.run(K.avgPoolBackwardSource(g), [this.arg(gy)]);
   }
 
   // ---- optimizers: new values computed by kernels, then swapped into the same handles ----
 
+  /** `dst` takes over `src`'s buffer (an optimizer's new values, or a deferred operation's result). */
   private swap(dst: Storage, src: GpujsStorage): void {
     const d = dst as GpujsStorage;
+    if (d.size !== src.size) fail('gpujs', `internal: a result of ${src.size} elements for a storage of ${d.size}`);
     if (d.tex) d.tex.delete();
     d.tex = src.tex;
     d.host = src.host;
     this.live--; // `src` was only a carrier; its buffer now belongs to `dst`
+  }
+  private adopt(dst: GpujsStorage, src: GpujsStorage): void {
+    this.swap(dst, src);
   }
 
   // Training-mode batch norm composed from this backend's own reduce/binary/unary kernels (data stay resident).
@@ -648,39 +853,47 @@ export class GpujsBackend implements Backend {
   }
 
   sgdStep(param: Storage, grad: Storage, momentumBuf: Storage | null, p: SgdParams): void {
+    this.inPlace([param, momentumBuf], () => this.sgdSteps(param, grad, momentumBuf, p));
+  }
+  private *sgdSteps(param: Storage, grad: Storage, momentumBuf: Storage | null, p: SgdParams): Step<void> {
     if (this.isBig(param.size)) {
       const P = this.hostOf(param).slice();
       const M = momentumBuf ? this.hostOf(momentumBuf).slice() : null;
       const rp = hostRef.upload(P);
       const rm = M ? hostRef.upload(M) : null;
       hostRef.sgdStep(rp, hostRef.upload(this.hostOf(grad)), rm, p);
-      this.swap(param, this.fromRef(rp));
-      if (momentumBuf && rm) this.swap(momentumBuf, this.fromRef(rm));
+      this.swap(param, yield* this.fromRef(rp));
+      if (momentumBuf && rm) this.swap(momentumBuf, yield* this.fromRef(rm));
       return;
     }
     const useM = momentumBuf !== null && p.momentum !== 0;
     const h = Float32Array.from([p.lr, p.momentum, p.dampening, p.weightDecay, p.nesterov ? 1 : 0, p.firstStep ? 1 : 0, useM ? 1 : 0]);
     const m = useM ? this.arg(momentumBuf) : this.arg(grad);
-    const newP = this.run(K.sgdParamSource(param.size), [this.arg(param), this.arg(grad), m, h]);
+    const newP = yield* this.run(K.sgdParamSource(param.size), [this.arg(param), this.arg(grad), m, h]);
     if (useM) {
-      const newM = this.run(K.sgdBufSource(param.size), [this.arg(param), this.arg(grad), m, h]);
+      const newM = yield* this.run(K.sgdBufSource(param.size), [this.arg(param), this.arg(grad), m, h]);
       this.swap(momentumBuf, newM);
     }
     this.swap(param, newP);
   }
 
   adamStep(param: Storage, grad: Storage, m: Storage, v: Storage, p: AdamParams): void {
+    this.inPlace([param, m, v], () => this.adamSteps(param, grad, m, v, p));
+  }
+  private *adamSteps(param: Storage, grad: Storage, m: Storage, v: Storage, p: AdamParams): Step<void> {
     if (this.isBig(param.size)) {
       const [rp, rm, rv] = [param, m, v].map((s) => hostRef.upload(this.hostOf(s)));
       hostRef.adamStep(rp, hostRef.upload(this.hostOf(grad)), rm, rv, p);
-      this.swap(param, this.fromRef(rp));
-      this.swap(m, this.fromRef(rm));
-      this.swap(v, this.fromRef(rv));
+      this.swap(param, yield* this.fromRef(rp));
+      this.swap(m, yield* this.fromRef(rm));
+      this.swap(v, yield* this.fromRef(rv));
       return;
     }
     const h = Float32Array.from([p.lr, p.beta1, p.beta2, p.eps, p.weightDecay, p.decoupled ? 1 : 0, 1 - Math.pow(p.beta1, p.step), 1 - Math.pow(p.beta2, p.step)]);
     const args = [this.arg(param), this.arg(grad), this.arg(m), this.arg(v), h];
-    const [np, nm, nv] = ([0, 1, 2] as const).map((w) => this.run(K.adamSource(param.size, w), args));
+    const np = yield* this.run(K.adamSource(param.size, 0), args);
+    const nm = yield* this.run(K.adamSource(param.size, 1), args);
+    const nv = yield* this.run(K.adamSource(param.size, 2), args);
     this.swap(param, np);
     this.swap(m, nm);
     this.swap(v, nv);

@@ -56,12 +56,17 @@ export async function soak(tb: TestBackend, steps: number, every = 50, warmup = 
   const samples: SoakSample[] = [];
   const t0 = performance.now();
   for (let step = 1; step <= steps; step++) {
-    tidy(() => {
+    const loss = tidy(() => {
       opt.zeroGrad();
-      const loss: Tensor = F.crossEntropy(model.forward(x), labels);
-      loss.backward();
+      const l: Tensor = F.crossEntropy(model.forward(x), labels);
+      l.backward();
       opt.step();
+      return l;
     });
+    // Reading the loss each step, as a training loop does: on a backend that queues its kernels (threaded
+    // gpu.js) this is also what lets the queue drain instead of holding every step's work.
+    await loss.data();
+    loss.dispose();
     if (step % every === 0) {
       const m = memory();
       gc();
