@@ -1,8 +1,8 @@
 // GEMM GFLOP/s of the gpujs backend per gpu.js mode at the four ResNet-50 im2col shapes (C[M,N] = W[M,K]·col[K,N]),
 // cold (first call: kernel compile included) and warm (tinybench median).
-// Run: node --import tsx bench/gemm.ts [--modes webasm,webasm:threads2,headlessgl,cpu] [--time 2000]  (GL modes under
+// Run: node --import tsx bench/gemm.ts [--modes webasm,webasm:threads2,headlessgl,webgpu,cpu] [--time 2000]  (GL modes under
 // xvfb-run -a). 'webasm:threads2' is gpu.js's webasm mode with its kernels split over 2 worker threads.
-import { GpujsBackend, gpujsModeAvailable, gpujsThreadsAvailable, type GpujsMode } from '../src/index.js';
+import { GpujsBackend, gpujsModeAvailable, gpujsThreadsAvailable, installWebGPU, type GpujsMode } from '../src/index.js';
 import os from 'node:os';
 import { gflops, machine, measure } from './common.js';
 
@@ -17,7 +17,7 @@ function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : def;
 }
-const modes = arg('modes', 'webasm,webasm:threads2,headlessgl').split(',');
+const modes = arg('modes', 'webasm,webasm:threads2,headlessgl,webgpu').split(',');
 const timeMs = Number(arg('time', '2000'));
 const rnd = (n: number): Float32Array => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.5);
 
@@ -31,11 +31,13 @@ console.log('|---|---|---:|---:|---:|---:|---:|');
 for (const mode of modes) {
   const [gpuMode, threadsArg] = mode.split(':') as [GpujsMode, string | undefined];
   const threads = threadsArg ? Number(threadsArg.replace(/^threads/, '')) : 1;
-  if (!gpujsModeAvailable(gpuMode) || (threads > 1 && !gpujsThreadsAvailable())) {
-    console.log(`| ${mode} | – | not available here | | | | |`);
+  // webgpu in Node: navigator.gpu from the optional `webgpu` package (Dawn), installed here.
+  const why = gpuMode === 'webgpu' ? await installWebGPU() : null;
+  if (why !== null || !gpujsModeAvailable(gpuMode) || (threads > 1 && !gpujsThreadsAvailable())) {
+    console.log(`| ${mode} | – | not available here${why ? ` (${why})` : ''} | | | | |`);
     continue;
   }
-  const be = new GpujsBackend(gpuMode, threads);
+  const be = await GpujsBackend.create(gpuMode, threads);
   for (const [m, k, n] of SHAPES) {
     const a = be.upload(rnd(m * k));
     const b = be.upload(rnd(k * n));

@@ -2,10 +2,13 @@
 // each primitive once on a small input and comparing with the reference backend (so the table cannot claim
 // more than the code does). For gpujs it also names the gpu.js kernel class that actually ran.
 // Run: xvfb-run -a node --import tsx scripts/coverage-table.ts   (writes docs/coverage.md)
+// The webgpu column runs in a child process (`--column gpujs:webgpu`): without a GPU, Dawn's OpenGL ES backend
+// and headless-gl cannot share one process's GL.
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import type { Backend, Storage, WindowGeometry } from '../src/backend.js';
 import { ReferenceBackend } from '../src/backends/reference.js';
-import { GpujsBackend, gpujsModeAvailable, gpujsThreadsAvailable, type GpujsMode } from '../src/backends/gpujs.js';
+import { GpujsBackend, gpujsModeAvailable, gpujsThreadsAvailable, installWebGPU, type GpujsMode } from '../src/backends/gpujs.js';
 import { WasmBackend, wasmAvailable } from '../src/backends/wasm.js';
 
 type Case = (b: Backend, up: (a: number[]) => Storage) => Storage[];
@@ -75,10 +78,57 @@ async function results(b: Backend): Promise<Record<string, Float32Array[] | stri
 }
 
 const ref = await results(new ReferenceBackend());
-const columns: { label: string; make: () => Backend | Promise<Backend> }[] = [{ label: 'reference', make: () => new ReferenceBackend() }];
+
+interface Column {
+  marks: Record<string, string>;
+  note?: string;
+}
+
+/** Runs every case on one backend and marks each against the reference. */
+async function column(make: () => Backend | Promise<Backend>): Promise<Column> {
+  let b: Backend;
+  try {
+    b = await make();
+  } catch (e) {
+    return { marks: Object.fromEntries(Object.keys(cases).map((n) => [n, '–'])), note: (e as Error).message };
+  }
+  const got = await results(b);
+  const marks: Record<string, string> = {};
+  for (const name of Object.keys(cases)) {
+    const g = got[name];
+    const want = ref[name] as Float32Array[];
+    if (typeof g === 'string') marks[name] = `✗ (${g})`;
+    else {
+      let err = 0;
+      g.forEach((arr, i) => arr.forEach((x, j) => (err = Math.max(err, Math.abs(x - want[i][j]) / (1 + Math.abs(want[i][j]))))));
+      marks[name] = err <= 1e-4 ? '✓' : `✗ (rel err ${err.toExponential(1)})`;
+    }
+  }
+  let note: string | undefined;
+  if (b instanceof GpujsBackend) note = `kernels ran as ${[...new Set(b.ranAs.values())].join(', ')}${b.fallbackReason ? `; fallback: ${b.fallbackReason}` : ''}`;
+  b.destroy?.();
+  return { marks, note };
+}
+
+const webgpuColumn = async (): Promise<Backend> => {
+  const why = await installWebGPU();
+  if (why !== null) throw new Error(why);
+  return new GpujsBackend('webgpu');
+};
+
+const only = process.argv.indexOf('--column');
+if (only >= 0) {
+  // Child: one column, as JSON on the last line of stdout.
+  if (process.argv[only + 1] !== 'gpujs:webgpu') throw new Error(`--column: only gpujs:webgpu runs apart, got ${process.argv[only + 1]}`);
+  console.log(JSON.stringify(await column(webgpuColumn)));
+  process.exit(0);
+}
+
+const columns: { label: string; make: () => Backend | Promise<Backend>; apart?: boolean }[] = [{ label: 'reference', make: () => new ReferenceBackend() }];
 if (wasmAvailable()) columns.push({ label: 'wasm', make: () => WasmBackend.createSync({ threads: 1 }) });
 for (const m of ['cpu', 'webasm', 'headlessgl', 'webgl2', 'webgpu'] as GpujsMode[]) {
-  columns.push({ label: `gpujs:${m}`, make: () => (gpujsModeAvailable(m) ? new GpujsBackend(m) : Promise.reject(new Error('not available here'))) });
+  if (m === 'webgpu') columns.push({ label: 'gpujs:webgpu', make: webgpuColumn, apart: true });
+  else columns.push({ label: `gpujs:${m}`, make: () => (gpujsModeAvailable(m) ? new GpujsBackend(m) : Promise.reject(new Error('not available here'))) });
   // Threaded webasm runs its kernels asynchronously (queued ops, no synchronous read).
   if (m === 'webasm') columns.push({ label: 'gpujs:webasm:threads2', make: () => (gpujsThreadsAvailable() ? new GpujsBackend('webasm', 2) : Promise.reject(new Error('not available here'))) });
 }
@@ -86,32 +136,14 @@ for (const m of ['cpu', 'webasm', 'headlessgl', 'webgl2', 'webgpu'] as GpujsMode
 const cells: Record<string, Record<string, string>> = {};
 const notes: string[] = [];
 for (const col of columns) {
-  let b: Backend;
-  try {
-    b = await col.make();
-  } catch (e) {
-    notes.push(`- ${col.label}: ${(e as Error).message}`);
-    for (const name of Object.keys(cases)) (cells[name] ??= {})[col.label] = '–';
-    continue;
-  }
-  const got = await results(b);
-  for (const name of Object.keys(cases)) {
-    const g = got[name];
-    const want = ref[name] as Float32Array[];
-    let mark: string;
-    if (typeof g === 'string') mark = `✗ (${g})`;
-    else {
-      let err = 0;
-      g.forEach((arr, i) => arr.forEach((x, j) => (err = Math.max(err, Math.abs(x - want[i][j]) / (1 + Math.abs(want[i][j]))))));
-      mark = err <= 1e-4 ? '✓' : `✗ (rel err ${err.toExponential(1)})`;
-    }
-    (cells[name] ??= {})[col.label] = mark;
-  }
-  if (b instanceof GpujsBackend) {
-    const kinds = new Set(b.ranAs.values());
-    notes.push(`- ${col.label}: kernels ran as ${[...kinds].join(', ')}${b.fallbackReason ? `; fallback: ${b.fallbackReason}` : ''}`);
-  }
-  b.destroy?.();
+  let c: Column;
+  if (col.apart) {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--column', col.label], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`the ${col.label} column failed:\n${r.stderr}`);
+    c = JSON.parse(r.stdout.trim().split('\n').pop()!) as Column;
+  } else c = await column(col.make);
+  for (const name of Object.keys(cases)) (cells[name] ??= {})[col.label] = c.marks[name];
+  if (c.note) notes.push(`- ${col.label}: ${c.note}`);
 }
 
 const labels = columns.map((c) => c.label);

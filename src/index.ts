@@ -9,7 +9,8 @@ registerBackend('reference', () => new ReferenceBackend());
 // wasm: one thread starts synchronously; more (the default: the machine's cores) start a worker pool.
 registerBackend('wasm', (o) => (o.threads !== undefined && o.threads <= 1 ? WasmBackend.createSync({ threads: 1 }) : WasmBackend.create({ threads: o.threads })));
 // Without a mode: the fastest gpu.js mode available here (headlessgl if `gl` loads and a context can be made).
-registerBackend('gpujs', (o) => new GpujsBackend(o.mode, o.threads));
+// webgpu starts asynchronously (Node's navigator.gpu comes from the optional `webgpu` package).
+registerBackend('gpujs', (o) => (o.mode === 'webgpu' ? GpujsBackend.create(o.mode, o.threads) : new GpujsBackend(o.mode, o.threads)));
 // The default (when no setBackend was called): see select.ts for the order and the reason it reports.
 setDefaultBackendChooser(chooseDefaultBackend);
 
@@ -115,7 +116,7 @@ export {
   type WriteSafetensorsOptions,
 } from './io/safetensors.js';
 export { loadSafetensors, saveSafetensors } from './io/node.js';
-export { GpujsBackend, gpujsModeAvailable, gpujsThreadsAvailable, fastestGpujsMode, type GpujsMode } from './backends/gpujs.js';
+export { GpujsBackend, gpujsModeAvailable, gpujsThreadsAvailable, installWebGPU, fastestGpujsMode, type GpujsMode } from './backends/gpujs.js';
 export { WasmBackend, wasmAvailable, wasmThreadsAvailable, defaultWasmThreads, type WasmBackendOptions } from './backends/wasm.js';
 export { summary, type ModelSummary, type SummaryRow, type SummaryOptions } from './summary.js';
 // Training: optimizers and schedules, and the browser-safe data pieces (file loaders stay in src/data, Node-only).

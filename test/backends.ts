@@ -1,5 +1,5 @@
 // The backends the shared op suites run on, each with its tolerance; backends add themselves here.
-import { gpujsModeAvailable, gpujsThreadsAvailable, setBackend, wasmAvailable, wasmThreadsAvailable, type BackendOptions, type GpujsMode } from '../src/index.js';
+import { gpujsModeAvailable, gpujsThreadsAvailable, installWebGPU, setBackend, wasmAvailable, wasmThreadsAvailable, type BackendOptions, type GpujsMode } from '../src/index.js';
 
 export interface TestBackend {
   /** Label printed in test names, e.g. 'reference' or 'gpujs:webasm'. */
@@ -30,12 +30,22 @@ export const testBackends: TestBackend[] = [
       name: 'gpujs',
       options: { mode },
       tolerance: f32,
-      available: () => gpujsWanted(mode) && gpujsModeAvailable(mode),
+      // webgpu: Node's navigator.gpu comes from the optional `webgpu` package, installed on first ask.
+      available: async () => gpujsWanted(mode) && (mode === 'webgpu' ? (await installWebGPU()) === null : gpujsModeAvailable(mode)),
     }),
   ),
   // gpu.js's webasm mode on 2 worker threads: its kernels run asynchronously, so ops are queued (no readSync).
   { label: 'gpujs:webasm:threads2', name: 'gpujs', options: { mode: 'webasm', threads: 2 }, tolerance: f32, available: () => gpujsWanted('webasm:threads2') && gpujsThreadsAvailable() },
 ];
+
+// GPUGRAD_TEST_BACKENDS (comma list of labels; '-label' leaves one out) narrows the list further, e.g. for the
+// vitest project that runs the shared suites on webgpu in a process of its own (vitest.config.ts).
+const chosen = process.env.GPUGRAD_TEST_BACKENDS?.split(',').filter(Boolean) ?? [];
+const include = chosen.filter((l) => !l.startsWith('-'));
+const exclude = chosen.filter((l) => l.startsWith('-')).map((l) => l.slice(1));
+for (const tb of testBackends) {
+  if ((include.length > 0 && !include.includes(tb.label)) || exclude.includes(tb.label)) tb.available = () => false;
+}
 
 function gpujsWanted(mode: string): boolean {
   const only = process.env.GPUGRAD_GPUJS_MODES;

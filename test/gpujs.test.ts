@@ -1,8 +1,9 @@
 // gpu.js backend tests beyond the shared property suites: the guards against gpu.js's silent failures,
 // mode fallback and the mode that actually ran, kernel caching, in-place optimizer steps, and memory.
+import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as G from '../src/index.js';
-import { GpujsBackend, gpujsModeAvailable, gpujsThreadsAvailable, type GpujsMode } from '../src/index.js';
+import { GpujsBackend, gpujsModeAvailable, gpujsThreadsAvailable, installWebGPU, type GpujsMode } from '../src/index.js';
 import { ReferenceBackend } from '../src/backends/reference.js';
 import type { WindowGeometry } from '../src/backend.js';
 
@@ -235,6 +236,19 @@ describe.runIf(process.env.GPUGRAD_EXPECT_NO_OPTIONAL === '1')('gpujs without op
     const y = G.relu(G.tensor([-1, 2]));
     expect(Array.from(y.dataSync())).toEqual([0, 2]);
   });
+
+  it('says the webgpu package is missing and serves webgpu requests from webasm', async () => {
+    expect(await installWebGPU()).toMatch(/optional 'webgpu' package did not load/);
+    const warn = console.warn;
+    console.warn = () => undefined;
+    try {
+      const b = await GpujsBackend.create('webgpu');
+      expect(b.gpuMode).toBe('webasm');
+      expect(b.fallbackReason).toMatch(/'webgpu' is not available here.*'webgpu' package did not load/);
+    } finally {
+      console.warn = warn;
+    }
+  });
 });
 
 // Threaded webasm: gpu.js runs these kernels on workers and answers with Promises, so the backend queues every
@@ -313,4 +327,75 @@ describe.runIf(wanted('webasm:threads2') && gpujsThreadsAvailable())('gpujs:weba
     expect(got[4000]).toBeCloseTo(0.8 * 1.5, 6);
     expect((await b.read(m))[4000]).toBeCloseTo(-0.8, 6);
   });
+});
+
+// WebGPU (in Node through the optional `webgpu` package on Dawn's OpenGL ES backend): kernels answer with
+// Promises, so the mode is deferred like threaded webasm. The shared suites cover the ops; this checks the mode.
+const webgpuWhy = wanted('webgpu') ? await installWebGPU() : 'not wanted';
+describe.runIf(webgpuWhy === null)('gpujs:webgpu (deferred execution)', () => {
+  it('starts through setBackend, runs WebGPU kernels, and reads only asynchronously', async () => {
+    const b = (await G.setBackend('gpujs', { mode: 'webgpu' })) as GpujsBackend;
+    try {
+      expect(G.getBackend()).toBe('gpujs:webgpu');
+      expect(b.fallbackReason).toBeNull();
+      expect(b.deferred).toBe(true);
+      expect(b.readSync).toBeUndefined();
+      const a = G.tensor(seq(6 * 5, (i) => Math.sin(i)), [6, 5]);
+      const w = G.tensor(seq(5 * 7, (i) => Math.cos(i)), [5, 7]);
+      const y = G.matmul(a, w).relu().sum(1);
+      const A = await a.data();
+      const W = await w.data();
+      const want = Array.from({ length: 6 }, (_, i) => Array.from({ length: 7 }, (_, j) => Math.max(0, Array.from({ length: 5 }, (_, p) => A[i * 5 + p] * W[p * 7 + j]).reduce((s, v) => s + v, 0))).reduce((s, v) => s + v, 0));
+      const got = await y.data();
+      want.forEach((v, i) => expect(got[i]).toBeCloseTo(v, 4));
+      expect(() => y.dataSync()).toThrow(/cannot read synchronously/);
+      expect(b.ranAs.get('matmul')).toBe('WebGPUKernel');
+    } finally {
+      G.setBackend('reference');
+    }
+  });
+});
+
+describe.runIf(webgpuWhy !== null && webgpuWhy !== 'not wanted')('gpujs:webgpu when it cannot start', () => {
+  it('setBackend falls back to the fastest other mode and says why', async () => {
+    const warn = console.warn;
+    console.warn = () => undefined;
+    try {
+      const b = await GpujsBackend.create('webgpu');
+      expect(b.gpuMode).toBe(gpujsModeAvailable('headlessgl') ? 'headlessgl' : 'webasm');
+      expect(b.fallbackReason).toContain(webgpuWhy);
+    } finally {
+      console.warn = warn;
+    }
+  });
+});
+
+// headless-gl and Dawn's OpenGL ES backend cannot share one process's GL (see glHolder in the backend). Whichever
+// is used first keeps it; the other must fall back and say why, not end the process with an X error. Each order
+// runs in its own process, since this one already decided.
+describe.runIf(wanted('webgpu') && wanted('headlessgl') && gpujsModeAvailable('headlessgl'))('gpujs headlessgl beside webgpu', () => {
+  for (const order of ['gl-first', 'webgpu-first']) {
+    it(`${order}: the first keeps the GL, the second falls back and says why`, () => {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/gl-sharing-child.ts', order], { encoding: 'utf8', timeout: 60_000 });
+      expect(r.status, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { webgpuWhy: string | null; webgpu: { ranAs: string; fallbackReason: string | null; relu: number[] }; headlessgl: { ranAs: string; fallbackReason: string | null; relu: number[] } };
+      expect(out.webgpu.relu).toEqual([1, 0, 3]);
+      expect(out.headlessgl.relu).toEqual([1, 0, 3]);
+      if (out.webgpuWhy?.startsWith("the optional 'webgpu' package")) return; // no Dawn here: nothing shares
+      const dawnOnGL = order === 'gl-first' ? /headless-gl already holds/.test(out.webgpuWhy ?? '') : out.headlessgl.ranAs !== 'headlessgl';
+      if (!dawnOnGL) {
+        // Dawn found a real GPU adapter (Vulkan, Metal, D3D12): both modes run in one process.
+        expect(out.webgpu.ranAs).toBe('webgpu');
+        expect(out.headlessgl.ranAs).toBe('headlessgl');
+      } else if (order === 'gl-first') {
+        expect(out.headlessgl.ranAs).toBe('headlessgl');
+        expect(out.webgpu.ranAs).toBe('headlessgl');
+        expect(out.webgpu.fallbackReason).toMatch(/'webgpu' is not available here.*headless-gl already holds this process's GL/);
+      } else {
+        expect(out.webgpu.ranAs).toBe('webgpu');
+        expect(out.headlessgl.ranAs).toBe('webasm');
+        expect(out.headlessgl.fallbackReason).toMatch(/'headlessgl' is not available here.*Dawn OpenGL ES device already holds/);
+      }
+    });
+  }
 });

@@ -30,6 +30,14 @@ export function flt(v: number): string {
 }
 
 /**
+ * NaN computed at run time from a variable: WGSL refuses the constant 0.0 / 0.0 ("cannot be represented"),
+ * while (v − v)/(v − v) is 0/0 for finite v and NaN/NaN otherwise on every mode.
+ */
+export function nanFrom(v: string): string {
+  return `((${v} - ${v}) / (${v} - ${v}))`;
+}
+
+/**
  * Code that splits the flat index in variable `src` over `dims` (row-major) and accumulates, for every
  * stride list in `strides`, the offset `names[i] += coord * strides[i][axis]`. Uses floor and subtraction
  * rather than `%`, which gpu.js translates differently per mode. Exact while the index is below 2^24.

@@ -1,6 +1,6 @@
 // gpu.js kernel sources for elementwise work: unary maps, broadcasting binary ops, fills and copies.
 import type { BinaryOp, UnaryOp } from '../../src/backend.js';
-import { decode, flt, type KernelSpec } from './common.js';
+import { decode, flt, nanFrom, type KernelSpec } from './common.js';
 
 /** Unary op expressions over `x` (and the float parameter `p` for pow). */
 function unaryExpr(op: UnaryOp, p: number): string {
@@ -23,10 +23,10 @@ function unaryExpr(op: UnaryOp, p: number): string {
       if (p === 2) return 'x * x';
       // ±0.5 (batch norm's 1/√(var+eps)) through sqrt and one division, which GL rounds correctly: llvmpipe's
       // pow is exp2(p·log2 x), up to 4.8 ulp off here, and gives 0 instead of +Infinity at x = 0 for p < 0.
-      if (p === 0.5) return '(x != x ? x : (x < 0.0 ? (0.0 / 0.0) : Math.sqrt(Math.abs(x))))';
-      if (p === -0.5) return '(x != x ? x : (x < 0.0 ? (0.0 / 0.0) : Math.sqrt(1.0 / Math.abs(x))))';
+      if (p === 0.5) return `(x != x ? x : (x < 0.0 ? ${nanFrom('x')} : Math.sqrt(Math.abs(x))))`;
+      if (p === -0.5) return `(x != x ? x : (x < 0.0 ? ${nanFrom('x')} : Math.sqrt(1.0 / Math.abs(x))))`;
       // GLSL's pow is undefined for negative bases: integer exponents take |x|^p with the sign restored;
-      // other exponents of negative bases give NaN as in JS (0/0 builds it portably).
+      // other exponents of negative bases give NaN as in JS (built at run time, see nanFrom).
       // Small integer exponents multiply out: exact like JS and NaN-propagating (GLSL's pow(NaN) gives 0 on llvmpipe).
       if (Number.isInteger(p) && Math.abs(p) <= 8) {
         const prod = Array.from({ length: Math.abs(p) }, () => 'x').join(' * ');
@@ -39,7 +39,7 @@ function unaryExpr(op: UnaryOp, p: number): string {
         const mag = `Math.pow(Math.abs(x), ${flt(p)})`;
         return `(x != x ? x : ${atZero(odd ? `(x < 0.0 ? -${mag} : ${mag})` : mag)})`;
       }
-      return `(x != x ? x : (x < 0.0 ? (0.0 / 0.0) : ${atZero(`Math.pow(x, ${flt(p)})`)}))`;
+      return `(x != x ? x : (x < 0.0 ? ${nanFrom('x')} : ${atZero(`Math.pow(x, ${flt(p)})`)}))`;
     }
   }
 }

@@ -1,5 +1,5 @@
 // gpu.js kernel sources that move data: permute, slice along an axis, concat along an axis.
-import { decode, flt, int, type KernelSpec } from './common.js';
+import { decode, flt, type KernelSpec } from './common.js';
 import { stridesOf } from '../../src/shape.js';
 
 export function permuteSource(shape: readonly number[], perm: readonly number[]): KernelSpec {
@@ -24,11 +24,10 @@ export function concatSource(outer: number, lens: readonly number[], inner: numb
   const lines = [`const row = Math.floor(this.thread.x / ${flt(total)});`, `const col = this.thread.x - row * ${flt(total)};`];
   let at = 0;
   widths.forEach((w, i) => {
-    const cond = i === widths.length - 1 ? '' : `if (col < ${flt(at + w)}) `;
-    lines.push(`${cond}{ return x${i}[row * ${flt(w)} + col - ${flt(at)}]; }`);
+    // The last input takes what is left, so every path returns once (WGSL warns about code after a return).
+    const read = `return x${i}[row * ${flt(w)} + col - ${flt(at)}];`;
+    lines.push(i === widths.length - 1 ? read : `if (col < ${flt(at + w)}) { ${read} }`);
     at += w;
   });
-  lines.push('return 0.0;');
-  void int;
   return { op: 'concat', source: `function(${args.join(', ')}) {\n${lines.join('\n')}\n}`, output: outer * total, maxLoop: 0 };
 }

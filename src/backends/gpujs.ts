@@ -3,6 +3,7 @@
 // keeps data device-resident on GL (pipeline textures), reads back only in read(), and guards gpu.js's silent
 // failures: loop truncation (loopMaxIterations), f32 flat indices at or above 2^24, GL output limits.
 import { GPU, Input, WebAssemblyKernel, type IKernelRunShortcut, type Texture } from 'gpu.js';
+import * as gpujsModule from 'gpu.js';
 import type { AdamParams, AvgPoolGeometry, Backend, BatchNormGrads, BatchNormResult, BinaryOp, MatmulGeometry, ReduceOp, SgdParams, Storage, UnaryOp, WindowGeometry } from '../backend.js';
 import { broadcastStrides, sizeOf, type Shape } from '../shape.js';
 import { fail } from '../errors.js';
@@ -93,6 +94,28 @@ function isGLMode(mode: GpujsMode): boolean {
   return mode === 'headlessgl' || mode === 'webgl2' || mode === 'webgl';
 }
 
+/**
+ * Which of two GL users holds this Node process's OpenGL, where they cannot share it: headless-gl (a GLX context,
+ * made by gpu.js's first support check) and the webgpu shim's Dawn device on its OpenGL ES backend. On Mesa each
+ * makes its context current on the main thread, and the second fails: Dawn finds no adapter (eglMakeCurrent gives
+ * EGL_BAD_ACCESS), or headless-gl's glXMakeCurrent raises an X error that ends the process. The first one used
+ * keeps the process; the other reports itself unavailable and says why.
+ */
+let glHolder: 'headlessgl' | 'dawn-gles' | null = null;
+const HELD_BY_DAWN = "the webgpu mode's Dawn OpenGL ES device already holds this process's GL; one process runs one of the two";
+const HELD_BY_GL = "headless-gl already holds this process's GL, and Dawn's OpenGL ES backend cannot make a context current beside it; one process runs one of the two";
+
+/** Why headlessgl cannot run here (for fallback messages). */
+function headlessglWhy(): string {
+  return glHolder === 'dawn-gles' ? HELD_BY_DAWN : "the optional 'gl' package did not load or no display";
+}
+
+/** Why webgpu cannot run here (for fallback messages). */
+function webgpuUnavailableWhy(): string {
+  if (webgpuWhy) return webgpuWhy;
+  return typeof process !== 'undefined' ? "no navigator.gpu in Node until `await installWebGPU()` (setBackend('gpujs', { mode: 'webgpu' }) does it)" : 'no navigator.gpu';
+}
+
 /** Whether a mode can run here (honest: the package loads and a context can be made). */
 export function gpujsModeAvailable(mode: GpujsMode): boolean {
   // Lets CI prove the fallback when the optional packages are installed anyway.
@@ -104,7 +127,10 @@ export function gpujsModeAvailable(mode: GpujsMode): boolean {
       case 'webasm':
         return GPU.isWebAssemblySupported;
       case 'headlessgl':
-        return GPU.isHeadlessGLSupported && GPU.isSinglePrecisionSupported;
+        if (glHolder === 'dawn-gles') return false;
+        if (!(GPU.isHeadlessGLSupported && GPU.isSinglePrecisionSupported)) return false;
+        glHolder ??= 'headlessgl'; // gpu.js's check made a GL context, and it stays
+        return true;
       case 'webgl2':
         return GPU.isWebGL2Supported;
       case 'webgl':
@@ -115,6 +141,53 @@ export function gpujsModeAvailable(mode: GpujsMode): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * gpu.js's webgpu mode looks only for `navigator.gpu`. Node has none; the optional `webgpu` package (Dawn) gives
+ * one. Dawn's default backends come first (Vulkan, Metal, D3D12: a real GPU); on a machine without one it works on
+ * its OpenGL ES backend over Mesa, with a surfaceless EGL display and adapters requested at feature level
+ * 'compatibility' (../shared/notes/gpujs.md). Installs that shim once and takes gpu.js's shared device; resolves
+ * null when webgpu kernels can run, else the reason they cannot.
+ */
+let webgpuInstall: Promise<string | null> | null = null;
+let webgpuWhy: string | null | undefined; // the settled answer, for synchronous fallback messages
+export function installWebGPU(): Promise<string | null> {
+  webgpuInstall ??= (async (): Promise<string | null> => {
+    const g = globalThis as { navigator?: { gpu?: unknown }; process?: { env: Record<string, string | undefined> } };
+    if (g.process?.env.GPUGRAD_GPUJS_NO_OPTIONAL === '1') return 'optional packages disabled (GPUGRAD_GPUJS_NO_OPTIONAL=1)';
+    if (!g.navigator?.gpu) {
+      if (!g.process) return 'no navigator.gpu in this browser';
+      type Gpu = { requestAdapter(o?: object): Promise<unknown> };
+      let gpu: Gpu;
+      try {
+        g.process.env.EGL_PLATFORM ??= 'surfaceless';
+        const pkg = 'webgpu'; // not a literal: the optional package may be absent when this is compiled
+        const dawn = (await import(/* @vite-ignore */ pkg)) as { create(flags: string[]): Gpu; globals: object };
+        Object.assign(globalThis, dawn.globals);
+        gpu = dawn.create([]);
+        if (!(await gpu.requestAdapter())) {
+          if (glHolder === 'headlessgl') return `no GPU adapter, and ${HELD_BY_GL}`;
+          gpu = dawn.create(['backend=opengles']);
+          const request = gpu.requestAdapter.bind(gpu);
+          gpu.requestAdapter = (o: object = {}): Promise<unknown> => request({ featureLevel: 'compatibility', ...o });
+          glHolder = 'dawn-gles';
+        }
+      } catch (e) {
+        return `the optional 'webgpu' package did not load (${(e as Error).message.split('\n')[0]})`;
+      }
+      if (g.navigator) Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
+      else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true });
+    }
+    try {
+      // gpu.js shares one device among all its webgpu kernels; take it now so a failure is reported here.
+      await (gpujsModule as unknown as { WebGPUContext: { acquire(): Promise<unknown> } }).WebGPUContext.acquire();
+      return null;
+    } catch (e) {
+      return `navigator.gpu failed: ${(e as Error).message.split('.')[0]}`;
+    }
+  })().then((why) => (webgpuWhy = why));
+  return webgpuInstall;
 }
 
 /** Whether gpu.js's webasm mode can split kernels over worker threads here. */
@@ -205,6 +278,23 @@ export class GpujsBackend implements Backend {
   indexLimit = FLAT_INDEX_LIMIT;
   private warned = false;
 
+  /**
+   * Starts the backend; for webgpu first installs Node's `navigator.gpu` shim (asynchronous), then checks that an
+   * adapter exists, falling back (and saying why) when not.
+   */
+  static async create(requested?: string, threads = 1): Promise<GpujsBackend> {
+    if (requested === 'webgpu') {
+      const why = await installWebGPU();
+      if (why) {
+        const b = new GpujsBackend(fastestGpujsMode(), threads);
+        b.fallbackReason = `gpujs mode 'webgpu' is not available here (${why}); using '${b.gpuMode}'`;
+        b.warn(b.fallbackReason);
+        return b;
+      }
+    }
+    return new GpujsBackend(requested, threads);
+  }
+
   constructor(requested?: string, threads = 1) {
     let mode = (requested ?? fastestGpujsMode()) as GpujsMode;
     if (!(mode in kernelClass)) fail('setBackend', `gpujs mode '${requested}' is not one of ${Object.keys(kernelClass).join(', ')}`);
@@ -212,7 +302,7 @@ export class GpujsBackend implements Backend {
     if (threads > 1 && mode !== 'webasm') fail('setBackend', `gpujs threads apply to mode 'webasm' only, got mode '${mode}' with threads ${threads}`);
     if (!gpujsModeAvailable(mode)) {
       const to = fastestGpujsMode();
-      this.fallbackReason = `gpujs mode '${mode}' is not available here (${mode === 'headlessgl' ? "the optional 'gl' package did not load or no display" : 'not supported'}); using '${to}'`;
+      this.fallbackReason = `gpujs mode '${mode}' is not available here (${mode === 'headlessgl' ? headlessglWhy() : mode === 'webgpu' ? webgpuUnavailableWhy() : 'not supported'}); using '${to}'`;
       this.warn(this.fallbackReason);
       mode = to;
     }
@@ -225,7 +315,8 @@ export class GpujsBackend implements Backend {
     this.gpuMode = mode;
     this.threads = threads;
     this.mode = threads > 1 ? `${mode}:threads${threads}` : mode;
-    this.deferred = threads > 1;
+    // gpu.js's webgpu kernels always answer with Promises (results come back through mapAsync).
+    this.deferred = threads > 1 || mode === 'webgpu';
     if (!this.deferred) this.readSync = (s: Storage): Float32Array => this.hostOf(s).slice();
     this.gl = isGLMode(mode);
     this.gpu = new GPU({ mode });
