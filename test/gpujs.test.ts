@@ -350,6 +350,21 @@ describe.runIf(webgpuWhy === null)('gpujs:webgpu (deferred execution)', () => {
       want.forEach((v, i) => expect(got[i]).toBeCloseTo(v, 4));
       expect(() => y.dataSync()).toThrow(/cannot read synchronously/);
       expect(b.ranAs.get('matmul')).toBe('WebGPUKernel');
+      // Products of ≥ 256 outputs take the 4-rows-per-thread kernel (odd n: computed as Cᵀ and written back).
+      for (const [m, k, n] of [[33, 40, 29], [12, 7, 64]]) {
+        const x = G.tensor(seq(m * k, (i) => Math.sin(i * 0.37)), [m, k]);
+        const z = G.tensor(seq(k * n, (i) => Math.cos(i * 0.11)), [k, n]);
+        const X = await x.data();
+        const Z = await z.data();
+        const got = await G.matmul(x, z).data();
+        for (let i = 0; i < m; i++)
+          for (let j = 0; j < n; j++) {
+            let want = 0;
+            for (let p = 0; p < k; p++) want += X[i * k + p] * Z[p * n + j];
+            expect(got[i * n + j]).toBeCloseTo(want, 4);
+          }
+      }
+      expect(b.ranAs.get('matmul.host4')).toBe('WebGPUKernel');
     } finally {
       G.setBackend('reference');
     }

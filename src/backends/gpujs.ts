@@ -652,10 +652,10 @@ export class GpujsBackend implements Backend {
     if (g.k === 0) return yield* this.fillStep(out, 0);
     if (this.isBig(out, a.size, b.size)) return yield* this.matmulTiled(a, b, g);
     if (this.gl && this.glGemmFits(g)) return yield* this.matmulGl(a, b, g);
-    // cpu/webasm: 4 outputs per thread. cpu returns one small JS array per thread, which for small products
+    // cpu/webasm/webgpu: 4 outputs per thread. cpu returns one small JS array per thread, which for small products
     // costs more than the tiling saves; webasm hands back one flat array (see gemmCall).
-    if (this.gpuMode === 'webasm' ? out >= 256 : this.gpuMode === 'cpu' && out >= 16384 && Math.max(g.m, g.n) >= 4) return yield* this.matmulHost(a, b, g);
-    // Tiny products, GL shapes past the texture limits, and webgpu (whose Array(4)/input() paths are untested here).
+    if (this.gpuMode === 'webasm' || this.gpuMode === 'webgpu' ? out >= 256 : this.gpuMode === 'cpu' && out >= 16384 && Math.max(g.m, g.n) >= 4) return yield* this.matmulHost(a, b, g);
+    // Tiny products and GL shapes past the texture limits.
     return yield* this.run(K.matmulSource(g), [this.arg(a), this.arg(b)]);
   }
 
