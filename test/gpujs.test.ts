@@ -109,6 +109,43 @@ describe.each(modes)('gpujs:%s', (mode) => {
     w.dispose();
   });
 
+  // The eval-mode conv → batch norm (→ add) (→ ReLU) fused into the GEMM: on GL inside the unpacking pass, on the
+  // host kernels while unpacking, and as one pass of its own where the product misses GL's texture side (k/4 past
+  // 16384). Checked against this backend's own product with the epilogue applied in float64, so the bound is the
+  // epilogue's rounding, not the long sum's (the product itself is checked in the property suites).
+  it('applies the fused GEMM epilogue on every GEMM path (tiled, GL pipeline, past GL\'s texture side)', () => {
+    const live = b.live;
+    for (const [m, k, n] of [[5, 7, 300], [2, 70000, 3]]) {
+      for (const [residual, relu] of [[false, false], [true, true], [false, true]]) {
+        const A = seq(m * k, (i) => Math.sin(i * 1.3) / Math.sqrt(k));
+        const B = seq(k * n, (i) => Math.cos(i * 0.7));
+        const scale = seq(m, (i) => 0.5 + i);
+        const shift = seq(m, (i) => i % 2 ? 0.25 : -0.75);
+        const res = seq(m * n, (i) => Math.sin(i));
+        const g = { batch: 1, batchA: 1, batchB: 1, m, k, n, transA: false, transB: false };
+        const ins = [A, B, scale, shift, res].map((x) => b.upload(x));
+        const prod = b.matmul(ins[0], ins[1], g);
+        const C = b.readSync!(prod);
+        b.release(prod);
+        const want = C.map((v, o) => {
+          const y = v * scale[Math.floor(o / n)] + shift[Math.floor(o / n)] + (residual ? res[o] : 0);
+          return relu ? Math.max(y, 0) : y;
+        });
+        const out = b.matmulEpilogue(ins[0], ins[1], g, { scale: ins[2], shift: ins[3], residual: residual ? ins[4] : null, relu });
+        const got = b.readSync!(out);
+        expect(maxDiff(got, want), `${m}×${k}×${n} residual ${residual} relu ${relu}`).toBeLessThan(1e-6 * Math.max(1, ...want.map(Math.abs)));
+        if (relu) expect(Math.min(...got)).toBe(0);
+        for (const t of [...ins, out]) b.release(t);
+      }
+    }
+    expect(b.live).toBe(live);
+    if (mode === 'headlessgl') {
+      expect(b.ranAs.get('matmul.unpack.epilogue')).toBe('HeadlessGLKernel');
+      expect(b.ranAs.get('matmul.epilogue.res.relu')).toBe('HeadlessGLKernel');
+    }
+    if (mode === 'webasm') expect(b.ranAs.get('matmul.host4')).toBe('WebAssemblyKernel');
+  });
+
   it('computes on more elements than headless-gl allows along one texture side (16384)', () => {
     const n = 16384 * 3 + 5;
     const x = b.upload(seq(n, (i) => i % 97));

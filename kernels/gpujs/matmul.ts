@@ -268,20 +268,63 @@ export function glGemmSource(g: MatmulGeometry, rows: number): GemmSpec {
   };
 }
 
+/** The fused epilogue of an eval-mode conv → batch norm (→ add) (→ ReLU): which optional parts are on. */
+export interface EpilogueFlags {
+  residual: boolean;
+  relu: boolean;
+}
+
+/**
+ * Statements turning `v`, the product at row `i` and flat output index `o`, into relu?(v·scale[i] + shift[i] +
+ * res[o]) (arguments `scale`, `shift`, `res`); ReLU as the unary kernel writes it (NaN → 0, like x > 0 ? x : 0).
+ */
+function epilogueLines(e: EpilogueFlags, i: string, o: string): string[] {
+  return [
+    `v = v * scale[${i}] + shift[${i}];`,
+    ...(e.residual ? [`v = v + res[${o}];`] : []),
+    ...(e.relu ? ['v = (v > 0.0 ? v : 0.0);'] : []),
+  ];
+}
+
+/** The epilogue arguments after the kernel's own. */
+function epilogueArgs(e: EpilogueFlags | null): string {
+  return e ? `, scale, shift${e.residual ? ', res' : ''}` : '';
+}
+
+/** The epilogue as its own pass over a row-major product C [m, n] (paths whose GEMM has no unpacking pass). */
+export function epilogueSource(m: number, n: number, e: EpilogueFlags): KernelSpec {
+  const lines = ['const o = this.thread.x;', `const i = Math.floor(o / ${flt(n)});`, 'let v = c[o];', ...epilogueLines(e, 'i', 'o'), 'return v;'];
+  return { op: `matmul.epilogue${e.residual ? '.res' : ''}${e.relu ? '.relu' : ''}`, source: `function(c${epilogueArgs(e)}) {\n${lines.join('\n')}\n}`, output: m * n, maxLoop: 0 };
+}
+
+/** The epilogue on the host, in place on a row-major product C [m, n]. */
+export function applyEpilogueHost(C: Float32Array, m: number, n: number, scale: Float32Array, shift: Float32Array, res: Float32Array | null, relu: boolean): void {
+  for (let i = 0; i < m; i++) {
+    const s = scale[i];
+    const t = shift[i];
+    for (let o = i * n; o < (i + 1) * n; o++) {
+      let v = Math.fround(Math.fround(C[o] * s) + t);
+      if (res) v = Math.fround(v + res[o]);
+      C[o] = relu ? (v > 0 ? v : 0) : v;
+    }
+  }
+}
+
 /**
  * GL: the GEMM's quads (one texture per row of the thread's block, t0 = row 0) into row-major C [batch, m, n]
- * as a scalar texture, on the device.
+ * as a scalar texture, on the device; with an epilogue (batch 1) it is applied on the way, so a folded conv → batch
+ * norm (→ add) (→ ReLU) costs no pass of its own.
  */
-export function glUnpackSource(g: MatmulGeometry, rows: number): GemmSpec {
+export function glUnpackSource(g: MatmulGeometry, rows: number, epi: EpilogueFlags | null = null): GemmSpec {
   const { m, n } = g;
   const { w, nq, mb } = glGemmLayout(g, rows);
   const R = Array.from({ length: rows }, (_, r) => r);
   const pick = (r: number): string[] => [
     `const q${r} = t${r}[y][x];`,
-    `if (c == 0.0) { return q${r}[0]; }`,
-    `if (c == 1.0) { return q${r}[1]; }`,
-    `if (c == 2.0) { return q${r}[2]; }`,
-    `return q${r}[3];`,
+    `if (c == 0.0) { v = q${r}[0]; }`,
+    `if (c == 1.0) { v = q${r}[1]; }`,
+    `if (c == 2.0) { v = q${r}[2]; }`,
+    `if (c == 3.0) { v = q${r}[3]; }`,
   ];
   const lines = [
     `const row = Math.floor(this.thread.x / ${flt(n)});`,
@@ -295,9 +338,11 @@ export function glUnpackSource(g: MatmulGeometry, rows: number): GemmSpec {
     `const t = (bt * ${flt(mb)} + ib) * ${flt(nq)} + jq;`,
     `const y = Math.floor(t / ${flt(w)});`,
     `const x = t - y * ${flt(w)};`,
+    'let v = 0.0;',
   ];
-  for (const r of R.slice(0, -1)) lines.push(`if (r == ${flt(r)}) {`, ...pick(r), '}');
-  lines.push(...pick(rows - 1));
-  const args = R.map((r) => `t${r}`).join(', ');
-  return { op: 'matmul.unpack', source: `function(${args}) {\n${lines.join('\n')}\n}`, output: [g.batch * m * n], maxLoop: 0, vec4: false };
+  for (const r of R) lines.push(`if (r == ${flt(r)}) {`, ...pick(r), '}');
+  if (epi) lines.push(...epilogueLines(epi, 'i', 'this.thread.x'));
+  lines.push('return v;');
+  const args = R.map((r) => `t${r}`).join(', ') + epilogueArgs(epi);
+  return { op: epi ? 'matmul.unpack.epilogue' : 'matmul.unpack', source: `function(${args}) {\n${lines.join('\n')}\n}`, output: [g.batch * m * n], maxLoop: 0, vec4: false };
 }

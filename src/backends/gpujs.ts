@@ -4,7 +4,7 @@
 // failures: loop truncation (loopMaxIterations), f32 flat indices at or above 2^24, GL output limits.
 import { GPU, Input, WebAssemblyKernel, type IKernelRunShortcut, type Texture } from 'gpu.js';
 import * as gpujsModule from 'gpu.js';
-import type { AdamParams, AvgPoolGeometry, Backend, BatchNormGrads, BatchNormResult, BinaryOp, MatmulGeometry, ReduceOp, SgdParams, Storage, UnaryOp, WindowGeometry } from '../backend.js';
+import type { AdamParams, AvgPoolGeometry, Backend, BatchNormGrads, BatchNormResult, BinaryOp, GemmEpilogue, MatmulGeometry, ReduceOp, SgdParams, Storage, UnaryOp, WindowGeometry } from '../backend.js';
 import { broadcastStrides, sizeOf, type Shape } from '../shape.js';
 import { fail } from '../errors.js';
 import { ReferenceBackend } from './reference.js';
@@ -13,7 +13,7 @@ import type { KernelSpec } from '../../kernels/gpujs/common.js';
 import { binarySource, copySource, fillSource, unarySource } from '../../kernels/gpujs/elementwise.js';
 import { reduceSource } from '../../kernels/gpujs/reduce.js';
 import { concatSource, permuteSource, sliceSource } from '../../kernels/gpujs/layout.js';
-import { gemmHostSource, glGemmLayout, glGemmSource, glPackASource, glPackBSource, glPacked, glUnpackSource, hostOperandDims, matmulSource, transposedGeometry, unpackHostQuads, type GemmSpec } from '../../kernels/gpujs/matmul.js';
+import { applyEpilogueHost, epilogueSource, gemmHostSource, glGemmLayout, glGemmSource, glPackASource, glPackBSource, glPacked, glUnpackSource, hostOperandDims, matmulSource, transposedGeometry, unpackHostQuads, type GemmSpec } from '../../kernels/gpujs/matmul.js';
 import { avgPoolBackwardSource, avgPoolSource, col2imSource, im2colSource, maxPoolBackwardSource, maxPoolSource } from '../../kernels/gpujs/window.js';
 import { adamSource, sgdBufSource, sgdParamSource } from '../../kernels/gpujs/optim.js';
 
@@ -644,19 +644,42 @@ export class GpujsBackend implements Backend {
   // ---- GEMM ----
 
   matmul(a: Storage, b: Storage, g: MatmulGeometry): Storage {
-    return this.one(g.batch * g.m * g.n, () => this.matmulStep(a, b, g));
+    return this.one(g.batch * g.m * g.n, () => this.matmulStep(a, b, g, null));
   }
-  private *matmulStep(a: Storage, b: Storage, g: MatmulGeometry): Step<GpujsStorage> {
+
+  /**
+   * relu?(A·B·scale[row] + shift[row] + residual) for batch 1: the folded eval-mode conv → batch norm (→ add)
+   * (→ ReLU). The GL pipeline applies it in its unpacking pass and the host kernels while unpacking their quads,
+   * so it costs no pass of its own there; the other GEMM paths add one fused pass instead of three or four.
+   */
+  matmulEpilogue(a: Storage, b: Storage, g: MatmulGeometry, e: GemmEpilogue): Storage {
+    if (g.batch !== 1) fail('gpujs matmulEpilogue', `batch ${g.batch}, expected 1 (the fused conv epilogue is per output row)`);
+    return this.one(g.m * g.n, () => this.matmulStep(a, b, g, e));
+  }
+
+  private *matmulStep(a: Storage, b: Storage, g: MatmulGeometry, e: GemmEpilogue | null): Step<GpujsStorage> {
     const out = g.batch * g.m * g.n;
     if (out === 0) return this.make(0, new Float32Array(0), null);
-    if (g.k === 0) return yield* this.fillStep(out, 0);
-    if (this.isBig(out, a.size, b.size)) return yield* this.matmulTiled(a, b, g);
-    if (this.gl && this.glGemmFits(g)) return yield* this.matmulGl(a, b, g);
-    // cpu/webasm/webgpu: 4 outputs per thread. cpu returns one small JS array per thread, which for small products
-    // costs more than the tiling saves; webasm hands back one flat array (see gemmCall).
-    if (this.gpuMode === 'webasm' || this.gpuMode === 'webgpu' ? out >= 256 : this.gpuMode === 'cpu' && out >= 16384 && Math.max(g.m, g.n) >= 4) return yield* this.matmulHost(a, b, g);
-    // Tiny products and GL shapes past the texture limits.
-    return yield* this.run(K.matmulSource(g), [this.arg(a), this.arg(b)]);
+    if (!this.isBig(out, a.size, b.size)) {
+      if (g.k > 0 && this.gl && this.glGemmFits(g)) return yield* this.matmulGl(a, b, g, e);
+      // cpu/webasm/webgpu: 4 outputs per thread. cpu returns one small JS array per thread, which for small
+      // products costs more than the tiling saves; webasm hands back one flat array (see gemmCall).
+      if (g.k > 0 && (this.gpuMode === 'webasm' || this.gpuMode === 'webgpu' ? out >= 256 : this.gpuMode === 'cpu' && out >= 16384 && Math.max(g.m, g.n) >= 4)) return yield* this.matmulHost(a, b, g, e);
+    }
+    // k = 0, huge operands, tiny products and GL shapes past the texture limits; then the epilogue, if any.
+    const c = g.k === 0 ? yield* this.fillStep(out, 0) : this.isBig(out, a.size, b.size) ? yield* this.matmulTiled(a, b, g) : yield* this.run(K.matmulSource(g), [this.arg(a), this.arg(b)]);
+    if (!e) return c;
+    if (c.host) {
+      // A fresh host array (host modes, or a product past the flat-index limit): in place.
+      applyEpilogueHost(c.host, g.m, g.n, this.hostOf(e.scale), this.hostOf(e.shift), e.residual ? this.hostOf(e.residual) : null, e.relu);
+      return c;
+    }
+    const y = yield* this.run(epilogueSource(g.m, g.n, { residual: e.residual !== null, relu: e.relu }), this.epilogueArgs(c, e));
+    this.free(c);
+    return y;
+  }
+  private epilogueArgs(c: Storage | null, e: GemmEpilogue): Arg[] {
+    return [...(c ? [this.arg(c)] : []), this.arg(e.scale), this.arg(e.shift), ...(e.residual ? [this.arg(e.residual)] : [])];
   }
 
   /** GEMM kernel specs memoised by kind and geometry (one source per layer shape). */
@@ -733,7 +756,7 @@ export class GpujsBackend implements Backend {
   }
 
   /** cpu/webasm: the 4-rows-per-thread kernel, on Cᵀ when that puts a multiple of 4 on webasm's SIMD lanes. */
-  private *matmulHost(a: Storage, b: Storage, g: MatmulGeometry): Step<GpujsStorage> {
+  private *matmulHost(a: Storage, b: Storage, g: MatmulGeometry, e: GemmEpilogue | null): Step<GpujsStorage> {
     const lanesOnM = g.n % 4 !== 0 && (g.m % 4 === 0 || g.m > g.n);
     const kg = lanesOnM ? transposedGeometry(g) : g;
     const [A, B] = lanesOnM ? [b, a] : [a, b];
@@ -741,6 +764,7 @@ export class GpujsBackend implements Backend {
     const dims = hostOperandDims(kg);
     const quads = (yield* this.gemmCall(spec, [new Input(this.hostOf(A) as unknown as number[], dims.a), new Input(this.hostOf(B) as unknown as number[], dims.b)], `${A.size},${B.size}`)) as Float32Array;
     const C = unpackHostQuads(quads, g, lanesOnM);
+    if (e) applyEpilogueHost(C, g.m, g.n, this.hostOf(e.scale), this.hostOf(e.shift), e.residual ? this.hostOf(e.residual) : null, e.relu);
     return this.make(C.length, C, null);
   }
 
@@ -784,7 +808,7 @@ export class GpujsBackend implements Backend {
    * 8×4 block of C per thread over 8 render targets, then C unpacked into a scalar texture; nothing leaves the
    * device.
    */
-  private *matmulGl(a: Storage, b: Storage, g: MatmulGeometry): Step<GpujsStorage> {
+  private *matmulGl(a: Storage, b: Storage, g: MatmulGeometry, e: GemmEpilogue | null): Step<GpujsStorage> {
     const sizes = `${a.size},${b.size}`;
     const rows = this.glRowsFor(g);
     const pa = (yield* this.gemmCall(this.gemmSpec('glPackA', g, glPackASource), [this.arg(a)], sizes)) as Texture;
@@ -797,7 +821,9 @@ export class GpujsBackend implements Backend {
     pb.delete();
     const quads = spec.subKernels ? [(res as Record<string, Texture>).result, ...Object.keys(spec.subKernels).map((nm) => (res as Record<string, Texture>)[nm])] : [res as Texture];
     // Through gemmCall, whose cache key has the output size: the unpack source is the same for every batch.
-    const c = (yield* this.gemmCall(this.gemmSpec(`glUnpack${rows}`, g, (x) => glUnpackSource(x, rows)), quads, sizes)) as Texture;
+    const epi = e ? { residual: e.residual !== null, relu: e.relu } : null;
+    const unpack = this.gemmSpec(`glUnpack${rows}${epi ? `e${+epi.residual}${+epi.relu}` : ''}`, g, (x) => glUnpackSource(x, rows, epi));
+    const c = (yield* this.gemmCall(unpack, e ? [...quads, ...this.epilogueArgs(null, e)] : quads, sizes)) as Texture;
     for (const q of quads) q.delete();
     return this.make(g.batch * g.m * g.n, null, c);
   }
