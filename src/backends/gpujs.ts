@@ -671,12 +671,15 @@ export class GpujsBackend implements Backend {
     if (!e) return c;
     if (c.host) {
       // A fresh host array (host modes, or a product past the flat-index limit): in place.
-      applyEpilogueHost(c.host, g.m, g.n, this.hostOf(e.scale), this.hostOf(e.shift), e.residual ? this.hostOf(e.residual) : null, e.relu);
+      this.epilogueOnHost(c.host, g, e);
       return c;
     }
     const y = yield* this.run(epilogueSource(g.m, g.n, { residual: e.residual !== null, relu: e.relu }), this.epilogueArgs(c, e));
     this.free(c);
     return y;
+  }
+  private epilogueOnHost(C: Float32Array, g: MatmulGeometry, e: GemmEpilogue): void {
+    applyEpilogueHost(C, g.m, g.n, this.hostOf(e.scale), this.hostOf(e.shift), e.residual ? this.hostOf(e.residual) : null, e.relu);
   }
   private epilogueArgs(c: Storage | null, e: GemmEpilogue): Arg[] {
     return [...(c ? [this.arg(c)] : []), this.arg(e.scale), this.arg(e.shift), ...(e.residual ? [this.arg(e.residual)] : [])];
@@ -764,7 +767,7 @@ export class GpujsBackend implements Backend {
     const dims = hostOperandDims(kg);
     const quads = (yield* this.gemmCall(spec, [new Input(this.hostOf(A) as unknown as number[], dims.a), new Input(this.hostOf(B) as unknown as number[], dims.b)], `${A.size},${B.size}`)) as Float32Array;
     const C = unpackHostQuads(quads, g, lanesOnM);
-    if (e) applyEpilogueHost(C, g.m, g.n, this.hostOf(e.scale), this.hostOf(e.shift), e.residual ? this.hostOf(e.residual) : null, e.relu);
+    if (e) this.epilogueOnHost(C, g, e);
     return this.make(C.length, C, null);
   }
 
