@@ -674,15 +674,16 @@ export class GpujsBackend implements Backend {
       this.epilogueOnHost(c.host, g, e);
       return c;
     }
-    const y = yield* this.run(epilogueSource(g.m, g.n, { residual: e.residual !== null, relu: e.relu }), this.epilogueArgs(c, e));
+    const y = yield* this.run(epilogueSource(g.m, g.n, { residual: e.residual !== null, relu: e.relu }), [this.arg(c), ...this.epilogueArgs(e)]);
     this.free(c);
     return y;
   }
   private epilogueOnHost(C: Float32Array, g: MatmulGeometry, e: GemmEpilogue): void {
     applyEpilogueHost(C, g.m, g.n, this.hostOf(e.scale), this.hostOf(e.shift), e.residual ? this.hostOf(e.residual) : null, e.relu);
   }
-  private epilogueArgs(c: Storage | null, e: GemmEpilogue): Arg[] {
-    return [...(c ? [this.arg(c)] : []), this.arg(e.scale), this.arg(e.shift), ...(e.residual ? [this.arg(e.residual)] : [])];
+  /** The epilogue's kernel arguments after the product's: scale, shift (and the residual). */
+  private epilogueArgs(e: GemmEpilogue): Arg[] {
+    return [this.arg(e.scale), this.arg(e.shift), ...(e.residual ? [this.arg(e.residual)] : [])];
   }
 
   /** GEMM kernel specs memoised by kind and geometry (one source per layer shape). */
@@ -826,7 +827,7 @@ export class GpujsBackend implements Backend {
     // Through gemmCall, whose cache key has the output size: the unpack source is the same for every batch.
     const epi = e ? { residual: e.residual !== null, relu: e.relu } : null;
     const unpack = this.gemmSpec(`glUnpack${rows}${epi ? `e${+epi.residual}${+epi.relu}` : ''}`, g, (x) => glUnpackSource(x, rows, epi));
-    const c = (yield* this.gemmCall(unpack, e ? [...quads, ...this.epilogueArgs(null, e)] : quads, sizes)) as Texture;
+    const c = (yield* this.gemmCall(unpack, e ? [...quads, ...this.epilogueArgs(e)] : quads, sizes)) as Texture;
     for (const q of quads) q.delete();
     return this.make(g.batch * g.m * g.n, null, c);
   }
