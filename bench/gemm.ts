@@ -1,5 +1,7 @@
 // GEMM GFLOP/s of the gpujs backend per gpu.js mode at the four ResNet-50 im2col shapes (C[M,N] = W[M,K]·col[K,N]),
-// cold (first call: kernel compile included) and warm (tinybench median).
+// cold (first call: kernel compile included) and warm (tinybench median), each beside a same-run baseline: a plain
+// JavaScript ikj loop on one thread (the first row of shared/notes/gpujs.md's GEMM table, 1.0 GFLOP/s there), so
+// figures from different machines can be compared through their ratio to it.
 // Run: node --import tsx bench/gemm.ts [--modes webasm,webasm:threads2,headlessgl,webgpu,cpu] [--time 2000]  (GL modes under
 // xvfb-run -a). 'webasm:threads2' is gpu.js's webasm mode with its kernels split over 2 worker threads; webgpu (Node: the
 // optional `webgpu` package) runs in a child process when other modes run too.
@@ -29,14 +31,40 @@ if (!child) console.log(`machine: ${mc.cpu} × ${mc.cores}, ${mc.memGiB} GiB, no
 if (!child) console.log(`load average at start: ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 // CPU seconds (all threads, llvmpipe's included) per call beside wall time: on a shared, loaded machine the
 // wall clock mostly measures waiting for a core, while GFLOP per CPU-second shows what the kernel does.
-if (!child) console.log('| mode | M×K×N | cold ms | cold GFLOP/s | warm median ms | warm GFLOP/s | GFLOP/s per CPU-second |');
-if (!child) console.log('|---|---|---:|---:|---:|---:|---:|');
+/** The baseline: C += A[i,p]·B[p,:] row by row, plain JavaScript on Float32Arrays, one thread. */
+function ikj(a: Float32Array, b: Float32Array, c: Float32Array, m: number, k: number, n: number): void {
+  c.fill(0);
+  for (let i = 0; i < m; i++) {
+    const ci = i * n;
+    for (let p = 0; p < k; p++) {
+      const av = a[i * k + p];
+      const bp = p * n;
+      for (let j = 0; j < n; j++) c[ci + j] += av * b[bp + j];
+    }
+  }
+}
+// Baseline warm GFLOP/s per shape; the child (webgpu) process measures its own.
+const base = new Map<string, number>();
+for (const [m, k, n] of SHAPES) {
+  const a = rnd(m * k);
+  const b = rnd(k * n);
+  const c = new Float32Array(m * n);
+  const t = await measure(() => ikj(a, b, c, m, k, n), Math.min(timeMs, 1000), 3);
+  base.set(`${m}×${k}×${n}`, gflops(2 * m * k * n, t.medianMs));
+}
+const shapeKey = (m: number, k: number, n: number): string => `${m}×${k}×${n}`;
+// The targets of issue #3 (warm GFLOP/s on a 2-core CPU machine).
+const TARGETS: Record<string, number> = { headlessgl: 7, 'webasm:threads2': 4, webasm: 2.5 };
+if (!child) console.log('| mode | M×K×N | cold ms | cold GFLOP/s | warm median ms | warm GFLOP/s | × baseline | GFLOP/s per CPU-second |');
+if (!child) console.log('|---|---|---:|---:|---:|---:|---:|---:|');
+if (!child) for (const [m, k, n] of SHAPES) console.log(`| baseline: plain JS ikj, 1 thread | ${shapeKey(m, k, n)} | | | ${((2 * m * k * n) / base.get(shapeKey(m, k, n))! / 1e6).toFixed(1)} | ${base.get(shapeKey(m, k, n))!.toFixed(2)} | 1.00 | |`);
+const summary: string[] = [];
 for (const mode of modes) {
   // Without a GPU, Dawn's OpenGL ES backend and headless-gl cannot share one process's GL: webgpu runs in a
   // child process of its own when other modes share this one.
   if (mode === 'webgpu' && modes.length > 1) {
     const r = spawnSync(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--modes', 'webgpu', '--time', String(timeMs), '--child'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    process.stdout.write(r.status === 0 ? (r.stdout ?? '') : `| webgpu | – | failed in its child process (status ${r.status}) | | | | |\n`);
+    process.stdout.write(r.status === 0 ? (r.stdout ?? '') : `| webgpu | – | failed in its child process (status ${r.status}) | | | | | |\n`);
     continue;
   }
   const [gpuMode, threadsArg] = mode.split(':') as [GpujsMode, string | undefined];
@@ -44,10 +72,11 @@ for (const mode of modes) {
   // webgpu in Node: navigator.gpu from the optional `webgpu` package (Dawn), installed here.
   const why = gpuMode === 'webgpu' ? await installWebGPU() : null;
   if (why !== null || !gpujsModeAvailable(gpuMode) || (threads > 1 && !gpujsThreadsAvailable())) {
-    console.log(`| ${mode} | – | not available here${why ? ` (${why})` : ''} | | | | |`);
+    console.log(`| ${mode} | – | not available here${why ? ` (${why})` : ''} | | | | | |`);
     continue;
   }
   const be = await GpujsBackend.create(gpuMode, threads);
+  const warmGflops: number[] = [];
   for (const [m, k, n] of SHAPES) {
     const a = be.upload(rnd(m * k));
     const b = be.upload(rnd(k * n));
@@ -67,13 +96,21 @@ for (const mode of modes) {
     for (let i = 0; i < reps; i++) await call();
     const cpu = process.cpuUsage(cpu0);
     const cpuMs = (cpu.user + cpu.system) / 1000 / reps;
-    console.log(`| ${mode} | ${m}×${k}×${n} | ${t.coldMs.toFixed(1)} | ${gflops(flop, t.coldMs).toFixed(2)} | ${t.medianMs.toFixed(1)} | ${gflops(flop, t.medianMs).toFixed(2)} | ${gflops(flop, cpuMs).toFixed(2)} |`);
+    const w = gflops(flop, t.medianMs);
+    warmGflops.push(w);
+    console.log(`| ${mode} | ${shapeKey(m, k, n)} | ${t.coldMs.toFixed(1)} | ${gflops(flop, t.coldMs).toFixed(2)} | ${t.medianMs.toFixed(1)} | ${w.toFixed(2)} | ${(w / base.get(shapeKey(m, k, n))!).toFixed(2)} | ${gflops(flop, cpuMs).toFixed(2)} |`);
     be.release(a);
     be.release(b);
   }
   // Which GEMM kernels ran, as which gpu.js class (a silent fallback to cpu would show here).
   const ran = [...be.ranAs].filter(([op]) => op.startsWith('matmul')).map(([op, cls]) => `${op} (${cls})`);
   console.log(`${mode} kernels: ${ran.join(', ')}`);
+  const target = TARGETS[mode];
+  if (target !== undefined) {
+    const met = warmGflops.filter((w) => w >= target).length;
+    summary.push(`- ${mode}: target ≥ ${target} GFLOP/s warm, met at ${met} of ${warmGflops.length} shapes (lowest ${Math.min(...warmGflops).toFixed(2)})`);
+  }
   be.destroy();
 }
+if (summary.length > 0) console.log(`issue #3's targets on this machine:\n${summary.join('\n')}`);
 if (!child) console.log(`load average at end: ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
