@@ -115,7 +115,8 @@ export {
   type SafetensorsHeader,
   type WriteSafetensorsOptions,
 } from './io/safetensors.js';
-export { loadSafetensors, saveSafetensors } from './io/node.js';
+export { readTorchStateDict, isTorchFile, isTorchZip, type ReadTorchOptions } from './io/torch.js';
+export { loadSafetensors, saveSafetensors, loadTorchStateDict } from './io/node.js';
 export { GpujsBackend, gpujsModeAvailable, gpujsThreadsAvailable, installWebGPU, fastestGpujsMode, type GpujsMode } from './backends/gpujs.js';
 export { WasmBackend, wasmAvailable, wasmThreadsAvailable, defaultWasmThreads, type WasmBackendOptions } from './backends/wasm.js';
 export { summary, type ModelSummary, type SummaryRow, type SummaryOptions } from './summary.js';

@@ -1,19 +1,31 @@
-// Node file helpers for safetensors: load a file into tensors, save tensors atomically (temp file + rename).
+// Node file helpers for weights: load a safetensors or PyTorch (.pth) file into tensors, save safetensors
+// atomically (temp file + rename).
 // node:fs is imported on first use so that the package index stays loadable in browsers.
 import { fail } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { readSafetensors, writeSafetensorsAsync, type WriteSafetensorsOptions } from './safetensors.js';
+import { readTorchStateDict, type ReadTorchOptions } from './torch.js';
+
+async function readBytes(op: string, path: string): Promise<Uint8Array> {
+  const { readFile } = await import('node:fs/promises');
+  try {
+    return await readFile(path);
+  } catch (e) {
+    return fail(op, `cannot read '${path}': ${(e as Error).message}`);
+  }
+}
 
 /** Reads a .safetensors file into float32 tensors on the current backend. */
 export async function loadSafetensors(path: string): Promise<Map<string, Tensor>> {
-  const { readFile } = await import('node:fs/promises');
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    fail('loadSafetensors', `cannot read '${path}': ${(e as Error).message}`);
-  }
-  return readSafetensors(bytes);
+  return readSafetensors(await readBytes('loadSafetensors', path));
+}
+
+/**
+ * Reads a state dict written by torch.save (a torchvision `.pth`, or `{ key }` of a checkpoint dict) into float32
+ * tensors on the current backend; `model.loadStateDict(await loadTorchStateDict(path))` then loads it.
+ */
+export async function loadTorchStateDict(path: string, options: ReadTorchOptions = {}): Promise<Map<string, Tensor>> {
+  return readTorchStateDict(await readBytes('loadTorchStateDict', path), options);
 }
 
 /**

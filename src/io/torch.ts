@@ -1,0 +1,433 @@
+// PyTorch checkpoints (`.pth`/`.pt` written by torch.save since PyTorch 1.6): a zip archive of stored entries
+// holding `data.pkl`, a pickle that names each tensor's storage, offset, size and stride, and one raw file per
+// storage. The pickle is read by a small interpreter that builds only dicts, lists, tuples, numbers, strings and
+// tensors; any other Python global is refused, as torch.load(weights_only=True) refuses it, since unpickling it in
+// Python could run arbitrary code. Pure functions on Uint8Array (no node:fs), so they run in browsers too.
+import { currentBackend } from '../backend.js';
+import { fail, GpugradError } from '../errors.js';
+import { fromStorage, type Tensor } from '../tensor.js';
+
+const OP = 'readTorchStateDict';
+
+// ---- zip (stored entries only: torch.save never compresses) ----
+
+const u16 = (dv: DataView, at: number): number => dv.getUint16(at, true);
+const u32 = (dv: DataView, at: number): number => dv.getUint32(at, true);
+const u64 = (dv: DataView, at: number): number => u32(dv, at) + u32(dv, at + 4) * 4294967296;
+
+const startsWith = (bytes: Uint8Array, head: readonly number[]): boolean => bytes.length >= head.length && head.every((b, i) => bytes[i] === b);
+const ZIP = [0x50, 0x4b, 0x03, 0x04];
+// The legacy (pre-1.6) format: a pickle (protocol 2) whose first value is torch's magic number 0x1950a86a20f9469cfc6c.
+const LEGACY = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
+
+/** True when the bytes start like a zip archive (how torch.save's files start). */
+export function isTorchZip(bytes: Uint8Array): boolean {
+  return startsWith(bytes, ZIP);
+}
+
+/** True for a torch.save file in either format: the zip one gpugrad reads, or the legacy one it names in its refusal. */
+export function isTorchFile(bytes: Uint8Array): boolean {
+  return startsWith(bytes, ZIP) || startsWith(bytes, LEGACY);
+}
+
+/** The archive's entries by name, as views into `bytes`. Zip64 sizes and offsets are honoured. */
+function readZip(bytes: Uint8Array): Map<string, Uint8Array> {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // The end-of-central-directory record sits in the last 22 + 65535 bytes (after an optional comment).
+  let eocd = -1;
+  for (let i = bytes.length - 22; i >= Math.max(0, bytes.length - 22 - 65535); i--) {
+    if (u32(dv, i) === 0x06054b50) {
+      eocd = i;
+      break;
+    }
+  }
+  if (eocd < 0) fail(OP, `truncated or not a zip archive: no end-of-central-directory record in its last bytes (${bytes.length} bytes in all)`);
+  let count = u16(dv, eocd + 10);
+  let cdSize = u32(dv, eocd + 12);
+  let cdStart = u32(dv, eocd + 16);
+  if (count === 0xffff || cdSize === 0xffffffff || cdStart === 0xffffffff) {
+    const loc = eocd - 20;
+    if (loc < 0 || u32(dv, loc) !== 0x07064b50) fail(OP, 'zip64 archive without its end-of-central-directory locator');
+    const rec = u64(dv, loc + 8);
+    if (rec + 56 > bytes.length || u32(dv, rec) !== 0x06064b50) fail(OP, 'zip64 end-of-central-directory record missing or truncated');
+    count = u64(dv, rec + 32);
+    cdSize = u64(dv, rec + 40);
+    cdStart = u64(dv, rec + 48);
+  }
+  if (cdStart + cdSize > bytes.length) fail(OP, `truncated file: the zip directory (bytes ${cdStart}–${cdStart + cdSize}) runs past its end (${bytes.length} bytes)`);
+  const entries = new Map<string, Uint8Array>();
+  const names = new TextDecoder();
+  let p = cdStart;
+  for (let e = 0; e < count; e++) {
+    if (p + 46 > cdStart + cdSize || u32(dv, p) !== 0x02014b50) fail(OP, `zip directory entry ${e} is damaged`);
+    const method = u16(dv, p + 10);
+    let size = u32(dv, p + 20);
+    const nameLen = u16(dv, p + 28);
+    const extraLen = u16(dv, p + 30);
+    const commentLen = u16(dv, p + 32);
+    let local = u32(dv, p + 42);
+    const name = names.decode(bytes.subarray(p + 46, p + 46 + nameLen));
+    // Zip64 extra field: the 64-bit values of those fields that read 0xffffffff, in this order.
+    const compressed = u32(dv, p + 24);
+    for (let x = p + 46 + nameLen; x + 4 <= p + 46 + nameLen + extraLen; ) {
+      const id = u16(dv, x);
+      const len = u16(dv, x + 2);
+      if (id === 0x0001) {
+        let f = x + 4;
+        if (size === 0xffffffff) (size = u64(dv, f)), (f += 8);
+        if (compressed === 0xffffffff) f += 8;
+        if (local === 0xffffffff) local = u64(dv, f);
+      }
+      x += 4 + len;
+    }
+    if (method !== 0) fail(OP, `zip entry '${name}' is compressed (method ${method}); torch.save writes stored entries only`);
+    if (local + 30 > bytes.length || u32(dv, local) !== 0x04034b50) fail(OP, `zip entry '${name}': local header missing or truncated`);
+    const start = local + 30 + u16(dv, local + 26) + u16(dv, local + 28);
+    if (start + size > bytes.length) fail(OP, `truncated file: entry '${name}' (bytes ${start}–${start + size}) runs past its end (${bytes.length} bytes)`);
+    entries.set(name, bytes.subarray(start, start + size));
+    p += 46 + nameLen + extraLen + commentLen;
+  }
+  return entries;
+}
+
+// ---- storages and tensors ----
+
+/** torch.save's storage classes and the element type each holds. */
+const STORAGES = {
+  FloatStorage: 'F32',
+  DoubleStorage: 'F64',
+  HalfStorage: 'F16',
+  BFloat16Storage: 'BF16',
+  LongStorage: 'I64',
+  IntStorage: 'I32',
+  ShortStorage: 'I16',
+  CharStorage: 'I8',
+  ByteStorage: 'U8',
+  BoolStorage: 'BOOL',
+} as const;
+type Dtype = (typeof STORAGES)[keyof typeof STORAGES];
+const DTYPE_BYTES: Record<Dtype, number> = { F32: 4, F64: 8, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
+
+function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/** A storage's elements as float32 (integers and halves converted exactly where float32 can hold them). */
+function decodeStorage(raw: Uint8Array, dtype: Dtype, numel: number): Float32Array {
+  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const out = new Float32Array(numel);
+  const get: Record<Dtype, (i: number) => number> = {
+    F32: (i) => dv.getFloat32(4 * i, true),
+    F64: (i) => dv.getFloat64(8 * i, true),
+    F16: (i) => halfToFloat(dv.getUint16(2 * i, true)),
+    BF16: (i) => {
+      u32s[0] = dv.getUint16(2 * i, true) << 16;
+      return f32s[0];
+    },
+    I64: (i) => Number(dv.getBigInt64(8 * i, true)),
+    I32: (i) => dv.getInt32(4 * i, true),
+    I16: (i) => dv.getInt16(2 * i, true),
+    I8: (i) => dv.getInt8(i),
+    U8: (i) => dv.getUint8(i),
+    BOOL: (i) => dv.getUint8(i),
+  };
+  // float32 on a little-endian host (every current JS engine's): one copy of the aligned bytes.
+  if (dtype === 'F32' && LITTLE && raw.byteOffset % 4 === 0) return new Float32Array(raw.buffer, raw.byteOffset, numel).slice();
+  const at = get[dtype];
+  for (let i = 0; i < numel; i++) out[i] = at(i);
+  return out;
+}
+const LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const f32s = new Float32Array(1);
+const u32s = new Uint32Array(f32s.buffer);
+
+class StorageRef {
+  constructor(readonly key: string, readonly dtype: Dtype, readonly numel: number) {}
+}
+/** A tensor read from the checkpoint, still on the host (nothing is uploaded until the whole file is read). */
+class HostTensor {
+  constructor(readonly shape: number[], readonly data: Float32Array) {}
+}
+class Tuple {
+  constructor(readonly items: unknown[]) {}
+}
+class Global {
+  constructor(readonly module: string, readonly name: string) {}
+  get dotted(): string {
+    return `${this.module}.${this.name}`;
+  }
+}
+const MARK = Symbol('mark');
+
+/** Globals the interpreter builds; everything else is refused. */
+const CALLABLES = new Set(['collections.OrderedDict', 'torch._utils._rebuild_tensor_v2', 'torch._utils._rebuild_tensor', 'torch._utils._rebuild_parameter', 'torch._utils._rebuild_parameter_with_state']);
+const allowed = (g: Global): boolean => CALLABLES.has(g.dotted) || (g.module === 'torch' && g.name in STORAGES);
+
+const isInts = (v: unknown): v is Tuple => v instanceof Tuple && v.items.every((x) => Number.isInteger(x));
+
+// ---- the pickle interpreter (protocols 2–5, the opcodes that plain containers and tensors use) ----
+
+function unpickle(pkl: Uint8Array, storage: (ref: StorageRef) => Float32Array): unknown {
+  const dv = new DataView(pkl.buffer, pkl.byteOffset, pkl.byteLength);
+  const text = new TextDecoder('utf-8');
+  const stack: unknown[] = [];
+  const memo = new Map<number, unknown>();
+  let p = 0;
+  const need = (n: number): number => {
+    if (p + n > pkl.length) fail(OP, `data.pkl is truncated: needed ${n} bytes at byte ${p} of ${pkl.length}`);
+    const at = p;
+    p += n;
+    return at;
+  };
+  const pop = (): unknown => {
+    if (stack.length === 0 || stack[stack.length - 1] === MARK) fail(OP, `data.pkl is damaged: stack empty at byte ${p}`);
+    return stack.pop();
+  };
+  const popMark = (): unknown[] => {
+    const i = stack.lastIndexOf(MARK);
+    if (i < 0) fail(OP, `data.pkl is damaged: no mark at byte ${p}`);
+    const items = stack.splice(i + 1);
+    stack.pop();
+    return items;
+  };
+  const top = (): unknown => {
+    if (stack.length === 0) fail(OP, `data.pkl is damaged: stack empty at byte ${p}`);
+    return stack[stack.length - 1];
+  };
+  const line = (): string => {
+    const end = pkl.indexOf(0x0a, p);
+    if (end < 0) fail(OP, 'data.pkl is truncated inside a GLOBAL name');
+    const s = text.decode(pkl.subarray(p, end));
+    p = end + 1;
+    return s;
+  };
+  const str = (n: number): string => text.decode(pkl.subarray(need(n), p));
+  const long = (n: number): number => {
+    const at = need(n);
+    let v = 0n;
+    for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(pkl[at + i]);
+    if (n > 0 && pkl[at + n - 1] & 0x80) v -= 1n << BigInt(8 * n);
+    return Number(v);
+  };
+  const global = (g: Global): Global => {
+    if (!allowed(g)) fail(OP, `refusing the Python global '${g.dotted}' in data.pkl: only state dicts of tensors and plain values (dicts, lists, numbers, strings) are read, as torch.load(weights_only=True) reads them`);
+    return g;
+  };
+  const setItems = (d: unknown, kv: unknown[]): void => {
+    if (!(d instanceof Map)) fail(OP, `data.pkl is damaged: SETITEM on a ${typeName(d)}`);
+    for (let i = 0; i + 1 < kv.length; i += 2) d.set(kv[i], kv[i + 1]);
+  };
+  const reduce = (f: unknown, args: unknown): unknown => {
+    if (!(f instanceof Global) || !(args instanceof Tuple)) fail(OP, `data.pkl is damaged: REDUCE on a ${typeName(f)}`);
+    const a = args.items;
+    switch (f.dotted) {
+      case 'collections.OrderedDict':
+        return new Map();
+      case 'torch._utils._rebuild_parameter':
+      case 'torch._utils._rebuild_parameter_with_state':
+        if (!(a[0] instanceof HostTensor)) fail(OP, `${f.dotted} of a ${typeName(a[0])}, expected a tensor`);
+        return a[0];
+      case 'torch._utils._rebuild_tensor':
+      case 'torch._utils._rebuild_tensor_v2': {
+        const [ref, offset, size, stride] = a;
+        if (!(ref instanceof StorageRef) || !Number.isInteger(offset) || !isInts(size) || !isInts(stride) || size.items.length !== stride.items.length) {
+          fail(OP, `${f.dotted}(${a.slice(0, 4).map(typeName).join(', ')}): expected (storage, offset, size, stride) with one stride per dimension`);
+        }
+        return view(storage(ref), ref, offset as number, size.items as number[], stride.items as number[]);
+      }
+    }
+    return fail(OP, `refusing to call '${f.dotted}' in data.pkl`);
+  };
+  for (;;) {
+    const op = pkl[need(1)];
+    switch (op) {
+      case 0x80: need(1); break; // PROTO
+      case 0x95: need(8); break; // FRAME
+      case 0x2e: // STOP
+        if (stack.length !== 1) fail(OP, `data.pkl is damaged: ${stack.length} values left at STOP`);
+        return stack[0];
+      case 0x28: stack.push(MARK); break;
+      case 0x29: stack.push(new Tuple([])); break;
+      case 0x5d: stack.push([]); break;
+      case 0x7d: stack.push(new Map()); break;
+      case 0x8f: stack.push([]); break; // EMPTY_SET (as a list)
+      case 0x4e: stack.push(null); break;
+      case 0x88: stack.push(true); break;
+      case 0x89: stack.push(false); break;
+      case 0x4a: stack.push(dv.getInt32(need(4), true)); break;
+      case 0x4b: stack.push(pkl[need(1)]); break;
+      case 0x4d: stack.push(dv.getUint16(need(2), true)); break;
+      case 0x8a: stack.push(long(pkl[need(1)])); break;
+      case 0x8b: stack.push(long(dv.getUint32(need(4), true))); break;
+      case 0x47: stack.push(dv.getFloat64(need(8), false)); break;
+      case 0x58: stack.push(str(dv.getUint32(need(4), true))); break;
+      case 0x8c: stack.push(str(pkl[need(1)])); break;
+      case 0x8d: stack.push(str(Number(dv.getBigUint64(need(8), true)))); break;
+      case 0x55: stack.push(str(pkl[need(1)])); break; // SHORT_BINSTRING
+      case 0x54: stack.push(str(dv.getUint32(need(4), true))); break; // BINSTRING
+      case 0x43: { const n = pkl[need(1)]; stack.push(pkl.slice(need(n), p)); break; } // SHORT_BINBYTES
+      case 0x42: { const n = dv.getUint32(need(4), true); stack.push(pkl.slice(need(n), p)); break; } // BINBYTES
+      case 0x74: stack.push(new Tuple(popMark())); break;
+      case 0x85: stack.push(new Tuple([pop()])); break;
+      case 0x86: { const b = pop(); stack.push(new Tuple([pop(), b])); break; }
+      case 0x87: { const c = pop(); const b = pop(); stack.push(new Tuple([pop(), b, c])); break; }
+      case 0x6c: stack.push(popMark()); break; // LIST
+      case 0x64: { const d = new Map(); setItems(d, popMark()); stack.push(d); break; } // DICT
+      case 0x61: { const v = pop(); const l = top(); if (!Array.isArray(l)) fail(OP, `data.pkl is damaged: APPEND to a ${typeName(l)}`); l.push(v); break; }
+      case 0x65: case 0x90: { const vs = popMark(); const l = top(); if (!Array.isArray(l)) fail(OP, `data.pkl is damaged: APPENDS to a ${typeName(l)}`); l.push(...vs); break; }
+      case 0x73: { const v = pop(); const k = pop(); setItems(top(), [k, v]); break; }
+      case 0x75: { const kv = popMark(); setItems(top(), kv); break; }
+      case 0x71: memo.set(pkl[need(1)], top()); break;
+      case 0x72: memo.set(dv.getUint32(need(4), true), top()); break;
+      case 0x94: memo.set(memo.size, top()); break;
+      case 0x68: case 0x6a: {
+        const i = op === 0x68 ? pkl[need(1)] : dv.getUint32(need(4), true);
+        if (!memo.has(i)) fail(OP, `data.pkl is damaged: memo ${i} read before it was written`);
+        stack.push(memo.get(i));
+        break;
+      }
+      case 0x63: { const module = line(); stack.push(global(new Global(module, line()))); break; }
+      case 0x93: { const name = pop(); const module = pop(); stack.push(global(new Global(String(module), String(name)))); break; }
+      case 0x51: { // BINPERSID: ('storage', torch.<Type>Storage, key, location, numel)
+        const pid = pop();
+        const t = pid instanceof Tuple ? pid.items : [];
+        const [tag, type, key, , numel] = t;
+        if (tag !== 'storage' || !(type instanceof Global) || !(type.name in STORAGES) || typeof key !== 'string' || !Number.isInteger(numel)) {
+          fail(OP, `data.pkl names a persistent object it cannot read (${t.map(typeName).join(', ')}); expected ('storage', type, key, location, numel)`);
+        }
+        stack.push(new StorageRef(key as string, STORAGES[(type as Global).name as keyof typeof STORAGES], numel as number));
+        break;
+      }
+      case 0x52: { const args = pop(); stack.push(reduce(pop(), args)); break; }
+      case 0x62: { // BUILD: an OrderedDict's attributes (a state dict's `_metadata`), a parameter's state
+        pop();
+        const o = top();
+        if (!(o instanceof Map) && !(o instanceof HostTensor)) fail(OP, `data.pkl sets the state of a ${typeName(o)}, which gpugrad does not build`);
+        break;
+      }
+      case 0x81:
+      case 0x92:
+        return fail(OP, `data.pkl constructs a Python object (opcode 0x${op.toString(16)}); only tensors and plain values are read`);
+      default:
+        fail(OP, `data.pkl uses pickle opcode 0x${op.toString(16)} at byte ${p - 1}, which this reader does not know`);
+    }
+  }
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'None';
+  if (v instanceof HostTensor) return `tensor [${v.shape.join(', ')}]`;
+  if (v instanceof StorageRef) return `${v.dtype} storage`;
+  if (v instanceof Tuple) return 'tuple';
+  if (v instanceof Global) return v.dotted;
+  if (v instanceof Map) return 'dict';
+  if (Array.isArray(v)) return 'list';
+  return typeof v;
+}
+
+/** The elements of a strided view of a storage, in row-major order of `size`. */
+function view(data: Float32Array, ref: StorageRef, offset: number, size: number[], stride: number[]): HostTensor {
+  const numel = size.reduce((a, b) => a * b, 1);
+  if (numel === 0) return new HostTensor(size, new Float32Array(0));
+  const last = offset + size.reduce((s, n, d) => s + (n - 1) * stride[d], 0);
+  if (offset < 0 || stride.some((s) => s < 0) || last >= ref.numel) {
+    fail(OP, `a tensor of size [${size.join(', ')}], stride [${stride.join(', ')}] at offset ${offset} runs past its storage '${ref.key}' of ${ref.numel} elements`);
+  }
+  const out = new Float32Array(numel);
+  const rank = size.length;
+  const idx = new Array<number>(rank).fill(0);
+  let src = offset;
+  for (let i = 0; i < numel; i++) {
+    out[i] = data[src];
+    // Advance the multi-index like an odometer, last dimension fastest.
+    for (let d = rank - 1; d >= 0; d--) {
+      if (++idx[d] < size[d]) {
+        src += stride[d];
+        break;
+      }
+      src -= (size[d] - 1) * stride[d];
+      idx[d] = 0;
+    }
+  }
+  return new HostTensor(size, out);
+}
+
+export interface ReadTorchOptions {
+  /**
+   * Where the state dict sits in a checkpoint that holds more than one (e.g. 'model' in
+   * `{ epoch, model, optimizer }`); without it the file's top-level dict must map names to tensors.
+   */
+  key?: string;
+}
+
+/**
+ * Reads a state dict saved with torch.save (`torch.save(model.state_dict(), 'model.pth')`, torchvision's weight
+ * files) into float32 tensors on the current backend, in file order. The whole file is read and checked before any
+ * tensor is created, so a truncated, legacy-format or foreign file throws and allocates nothing.
+ */
+export function readTorchStateDict(bytes: Uint8Array, options: ReadTorchOptions = {}): Map<string, Tensor> {
+  if (!(bytes instanceof Uint8Array)) fail(OP, 'expected the file contents as a Uint8Array');
+  if (!isTorchZip(bytes)) {
+    fail(OP, startsWith(bytes, LEGACY)
+      ? 'this is the legacy (pre-1.6) torch.save format, a bare pickle stream; re-save it with a current PyTorch (torch.save(torch.load(f), g)) to get the zip format'
+      : `not a PyTorch checkpoint: it does not start with a zip header (first bytes ${[...bytes.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0')).join(' ')})`);
+  }
+  try {
+    return readChecked(bytes, options);
+  } catch (e) {
+    // Every check above names its problem; a damaged file that slips past them still gets a GpugradError.
+    if (e instanceof GpugradError) throw e;
+    return fail(OP, `damaged file: ${(e as Error).message}`);
+  }
+}
+
+function readChecked(bytes: Uint8Array, options: ReadTorchOptions): Map<string, Tensor> {
+  const entries = readZip(bytes);
+  const pklName = [...entries.keys()].find((n) => n === 'data.pkl' || n.endsWith('/data.pkl'));
+  if (pklName === undefined) fail(OP, `the zip archive has no data.pkl (entries: ${[...entries.keys()].slice(0, 5).join(', ')}); is it a torch.save file?`);
+  const prefix = pklName.slice(0, pklName.length - 'data.pkl'.length);
+  const order = entries.get(`${prefix}byteorder`);
+  if (order && new TextDecoder().decode(order).trim() !== 'little') fail(OP, 'the checkpoint was saved big-endian; only little-endian files are read');
+  const storages = new Map<string, Float32Array>();
+  const storage = (ref: StorageRef): Float32Array => {
+    let data = storages.get(ref.key);
+    if (!data) {
+      const raw = entries.get(`${prefix}data/${ref.key}`);
+      if (!raw) fail(OP, `storage '${ref.key}' is named in data.pkl but missing from the archive`);
+      const need = ref.numel * DTYPE_BYTES[ref.dtype];
+      if (raw.length < need) fail(OP, `storage '${ref.key}' holds ${raw.length} bytes, fewer than its ${ref.numel} ${ref.dtype} elements need (${need})`);
+      data = decodeStorage(raw, ref.dtype, ref.numel);
+      storages.set(ref.key, data);
+    }
+    return data;
+  };
+  let root = unpickle(entries.get(pklName)!, storage);
+  if (options.key !== undefined) {
+    if (!(root instanceof Map) || !root.has(options.key)) fail(OP, `key '${options.key}' not found: the file holds ${describe(root)}`);
+    root = root.get(options.key);
+  }
+  if (!(root instanceof Map)) fail(OP, `expected a dict of tensors, the file holds ${describe(root)}`);
+  const bad = [...root].filter(([k, v]) => typeof k !== 'string' || !(v instanceof HostTensor));
+  if (bad.length > 0) {
+    const [k, v] = bad[0];
+    const hint = options.key === undefined ? `; for a checkpoint, pass { key } naming its state dict (the file holds ${describe(root)})` : '';
+    fail(OP, `entry ${JSON.stringify(String(k))} is a ${typeName(v)}, not a tensor${hint}`);
+  }
+  const be = currentBackend();
+  const out = new Map<string, Tensor>();
+  for (const [k, v] of root as Map<string, HostTensor>) out.set(k, fromStorage(be, be.upload(v.data), v.shape));
+  return out;
+}
+
+function describe(v: unknown): string {
+  if (v instanceof Map) {
+    const keys = [...v.keys()].map((k) => JSON.stringify(String(k)));
+    return `a dict with keys ${keys.slice(0, 8).join(', ')}${keys.length > 8 ? `, … (${keys.length})` : ''}`;
+  }
+  return `a ${typeName(v)}`;
+}
