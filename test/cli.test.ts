@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { manualSeed, tensor, writeSafetensors } from '../src/index.js';
+import { manualSeed, readTorchStateDict, tensor, writeSafetensors } from '../src/index.js';
 import { buildNet, digitNetConfig } from '../src/cli/model.js';
 import { encodePng } from '../src/io/image.js';
 import { loadMnistPackage } from '../src/data/index.js';
@@ -98,6 +98,31 @@ describe('gpugrad CLI refuses bad input clearly', () => {
     expect(ok.stdout).toMatch(/seven\.png:\n {2}1\. +\d+\.\d\d% {2}\d \(\d\)\n/);
     expect(ok.stdout.match(/^ {2}\d\. /gm)).toHaveLength(5);
     model.dispose();
+  });
+});
+
+describe('gpugrad predict reads torch.save weights', () => {
+  it("a .pth state dict in torchvision's layout predicts as its safetensors copy does; bad .pth files are refused clearly", async () => {
+    const pth = new URL('./fixtures/pth/tiny-resnet.pth', import.meta.url).pathname;
+    const copy = join(dir, 'tiny-resnet.safetensors');
+    const state = readTorchStateDict(readFileSync(pth));
+    writeFileSync(copy, writeSafetensors(state));
+    for (const t of state.values()) t.dispose();
+    const png = join(dir, 'rgb.png');
+    writeFileSync(png, encodePng(new Float32Array(3 * 40 * 30).map((_, i) => (Math.sin(i * 0.37) + 1) / 2), 40, 30, 3));
+    const [fromPth, fromCopy, legacy, foreign] = await Promise.all([
+      runCli(['predict', '--weights', pth, png]),
+      runCli(['predict', '--weights', copy, png]),
+      runCli(['predict', '--weights', new URL('./fixtures/pth/legacy.pth', import.meta.url).pathname, png]),
+      runCli(['predict', '--weights', new URL('./fixtures/pth/foreign-global.pth', import.meta.url).pathname, png]),
+    ]);
+    expect(fromPth.stderr).toBe('');
+    expect(fromPth.code).toBe(0);
+    expect(fromPth.stdout).toMatch(/BasicBlock ResNet 1,1,1,1, 5 classes, input 3×224×224/);
+    expect(fromPth.stdout.match(/^ {2}\d\. /gm)).toHaveLength(5);
+    expect(fromPth.stdout).toBe(fromCopy.stdout);
+    expectRefused(legacy, /legacy \(pre-1\.6\) torch\.save format/);
+    expectRefused(foreign, /refusing the Python global 'collections\.Counter'/);
   });
 });
 

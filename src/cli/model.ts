@@ -6,6 +6,7 @@ import { fail, fmt } from '../errors.js';
 import { BasicBlock, Bottleneck, ResNet } from '../models/resnet.js';
 import type { Optimizer, OptimizerStateDict, ParamState } from '../optim/index.js';
 import { readSafetensors, readSafetensorsMetadata, writeSafetensorsAsync } from '../io/safetensors.js';
+import { isTorchFile, readTorchStateDict } from '../io/torch.js';
 import type { Tensor } from '../tensor.js';
 
 /** Everything needed to rebuild a network and feed it: stored in the weights file's metadata. */
@@ -115,8 +116,10 @@ export function readBytes(path: string, what: string): Uint8Array {
 /** Reads a weights file: its tensors, and the NetConfig from its metadata or inferred from its keys. */
 export function readWeights(path: string): { state: Map<string, Tensor>; config: NetConfig; epoch: number | null } {
   const bytes = readBytes(path, 'weights file');
-  const meta = readSafetensorsMetadata(bytes);
-  const state = readSafetensors(bytes);
+  // A torch.save file (torchvision's .pth downloads) has no gpugrad metadata: its keys give the architecture.
+  const torch = isTorchFile(bytes);
+  const meta = torch ? {} : readSafetensorsMetadata(bytes);
+  const state = torch ? readTorchStateDict(bytes) : readSafetensors(bytes);
   let config: NetConfig;
   if (meta['gpugrad.config']) {
     try {
