@@ -6,8 +6,8 @@ import { fromStorage, Tensor } from '../tensor.js';
 
 const OP = 'safetensors';
 
-/** Bytes per element of each dtype gpugrad reads. Floats and integers become float32 tensors. */
-const DTYPE_BYTES = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 } as const;
+/** Bytes per element of each dtype gpugrad reads (safetensors' names; the .pth reader maps torch's storages onto them). */
+export const DTYPE_BYTES = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 } as const;
 export type SafetensorsDtype = keyof typeof DTYPE_BYTES;
 /** The dtypes writeSafetensors can produce. */
 export type WriteDtype = 'F32' | 'F16' | 'BF16' | 'I64';
@@ -181,11 +181,10 @@ function floatToBf16(v: number): number {
   return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
 }
 
-function decode(dv: DataView, at: number, e: SafetensorsEntry): Float32Array {
-  const n = (e.end - e.begin) / DTYPE_BYTES[e.dtype];
+/** `n` little-endian elements of `dtype` starting at byte `p` of `dv`, as float32 (integers exact up to 2^24). */
+export function decodeElements(dv: DataView, p: number, dtype: SafetensorsDtype, n: number): Float32Array {
   const out = new Float32Array(n);
-  const p = at + e.begin;
-  switch (e.dtype) {
+  switch (dtype) {
     case 'F32':
       for (let i = 0; i < n; i++) out[i] = dv.getFloat32(p + 4 * i, true);
       break;
@@ -219,6 +218,10 @@ function decode(dv: DataView, at: number, e: SafetensorsEntry): Float32Array {
       break;
   }
   return out;
+}
+
+function decode(dv: DataView, at: number, e: SafetensorsEntry): Float32Array {
+  return decodeElements(dv, at + e.begin, e.dtype, (e.end - e.begin) / DTYPE_BYTES[e.dtype]);
 }
 
 /**

@@ -6,6 +6,7 @@
 import { currentBackend } from '../backend.js';
 import { fail, GpugradError } from '../errors.js';
 import { fromStorage, type Tensor } from '../tensor.js';
+import { decodeElements, DTYPE_BYTES, type SafetensorsDtype } from './safetensors.js';
 
 const OP = 'readTorchStateDict';
 
@@ -104,47 +105,8 @@ const STORAGES = {
   CharStorage: 'I8',
   ByteStorage: 'U8',
   BoolStorage: 'BOOL',
-} as const;
+} as const satisfies Record<string, SafetensorsDtype>;
 type Dtype = (typeof STORAGES)[keyof typeof STORAGES];
-const DTYPE_BYTES: Record<Dtype, number> = { F32: 4, F64: 8, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
-
-/** A storage's elements as float32 (integers and halves converted exactly where float32 can hold them). */
-function decodeStorage(raw: Uint8Array, dtype: Dtype, numel: number): Float32Array {
-  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  const out = new Float32Array(numel);
-  const get: Record<Dtype, (i: number) => number> = {
-    F32: (i) => dv.getFloat32(4 * i, true),
-    F64: (i) => dv.getFloat64(8 * i, true),
-    F16: (i) => halfToFloat(dv.getUint16(2 * i, true)),
-    BF16: (i) => {
-      u32s[0] = dv.getUint16(2 * i, true) << 16;
-      return f32s[0];
-    },
-    I64: (i) => Number(dv.getBigInt64(8 * i, true)),
-    I32: (i) => dv.getInt32(4 * i, true),
-    I16: (i) => dv.getInt16(2 * i, true),
-    I8: (i) => dv.getInt8(i),
-    U8: (i) => dv.getUint8(i),
-    BOOL: (i) => dv.getUint8(i),
-  };
-  // float32 on a little-endian host (every current JS engine's): one copy of the aligned bytes.
-  if (dtype === 'F32' && LITTLE && raw.byteOffset % 4 === 0) return new Float32Array(raw.buffer, raw.byteOffset, numel).slice();
-  const at = get[dtype];
-  for (let i = 0; i < numel; i++) out[i] = at(i);
-  return out;
-}
-const LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-const f32s = new Float32Array(1);
-const u32s = new Uint32Array(f32s.buffer);
 
 class StorageRef {
   constructor(readonly key: string, readonly dtype: Dtype, readonly numel: number) {}
@@ -401,7 +363,7 @@ function readChecked(bytes: Uint8Array, options: ReadTorchOptions): Map<string, 
       if (!raw) fail(OP, `storage '${ref.key}' is named in data.pkl but missing from the archive`);
       const need = ref.numel * DTYPE_BYTES[ref.dtype];
       if (raw.length < need) fail(OP, `storage '${ref.key}' holds ${raw.length} bytes, fewer than its ${ref.numel} ${ref.dtype} elements need (${need})`);
-      data = decodeStorage(raw, ref.dtype, ref.numel);
+      data = decodeElements(new DataView(raw.buffer, raw.byteOffset, raw.byteLength), 0, ref.dtype, ref.numel);
       storages.set(ref.key, data);
     }
     return data;
