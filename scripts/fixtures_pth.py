@@ -46,6 +46,8 @@ def dtypes_case():
     tensors['shared'] = shared
     tensors['shared_row'] = shared[1]
     torch.save(tensors, os.path.join(OUT, 'dtypes.pth'))
+    # The same dict in the legacy (pre-1.6) stream format, which older checkpoints and downloads use.
+    torch.save(tensors, os.path.join(OUT, 'dtypes-legacy.pth'), _use_new_zipfile_serialization=False)
     return {k: {'shape': list(v.shape), 'values': values(v)} for k, v in tensors.items()}
 
 
@@ -85,8 +87,6 @@ def tiny_resnet():
 
 def refused_cases():
     t = torch.ones(2)
-    # Written by PyTorch before 1.6 (and on request since): not a zip archive.
-    torch.save({'w': t}, os.path.join(OUT, 'legacy.pth'), _use_new_zipfile_serialization=False)
     # A global outside the tensor allowlist: loading it would run arbitrary code in Python.
     torch.save({'w': t, 'counts': collections.Counter(a=1)}, os.path.join(OUT, 'foreign-global.pth'))
 

@@ -50,11 +50,13 @@ async function expectValues(map: Map<string, Tensor>, want: Record<string, Expec
 const newBlock = (): Bottleneck => makeLayer(Bottleneck, blockCase.inplanes, blockCase.planes, 1, blockCase.stride).layer.at(0) as Bottleneck;
 
 describe('reading torch.save files', () => {
-  it('reads every dtype, 0-d and empty tensors, parameters, and views with strides and offsets into shared storages', async () => {
-    const map = readTorchStateDict(bytesOf('dtypes.pth'));
-    await expectValues(map, expected.dtypes);
-    for (const t of map.values()) t.dispose();
-  });
+  for (const file of ['dtypes.pth', 'dtypes-legacy.pth']) {
+    it(`reads every dtype, 0-d and empty tensors, parameters, and views with strides and offsets into shared storages (${file})`, async () => {
+      const map = readTorchStateDict(bytesOf(file));
+      await expectValues(map, expected.dtypes);
+      for (const t of map.values()) t.dispose();
+    });
+  }
 
   it("reads a torchvision Bottleneck's state dict bit for bit, and gpugrad's Bottleneck loaded from it matches torchvision's output", async () => {
     const map = await loadTorchStateDict(new URL('bottleneck.pth', dir).pathname);
@@ -91,26 +93,28 @@ describe('reading torch.save files', () => {
     expect(errorOf(() => readTorchStateDict(bytes, { key: 'weights' })).message).toMatch(/key 'weights' not found/);
   });
 
-  it('refuses the legacy format, foreign Python globals and files that are not checkpoints, by name', () => {
-    expect(errorOf(() => readTorchStateDict(bytesOf('legacy.pth'))).message).toMatch(/legacy \(pre-1\.6\) torch\.save format/);
+  it('refuses foreign Python globals and files that are not checkpoints, by name', () => {
     expect(errorOf(() => readTorchStateDict(bytesOf('foreign-global.pth'))).message).toMatch(/refusing the Python global 'collections\.Counter'/);
     const st = readFileSync(new URL('./fixtures/resnet/dtypes.safetensors', import.meta.url));
     expect(isTorchZip(st)).toBe(false);
     expect(isTorchZip(bytesOf('bottleneck.pth'))).toBe(true);
-    expect([isTorchFile(bytesOf('legacy.pth')), isTorchZip(bytesOf('legacy.pth')), isTorchFile(st)]).toEqual([true, false, false]);
-    expect(errorOf(() => readTorchStateDict(st)).message).toMatch(/not a PyTorch checkpoint: it does not start with a zip header/);
+    expect([isTorchFile(bytesOf('dtypes-legacy.pth')), isTorchZip(bytesOf('dtypes-legacy.pth')), isTorchFile(st)]).toEqual([true, false, false]);
+    expect(errorOf(() => readTorchStateDict(st)).message).toMatch(/not a PyTorch checkpoint: it starts with neither a zip header nor torch's legacy magic number/);
   });
 
   it('a truncated file names what is missing', () => {
     const good = bytesOf('bottleneck.pth');
     expect(errorOf(() => readTorchStateDict(good.subarray(0, good.length - 30))).message).toMatch(/truncated or not a zip archive/);
     expect(errorOf(() => readTorchStateDict(good.subarray(0, 5000))).message).toMatch(/truncated/);
+    const legacy = bytesOf('dtypes-legacy.pth');
+    expect(errorOf(() => readTorchStateDict(legacy.subarray(0, legacy.length - 3))).message).toMatch(/truncated file: storage '\d+' holds \d+ bytes, fewer than/);
+    expect(errorOf(() => readTorchStateDict(legacy.subarray(0, 200))).message).toMatch(/truncated/);
   });
 });
 
 describe('damaged .pth files never crash or half-load a model (fuzz)', () => {
-  it('flipping bytes or cutting the file gives a full load or a GpugradError, with nothing allocated and the model unchanged', async () => {
-    const good = bytesOf('bottleneck.pth');
+  it.each(['bottleneck.pth', 'dtypes-legacy.pth'])('flipping bytes or cutting %s gives a full read or a GpugradError, with nothing allocated and the model unchanged', async (file) => {
+    const good = bytesOf(file);
     const target = newBlock();
     const before = new Map<string, number[]>();
     for (const [k, t] of target.stateDict()) before.set(k, Array.from(await t.data()));

@@ -1,6 +1,6 @@
-// PyTorch checkpoints (`.pth`/`.pt` written by torch.save since PyTorch 1.6): a zip archive of stored entries
+// PyTorch checkpoints (`.pth`/`.pt` written by torch.save): since PyTorch 1.6 a zip archive of stored entries
 // holding `data.pkl`, a pickle that names each tensor's storage, offset, size and stride, and one raw file per
-// storage. The pickle is read by a small interpreter that builds only dicts, lists, tuples, numbers, strings and
+// storage; before it, the same pickle and the storages one after another in a single stream. The pickle is read by a small interpreter that builds only dicts, lists, tuples, numbers, strings and
 // tensors; any other Python global is refused, as torch.load(weights_only=True) refuses it, since unpickling it in
 // Python could run arbitrary code. Pure functions on Uint8Array (no node:fs), so they run in browsers too.
 import { currentBackend } from '../backend.js';
@@ -26,7 +26,7 @@ export function isTorchZip(bytes: Uint8Array): boolean {
   return startsWith(bytes, ZIP);
 }
 
-/** True for a torch.save file in either format: the zip one gpugrad reads, or the legacy one it names in its refusal. */
+/** True for a torch.save file in either format (zip, or the legacy stream that starts with torch's magic number). */
 export function isTorchFile(bytes: Uint8Array): boolean {
   return startsWith(bytes, ZIP) || startsWith(bytes, LEGACY);
 }
@@ -111,9 +111,15 @@ type Dtype = (typeof STORAGES)[keyof typeof STORAGES];
 class StorageRef {
   constructor(readonly key: string, readonly dtype: Dtype, readonly numel: number) {}
 }
-/** A tensor read from the checkpoint, still on the host (nothing is uploaded until the whole file is read). */
-class HostTensor {
-  constructor(readonly shape: number[], readonly data: Float32Array) {}
+/** A tensor named by the pickle: a strided view of a storage, gathered once the storages are located. */
+class TensorView {
+  constructor(readonly ref: StorageRef, readonly offset: number, readonly shape: number[], readonly stride: number[]) {
+    const last = offset + shape.reduce((s, n, d) => s + (n - 1) * stride[d], 0);
+    if (shape.some((n) => n === 0)) return;
+    if (offset < 0 || stride.some((x) => x < 0) || last >= ref.numel) {
+      fail(OP, `a tensor of size [${shape.join(', ')}], stride [${stride.join(', ')}] at offset ${offset} runs past its storage '${ref.key}' of ${ref.numel} elements`);
+    }
+  }
 }
 class Tuple {
   constructor(readonly items: unknown[]) {}
@@ -134,12 +140,16 @@ const isInts = (v: unknown): v is Tuple => v instanceof Tuple && v.items.every((
 
 // ---- the pickle interpreter (protocols 2–5, the opcodes that plain containers and tensors use) ----
 
-function unpickle(pkl: Uint8Array, storage: (ref: StorageRef) => Float32Array): unknown {
+/**
+ * Runs the pickle that starts at byte `start` of `pkl`: its value and the byte after its STOP. Storages it names are
+ * recorded in `storages` by key.
+ */
+function unpickle(pkl: Uint8Array, start: number, storages: Map<string, StorageRef>): { value: unknown; end: number } {
   const dv = new DataView(pkl.buffer, pkl.byteOffset, pkl.byteLength);
   const text = new TextDecoder('utf-8');
   const stack: unknown[] = [];
   const memo = new Map<number, unknown>();
-  let p = 0;
+  let p = start;
   const need = (n: number): number => {
     if (p + n > pkl.length) fail(OP, `data.pkl is truncated: needed ${n} bytes at byte ${p} of ${pkl.length}`);
     const at = p;
@@ -192,7 +202,7 @@ function unpickle(pkl: Uint8Array, storage: (ref: StorageRef) => Float32Array): 
         return new Map();
       case 'torch._utils._rebuild_parameter':
       case 'torch._utils._rebuild_parameter_with_state':
-        if (!(a[0] instanceof HostTensor)) fail(OP, `${f.dotted} of a ${typeName(a[0])}, expected a tensor`);
+        if (!(a[0] instanceof TensorView)) fail(OP, `${f.dotted} of a ${typeName(a[0])}, expected a tensor`);
         return a[0];
       case 'torch._utils._rebuild_tensor':
       case 'torch._utils._rebuild_tensor_v2': {
@@ -200,7 +210,7 @@ function unpickle(pkl: Uint8Array, storage: (ref: StorageRef) => Float32Array): 
         if (!(ref instanceof StorageRef) || !Number.isInteger(offset) || !isInts(size) || !isInts(stride) || size.items.length !== stride.items.length) {
           fail(OP, `${f.dotted}(${a.slice(0, 4).map(typeName).join(', ')}): expected (storage, offset, size, stride) with one stride per dimension`);
         }
-        return view(storage(ref), ref, offset as number, size.items as number[], stride.items as number[]);
+        return new TensorView(ref as StorageRef, offset as number, size.items as number[], stride.items as number[]);
       }
     }
     return fail(OP, `refusing to call '${f.dotted}' in data.pkl`);
@@ -212,7 +222,7 @@ function unpickle(pkl: Uint8Array, storage: (ref: StorageRef) => Float32Array): 
       case 0x95: need(8); break; // FRAME
       case 0x2e: // STOP
         if (stack.length !== 1) fail(OP, `data.pkl is damaged: ${stack.length} values left at STOP`);
-        return stack[0];
+        return { value: stack[0], end: p };
       case 0x28: stack.push(MARK); break;
       case 0x29: stack.push(new Tuple([])); break;
       case 0x5d: stack.push([]); break;
@@ -255,21 +265,26 @@ function unpickle(pkl: Uint8Array, storage: (ref: StorageRef) => Float32Array): 
       }
       case 0x63: { const module = line(); stack.push(global(new Global(module, line()))); break; }
       case 0x93: { const name = pop(); const module = pop(); stack.push(global(new Global(String(module), String(name)))); break; }
-      case 0x51: { // BINPERSID: ('storage', torch.<Type>Storage, key, location, numel)
+      case 0x51: { // BINPERSID: ('storage', torch.<Type>Storage, key, location, numel[, view (legacy format: None)])
         const pid = pop();
         const t = pid instanceof Tuple ? pid.items : [];
-        const [tag, type, key, , numel] = t;
-        if (tag !== 'storage' || !(type instanceof Global) || !(type.name in STORAGES) || typeof key !== 'string' || !Number.isInteger(numel)) {
+        const [tag, type, key, , numel, legacyView] = t;
+        if (tag !== 'storage' || !(type instanceof Global) || !(type.name in STORAGES) || typeof key !== 'string' || !Number.isInteger(numel) || (t.length > 5 && legacyView !== null)) {
           fail(OP, `data.pkl names a persistent object it cannot read (${t.map(typeName).join(', ')}); expected ('storage', type, key, location, numel)`);
         }
-        stack.push(new StorageRef(key as string, STORAGES[(type as Global).name as keyof typeof STORAGES], numel as number));
+        let ref = storages.get(key as string);
+        if (!ref) {
+          ref = new StorageRef(key as string, STORAGES[(type as Global).name as keyof typeof STORAGES], numel as number);
+          storages.set(ref.key, ref);
+        }
+        stack.push(ref);
         break;
       }
       case 0x52: { const args = pop(); stack.push(reduce(pop(), args)); break; }
       case 0x62: { // BUILD: an OrderedDict's attributes (a state dict's `_metadata`), a parameter's state
         pop();
         const o = top();
-        if (!(o instanceof Map) && !(o instanceof HostTensor)) fail(OP, `data.pkl sets the state of a ${typeName(o)}, which gpugrad does not build`);
+        if (!(o instanceof Map) && !(o instanceof TensorView)) fail(OP, `data.pkl sets the state of a ${typeName(o)}, which gpugrad does not build`);
         break;
       }
       case 0x81:
@@ -283,7 +298,7 @@ function unpickle(pkl: Uint8Array, storage: (ref: StorageRef) => Float32Array): 
 
 function typeName(v: unknown): string {
   if (v === null) return 'None';
-  if (v instanceof HostTensor) return `tensor [${v.shape.join(', ')}]`;
+  if (v instanceof TensorView) return `tensor [${v.shape.join(', ')}]`;
   if (v instanceof StorageRef) return `${v.dtype} storage`;
   if (v instanceof Tuple) return 'tuple';
   if (v instanceof Global) return v.dotted;
@@ -292,31 +307,27 @@ function typeName(v: unknown): string {
   return typeof v;
 }
 
-/** The elements of a strided view of a storage, in row-major order of `size`. */
-function view(data: Float32Array, ref: StorageRef, offset: number, size: number[], stride: number[]): HostTensor {
-  const numel = size.reduce((a, b) => a * b, 1);
-  if (numel === 0) return new HostTensor(size, new Float32Array(0));
-  const last = offset + size.reduce((s, n, d) => s + (n - 1) * stride[d], 0);
-  if (offset < 0 || stride.some((s) => s < 0) || last >= ref.numel) {
-    fail(OP, `a tensor of size [${size.join(', ')}], stride [${stride.join(', ')}] at offset ${offset} runs past its storage '${ref.key}' of ${ref.numel} elements`);
-  }
+/** The elements of a strided view of a storage, in row-major order of its shape. */
+function gather(data: Float32Array, v: TensorView): Float32Array {
+  const { shape, stride } = v;
+  const numel = shape.reduce((a, b) => a * b, 1);
   const out = new Float32Array(numel);
-  const rank = size.length;
+  const rank = shape.length;
   const idx = new Array<number>(rank).fill(0);
-  let src = offset;
+  let src = v.offset;
   for (let i = 0; i < numel; i++) {
     out[i] = data[src];
     // Advance the multi-index like an odometer, last dimension fastest.
     for (let d = rank - 1; d >= 0; d--) {
-      if (++idx[d] < size[d]) {
+      if (++idx[d] < shape[d]) {
         src += stride[d];
         break;
       }
-      src -= (size[d] - 1) * stride[d];
+      src -= (shape[d] - 1) * stride[d];
       idx[d] = 0;
     }
   }
-  return new HostTensor(size, out);
+  return out;
 }
 
 export interface ReadTorchOptions {
@@ -329,61 +340,103 @@ export interface ReadTorchOptions {
 
 /**
  * Reads a state dict saved with torch.save (`torch.save(model.state_dict(), 'model.pth')`, torchvision's weight
- * files) into float32 tensors on the current backend, in file order. The whole file is read and checked before any
- * tensor is created, so a truncated, legacy-format or foreign file throws and allocates nothing.
+ * files, in the zip or the legacy format) into float32 tensors on the current backend, in file order. The whole
+ * file is read and checked before any tensor is created, so a truncated, damaged or foreign file throws and
+ * allocates nothing.
  */
 export function readTorchStateDict(bytes: Uint8Array, options: ReadTorchOptions = {}): Map<string, Tensor> {
   if (!(bytes instanceof Uint8Array)) fail(OP, 'expected the file contents as a Uint8Array');
-  if (!isTorchZip(bytes)) {
-    fail(OP, startsWith(bytes, LEGACY)
-      ? 'this is the legacy (pre-1.6) torch.save format, a bare pickle stream; re-save it with a current PyTorch (torch.save(torch.load(f), g)) to get the zip format'
-      : `not a PyTorch checkpoint: it does not start with a zip header (first bytes ${[...bytes.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0')).join(' ')})`);
+  if (!isTorchFile(bytes)) {
+    fail(OP, `not a PyTorch checkpoint: it starts with neither a zip header nor torch's legacy magic number (first bytes ${[...bytes.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0')).join(' ')})`);
   }
+  let host: [string, number[], Float32Array][];
   try {
-    return readChecked(bytes, options);
+    host = readHost(bytes, options);
   } catch (e) {
-    // Every check above names its problem; a damaged file that slips past them still gets a GpugradError.
+    // Every check names its problem; a damaged file that slips past them still gets a GpugradError.
     if (e instanceof GpugradError) throw e;
     return fail(OP, `damaged file: ${(e as Error).message}`);
   }
+  const be = currentBackend();
+  return new Map(host.map(([k, shape, data]) => [k, fromStorage(be, be.upload(data), shape)]));
 }
 
-function readChecked(bytes: Uint8Array, options: ReadTorchOptions): Map<string, Tensor> {
+/** The state dict's tensors on the host: name, shape and float32 elements, in file order. */
+function readHost(bytes: Uint8Array, options: ReadTorchOptions): [string, number[], Float32Array][] {
+  const file = isTorchZip(bytes) ? zipFormat(bytes) : legacyFormat(bytes);
+  let root = file.root;
+  if (options.key !== undefined) {
+    if (!(root instanceof Map) || !root.has(options.key)) fail(OP, `key '${options.key}' not found: the file holds ${describe(root)}`);
+    root = root.get(options.key);
+  }
+  if (!(root instanceof Map)) fail(OP, `expected a dict of tensors, the file holds ${describe(root)}`);
+  const bad = [...root].filter(([k, v]) => typeof k !== 'string' || !(v instanceof TensorView));
+  if (bad.length > 0) {
+    const [k, v] = bad[0];
+    const hint = options.key === undefined ? `; for a checkpoint, pass { key } naming its state dict (the file holds ${describe(root)})` : '';
+    fail(OP, `entry ${JSON.stringify(String(k))} is a ${typeName(v)}, not a tensor${hint}`);
+  }
+  // Decode each storage the state dict uses once (views share them), gather every tensor, then upload.
+  const decoded = new Map<string, Float32Array>();
+  return [...(root as Map<string, TensorView>)].map(([k, v]) => {
+    let data = decoded.get(v.ref.key);
+    if (!data) {
+      const raw = file.storage(v.ref);
+      data = decodeElements(new DataView(raw.buffer, raw.byteOffset, raw.byteLength), 0, v.ref.dtype, v.ref.numel);
+      decoded.set(v.ref.key, data);
+    }
+    return [k, v.shape, gather(data, v)];
+  });
+}
+
+/** Checks a storage's bytes against the element count the pickle gave it. */
+function storageBytes(raw: Uint8Array | undefined, ref: StorageRef): Uint8Array {
+  if (!raw) return fail(OP, `storage '${ref.key}' is named in the pickle but missing from the file`);
+  const need = ref.numel * DTYPE_BYTES[ref.dtype];
+  if (raw.length < need) fail(OP, `truncated file: storage '${ref.key}' holds ${raw.length} bytes, fewer than its ${ref.numel} ${ref.dtype} elements need (${need})`);
+  return raw;
+}
+
+/** PyTorch ≥ 1.6: `<name>/data.pkl` and one `<name>/data/<key>` entry per storage. */
+function zipFormat(bytes: Uint8Array): { root: unknown; storage: (ref: StorageRef) => Uint8Array } {
   const entries = readZip(bytes);
   const pklName = [...entries.keys()].find((n) => n === 'data.pkl' || n.endsWith('/data.pkl'));
   if (pklName === undefined) fail(OP, `the zip archive has no data.pkl (entries: ${[...entries.keys()].slice(0, 5).join(', ')}); is it a torch.save file?`);
   const prefix = pklName.slice(0, pklName.length - 'data.pkl'.length);
   const order = entries.get(`${prefix}byteorder`);
   if (order && new TextDecoder().decode(order).trim() !== 'little') fail(OP, 'the checkpoint was saved big-endian; only little-endian files are read');
-  const storages = new Map<string, Float32Array>();
-  const storage = (ref: StorageRef): Float32Array => {
-    let data = storages.get(ref.key);
-    if (!data) {
-      const raw = entries.get(`${prefix}data/${ref.key}`);
-      if (!raw) fail(OP, `storage '${ref.key}' is named in data.pkl but missing from the archive`);
-      const need = ref.numel * DTYPE_BYTES[ref.dtype];
-      if (raw.length < need) fail(OP, `storage '${ref.key}' holds ${raw.length} bytes, fewer than its ${ref.numel} ${ref.dtype} elements need (${need})`);
-      data = decodeElements(new DataView(raw.buffer, raw.byteOffset, raw.byteLength), 0, ref.dtype, ref.numel);
-      storages.set(ref.key, data);
-    }
-    return data;
-  };
-  let root = unpickle(entries.get(pklName)!, storage);
-  if (options.key !== undefined) {
-    if (!(root instanceof Map) || !root.has(options.key)) fail(OP, `key '${options.key}' not found: the file holds ${describe(root)}`);
-    root = root.get(options.key);
+  const { value } = unpickle(entries.get(pklName)!, 0, new Map());
+  return { root: value, storage: (ref) => storageBytes(entries.get(`${prefix}data/${ref.key}`), ref) };
+}
+
+/**
+ * The legacy format (before PyTorch 1.6, still written with `_use_new_zipfile_serialization=False`): five pickles
+ * in a row (magic number, protocol version, system info, the object, its storage keys), then each storage as an
+ * int64 element count and its raw bytes, in the order of those keys.
+ */
+function legacyFormat(bytes: Uint8Array): { root: unknown; storage: (ref: StorageRef) => Uint8Array } {
+  const refs = new Map<string, StorageRef>();
+  let p = unpickle(bytes, 0, refs).end; // the magic number (its bytes were checked by isTorchFile)
+  p = unpickle(bytes, p, refs).end; // protocol version
+  const info = unpickle(bytes, p, refs);
+  if (info.value instanceof Map && info.value.get('little_endian') === false) fail(OP, 'the checkpoint was saved big-endian; only little-endian files are read');
+  const main = unpickle(bytes, info.end, refs);
+  const keys = unpickle(bytes, main.end, refs);
+  if (!Array.isArray(keys.value) || !keys.value.every((k) => typeof k === 'string')) fail(OP, `legacy file: expected the list of storage keys after the object, found a ${typeName(keys.value)}`);
+  const raw = new Map<string, Uint8Array>();
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  p = keys.end;
+  for (const key of keys.value as string[]) {
+    const ref = refs.get(key);
+    if (!ref) fail(OP, `legacy file: storage '${key}' is listed but no tensor names it`);
+    if (p + 8 > bytes.length) fail(OP, `truncated file: storage '${key}' starts past its end (${bytes.length} bytes)`);
+    const numel = Number(dv.getBigInt64(p, true));
+    const len = numel * DTYPE_BYTES[ref.dtype];
+    if (numel !== ref.numel) fail(OP, `legacy file: storage '${key}' holds ${numel} elements, the pickle says ${ref.numel}`);
+    raw.set(key, bytes.subarray(p + 8, Math.min(bytes.length, p + 8 + len)));
+    p += 8 + len;
   }
-  if (!(root instanceof Map)) fail(OP, `expected a dict of tensors, the file holds ${describe(root)}`);
-  const bad = [...root].filter(([k, v]) => typeof k !== 'string' || !(v instanceof HostTensor));
-  if (bad.length > 0) {
-    const [k, v] = bad[0];
-    const hint = options.key === undefined ? `; for a checkpoint, pass { key } naming its state dict (the file holds ${describe(root)})` : '';
-    fail(OP, `entry ${JSON.stringify(String(k))} is a ${typeName(v)}, not a tensor${hint}`);
-  }
-  const be = currentBackend();
-  const out = new Map<string, Tensor>();
-  for (const [k, v] of root as Map<string, HostTensor>) out.set(k, fromStorage(be, be.upload(v.data), v.shape));
-  return out;
+  return { root: main.value, storage: (ref) => storageBytes(raw.get(ref.key), ref) };
 }
 
 function describe(v: unknown): string {
