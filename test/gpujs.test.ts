@@ -78,7 +78,42 @@ describe.each(modes)('gpujs:%s', (mode) => {
     const buf = b.upload(new Float32Array(3));
     b.sgdStep(p, g, buf, { lr: 1, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: false, firstStep: true });
     expect(Array.from(b.readSync!(buf))).toEqual([0.5, -1, 2]);
+    // GL updates param and state in one kernel-map pass (render targets); the other modes run one kernel each.
+    const gl = mode === 'headlessgl' || mode === 'webgl2';
+    expect(b.ranAs.get(gl ? 'sgdStep.fused' : 'sgdStep.param')).toBe(expectedClass[mode]);
+    expect(b.ranAs.get(gl ? 'adamStep.fused' : 'adamStep.0')).toBe(expectedClass[mode]);
+    expect(b.live).toBe(live + 1);
     for (const t of [p, g, m, v, buf]) b.release(t);
+  });
+
+  it('SGD with momentum, dampening, Nesterov and weight decay over several steps, on a tensor past GL\'s 16384-texel side', () => {
+    const n = 70001;
+    const w0 = seq(n, (i) => Math.sin(i * 0.1));
+    const grads = [0, 1, 2].map((s) => seq(n, (i) => Math.cos(i * 0.07 + s)));
+    const p = b.upload(w0);
+    const buf = b.upload(new Float32Array(n));
+    const hp = { lr: 0.1, momentum: 0.9, dampening: 0.25, weightDecay: 0.01, nesterov: true };
+    // The same updates in float32 on the host (PyTorch's SGD rule).
+    const w = Float32Array.from(w0);
+    const mb = new Float32Array(n);
+    const f = Math.fround;
+    grads.forEach((gr, s) => {
+      const g = b.upload(gr);
+      b.sgdStep(p, g, buf, { ...hp, firstStep: s === 0 });
+      b.release(g);
+      for (let i = 0; i < n; i++) {
+        let d = f(gr[i] + f(hp.weightDecay * w[i]));
+        mb[i] = s === 0 ? d : f(f(hp.momentum * mb[i]) + f(f(1 - hp.dampening) * d));
+        d = f(d + f(hp.momentum * mb[i]));
+        w[i] = f(w[i] - f(hp.lr * d));
+      }
+    });
+    const got = b.readSync!(p);
+    const gotBuf = b.readSync!(buf);
+    let err = 0;
+    for (let i = 0; i < n; i++) err = Math.max(err, Math.abs(got[i] - w[i]) / (1 + Math.abs(w[i])), Math.abs(gotBuf[i] - mb[i]) / (1 + Math.abs(mb[i])));
+    expect(err).toBeLessThan(1e-6);
+    for (const t of [p, buf]) b.release(t);
   });
 
   it('frees every storage it creates, including the temporaries of chained kernels', () => {

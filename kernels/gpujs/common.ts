@@ -14,6 +14,11 @@ export interface KernelSpec {
   maxLoop: number;
   /** Each thread returns 4 values (gpu.js output type Array(4)). */
   vec4?: boolean;
+  /**
+   * Kernel-map outputs (GL only: extra render targets; webasm would fall back to cpu): name → source of a
+   * function that returns its argument. The kernel calls it with each extra output's value.
+   */
+  subKernels?: Record<string, string>;
 }
 
 /** An integer literal; guards against NaN/fractions sneaking into generated index code. */

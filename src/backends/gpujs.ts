@@ -15,7 +15,7 @@ import { reduceSource } from '../../kernels/gpujs/reduce.js';
 import { concatSource, permuteSource, sliceSource } from '../../kernels/gpujs/layout.js';
 import { applyEpilogueHost, epilogueSource, gemmHostSource, glGemmLayout, glGemmSource, glPackASource, glPackBSource, glPacked, glUnpackSource, hostOperandDims, matmulSource, transposedGeometry, unpackHostQuads, type GemmSpec } from '../../kernels/gpujs/matmul.js';
 import { avgPoolBackwardSource, avgPoolSource, col2imSource, im2colSource, maxPoolBackwardSource, maxPoolSource } from '../../kernels/gpujs/window.js';
-import { adamSource, sgdBufSource, sgdParamSource } from '../../kernels/gpujs/optim.js';
+import { adamFusedSource, adamSource, sgdBufSource, sgdFusedSource, sgdParamSource } from '../../kernels/gpujs/optim.js';
 
 export type GpujsMode = 'cpu' | 'webasm' | 'headlessgl' | 'webgl2' | 'webgl' | 'webgpu';
 
@@ -247,6 +247,8 @@ const K = {
   sgdParamSource: memo('sgdParamSource', sgdParamSource),
   sgdBufSource: memo('sgdBufSource', sgdBufSource),
   adamSource: memo('adamSource', adamSource),
+  sgdFusedSource: memo('sgdFusedSource', sgdFusedSource),
+  adamFusedSource: memo('adamFusedSource', adamFusedSource),
 };
 
 export class GpujsBackend implements Backend {
@@ -342,7 +344,7 @@ export class GpujsBackend implements Backend {
     let k = this.kernels.get(key);
     const fresh = !k;
     if (!k) {
-      k = this.gpu.createKernel(spec.source, {
+      const settings = {
         output: [spec.output],
         precision: 'single',
         // Loops bounded above 1000 are silently cut at loopMaxIterations (default 1000) on every mode.
@@ -354,7 +356,10 @@ export class GpujsBackend implements Backend {
         dynamicOutput: false,
         ...this.asyncSettings(),
         ...(spec.vec4 ? { returnType: 'Array(4)' } : {}),
-      } as Parameters<GPU['createKernel']>[1]);
+      } as Parameters<GPU['createKernel']>[1];
+      k = spec.subKernels
+        ? (this.gpu.createKernelMap(spec.subKernels as never, spec.source as never, settings as never) as unknown as IKernelRunShortcut)
+        : this.gpu.createKernel(spec.source, settings);
       this.kernels.set(key, k);
       this.compiled++;
     }
@@ -443,6 +448,16 @@ export class GpujsBackend implements Backend {
     if (out instanceof Float32Array) return this.make(spec.output, out.length === spec.output ? out : out.slice(0, spec.output), null);
     if (Array.isArray(out)) return this.make(spec.output, Float32Array.from(out as number[]), null);
     return this.make(spec.output, null, out as Texture);
+  }
+
+  /** GL: runs a kernel map; its outputs in order (the returned value, then each sub-kernel's in spec order). */
+  private *runMap(spec: KernelSpec, args: readonly Arg[]): Step<GpujsStorage[]> {
+    if (!this.gl || !spec.subKernels) fail(`gpujs ${spec.op}`, 'internal: kernel maps run on the GL modes only');
+    if (spec.output >= this.indexLimit) fail(`gpujs ${spec.op}`, `internal: kernel output of ${spec.output} elements reaches the flat-index limit`);
+    const { k, fresh } = this.kernel(spec, args);
+    const out = yield* this.call<Record<string, Texture>>(k, args);
+    if (fresh) this.checkMode(k, spec.op);
+    return ['result', ...Object.keys(spec.subKernels)].map((nm) => this.make(spec.output, null, out[nm]));
   }
 
   private hostOf(s: Storage): Float32Array {
@@ -990,6 +1005,13 @@ export class GpujsBackend implements Backend {
     const useM = momentumBuf !== null && p.momentum !== 0;
     const h = Float32Array.from([p.lr, p.momentum, p.dampening, p.weightDecay, p.nesterov ? 1 : 0, p.firstStep ? 1 : 0, useM ? 1 : 0]);
     const m = useM ? this.arg(momentumBuf) : this.arg(grad);
+    if (useM && this.gl) {
+      // One pass with two render targets reads p, g and m once (the split kernels read them twice).
+      const [newP, newM] = yield* this.runMap(K.sgdFusedSource(param.size), [this.arg(param), this.arg(grad), m, h]);
+      this.swap(momentumBuf, newM);
+      this.swap(param, newP);
+      return;
+    }
     const newP = yield* this.run(K.sgdParamSource(param.size), [this.arg(param), this.arg(grad), m, h]);
     if (useM) {
       const newM = yield* this.run(K.sgdBufSource(param.size), [this.arg(param), this.arg(grad), m, h]);
@@ -1012,9 +1034,8 @@ export class GpujsBackend implements Backend {
     }
     const h = Float32Array.from([p.lr, p.beta1, p.beta2, p.eps, p.weightDecay, p.decoupled ? 1 : 0, 1 - Math.pow(p.beta1, p.step), 1 - Math.pow(p.beta2, p.step)]);
     const args = [this.arg(param), this.arg(grad), this.arg(m), this.arg(v), h];
-    const np = yield* this.run(K.adamSource(param.size, 0), args);
-    const nm = yield* this.run(K.adamSource(param.size, 1), args);
-    const nv = yield* this.run(K.adamSource(param.size, 2), args);
+    // GL: one pass with three render targets; elsewhere (kernel maps would fall back to cpu) three kernels.
+    const [np, nm, nv] = this.gl ? yield* this.runMap(K.adamFusedSource(param.size), args) : [yield* this.run(K.adamSource(param.size, 0), args), yield* this.run(K.adamSource(param.size, 1), args), yield* this.run(K.adamSource(param.size, 2), args)];
     this.swap(param, np);
     this.swap(m, nm);
     this.swap(v, nv);
