@@ -1035,7 +1035,10 @@ export class GpujsBackend implements Backend {
     const h = Float32Array.from([p.lr, p.beta1, p.beta2, p.eps, p.weightDecay, p.decoupled ? 1 : 0, 1 - Math.pow(p.beta1, p.step), 1 - Math.pow(p.beta2, p.step)]);
     const args = [this.arg(param), this.arg(grad), this.arg(m), this.arg(v), h];
     // GL: one pass with three render targets; elsewhere (kernel maps would fall back to cpu) three kernels.
-    const [np, nm, nv] = this.gl ? yield* this.runMap(K.adamFusedSource(param.size), args) : [yield* this.run(K.adamSource(param.size, 0), args), yield* this.run(K.adamSource(param.size, 1), args), yield* this.run(K.adamSource(param.size, 2), args)];
+    let outs: GpujsStorage[] = [];
+    if (this.gl) outs = yield* this.runMap(K.adamFusedSource(param.size), args);
+    else for (const which of [0, 1, 2] as const) outs.push(yield* this.run(K.adamSource(param.size, which), args));
+    const [np, nm, nv] = outs;
     this.swap(param, np);
     this.swap(m, nm);
     this.swap(v, nv);

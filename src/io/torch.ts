@@ -1,8 +1,9 @@
 // PyTorch checkpoints (`.pth`/`.pt` written by torch.save): since PyTorch 1.6 a zip archive of stored entries
 // holding `data.pkl`, a pickle that names each tensor's storage, offset, size and stride, and one raw file per
-// storage; before it, the same pickle and the storages one after another in a single stream. The pickle is read by a small interpreter that builds only dicts, lists, tuples, numbers, strings and
-// tensors; any other Python global is refused, as torch.load(weights_only=True) refuses it, since unpickling it in
-// Python could run arbitrary code. Pure functions on Uint8Array (no node:fs), so they run in browsers too.
+// storage; before it, the same pickle and the storages one after another in a single stream. The pickle is read
+// by a small interpreter that builds only dicts, lists, tuples, numbers, strings and tensors; any other Python
+// global is refused, as torch.load(weights_only=True) refuses it, since unpickling it in Python could run arbitrary
+// code. Pure functions on Uint8Array (no node:fs), so they run in browsers too.
 import { currentBackend } from '../backend.js';
 import { fail, GpugradError } from '../errors.js';
 import { fromStorage, type Tensor } from '../tensor.js';
@@ -75,7 +76,10 @@ function readZip(bytes: Uint8Array): Map<string, Uint8Array> {
       const len = u16(dv, x + 2);
       if (id === 0x0001) {
         let f = x + 4;
-        if (size === 0xffffffff) (size = u64(dv, f)), (f += 8);
+        if (size === 0xffffffff) {
+          size = u64(dv, f);
+          f += 8;
+        }
         if (compressed === 0xffffffff) f += 8;
         if (local === 0xffffffff) local = u64(dv, f);
       }
