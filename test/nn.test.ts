@@ -155,6 +155,29 @@ describe('loadStateDict', () => {
     m.dispose();
   });
 
+  it("a checkpoint saved from a wrapper ('module.' keys) is refused with the prefix named and the fix, which then loads", async () => {
+    const m = new Net();
+    const src = new Net();
+    const wrapped = new Map([...src.stateDict()].map(([k, t]) => [`module.${k}`, t]));
+    let err: unknown;
+    try {
+      m.loadStateDict(wrapped);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(GpugradError);
+    expect((err as Error).message).toMatch(/every checkpoint key has the extra prefix 'module\.'; strip it first: new Map\(\[\.\.\.state\]\.map\(\(\[k, t\]\) => \[k\.slice\(7\), t\]\)\)/);
+    // The suggested line, as written, loads it.
+    m.loadStateDict(new Map([...wrapped].map(([k, t]) => [k.slice(7), t])));
+    // Unrelated unexpected keys get no such hint.
+    const sd = new Map(m.stateDict());
+    sd.delete('bn.running_var');
+    sd.set('module.extra', tensor([1]));
+    expect(() => m.loadStateDict(sd)).toThrow(/missing keys \(1\)(?![\s\S]*extra prefix)/);
+    m.dispose();
+    src.dispose();
+  });
+
   it('non-strict: loads the matching keys and reports the rest; shape mismatches still refuse', async () => {
     const a = new Net();
     const b = new Net();

@@ -164,6 +164,12 @@ export abstract class Module {
     if (strict && missing.length) lines.push(`missing keys (${missing.length}): ${missing.join(', ')}`);
     if (strict && unexpected.length) lines.push(`unexpected keys (${unexpected.length}): ${unexpected.join(', ')}`);
     lines.push(...problems);
+    // A checkpoint saved from a wrapper (DataParallel's 'module.', a training script's 'model.') has every key
+    // under one extra prefix: name it and the one-line fix.
+    const prefix = unexpected[0]?.split('.')[0];
+    if (strict && missing.length && prefix && unexpected.every((k) => k.startsWith(`${prefix}.`)) && missing.every((k) => state.has(`${prefix}.${k}`))) {
+      lines.push(`every checkpoint key has the extra prefix '${prefix}.'; strip it first: new Map([...state].map(([k, t]) => [k.slice(${prefix.length + 1}), t]))`);
+    }
     if (lines.length) fail('loadStateDict', `${this.constructor.name} state dict does not fit; nothing was loaded:\n  ${lines.join('\n  ')}`);
     // tidy: the copies' scalar operand and cross-backend moves are freed even outside a caller's scope.
     tidy(() => noGrad(() => {
