@@ -18,6 +18,7 @@ import {
   writeSafetensors,
   type Tensor,
 } from '../src/index.js';
+import { errorOf } from './helpers/errors.js';
 
 const fixtures = new URL('./fixtures/resnet/', import.meta.url);
 
@@ -33,16 +34,6 @@ function file(header: unknown, data: Uint8Array = new Uint8Array(0), lengthOverr
 
 function f32bytes(values: number[]): Uint8Array {
   return new Uint8Array(Float32Array.from(values).buffer);
-}
-
-function errorOf(fn: () => unknown): GpugradError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(GpugradError);
-    return e as GpugradError;
-  }
-  throw new Error('expected a GpugradError');
 }
 
 class Small extends nn.Module {

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { Bottleneck, GpugradError, isTorchFile, isTorchZip, loadTorchStateDict, makeLayer, memory, noGrad, readTorchStateDict, tensor, type Tensor } from '../src/index.js';
 import { hashStateDict, hashTensor } from './helpers/hashinit.js';
 import { expectClose, type RefSummary } from './helpers/refcompare.js';
+import { errorOf } from './helpers/errors.js';
 
 const dir = new URL('./fixtures/pth/', import.meta.url);
 const bytesOf = (name: string): Uint8Array => readFileSync(new URL(name, dir));
@@ -26,16 +27,6 @@ const bottleneckRef = JSON.parse(readFileSync(new URL('./fixtures/resnet/bottlen
 };
 // The block fixtures_pth.py saves: torchvision's Bottleneck(8, 4, stride 2) with its projection shortcut.
 const blockCase = bottleneckRef.cases.find((c) => c.inplanes === 8 && c.planes === 4 && c.stride === 2)!;
-
-function errorOf(fn: () => unknown): GpugradError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(GpugradError);
-    return e as GpugradError;
-  }
-  throw new Error('expected a GpugradError');
-}
 
 async function expectValues(map: Map<string, Tensor>, want: Record<string, Expected>): Promise<void> {
   expect([...map.keys()]).toEqual(Object.keys(want));
