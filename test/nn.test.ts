@@ -20,6 +20,7 @@ import {
   Generator,
   type Tensor,
 } from '../src/index.js';
+import { errorOf } from './helpers/errors.js';
 
 class Net extends nn.Module {
   readonly conv = this.registerModule('conv', new nn.Conv2d(3, 4, 3, { padding: 1 }));
@@ -139,14 +140,7 @@ describe('loadStateDict', () => {
     sd.set('conv.bias', tensor([1, 2, 3]));
     sd.set('head.1.weight', zeros([3, 100]));
     sd.set('bn.weight', zeros([4]));
-    let err: unknown;
-    try {
-      m.loadStateDict(sd);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(GpugradError);
-    const msg = (err as Error).message;
+    const msg = errorOf(() => m.loadStateDict(sd)).message;
     expect(msg).toMatch(/missing keys \(2\): bn\.running_var, head\.1\.bias/);
     expect(msg).toMatch(/unexpected keys \(1\): extra\.weight/);
     expect(msg).toMatch(/shape mismatch for 'conv\.bias': checkpoint \[3\], model \[4\]/);
@@ -159,14 +153,7 @@ describe('loadStateDict', () => {
     const m = new Net();
     const src = new Net();
     const wrapped = new Map([...src.stateDict()].map(([k, t]) => [`module.${k}`, t]));
-    let err: unknown;
-    try {
-      m.loadStateDict(wrapped);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(GpugradError);
-    expect((err as Error).message).toMatch(/every checkpoint key has the extra prefix 'module\.'; strip it first: new Map\(\[\.\.\.state\]\.map\(\(\[k, t\]\) => \[k\.slice\(7\), t\]\)\)/);
+    expect(errorOf(() => m.loadStateDict(wrapped)).message).toMatch(/every checkpoint key has the extra prefix 'module\.'; strip it first: new Map\(\[\.\.\.state\]\.map\(\(\[k, t\]\) => \[k\.slice\(7\), t\]\)\)/);
     // The suggested line, as written, loads it.
     m.loadStateDict(new Map([...wrapped].map(([k, t]) => [k.slice(7), t])));
     // Unrelated unexpected keys get no such hint.
