@@ -3,7 +3,9 @@
 import type { AvgPoolGeometry, WindowGeometry } from './backend.js';
 import { fail, fmt } from './errors.js';
 import { sameShape } from './shape.js';
-import { fromStorage, keep, noGrad, onesLike, type Tensor } from './tensor.js';
+import { fromStorage, type Tensor } from './tensor.js';
+import { keep, noGrad } from './engine.js';
+import { onesLike } from './creation.js';
 import * as o from './ops.js';
 
 /** Every primitive and the attributes its gradient rule needs. Adding a key here without a rule below is a compile error. */

@@ -2,9 +2,10 @@
 // leak tracker re-exported from the tensor engine.
 import { inBackward, setGradCheck, type Prim } from './autograd.js';
 import { GpugradError, fmt } from './errors.js';
-import { setLeakTracking, setOpHook, type Tensor } from './tensor.js';
+import type { Tensor } from './tensor.js';
+import { setLeakTracking, setOpHook } from './engine.js';
 
-export { setLeakTracking, liveTensors, type LiveTensor } from './tensor.js';
+export { setLeakTracking, liveTensors, type LiveTensor } from './engine.js';
 
 /** Thrown in anomaly mode; `phase` says whether the forward value or the gradient went bad. */
 export class AnomalyError extends GpugradError {

@@ -3,7 +3,8 @@ import type { WindowGeometry } from './backend.js';
 import { fail, fmt } from './errors.js';
 import { sameShape } from './shape.js';
 import * as o from './ops.js';
-import { fromStorage, isGradEnabled, noGrad, Tensor } from './tensor.js';
+import { fromStorage, Tensor } from './tensor.js';
+import { isGradEnabled, noGrad } from './engine.js';
 
 type Pair = number | readonly [number, number];
 

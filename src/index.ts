@@ -14,29 +14,9 @@ registerBackend('gpujs', (o) => (o.mode === 'webgpu' ? GpujsBackend.create(o.mod
 // The default (when no setBackend was called): see select.ts for the order and the reason it reports.
 setDefaultBackendChooser(chooseDefaultBackend);
 
-export {
-  Tensor,
-  tensor,
-  zeros,
-  ones,
-  full,
-  zerosLike,
-  onesLike,
-  arange,
-  rand,
-  randn,
-  noGrad,
-  isGradEnabled,
-  tidy,
-  tidyAsync,
-  keep,
-  memory,
-  setLeakTracking,
-  type MemoryInfo,
-  type TensorOptions,
-  type DataLike,
-  type NestedArray,
-} from './tensor.js';
+export { Tensor } from './tensor.js';
+export { noGrad, isGradEnabled, tidy, tidyAsync, keep, memory, setLeakTracking, type MemoryInfo } from './engine.js';
+export { tensor, zeros, ones, full, zerosLike, onesLike, arange, rand, randn, type TensorOptions, type DataLike, type NestedArray } from './creation.js';
 export {
   add,
   sub,

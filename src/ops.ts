@@ -3,7 +3,8 @@
 import type { AvgPoolGeometry, Backend, BinaryOp, Storage, UnaryOp, WindowGeometry } from './backend.js';
 import { fail, fmt } from './errors.js';
 import { broadcastShapes, checkShape, normAxes, sameShape, sizeOf, type Shape } from './shape.js';
-import { fromStorage, isGradEnabled, opHook, Tensor } from './tensor.js';
+import { fromStorage, Tensor } from './tensor.js';
+import { isGradEnabled, opHook } from './engine.js';
 import type { GradNode, Prim, PrimAttrs } from './autograd.js';
 
 // ---- plumbing ----

@@ -3,7 +3,9 @@
 import { fail, fmt } from './errors.js';
 import { BatchNorm2d, Conv2d, Identity, Linear, ReLU, setBatchNormFolding } from './nn/layers.js';
 import type { Module } from './nn/module.js';
-import { noGrad, tidy, zeros, type Tensor } from './tensor.js';
+import { type Tensor } from './tensor.js';
+import { noGrad, tidy } from './engine.js';
+import { zeros } from './creation.js';
 
 export interface SummaryRow {
   /** Dotted name ('' for the model itself). */

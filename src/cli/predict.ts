@@ -4,7 +4,7 @@ import { fail } from '../errors.js';
 import * as F from '../functional.js';
 import { IMAGENET_CLASSES } from '../data/imagenet-classes.js';
 import { imageToTensor, readImage } from '../io/image.js';
-import { noGrad, tidy } from '../tensor.js';
+import { noGrad, tidy } from '../engine.js';
 import { UsageError, type OptionSpec, type OptionValue } from './args.js';
 import { buildNet, readWeights } from './model.js';
 import { chooseBackend } from './train.js';

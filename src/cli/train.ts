@@ -9,7 +9,7 @@ import { DataLoader, loadIdxDir, loadMnistPackage, splitHoldout, subset, type Im
 import type { ResNet } from '../models/resnet.js';
 import { Adam, AdamW, CosineAnnealingLR, SGD, StepLR, type LRScheduler, type Optimizer } from '../optim/index.js';
 import { manualSeed } from '../random.js';
-import { memory, noGrad, tidy } from '../tensor.js';
+import { memory, noGrad, tidy } from '../engine.js';
 import { UsageError, type OptionSpec, type OptionValue } from './args.js';
 import { buildNet, digitNetConfig, loadOptimizer, MODEL_FILE, OPTIM_FILE, readWeights, saveCheckpoint, type NetConfig } from './model.js';
 import { plotPanels } from './plot.js';

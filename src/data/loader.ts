@@ -1,7 +1,8 @@
 // Batching over an ImageDataset: seeded shuffling per epoch, normalisation, optional random shifts.
 import { fail } from '../errors.js';
 import { Generator } from '../random.js';
-import { tensor, type Tensor } from '../tensor.js';
+import { type Tensor } from '../tensor.js';
+import { tensor } from '../creation.js';
 import type { ImageDataset } from './dataset.js';
 
 export interface LoaderOptions {

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
 import { fail } from '../errors.js';
-import { tensor, type Tensor } from '../tensor.js';
+import { type Tensor } from '../tensor.js';
+import { tensor } from '../creation.js';
 
 /** Decoded pixels: `channels` interleaved bytes per pixel (RGBA from the decoders). */
 export interface RawImage {

@@ -1,7 +1,9 @@
 // Parameter initialisers with torch.nn.init's formulas, drawing from gpugrad's seeded generator.
 import { fail, fmt } from '../errors.js';
 import { globalGenerator, type Generator } from '../random.js';
-import { noGrad, tensor, Tensor } from '../tensor.js';
+import { Tensor } from '../tensor.js';
+import { noGrad } from '../engine.js';
+import { tensor } from '../creation.js';
 
 export type Nonlinearity = 'linear' | 'relu' | 'leaky_relu' | 'tanh' | 'sigmoid';
 export type FanMode = 'fan_in' | 'fan_out';

@@ -4,7 +4,9 @@ import { fail, fmt } from '../errors.js';
 import * as F from '../functional.js';
 import * as o from '../ops.js';
 import type { Generator } from '../random.js';
-import { isGradEnabled, noGrad, tidy, Tensor, zeros, ones, full } from '../tensor.js';
+import { Tensor } from '../tensor.js';
+import { isGradEnabled, noGrad, tidy } from '../engine.js';
+import { zeros, ones, full } from '../creation.js';
 import { fans, kaimingUniform_, uniform_ } from './init.js';
 import { Module } from './module.js';
 

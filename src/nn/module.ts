@@ -2,7 +2,8 @@
 // train/eval switching, state dicts (all-or-nothing loading) and disposal.
 import { fail, fmt } from '../errors.js';
 import * as o from '../ops.js';
-import { keep, noGrad, tidy, Tensor } from '../tensor.js';
+import { Tensor } from '../tensor.js';
+import { keep, noGrad, tidy } from '../engine.js';
 
 export interface LoadStateDictOptions {
   /** Require the keys to match exactly (default true). Shape mismatches are errors either way. */

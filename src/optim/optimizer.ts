@@ -4,7 +4,9 @@
 // field so schedulers can change it between steps. The state dict mirrors torch.optim's layout:
 // per-parameter state keyed by the parameter's index, plus the hyper-parameters.
 import { fail, fmt } from '../errors.js';
-import { keep, noGrad, tidy, zeros, Tensor } from '../tensor.js';
+import { Tensor } from '../tensor.js';
+import { keep, noGrad, tidy } from '../engine.js';
+import { zeros } from '../creation.js';
 
 /** Per-parameter state of an optimizer: named tensors (momentum, moments) and the step count. */
 export interface ParamState {
