@@ -4,7 +4,8 @@ import type { AvgPoolGeometry, WindowGeometry } from './backend.js';
 import { fail, fmt } from './errors.js';
 import { sameShape } from './shape.js';
 import { fromStorage, type Tensor } from './tensor.js';
-import { keep, noGrad } from './engine.js';
+import { freeNode, pin, unpin } from './lifetime.js';
+import { keep, noGrad, tidy } from './engine.js';
 import { onesLike } from './creation.js';
 import * as o from './ops.js';
 
@@ -49,8 +50,10 @@ export interface GradNode<P extends Prim = Prim> {
   readonly attrs: PrimAttrs[P];
   /** Extra tensors the rule needs (max-pool indices). */
   saved: Tensor[];
-  /** Set once backward has walked this node without retainGraph. */
+  /** Set once backward has walked this node without retainGraph, or nothing can reach it any more. */
   freed: boolean;
+  /** The storage version of each input whose values the rule reads (-1 for the others), for the in-place check. */
+  versions: number[];
 }
 
 /** Given the output gradient g, the node and its output y, the gradient for each input (null: none). */
@@ -72,7 +75,8 @@ const rules: { [P in Prim]: GradRule<P> } = {
   log: (g, n) => [o.div(g, x0(n))],
   sqrt: (g, _n, y) => [o.div(g, o.mul(y, 2))],
   abs: (g, n) => [o.mul(g, o.sub(o.gt(x0(n), 0), o.gt(o.neg(x0(n)), 0)))],
-  relu: (g, n) => [o.mul(g, o.gt(x0(n), 0))],
+  // y > 0 exactly where x > 0, and reading y lets the input go.
+  relu: (g, _n, y) => [o.mul(g, o.gt(y, 0))],
   pow: (g, n) => [o.mul(g, o.mul(o.pow(x0(n), n.attrs.p - 1), n.attrs.p))],
   sum: (g, n) => [o.expand(g, x0(n).shape)],
   // Ties share the gradient equally (torch.amax semantics).
@@ -118,6 +122,45 @@ const rules: { [P in Prim]: GradRule<P> } = {
     return [fromStorage(b, r.dx, x.shape), fromStorage(b, r.dweight, w.shape), fromStorage(b, r.dbias, w.shape)];
   },
 };
+
+/**
+ * Which values each rule reads: input indices (or all) and whether it reads the output y. A node keeps those
+ * storages alive until it is freed; the other inputs are kept for their shape and graph position only, so
+ * e.g. an add's operands can be freed during the forward pass, as in PyTorch.
+ */
+const reads: { [P in Prim]: { inputs: readonly number[] | 'all'; output: boolean } } = {
+  add: { inputs: [], output: false },
+  sub: { inputs: [], output: false },
+  mul: { inputs: 'all', output: false },
+  div: { inputs: [1], output: true },
+  eq: { inputs: [], output: false },
+  gt: { inputs: [], output: false },
+  neg: { inputs: [], output: false },
+  exp: { inputs: [], output: true },
+  log: { inputs: [0], output: false },
+  sqrt: { inputs: [], output: true },
+  abs: { inputs: [0], output: false },
+  relu: { inputs: [], output: true },
+  pow: { inputs: [0], output: false },
+  sum: { inputs: [], output: false },
+  max: { inputs: [0], output: true },
+  expand: { inputs: [], output: false },
+  reshape: { inputs: [], output: false },
+  permute: { inputs: [], output: false },
+  slice: { inputs: [], output: false },
+  concat: { inputs: [], output: false },
+  matmul: { inputs: 'all', output: false },
+  im2col: { inputs: [], output: false },
+  col2im: { inputs: [], output: false },
+  maxPool2d: { inputs: [], output: false },
+  avgPool2d: { inputs: [], output: false },
+  batchNorm: { inputs: [0, 1], output: false },
+};
+
+/** @internal What a node of `op` reads in backward (lifetime.ts keeps exactly those storages). */
+export function nodeReads(op: Prim): { inputs: readonly number[] | 'all'; output: boolean } {
+  return reads[op];
+}
 
 function inversePerm(p: readonly number[]): number[] {
   const inv = new Array<number>(p.length);
@@ -182,50 +225,70 @@ function walk(root: Tensor, gradient: Tensor | undefined, retainGraph: boolean):
     const grads = new Map<Tensor, Tensor>();
     grads.set(root, gradient ? gradient.detach() : onesLike(root));
     const order = topoOrder(root);
-    for (let k = order.length - 1; k >= 0; k--) {
-      const t = order[k];
-      const g = grads.get(t);
-      if (!g) continue;
-      grads.delete(t);
-      const node = t.node;
-      if (!node) {
-        accumulateLeaf(t, g);
-        continue;
+    for (const t of order) pin(t.core);
+    let k = order.length - 1;
+    try {
+      for (; k >= 0; k--) {
+        step(order[k], grads, retainGraph);
+        unpin(order[k].core);
       }
-      if (node.freed) {
-        g.dispose();
-        fail('backward', `trying to backward through the graph a second time (op '${node.op}'); pass { retainGraph: true } to the first backward()`);
-      }
-      const rule = rules[node.op] as GradRule<Prim>;
-      const ins = rule(g, node, t);
-      if (gradCheck) gradCheck(node.op, ins);
-      node.inputs.forEach((inp, i) => {
-        let gi = ins[i];
-        if (!gi) return;
-        if (!inp.requiresGrad) {
-          if (gi !== g) gi.dispose();
-          return;
-        }
-        if (gi === g) gi = g.detach(); // the rule passed g through: give the input its own handle
-        if (!sameShape(gi.shape, inp.shape)) {
-          fail('backward', `internal error: rule '${node.op}' gave gradient ${fmt(gi.shape)} for input ${fmt(inp.shape)}`);
-        }
-        const prev = grads.get(inp);
-        if (prev) {
-          grads.set(inp, o.add(prev, gi));
-          prev.dispose();
-          gi.dispose();
-        } else {
-          grads.set(inp, gi);
-        }
-      });
-      g.dispose();
-      if (!retainGraph) {
-        node.freed = true;
-        node.inputs = [];
-        for (const s of node.saved) s.dispose();
-        node.saved = [];
-      }
+    } finally {
+      // After a failure: unpin what was not walked and drop the gradients still in flight.
+      for (; k >= 0; k--) unpin(order[k].core);
+      for (const g of grads.values()) g.dispose();
+    }
+  });
+}
+
+/** One node of the reverse walk: its rule's input gradients are added into `grads`; a leaf accumulates. */
+function step(t: Tensor, grads: Map<Tensor, Tensor>, retainGraph: boolean): void {
+  const g = grads.get(t);
+  if (!g) return;
+  grads.delete(t);
+  const node = t.node;
+  if (!node) {
+    accumulateLeaf(t, g);
+    return;
+  }
+  if (node.freed) {
+    g.dispose();
+    fail('backward', `the graph behind this tensor was already freed by an earlier backward(); pass { retainGraph: true } to the first backward() to call it twice`);
+  }
+  checkVersions(node);
+  const rule = rules[node.op] as GradRule<Prim>;
+  // The rule's own intermediates (masks, negations, constants) go when it returns; only the gradients stay.
+  const ins = tidy(() => rule(g, node, t));
+  if (gradCheck) gradCheck(node.op, ins);
+  node.inputs.forEach((inp, i) => {
+    let gi = ins[i];
+    if (!gi) return;
+    if (!inp.requiresGrad) {
+      if (gi !== g) gi.dispose();
+      return;
+    }
+    if (gi === g) gi = g.detach(); // the rule passed g through: give the input its own handle
+    if (!sameShape(gi.shape, inp.shape)) {
+      fail('backward', `internal error: rule '${node.op}' gave gradient ${fmt(gi.shape)} for input ${fmt(inp.shape)}`);
+    }
+    const prev = grads.get(inp);
+    if (prev) {
+      grads.set(inp, o.add(prev, gi));
+      prev.dispose();
+      gi.dispose();
+    } else {
+      grads.set(inp, gi);
+    }
+  });
+  g.dispose();
+  if (!retainGraph) freeNode(t.core, node);
+}
+
+/** PyTorch's version check: a value the rule reads must not have been overwritten in place since the forward. */
+function checkVersions(node: GradNode): void {
+  node.versions.forEach((v, i) => {
+    const t = node.inputs[i];
+    if (v >= 0 && t.version !== v) {
+      fail('backward', `input ${i} ${fmt(t.shape)} of op '${node.op}' is needed for the gradient but was modified in place since the forward pass (version ${v} → ${t.version}); clone it before changing it`);
     }
   });
 }

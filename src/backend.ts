@@ -116,6 +116,11 @@ export interface Backend {
   /** Present only where a synchronous read is honest (data already on the host). */
   readSync?(s: Storage): Float32Array;
   release(s: Storage): void;
+  /**
+   * Overwrites dst's values with src's (same size) in place: every tensor sharing dst sees them. On deferred
+   * backends it is ordered after pending use of both, like any kernel.
+   */
+  copyInto(dst: Storage, src: Storage): void;
   /** Bytes the storage holds on the backend (may exceed 4·size for padded or packed layouts). */
   bytes(s: Storage): number;
 
@@ -166,6 +171,8 @@ export interface BackendOptions {
   mode?: string;
   /** Worker threads for backends that can use them. */
   threads?: number;
+  /** Cap on the backend's memory in bytes, where it has one (wasm: default 4 GiB). */
+  maxBytes?: number;
 }
 
 export type BackendFactory = (options: BackendOptions) => Backend | Promise<Backend>;
@@ -214,7 +221,7 @@ export function setDefaultBackendName(name: string): void {
 }
 
 function key(name: string, options: BackendOptions): string {
-  return `${name}:${options.mode ?? ''}:${options.threads ?? ''}`;
+  return `${name}:${options.mode ?? ''}:${options.threads ?? ''}:${options.maxBytes ?? ''}`;
 }
 
 /**
@@ -271,4 +278,52 @@ export function getBackend(): string {
 /** Why the current backend runs in a mode other than the one asked for, or null. */
 export function backendFallbackReason(): string | null {
   return currentBackend().fallbackReason;
+}
+
+/** Backend members that take storages: each refuses one it does not own (see guardStorages). */
+const STORAGE_MEMBERS = [
+  'read', 'readSync', 'release', 'bytes', 'copyInto', 'unary', 'binary', 'reduce', 'permute', 'slice', 'concat', 'matmul',
+  'batchNorm', 'batchNormBackward', 'matmulEpilogue', 'im2col', 'col2im', 'maxPool2d', 'maxPool2dBackward', 'avgPool2d',
+  'avgPool2dBackward', 'sgdStep', 'adamStep',
+] as const;
+
+/** Which backend made each storage that became a tensor, for the ownership error's wording. */
+const madeBy = new WeakMap<Storage, Backend>();
+/** @internal Notes the backend a storage belongs to (the tensor layer calls this for every buffer). */
+export function noteOwner(s: Storage, b: Backend): void {
+  madeBy.set(s, b);
+}
+
+/**
+ * Makes every storage-taking member of `backend` check, before any pointer, texture or array is touched, that the
+ * storages it was given are its own: a tensor made on another backend (or another instance of the same one, with
+ * its own heap) is refused with an error naming both, instead of being read as a raw address.
+ */
+export function guardStorages(backend: Backend, owns: (s: Storage) => boolean): void {
+  const self = backend as unknown as Record<string, unknown>;
+  const name = (b: Backend): string => (b.name === 'reference' ? 'reference' : `${b.name}:${b.mode}`);
+  const check = (op: string, v: unknown): void => {
+    if (v === null || typeof v !== 'object') return;
+    if (Array.isArray(v)) {
+      for (const e of v) if (e !== null && typeof e === 'object' && 'size' in e) check(op, e);
+      return;
+    }
+    if (!('size' in v)) {
+      // An argument bundle (the GEMM epilogue): check its storages.
+      for (const e of Object.values(v)) if (e !== null && typeof e === 'object' && 'size' in e) check(op, e);
+      return;
+    }
+    if (!owns(v as Storage)) {
+      const other = madeBy.get(v as Storage);
+      fail(op, `backend '${name(backend)}' was given a storage that belongs to ${other ? `'${name(other)}'` : 'another backend'}; move the tensor with toBackend() (or Module.to()) first`);
+    }
+  };
+  for (const m of STORAGE_MEMBERS) {
+    const f = self[m];
+    if (typeof f !== 'function') continue;
+    self[m] = function guarded(this: unknown, ...args: unknown[]) {
+      for (const a of args) check(m, a);
+      return (f as (...a: unknown[]) => unknown).apply(backend, args);
+    };
+  }
 }

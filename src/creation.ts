@@ -1,5 +1,5 @@
 // Creating tensors: from values, filled, ranges and seeded random draws.
-import { currentBackend } from './backend.js';
+import { currentBackend, type Backend } from './backend.js';
 import { fail, fmt } from './errors.js';
 import { checkShape, sizeOf, type Shape } from './shape.js';
 import { globalGenerator } from './random.js';
@@ -60,11 +60,15 @@ export function zeros(shape: readonly number[], options: TensorOptions = {}): Te
 export function ones(shape: readonly number[], options: TensorOptions = {}): Tensor {
   return full(shape, 1, options);
 }
-export function zerosLike(t: Tensor): Tensor {
-  return full(t.shape, 0);
+/** Zeros with t's shape, on t's backend (not the current one: library code works where its tensors live). */
+export function zerosLike(t: Tensor, options: TensorOptions = {}): Tensor {
+  return fillOn(t.backend, t.shape, 0, options);
 }
-export function onesLike(t: Tensor): Tensor {
-  return full(t.shape, 1);
+export function onesLike(t: Tensor, options: TensorOptions = {}): Tensor {
+  return fillOn(t.backend, t.shape, 1, options);
+}
+function fillOn(b: Backend, shape: readonly number[], value: number, options: TensorOptions): Tensor {
+  return fromStorage(b, b.fill(sizeOf(shape), value), shape, null, options.requiresGrad ?? false);
 }
 
 /** Values start, start+step, ... below end (like torch.arange); arange(n) counts 0..n-1. */

@@ -7,6 +7,8 @@ import { fail } from './errors.js';
 /** A backend buffer shared by a tensor and its views (reshape, detach); freed when the last one goes. */
 export class Buffer {
   refs = 1;
+  /** Bumped by every in-place write; autograd compares it with the version a node saw (PyTorch's version counter). */
+  version = 0;
   constructor(
     readonly backend: Backend,
     readonly handle: Storage,
@@ -26,19 +28,44 @@ export interface Engine {
   tracked: Set<Tensor> | null;
   /** Called with every tensor an op produces (anomaly mode). */
   onCreate: ((t: Tensor, op: string) => void) | null;
+  /** Bytes allocated since finalizers last had a turn (lifetime.ts maybeReclaim). */
+  allocatedSinceReclaim: number;
 }
 
-export const engine: Engine = { scopes: [], noGradDepth: 0, live: 0, buffers: new Set(), nextId: 0, trackCreation: false, tracked: null, onCreate: null };
+export const engine: Engine = { scopes: [], noGradDepth: 0, live: 0, buffers: new Set(), nextId: 0, trackCreation: false, tracked: null, onCreate: null, allocatedSinceReclaim: 0 };
 
 export function isGradEnabled(): boolean {
   return engine.noGradDepth === 0;
 }
 
-/** Runs `fn` without recording the graph, like torch.no_grad(). */
+/**
+ * Runs `fn` without recording the graph, like torch.no_grad(). `fn` must be synchronous: after an `await` the
+ * switch would already be off again and ops would record silently, so a returned Promise is refused (use
+ * noGradAsync).
+ */
 export function noGrad<T>(fn: () => T): T {
   engine.noGradDepth++;
+  let result: T;
   try {
-    return fn();
+    result = fn();
+  } finally {
+    engine.noGradDepth--;
+  }
+  if (result instanceof Promise) {
+    result.catch(() => undefined); // the caller gets this error instead; don't also report an unhandled rejection
+    fail('noGrad', 'the function returned a Promise: ops after its first await would record a graph; use await noGradAsync(async () => ...)');
+  }
+  return result;
+}
+
+/**
+ * The async form of noGrad: nothing records until the returned Promise settles. Like tidyAsync it is a
+ * process-wide switch, so other async work running meanwhile does not record either.
+ */
+export async function noGradAsync<T>(fn: () => Promise<T>): Promise<T> {
+  engine.noGradDepth++;
+  try {
+    return await fn();
   } finally {
     engine.noGradDepth--;
   }
@@ -125,6 +152,11 @@ export async function tidyAsync<T>(fn: () => Promise<T>): Promise<T> {
   return result;
 }
 
+/** `fn` with each call in its own tidy scope (the same signature, overloads included). */
+export function scoped<F extends (...args: never[]) => unknown>(fn: F): F {
+  return ((...args: Parameters<F>) => tidy(() => fn(...args))) as F;
+}
+
 /** Exempts a tensor from every open tidy scope; it lives until disposed. */
 export function keep<T extends Tensor>(t: T): T {
   for (const s of engine.scopes) s.delete(t);
@@ -183,4 +215,19 @@ export function setOpHook(fn: ((t: Tensor, op: string) => void) | null): void {
 /** @internal */
 export function opHook(): ((t: Tensor, op: string) => void) | null {
   return engine.onCreate;
+}
+
+/**
+ * Refuses an allocation that cannot fit, saying how much was asked, the limit, what is live and what to do. The
+ * heap is left as it was, so the program can go on (with a smaller batch, say).
+ */
+export function outOfMemory(backend: string, requested: number, limit: number, what: string): never {
+  const m = memory();
+  const mib = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  fail(
+    backend,
+    `out of memory: ${mib(requested)} asked, but ${what} holds at most ${mib(limit)} and ${mib(m.backends[backend]?.bytes ?? m.bytes)} are live in ${m.tensors} tensors. ` +
+      'Use a smaller batch, accumulate gradients over several smaller batches (gpugrad train --accumulate N), trade compute for memory with nn.checkpoint(), ' +
+      'or free tensors you no longer need (dispose()/tidy(); setLeakTracking(true) and liveTensors() show where live tensors were made)',
+  );
 }

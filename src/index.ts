@@ -7,7 +7,7 @@ import { GpujsBackend } from './backends/gpujs.js';
 
 registerBackend('reference', () => new ReferenceBackend());
 // wasm: one thread starts synchronously; more (the default: the machine's cores) start a worker pool.
-registerBackend('wasm', (o) => (o.threads !== undefined && o.threads <= 1 ? WasmBackend.createSync({ threads: 1 }) : WasmBackend.create({ threads: o.threads })));
+registerBackend('wasm', (o) => (o.threads !== undefined && o.threads <= 1 ? WasmBackend.createSync({ threads: 1, maxBytes: o.maxBytes }) : WasmBackend.create({ threads: o.threads, maxBytes: o.maxBytes })));
 // Without a mode: the fastest gpu.js mode available here (headlessgl if `gl` loads and a context can be made).
 // webgpu starts asynchronously (Node's navigator.gpu comes from the optional `webgpu` package).
 registerBackend('gpujs', (o) => (o.mode === 'webgpu' ? GpujsBackend.create(o.mode, o.threads) : new GpujsBackend(o.mode, o.threads)));
@@ -15,7 +15,7 @@ registerBackend('gpujs', (o) => (o.mode === 'webgpu' ? GpujsBackend.create(o.mod
 setDefaultBackendChooser(chooseDefaultBackend);
 
 export { Tensor } from './tensor.js';
-export { noGrad, isGradEnabled, tidy, tidyAsync, keep, memory, setLeakTracking, type MemoryInfo } from './engine.js';
+export { noGrad, noGradAsync, isGradEnabled, tidy, tidyAsync, keep, memory, setLeakTracking, type MemoryInfo } from './engine.js';
 export { tensor, zeros, ones, full, zerosLike, onesLike, arange, rand, randn, type TensorOptions, type DataLike, type NestedArray } from './creation.js';
 export {
   add,
@@ -46,7 +46,7 @@ export {
   concat,
   matmul,
 } from './ops.js';
-export * as F from './functional.js';
+export * as F from './functional-scoped.js';
 export { manualSeed, Generator } from './random.js';
 export { GpugradError } from './errors.js';
 export {

@@ -4,15 +4,15 @@ import type { AvgPoolGeometry, Backend, BinaryOp, Storage, UnaryOp, WindowGeomet
 import { fail, fmt } from './errors.js';
 import { broadcastShapes, checkShape, normAxes, sameShape, sizeOf, type Shape } from './shape.js';
 import { fromStorage, Tensor } from './tensor.js';
-import { isGradEnabled, opHook } from './engine.js';
-import type { GradNode, Prim, PrimAttrs } from './autograd.js';
+import { isGradEnabled, keep, opHook } from './engine.js';
+import { inBackward, type GradNode, type Prim, type PrimAttrs } from './autograd.js';
 
 // ---- plumbing ----
 
 function backendOf(op: string, ts: readonly Tensor[]): Backend {
   const b = ts[0].backend;
   for (const t of ts) {
-    if (t.isDisposed) fail(op, `an input tensor ${fmt(t.shape)} was used after dispose()`);
+    if (t.isDisposed && !inBackward()) fail(op, `an input tensor ${fmt(t.shape)} was used after dispose()`);
     if (t.backend !== b) {
       fail(op, `inputs live on different backends ('${b.name}:${b.mode}' and '${t.backend.name}:${t.backend.mode}'); move one with toBackend()`);
     }
@@ -24,7 +24,9 @@ function backendOf(op: string, ts: readonly Tensor[]): Backend {
 function record<P extends Prim>(op: P, inputs: Tensor[], attrs: PrimAttrs[P], handle: Storage, shape: Shape, saved: Tensor[] = []): Tensor {
   const b = inputs[0].backend;
   const needs = isGradEnabled() && op !== 'eq' && op !== 'gt' && inputs.some((t) => t.requiresGrad);
-  const node: GradNode<P> | null = needs ? { op, inputs, attrs, saved, freed: false } : null;
+  const node: GradNode<P> | null = needs ? { op, inputs, attrs, saved, freed: false, versions: [] } : null;
+  // Saved tensors belong to the node (freed with it), not to the scope they were made in.
+  if (node) for (const t of saved) keep(t);
   const out = fromStorage(b, handle, shape, node as GradNode | null, needs);
   const hook = opHook();
   if (hook) hook(out, op);
@@ -158,7 +160,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   if (sizeOf(s) !== x.size) fail('reshape', `shape ${fmt(shape)} (${sizeOf(s)} elements) is invalid for input ${fmt(x.shape)} of size ${x.size}`);
   if (sameShape(s, x.shape) && !x.requiresGrad) return x.shareAs(s, null, false);
   const needs = isGradEnabled() && x.requiresGrad;
-  return x.shareAs(s, needs ? ({ op: 'reshape', inputs: [x], attrs: null, saved: [], freed: false } as GradNode) : null, needs);
+  return x.shareAs(s, needs ? ({ op: 'reshape', inputs: [x], attrs: null, saved: [], freed: false, versions: [] } as GradNode) : null, needs);
 }
 export const view = reshape;
 

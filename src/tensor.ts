@@ -5,62 +5,88 @@ import { fail, fmt } from './errors.js';
 import { sizeOf } from './shape.js';
 import type { GradNode } from './autograd.js';
 import * as ops from './ops.js';
-import { backward as runBackward } from './autograd.js';
+import { backward as runBackward, inBackward } from './autograd.js';
 import { Buffer, engine } from './engine.js';
+import { attachNode, collected, Core, dropHandle, makeBuffer, maybeReclaim, releaseBuffer } from './lifetime.js';
+import { sameShape } from './shape.js';
 import type { NestedArray } from './creation.js';
 
 export class Tensor {
   readonly id: number;
   readonly shape: readonly number[];
   readonly size: number;
-  /** Set on tensors that an op produced while recording; null on leaves. */
-  node: GradNode | null;
   requiresGrad: boolean;
   /** Accumulated gradient of a leaf after `backward()`. */
   grad: Tensor | null = null;
   /** Stack at creation when leak tracking is on. */
   readonly createdAt: string | undefined;
-  private buf: Buffer;
-  private disposedFlag = false;
+  /** @internal The handle, storage and node with their reference counts (lifetime.ts). */
+  readonly core: Core;
 
   /** @internal Use `tensor()`, `zeros()` or an op to create tensors. */
   constructor(buf: Buffer, shape: readonly number[], node: GradNode | null, requiresGrad: boolean) {
     this.id = engine.nextId++;
-    this.buf = buf;
+    this.core = new Core(buf, node);
+    if (node) attachNode(this.core, node, node.inputs.map((t) => t.core));
     this.shape = Object.freeze([...shape]);
     this.size = sizeOf(shape);
-    this.node = node;
     this.requiresGrad = requiresGrad;
     this.createdAt = engine.trackCreation ? new Error().stack?.split('\n').slice(2, 8).join('\n') : undefined;
     engine.live++;
+    collected.register(this, this.core, this.core);
     if (engine.tracked) engine.tracked.add(this);
     const scope = engine.scopes[engine.scopes.length - 1];
     if (scope) scope.add(this);
   }
 
+  /** The autograd node that produced this tensor (null on leaves and outside recording). */
+  get node(): GradNode | null {
+    return this.core.node;
+  }
   get rank(): number {
     return this.shape.length;
   }
   get backend(): Backend {
-    return this.buf.backend;
+    const b = this.core.buf;
+    if (!b) fail('Tensor', `tensor #${this.id} ${fmt(this.shape)} was used after dispose()`);
+    return b.backend;
   }
   get isDisposed(): boolean {
-    return this.disposedFlag;
+    return !this.core.handle;
   }
-  /** @internal The backend handle; throws if the tensor was disposed. */
+  /**
+   * @internal The backend handle; throws if the tensor was disposed. While backward() runs, a tensor the user
+   * disposed but the graph still reads stays readable.
+   */
   get storage(): Storage {
-    if (this.disposedFlag) fail('Tensor', `tensor #${this.id} ${fmt(this.shape)} was used after dispose()`);
-    return this.buf.handle;
+    const c = this.core;
+    if (!c.handle && !(c.buf && inBackward())) fail('Tensor', `tensor #${this.id} ${fmt(this.shape)} was used after dispose()`);
+    if (!c.buf) fail('Tensor', `internal: the storage of tensor #${this.id} ${fmt(this.shape)} was released while the graph still needed it`);
+    return c.buf.handle;
+  }
+  /** @internal The storage for a kernel of `backend`: refuses a tensor that lives on another backend. */
+  storageOn(backend: Backend, op: string): Storage {
+    const h = this.storage;
+    if (this.backend !== backend) {
+      fail(op, `tensor #${this.id} ${fmt(this.shape)} lives on '${label(this.backend)}' but the kernel runs on '${label(backend)}'; move it with toBackend()`);
+    }
+    return h;
+  }
+  /** @internal The in-place version of the storage (shared with views). */
+  get version(): number {
+    return this.core.buf ? this.core.buf.version : -1;
   }
 
   /** A copy of the values as a Float32Array (row-major). The only way data leave a backend. */
   async data(): Promise<Float32Array> {
-    return this.backend.read(this.storage);
+    const out = await this.backend.read(this.storage);
+    await maybeReclaim();
+    return out;
   }
   /** Synchronous read, only on backends whose data are already on the host. */
   dataSync(): Float32Array {
     const b = this.backend;
-    if (!b.readSync) fail('dataSync', `backend '${b.name}:${b.mode}' cannot read synchronously; use await t.data()`);
+    if (!b.readSync) fail('dataSync', `backend '${label(b)}' cannot read synchronously; use await t.data()`);
     return b.readSync(this.storage);
   }
   /** The single value of a one-element tensor. */
@@ -83,49 +109,61 @@ export class Tensor {
     return build(0, 0);
   }
 
-  /** Frees the buffer (once no view shares it) and the gradient. Safe to call twice. */
+  /**
+   * Releases this handle and the gradient. The storage is freed once no view shares it and no recorded graph
+   * still needs it for backward (then it goes when that graph is freed). Safe to call twice.
+   */
   dispose(): void {
-    if (this.disposedFlag) return;
-    this.disposedFlag = true;
-    engine.live--;
+    if (!this.core.handle) return;
     if (engine.tracked) engine.tracked.delete(this);
     for (const s of engine.scopes) s.delete(this);
-    releaseBuffer(this.buf);
-    this.node = null;
+    collected.unregister(this.core);
     if (this.grad) {
       this.grad.dispose();
       this.grad = null;
     }
+    dropHandle(this.core);
   }
 
   /** @internal A new tensor sharing this buffer with another shape (reshape, detach). */
   shareAs(shape: readonly number[], node: GradNode | null, requiresGrad: boolean): Tensor {
-    const b = this.buf;
-    if (this.disposedFlag) fail('Tensor', `tensor #${this.id} ${fmt(this.shape)} was used after dispose()`);
+    this.storage; // throws if disposed
+    const b = this.core.buf as Buffer;
     b.refs++;
     return new Tensor(b, shape, node, requiresGrad);
   }
 
   /**
-   * Replaces the values in place with those of `src` (same shape and backend); used by optimizers and
-   * running statistics. The tensor keeps its identity, so modules and optimizers holding it see the change.
+   * Overwrites the values in place with those of `src` (same shape and backend); used by optimizers, running
+   * statistics and loadStateDict. Every view of this tensor sees the new values, and a graph that saved them
+   * refuses to backward (the version check).
    */
   assign(src: Tensor): this {
-    if (!sameDims(src.shape, this.shape)) fail('assign', `source shape ${fmt(src.shape)} differs from target shape ${fmt(this.shape)}`);
-    if (src.backend !== this.backend) fail('assign', `source lives on '${src.backend.name}:${src.backend.mode}' and target on '${this.backend.name}:${this.backend.mode}'`);
-    const old = this.buf;
-    const nb = src.buf;
-    nb.refs++;
-    this.buf = nb;
-    releaseBuffer(old);
+    if (!(src instanceof Tensor)) fail('assign', `source must be a Tensor, got ${src === null ? 'null' : typeof src}`);
+    if (!sameShape(src.shape, this.shape)) fail('assign', `source shape ${fmt(src.shape)} differs from target shape ${fmt(this.shape)}`);
+    if (src.backend !== this.backend) fail('assign', `source lives on '${label(src.backend)}' and target on '${label(this.backend)}'`);
+    if (src.core.buf === this.core.buf) return this;
+    this.backend.copyInto(this.storage, src.storage);
+    this.markModified();
     return this;
   }
 
-  /** @internal Swaps in a new backend buffer (in-place kernels that return fresh storage). */
-  setStorage(handle: Storage): void {
-    const old = this.buf;
-    this.buf = makeBuffer(old.backend, handle);
-    releaseBuffer(old);
+  /** @internal Records an in-place write (optimizer kernels call this after updating the storage). */
+  markModified(): void {
+    if (this.core.buf) this.core.buf.version++;
+  }
+
+  /** @internal Moves the values to another backend in place: the tensor keeps its identity (Module.to). */
+  moveTo(target: Backend): void {
+    const c = this.core;
+    if (!c.buf || c.buf.backend === target) return;
+    if (c.node) fail('to', `tensor #${this.id} ${fmt(this.shape)} is part of a recorded graph; only leaves (parameters, buffers) move in place`);
+    const src = c.buf.backend;
+    if (!src.readSync) fail('to', `backend '${label(src)}' cannot read synchronously; use toBackendAsync()`);
+    const moved = makeBuffer(target, target.upload(src.readSync(c.buf.handle)));
+    releaseBuffer(c.buf);
+    c.buf = moved;
+    if (this.grad) this.grad.moveTo(target);
   }
 
   /**
@@ -135,7 +173,7 @@ export class Tensor {
   toBackend(target: Backend): Tensor {
     if (target === this.backend) return this.detach();
     const src = this.backend;
-    if (!src.readSync) fail('toBackend', `backend '${src.name}:${src.mode}' cannot read synchronously; use await t.toBackendAsync()`);
+    if (!src.readSync) fail('toBackend', `backend '${label(src)}' cannot read synchronously; use await t.toBackendAsync()`);
     return fromStorage(target, target.upload(src.readSync(this.storage)), this.shape);
   }
   async toBackendAsync(target: Backend): Promise<Tensor> {
@@ -233,23 +271,12 @@ export class Tensor {
   }
 }
 
-function sameDims(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
-function makeBuffer(backend: Backend, handle: Storage): Buffer {
-  const b = new Buffer(backend, handle, backend.bytes(handle));
-  engine.buffers.add(b);
-  return b;
-}
-
-function releaseBuffer(b: Buffer): void {
-  if (--b.refs > 0) return;
-  engine.buffers.delete(b);
-  b.backend.release(b.handle);
-}
-
 /** @internal Wraps a fresh backend storage in a tensor. */
 export function fromStorage(backend: Backend, handle: Storage, shape: readonly number[], node: GradNode | null = null, requiresGrad = false): Tensor {
   return new Tensor(makeBuffer(backend, handle), shape, node, requiresGrad);
+}
+
+/** The name a backend is reported under: 'reference', 'wasm:simd-threads2', 'gpujs:webasm'. */
+export function label(b: Backend): string {
+  return b.name === 'reference' ? 'reference' : `${b.name}:${b.mode}`;
 }

@@ -4,7 +4,7 @@
 // failures: loop truncation (loopMaxIterations), f32 flat indices at or above 2^24, GL output limits.
 import { GPU, Input, WebAssemblyKernel, type IKernelRunShortcut, type Texture } from 'gpu.js';
 import * as gpujsModule from 'gpu.js';
-import type { AdamParams, AvgPoolGeometry, Backend, BatchNormGrads, BatchNormResult, BinaryOp, GemmEpilogue, MatmulGeometry, ReduceOp, SgdParams, Storage, UnaryOp, WindowGeometry } from '../backend.js';
+import { guardStorages, type AdamParams, type AvgPoolGeometry, type Backend, type BatchNormGrads, type BatchNormResult, type BinaryOp, type GemmEpilogue, type MatmulGeometry, type ReduceOp, type SgdParams, type Storage, type UnaryOp, type WindowGeometry } from '../backend.js';
 import { broadcastStrides, sizeOf, type Shape } from '../shape.js';
 import { fail } from '../errors.js';
 import { ReferenceBackend } from './reference.js';
@@ -44,6 +44,7 @@ class GpujsStorage implements Storage {
   error: unknown = null;
   freed = false;
   constructor(
+    readonly owner: GpujsBackend,
     readonly size: number,
     public host: Float32Array | null,
     public tex: Texture | null,
@@ -322,11 +323,12 @@ export class GpujsBackend implements Backend {
     if (!this.deferred) this.readSync = (s: Storage): Float32Array => this.hostOf(s).slice();
     this.gl = isGLMode(mode);
     this.gpu = new GPU({ mode });
+    guardStorages(this, (s) => s instanceof GpujsStorage && s.owner === this);
   }
 
   private make(size: number, host: Float32Array | null, tex: Texture | null): GpujsStorage {
     this.live++;
-    return new GpujsStorage(size, host, tex);
+    return new GpujsStorage(this, size, host, tex);
   }
 
   private warn(msg: string): void {
@@ -550,6 +552,14 @@ export class GpujsBackend implements Backend {
     // Earlier queued kernels may still read it: free it in turn.
     if (this.deferred) this.tail = this.tail.then(() => this.free(g));
     else this.free(g);
+  }
+
+  copyInto(dst: Storage, src: Storage): void {
+    const g = this;
+    this.inPlace([dst, src], function* () {
+      // A fresh copy (host arrays are copied on the host; textures through an identity kernel), then adopted.
+      g.swap(dst, (src as GpujsStorage).tex ? yield* g.unaryStep('pow', src, 1) : g.make(src.size, g.hostOf(src).slice(), null));
+    });
   }
 
   private free(g: GpujsStorage): void {

@@ -1,6 +1,6 @@
 // The reference backend: plain TypeScript loops with float64 accumulation. It is the oracle every other
 // backend is tested against, so it favours obviously-correct code over speed.
-import type { AdamParams, AvgPoolGeometry, Backend, BatchNormGrads, BatchNormResult, BinaryOp, ReduceOp, SgdParams, Storage, UnaryOp, WindowGeometry, MatmulGeometry } from '../backend.js';
+import { guardStorages, type AdamParams, type AvgPoolGeometry, type Backend, type BatchNormGrads, type BatchNormResult, type BinaryOp, type ReduceOp, type SgdParams, type Storage, type UnaryOp, type WindowGeometry, type MatmulGeometry } from '../backend.js';
 import { avgPoolWindow, broadcastStrides, sizeOf, stridesOf, type Shape } from '../shape.js';
 
 import { bnBackwardHost, bnForwardHost } from './batchnorm.js';
@@ -62,6 +62,10 @@ export class ReferenceBackend implements Backend {
   readonly mode = 'float64';
   readonly fallbackReason = null;
 
+  constructor() {
+    guardStorages(this, (s) => s instanceof HostStorage);
+  }
+
   upload(data: Float32Array): Storage {
     return wrap(data.slice());
   }
@@ -76,6 +80,9 @@ export class ReferenceBackend implements Backend {
   }
   release(): void {
     // Garbage collection reclaims the array.
+  }
+  copyInto(dst: Storage, src: Storage): void {
+    d(dst).set(d(src));
   }
   bytes(s: Storage): number {
     return d(s).byteLength;

@@ -1,9 +1,11 @@
 // The wasm backend: tensors live in one WebAssembly.Memory (shared with a worker pool when possible); GEMM and
 // elementwise ops run gpugrad's own emitted SIMD kernels, data movement and the rest run over the same heap.
 import { availableParallelism } from 'node:os';
-import type { AdamParams, AvgPoolGeometry, Backend, BatchNormGrads, BatchNormResult, BinaryOp, GemmEpilogue, MatmulGeometry, ReduceOp, SgdParams, Storage, UnaryOp, WindowGeometry } from '../backend.js';
+import { guardStorages, type AdamParams, type AvgPoolGeometry, type Backend, type BatchNormGrads, type BatchNormResult, type BinaryOp, type GemmEpilogue, type MatmulGeometry, type ReduceOp, type SgdParams, type Storage, type UnaryOp, type WindowGeometry } from '../backend.js';
 import { avgPoolWindow, broadcastStrides, sizeOf, stridesOf, type Shape } from '../shape.js';
-import { Heap } from '../../kernels/wasm/heap.js';
+import { Heap, HeapExhausted } from '../../kernels/wasm/heap.js';
+import { outOfMemory } from '../engine.js';
+import { fail } from '../errors.js';
 import { buildKernelModule, MAX_PAGES } from '../../kernels/wasm/module.js';
 import { MR, NR } from '../../kernels/wasm/gemm.js';
 import { WorkerPool } from '../../kernels/wasm/pool.js';
@@ -11,7 +13,7 @@ import type { WasmBinary, WasmUnary } from '../../kernels/wasm/elementwise.js';
 
 class WasmStorage implements Storage {
   released = false;
-  constructor(readonly ptr: number, readonly size: number, readonly cap: number) {}
+  constructor(readonly ptr: number, readonly size: number, readonly cap: number, readonly heap: Heap) {}
 }
 
 const st = (s: Storage): WasmStorage => s as WasmStorage;
@@ -23,6 +25,8 @@ type Kernel = (...args: number[]) => void;
 export interface WasmBackendOptions {
   /** Threads including the calling one; 1 runs everything on the calling thread. */
   threads?: number;
+  /** Cap on the heap in bytes (default and maximum: 4 GiB, all wasm32 can address); e.g. for a page that must stay small. */
+  maxBytes?: number;
 }
 
 /** Whether this runtime can run the wasm backend (WebAssembly with SIMD). */
@@ -80,13 +84,15 @@ export class WasmBackend implements Backend {
   private pool: WorkerPool | null = null;
   private readonly threads: number;
 
-  private constructor(readonly module: WebAssembly.Module, readonly memory: WebAssembly.Memory, threads: number, reason: string | null) {
+  private constructor(readonly module: WebAssembly.Module, readonly memory: WebAssembly.Memory, threads: number, reason: string | null, maxPages: number) {
     const inst = new WebAssembly.Instance(module, { env: { mem: memory } });
     this.k = inst.exports as unknown as Record<string, Kernel>;
-    this.heap = new Heap(memory, MAX_PAGES, 64);
+    this.heap = new Heap(memory, maxPages, 64);
     this.threads = threads;
     this.mode = threads > 1 ? `simd-threads${threads}` : 'simd';
     this.fallbackReason = reason;
+    // A pointer into another instance's heap would read or write this one's memory: refuse it up front.
+    guardStorages(this, (s) => s instanceof WasmStorage && s.heap === this.heap && !s.released);
   }
 
   /** Starts the backend; the Promise resolves once the worker pool is up (immediately for one thread). */
@@ -98,11 +104,14 @@ export class WasmBackend implements Backend {
   /** A backend without workers (synchronous start). `asked` only feeds the fallback reason. */
   static createSync(options: WasmBackendOptions = {}, asked = options.threads ?? 1): WasmBackend {
     const shared = wasmThreadsAvailable();
-    const memory = new WebAssembly.Memory(shared ? { initial: INITIAL_PAGES, maximum: MAX_PAGES, shared: true } : { initial: INITIAL_PAGES, maximum: MAX_PAGES });
+    const cap = options.maxBytes;
+    if (cap !== undefined && !(Number.isFinite(cap) && cap >= INITIAL_PAGES * 65536)) fail('wasm', `maxBytes must be a number of at least ${INITIAL_PAGES * 65536} (16 MiB), got ${cap}`);
+    const maxPages = cap === undefined ? MAX_PAGES : Math.min(MAX_PAGES, Math.floor(cap / 65536));
+    const memory = new WebAssembly.Memory(shared ? { initial: INITIAL_PAGES, maximum: maxPages, shared: true } : { initial: INITIAL_PAGES, maximum: maxPages });
     const module = new WebAssembly.Module(buildKernelModule(shared, INITIAL_PAGES));
     const threads = shared ? Math.max(1, Math.floor(asked)) : 1;
     const reason = !shared && asked > 1 ? 'SharedArrayBuffer is unavailable: running single-threaded' : null;
-    return new WasmBackend(module, memory, threads, reason);
+    return new WasmBackend(module, memory, threads, reason, maxPages);
   }
 
   private async startPool(): Promise<this> {
@@ -119,8 +128,17 @@ export class WasmBackend implements Backend {
   }
 
   private alloc(size: number): WasmStorage {
-    const { ptr, cap } = this.heap.alloc(size * 4);
-    return new WasmStorage(ptr, size, cap);
+    const { ptr, cap } = this.block(size * 4);
+    return new WasmStorage(ptr, size, cap, this.heap);
+  }
+  /** A heap block; exhaustion becomes an error that says what is live and what to do. */
+  private block(bytes: number): { ptr: number; cap: number } {
+    try {
+      return this.heap.alloc(bytes);
+    } catch (e) {
+      if (e instanceof HeapExhausted) outOfMemory(`wasm:${this.mode}`, e.requested, e.limit, 'the wasm32 heap');
+      throw e;
+    }
   }
   private get f(): Float32Array {
     return this.heap.f32;
@@ -157,6 +175,9 @@ export class WasmBackend implements Backend {
   }
   bytes(s: Storage): number {
     return st(s).cap;
+  }
+  copyInto(dst: Storage, src: Storage): void {
+    this.f.copyWithin(at(dst), at(src), at(src) + src.size);
   }
 
   unary(op: UnaryOp, x: Storage, param: number): Storage {
@@ -452,11 +473,11 @@ export class WasmBackend implements Backend {
     const mt = Math.ceil(m / MR);
     const nt = Math.ceil(n / NR);
     const T = this.pool && m * n * k >= THREAD_MIN_WORK ? this.threads : 1;
-    const A = this.heap.alloc(mt * MR * k * 4);
-    const B = this.heap.alloc(nt * NR * k * 4);
+    const A = this.block(mt * MR * k * 4);
+    const B = this.block(nt * NR * k * 4);
     const direct = !transposeOut && m % MR === 0 && n % NR === 0;
     const ldc = direct ? n : nt * NR;
-    const C = direct ? null : this.heap.alloc(mt * MR * ldc * 4);
+    const C = direct ? null : this.block(mt * MR * ldc * 4);
     const cp = C ? C.ptr : pc;
     try {
       if (rsA === 1 && psA !== 1 && m >= MR) {

@@ -1,9 +1,8 @@
 // Parameter initialisers with torch.nn.init's formulas, drawing from gpugrad's seeded generator.
 import { fail, fmt } from '../errors.js';
 import { globalGenerator, type Generator } from '../random.js';
-import { Tensor } from '../tensor.js';
+import { fromStorage, Tensor } from '../tensor.js';
 import { noGrad } from '../engine.js';
-import { tensor } from '../creation.js';
 
 export type Nonlinearity = 'linear' | 'relu' | 'leaky_relu' | 'tanh' | 'sigmoid';
 export type FanMode = 'fan_in' | 'fan_out';
@@ -35,7 +34,7 @@ function fillWith(t: Tensor, f: (i: number) => number): Tensor {
   const d = new Float32Array(t.size);
   for (let i = 0; i < d.length; i++) d[i] = f(i);
   noGrad(() => {
-    const src = tensor(d, t.shape);
+    const src = fromStorage(t.backend, t.backend.upload(d), t.shape); // on t's backend, not the current one
     t.assign(src);
     src.dispose();
   });

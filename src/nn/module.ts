@@ -4,6 +4,7 @@ import { fail, fmt } from '../errors.js';
 import * as o from '../ops.js';
 import { Tensor } from '../tensor.js';
 import { keep, noGrad, tidy } from '../engine.js';
+import type { Backend } from '../backend.js';
 
 export interface LoadStateDictOptions {
   /** Require the keys to match exactly (default true). Shape mismatches are errors either way. */
@@ -27,9 +28,25 @@ export abstract class Module {
 
   abstract forward(x: Tensor): Tensor;
 
+  constructor() {
+    // Every forward runs in a tidy scope: its intermediates are freed on return, except what it returns and what
+    // a recorded graph still needs for backward. This is what lets a plain PyTorch-style loop run without tidy().
+    const fwd = this.forward;
+    Object.defineProperty(this, 'forward', { value: (x: Tensor): Tensor => tidy(() => fwd.call(this, x)), writable: true, configurable: true });
+  }
+
   /** Same as forward(x); reads like calling a torch module. */
   call(x: Tensor): Tensor {
     return this.forward(x);
+  }
+
+  /**
+   * Moves every parameter, buffer and gradient to `backend` in place (the tensors keep their identity, so an
+   * optimizer built over them follows: its state moves at its next step).
+   */
+  to(backend: Backend): this {
+    for (const [, t] of this.collect('both')) t.moveTo(backend);
+    return this;
   }
 
   /**

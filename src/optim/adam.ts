@@ -36,7 +36,8 @@ export class Adam extends Optimizer {
 
   protected update(p: Tensor, g: Tensor, _i: number, s: ParamState): void {
     s.step++;
-    p.backend.adamStep(p.storage, g.storage, s.tensors.get('expAvg')!.storage, s.tensors.get('expAvgSq')!.storage, {
+    const be = p.backend;
+    be.adamStep(p.storage, g.storageOn(be, 'Adam.step'), s.tensors.get('expAvg')!.storageOn(be, 'Adam.step'), s.tensors.get('expAvgSq')!.storageOn(be, 'Adam.step'), {
       lr: this.lr,
       beta1: this.beta1,
       beta2: this.beta2,

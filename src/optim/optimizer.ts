@@ -6,7 +6,7 @@
 import { fail, fmt } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { keep, noGrad, tidy } from '../engine.js';
-import { zeros } from '../creation.js';
+import { zerosLike } from '../creation.js';
 
 /** Per-parameter state of an optimizer: named tensors (momentum, moments) and the step count. */
 export interface ParamState {
@@ -61,7 +61,12 @@ export abstract class Optimizer {
       if (!p.grad) return;
       if (p.isDisposed) fail(`${this.kind}.step`, `parameter ${i} ${fmt(p.shape)} was disposed`);
       if (p.grad.backend !== p.backend) fail(`${this.kind}.step`, `parameter ${i} and its gradient live on different backends`);
-      this.update(p, p.grad, i, this.paramState(i));
+      const s = this.paramState(i);
+      // State follows its parameter (Module.to moves parameters in place; the state moves here, once).
+      for (const t of s.tensors.values()) if (t.backend !== p.backend) t.moveTo(p.backend);
+      this.update(p, p.grad, i, s);
+      p.markModified();
+      for (const t of s.tensors.values()) t.markModified();
     });
   }
 
@@ -75,7 +80,8 @@ export abstract class Optimizer {
     if (!s) {
       const p = this.params[i];
       // Optimizer state lives as long as the optimizer, whatever tidy scope step() runs in.
-      const tensors = new Map(this.stateNames().map((n) => [n, keep(zeros(p.shape))] as [string, Tensor]));
+      // On the parameter's backend, whatever backend is current now.
+      const tensors = new Map(this.stateNames().map((n) => [n, keep(zerosLike(p))] as [string, Tensor]));
       s = { step: 0, tensors };
       this.state.set(i, s);
     }

@@ -38,7 +38,8 @@ export class SGD extends Optimizer {
 
   protected update(p: Tensor, g: Tensor, _i: number, s: ParamState): void {
     const buf = s.tensors.get('momentumBuffer') ?? null;
-    p.backend.sgdStep(p.storage, g.storage, buf ? buf.storage : null, {
+    const be = p.backend;
+    be.sgdStep(p.storage, g.storageOn(be, 'SGD.step'), buf ? buf.storageOn(be, 'SGD.step') : null, {
       lr: this.lr,
       momentum: this.momentum,
       dampening: this.dampening,

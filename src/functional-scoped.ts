@@ -1,0 +1,17 @@
+// The F namespace users import: functional.ts with each composite function run in its own tidy scope, so a call
+// made outside any module or tidy() (a loss in a training loop, say) frees its intermediates on return instead of
+// leaving them for the garbage collector. Whatever a graph still needs for backward stays (see lifetime.ts).
+import { scoped } from './engine.js';
+import * as impl from './functional.js';
+
+export * from './functional.js';
+export const conv2d = scoped(impl.conv2d);
+export const conv2dAffine = scoped(impl.conv2dAffine);
+export const unfold = scoped(impl.unfold);
+export const batchNorm2d = scoped(impl.batchNorm2d);
+export const adaptiveAvgPool2d = scoped(impl.adaptiveAvgPool2d);
+export const linear = scoped(impl.linear);
+export const logSoftmax = scoped(impl.logSoftmax);
+export const softmax = scoped(impl.softmax);
+export const crossEntropy = scoped(impl.crossEntropy);
+export const mseLoss = scoped(impl.mseLoss);
