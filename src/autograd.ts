@@ -194,7 +194,7 @@ function walk(root: Tensor, gradient: Tensor | undefined, retainGraph: boolean):
       }
       if (node.freed) {
         g.dispose();
-        fail('backward', `trying to backward through the graph a second time (op '${node.op}'); pass { retainGraph: true } to the first backward()`);
+        fail('backward', 'the graph of this tensor was already freed by a previous backward() (trying to backward through it a second time); pass { retainGraph: true } to the first backward() to keep it');
       }
       const rule = rules[node.op] as GradRule<Prim>;
       const ins = rule(g, node, t);
