@@ -75,6 +75,8 @@ export class WasmBackend implements Backend {
   readonly name = 'wasm';
   readonly mode: string;
   readonly fallbackReason: string | null;
+  /** wasm32 addresses 65536 pages of 64 KiB: 4 GiB for every tensor together. */
+  readonly maxBytes = MAX_PAGES * 65536;
   private readonly heap: Heap;
   private readonly k: Record<string, Kernel>;
   private pool: WorkerPool | null = null;
