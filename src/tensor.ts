@@ -8,6 +8,7 @@ import * as ops from './ops.js';
 import { backward as runBackward } from './autograd.js';
 import { Buffer, engine } from './engine.js';
 import type { NestedArray } from './creation.js';
+import { formatTensor } from './print.js';
 
 export class Tensor {
   readonly id: number;
@@ -143,8 +144,9 @@ export class Tensor {
     return fromStorage(target, target.upload(await this.data()), this.shape);
   }
 
+  /** The values (summarised like PyTorch's), shape, backend and autograd state; see print.ts. */
   toString(): string {
-    return `Tensor(${fmt(this.shape)}, ${this.backend.name}${this.requiresGrad ? ', requiresGrad' : ''})`;
+    return formatTensor(this);
   }
 
   // ---- autograd ----
@@ -230,6 +232,11 @@ export class Tensor {
   }
   matmul(b: Tensor): Tensor {
     return ops.matmul(this, b);
+  }
+
+  /** console.log and util.inspect print the same text as toString() instead of the backend's internals. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return formatTensor(this);
   }
 }
 
