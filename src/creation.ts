@@ -4,7 +4,7 @@
 // checked here at runtime and refused with a GpugradError naming the call and the argument; sizes are checked
 // against the backend's limit before any host copy is made.
 import { currentBackend, type Backend } from './backend.js';
-import { fail, fmt } from './errors.js';
+import { describeValue as describe, fail, fmt } from './errors.js';
 import { sizeOf, type Shape } from './shape.js';
 import { globalGenerator } from './random.js';
 import { fromStorage, Tensor } from './tensor.js';
@@ -28,21 +28,6 @@ export type SizeArgs = [shape: readonly number[], options?: TensorOptions] | [..
 const MAX_RANK = 64;
 /** The longest typed array V8 (Node 20) allocates; a host copy of more values cannot be made at all. */
 const HOST_MAX_ELEMENTS = 2 ** 32;
-
-/** Names a value for an error message: its type, and the value itself where short. */
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (v === undefined) return 'undefined';
-  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 20 ? `${v.slice(0, 20)}…` : v)}`;
-  if (typeof v === 'bigint') return `the BigInt ${v}n`;
-  if (typeof v === 'number' || typeof v === 'boolean') return `the ${typeof v} ${v}`;
-  if (typeof v === 'function') return 'a function';
-  if (typeof v === 'symbol') return 'a symbol';
-  if (v instanceof Tensor) return `a Tensor ${fmt(v.shape)}`;
-  if (Array.isArray(v)) return `an array of length ${v.length}`;
-  const name = (v as object).constructor?.name;
-  return name && name !== 'Object' ? `a ${name}` : 'an object';
-}
 
 function isPlainOptions(v: unknown): v is TensorOptions {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v) && !(v instanceof Tensor);

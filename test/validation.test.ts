@@ -2,7 +2,8 @@
 // constructors) is a GpugradError naming the call and the argument, never a raw TypeError or a stack overflow;
 // the values PyTorch accepts (booleans, BigInts, typed arrays, zeros(2, 3)) are accepted.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { arange, full, ones, onesLike, rand, randn, setBackend, tensor, wasmAvailable, zeros, zerosLike, type Tensor } from '../src/index.js';
+import { arange, full, nn, ones, onesLike, rand, randn, setBackend, tensor, wasmAvailable, zeros, zerosLike, type Tensor } from '../src/index.js';
+import { SGD } from '../src/optim/index.js';
 import { errorOf } from './helpers/errors.js';
 
 // The calls below are deliberately ill-typed, as a JavaScript caller may write them.
@@ -125,6 +126,53 @@ describe('shapes given as an array or as sizes', () => {
     refused(() => (full as any)([2], 'x'), 'full', /value must be a number, got the string "x"/);
     refused(() => (zerosLike as any)([2]), 'zerosLike', /expected a Tensor, got an array/);
     refused(() => (arange as any)('3'), 'arange', /start must be a number/);
+  });
+});
+
+describe('module and optimizer constructors from JavaScript', () => {
+  // Construct with arguments a JavaScript caller might pass; the compiler would refuse every one of them.
+  const make = (C: unknown, ...args: unknown[]) => () => new (C as new (...a: unknown[]) => unknown)(...args);
+
+  it('a missing argument is named, with the call to write', () => {
+    refused(make(nn.Conv2d, 3, 4), 'Conv2d', /kernelSize must be an integer >= 1 or a pair \[h, w\] of them, got undefined/, /new Conv2d\(inChannels, outChannels, kernelSize, options\?\)/);
+    refused(make(nn.Linear, 3), 'Linear', /outFeatures must be a positive integer, got undefined/, /new Linear\(inFeatures, outFeatures/);
+    refused(make(nn.BatchNorm2d), 'BatchNorm2d', /numFeatures must be a positive integer, got undefined/);
+    refused(make(nn.MaxPool2d), 'MaxPool2d', /kernelSize .* got undefined/, /new MaxPool2d\(kernelSize/);
+    refused(make(nn.AvgPool2d), 'AvgPool2d', /kernelSize .* got undefined/);
+    refused(make(nn.AdaptiveAvgPool2d), 'AdaptiveAvgPool2d', /outputSize .* got undefined/);
+  });
+
+  it('a mistyped or out-of-range argument is named with the value given', () => {
+    refused(make(nn.Conv2d, '3', 4, 3), 'Conv2d', /inChannels must be a positive integer, got the string "3"/);
+    refused(make(nn.Conv2d, 3, 4, [3]), 'Conv2d', /kernelSize .* got \[3\]/);
+    refused(make(nn.Conv2d, 3, 4, 3, { stride: 0 }), 'Conv2d', /options.stride must be an integer >= 1/, /got the number 0/);
+    refused(make(nn.Conv2d, 3, 4, 3, { padding: [1, -1] }), 'Conv2d', /options.padding must be an integer >= 0/);
+    refused(make(nn.Conv2d, 3, 4, 3, { bias: 'no' }), 'Conv2d', /options.bias must be a boolean, got the string "no"/);
+    refused(make(nn.Conv2d, 3, 4, 3, { strides: 2 }), 'Conv2d', /unknown option 'strides' \(known: stride, padding/);
+    refused(make(nn.Conv2d, 3, 4, 3, 2), 'Conv2d', /options must be an object/, /got the number 2/);
+    refused(make(nn.Linear, 3, 4, { bias: 1 }), 'Linear', /options.bias must be a boolean/);
+    refused(make(nn.BatchNorm2d, 3, 0.1), 'BatchNorm2d', /options must be an object/);
+    refused(make(nn.BatchNorm2d, 3, { eps: '1' }), 'BatchNorm2d', /options.eps/);
+    refused(make(nn.MaxPool2d, 3, { ceilMode: 1 }), 'MaxPool2d', /options.ceilMode must be a boolean/);
+    refused(make(nn.AvgPool2d, '2'), 'AvgPool2d', /got the string "2"/);
+    refused(make(nn.AvgPool2d, 2, { dilation: 2 }), 'AvgPool2d', /unknown option 'dilation'/);
+    refused(make(nn.AdaptiveAvgPool2d, [1, 0]), 'AdaptiveAvgPool2d', /outputSize .* got \[1,0\]/);
+    refused(make(nn.Flatten, 'a'), 'Flatten', /startDim must be an integer/);
+    refused(make(nn.Sequential, new nn.ReLU(), 3), 'Sequential', /argument 1 must be a Module, got the number 3/);
+    refused(make(nn.Sequential, [new nn.ReLU()]), 'Sequential', /argument 0 must be a Module, got an array/, /new Sequential\(\.\.\.list\)/);
+    refused(make(SGD), 'SGD', /params must be an iterable of tensors, got undefined/);
+    refused(make(SGD, ones([2], { requiresGrad: true }), { lr: 0.1 }), 'SGD', /got a Tensor \[2\]; wrap a single tensor in an array/);
+  });
+
+  it('valid calls still build, in every form the typings allow', () => {
+    expect(new nn.Conv2d(3, 4, [3, 1], { stride: [2, 1], padding: 1, dilation: 1, groups: 1, bias: false }).weight.shape).toEqual([4, 3, 3, 1]);
+    expect(new nn.Conv2d(3, 4, 3, { stride: undefined }).stride).toEqual([1, 1]);
+    expect(new nn.Linear(3, 4, { bias: false }).bias).toBeNull();
+    expect(new nn.BatchNorm2d(3, { momentum: null, affine: false, trackRunningStats: true, eps: 1e-3 }).momentum).toBeNull();
+    expect(new nn.MaxPool2d([2, 2], { stride: 1, padding: 1, dilation: 1, ceilMode: true }).options.ceilMode).toBe(true);
+    expect(new nn.AvgPool2d(2, { countIncludePad: false }).options.kernelSize).toBe(2);
+    expect(new nn.AdaptiveAvgPool2d([1, 1]).outputSize).toEqual([1, 1]);
+    expect(new nn.Sequential(new nn.ReLU(), new nn.Flatten(0, -1)).length).toBe(2);
   });
 });
 
