@@ -26,6 +26,7 @@ describe('gpugrad CLI refuses bad input clearly', () => {
       [['train', '--lr', 'fast'], /--lr must be a number, got 'fast'/],
       [['train', '--optimizer', 'rmsprop'], /--optimizer must be one of sgd, adam, adamw/],
       [['train', '--batch-size', '0'], /--batch-size must be at least 1/],
+      [['train', '--accumulate', '0'], /--accumulate must be at least 1/],
       [['summary', 'vgg16'], /unknown model 'vgg16'/],
     ];
     // Independent subprocesses: run them side by side.
