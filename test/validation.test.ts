@@ -7,7 +7,6 @@ import { SGD } from '../src/optim/index.js';
 import { errorOf } from './helpers/errors.js';
 
 // The calls below are deliberately ill-typed, as a JavaScript caller may write them.
-/* eslint-disable @typescript-eslint/no-explicit-any */
 const anyTensor = tensor as (...args: any[]) => Tensor;
 const anyZeros = zeros as (...args: any[]) => Tensor;
 
@@ -37,7 +36,7 @@ describe('tensor() data from JavaScript', () => {
     refused(() => anyTensor([() => 1]), 'tensor', /data\[0\] is a function/);
     refused(() => anyTensor([Symbol('s')]), 'tensor', /data\[0\] is a symbol/);
     refused(() => anyTensor(new Map()), 'tensor', /got a Map/);
-    refused(() => anyTensor([1, , 3]), 'tensor', /data\[1\] is an empty slot/); // eslint-disable-line no-sparse-arrays
+    refused(() => anyTensor([1, , 3]), 'tensor', /data\[1\] is an empty slot/);
   });
 
   it('refuses a cyclic array instead of overflowing the stack', () => {
