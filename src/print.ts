@@ -2,10 +2,35 @@
 // them out (precision 4, summarised with '...' past 1000 elements, 3 edge items, lines of 80 columns), then its
 // shape, backend and autograd state. Values are shown only where the backend reads synchronously; elsewhere the
 // text says how to get them. Printing never throws.
+import { describeValue, fail } from './errors.js';
 import type { Tensor } from './tensor.js';
 
-/** PyTorch's defaults (torch.set_printoptions). */
-export const printOptions = { precision: 4, threshold: 1000, edgeitems: 3, linewidth: 80 };
+export interface PrintOptions {
+  /** Digits after the decimal point (default 4). */
+  precision: number;
+  /** Tensors with more elements are summarised (default 1000). */
+  threshold: number;
+  /** Items kept at each end of a summarised dimension (default 3). */
+  edgeitems: number;
+  /** Characters per line before rows wrap (default 80). */
+  linewidth: number;
+}
+
+/** PyTorch's defaults. */
+const printOptions: PrintOptions = { precision: 4, threshold: 1000, edgeitems: 3, linewidth: 80 };
+
+/** Changes how tensors print, like torch.set_printoptions; returns the previous settings. */
+export function setPrintOptions(options: Partial<PrintOptions>): PrintOptions {
+  const was = { ...printOptions };
+  if (typeof options !== 'object' || options === null) fail('setPrintOptions', `options must be an object like { precision: 2 }, got ${describeValue(options)}`);
+  for (const [k, v] of Object.entries(options)) {
+    if (!(k in printOptions)) fail('setPrintOptions', `unknown option '${k}' (known: ${Object.keys(printOptions).join(', ')})`);
+    const min = k === 'precision' || k === 'threshold' ? 0 : 1;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || (k === 'precision' && v > 20)) fail('setPrintOptions', `${k} must be an integer >= ${min}${k === 'precision' ? ' and <= 20' : ''}, got ${describeValue(v)}`);
+  }
+  Object.assign(printOptions, options);
+  return was;
+}
 
 const PREFIX = 'tensor(';
 

@@ -3,7 +3,7 @@
 // autograd state; a backend that cannot read synchronously says how to get the values.
 import { inspect } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { arange, ones, setBackend, tensor, zeros, type Backend } from '../src/index.js';
+import { GpugradError, arange, ones, setBackend, setPrintOptions, tensor, zeros, type Backend } from '../src/index.js';
 import { fromStorage } from '../src/tensor.js';
 
 let ref: Backend;
@@ -88,5 +88,18 @@ describe('printing a tensor', () => {
     const d = ones([2]);
     d.dispose();
     expect(String(d)).toBe('tensor(<disposed>, shape=[2], backend=reference)');
+  });
+
+  it('setPrintOptions changes precision, threshold, edge items and line width, like torch.set_printoptions', () => {
+    const was = setPrintOptions({ precision: 2, threshold: 5, edgeitems: 1 });
+    try {
+      expect(body(String(tensor([1.2345, 2, 3])))).toBe('[1.23, 2.00, 3.00]');
+      expect(body(String(arange(6).div(2)))).toBe('[0.00,  ..., 2.50]');
+    } finally {
+      setPrintOptions(was);
+    }
+    expect(body(String(tensor([1.2345, 2, 3])))).toBe('[1.2345, 2.0000, 3.0000]');
+    expect(() => setPrintOptions({ precision: -1 })).toThrow(GpugradError);
+    expect(() => setPrintOptions({ edgeItems: 2 } as never)).toThrow(/unknown option 'edgeItems'/);
   });
 });
