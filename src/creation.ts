@@ -49,11 +49,21 @@ function checkSizes(op: string, arg: string, shape: unknown): number[] {
   const dims = Array.from(shape as ArrayLike<unknown>);
   dims.forEach((d, i) => {
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
-      const shown = dims.map((x) => (typeof x === 'number' ? String(x) : typeof x === 'string' ? JSON.stringify(x) : String(x))).join(',');
+      const shown = dims.map(shortText).join(',');
       fail(op, `${arg} [${shown}] has ${describe(d)} at index ${i}; sizes must be non-negative integers`);
     }
   });
   return dims as number[];
+}
+
+/** A size as the caller wrote it: 2.5, "3", [3], undefined. */
+function shortText(x: unknown): string {
+  if (typeof x === 'number') return String(x);
+  try {
+    return JSON.stringify(x) ?? String(x);
+  } catch {
+    return String(x); // BigInts
+  }
 }
 
 /** Reads `zeros([2, 3], opts)` and `zeros(2, 3, opts)` alike. */
