@@ -109,6 +109,11 @@ export interface Backend {
   readonly mode: string;
   /** Why the backend runs in a mode other than the one asked for, or null. */
   readonly fallbackReason: string | null;
+  /**
+   * The most bytes one storage can ever take here (4 GiB for wasm32's heap), where the backend has such a
+   * limit; creation functions refuse larger tensors before making any host copy.
+   */
+  readonly maxBytes?: number;
 
   upload(data: Float32Array): Storage;
   fill(size: number, value: number): Storage;

@@ -18,3 +18,23 @@ export function fmt(shape: readonly number[]): string {
 export function fail(op: string, message: string): never {
   throw new GpugradError(op, message);
 }
+
+/**
+ * Names a value for a refusal, the way a JavaScript caller would recognise it: 'the string "3"', 'null',
+ * 'an array of length 2', 'a Tensor [2,3]', 'a Map'.
+ */
+export function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (v === undefined) return 'undefined';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 20 ? `${v.slice(0, 20)}…` : v)}`;
+  if (typeof v === 'bigint') return `the BigInt ${v}n`;
+  if (typeof v === 'number' || typeof v === 'boolean') return `the ${typeof v} ${v}`;
+  if (typeof v === 'function') return 'a function';
+  if (typeof v === 'symbol') return 'a symbol';
+  if (Array.isArray(v)) return `an array of length ${v.length}`;
+  const name = (v as object).constructor?.name;
+  // Tensor is named by shape without importing it (tensor.ts imports this file).
+  const shape = (v as { shape?: unknown }).shape;
+  if (name === 'Tensor' && Array.isArray(shape)) return `a Tensor ${fmt(shape as number[])}`;
+  return name && name !== 'Object' ? `a ${name}` : 'an object';
+}

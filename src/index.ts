@@ -100,6 +100,7 @@ export { loadSafetensors, saveSafetensors, loadTorchStateDict } from './io/node.
 export { GpujsBackend, gpujsModeAvailable, gpujsThreadsAvailable, installWebGPU, fastestGpujsMode, type GpujsMode } from './backends/gpujs.js';
 export { WasmBackend, wasmAvailable, wasmThreadsAvailable, defaultWasmThreads, type WasmBackendOptions } from './backends/wasm.js';
 export { summary, type ModelSummary, type SummaryRow, type SummaryOptions } from './summary.js';
+export { setPrintOptions, type PrintOptions } from './print.js';
 // Training: optimizers and schedules, and the browser-safe data pieces (file loaders stay in src/data, Node-only).
 export * as optim from './optim/index.js';
 export { splitHoldout, subset, type ImageDataset } from './data/dataset.js';

@@ -18,10 +18,14 @@ export class Core {
   handle = true;
   graphRefs = 0;
   valueRefs = 0;
+  /** The backend the storage lives on (kept after the storage is released, for messages and printing). */
+  backend: Backend;
   constructor(
     public buf: Buffer | null,
     public node: GradNode | null,
-  ) {}
+  ) {
+    this.backend = (buf as Buffer).backend;
+  }
 }
 
 export function makeBuffer(backend: Backend, handle: Storage): Buffer {

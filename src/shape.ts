@@ -26,7 +26,7 @@ export function sameShape(a: Shape, b: Shape): boolean {
 
 export function checkShape(op: string, arg: string, shape: Shape): void {
   for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) fail(op, `${arg} shape ${fmt(shape)} has a dimension that is not a non-negative integer`);
+    if (!Number.isInteger(d) || d < 0) fail(op, `${arg} ${fmt(shape)} has a dimension that is not a non-negative integer`);
   }
 }
 

@@ -10,6 +10,7 @@ import { Buffer, engine } from './engine.js';
 import { attachNode, collected, Core, dropHandle, makeBuffer, maybeReclaim, releaseBuffer } from './lifetime.js';
 import { sameShape } from './shape.js';
 import type { NestedArray } from './creation.js';
+import { formatTensor } from './print.js';
 
 export class Tensor {
   readonly id: number;
@@ -47,9 +48,7 @@ export class Tensor {
     return this.shape.length;
   }
   get backend(): Backend {
-    const b = this.core.buf;
-    if (!b) fail('Tensor', `tensor #${this.id} ${fmt(this.shape)} was used after dispose()`);
-    return b.backend;
+    return this.core.backend;
   }
   get isDisposed(): boolean {
     return !this.core.handle;
@@ -163,6 +162,7 @@ export class Tensor {
     const moved = makeBuffer(target, target.upload(src.readSync(c.buf.handle)));
     releaseBuffer(c.buf);
     c.buf = moved;
+    c.backend = target;
     if (this.grad) this.grad.moveTo(target);
   }
 
@@ -181,8 +181,9 @@ export class Tensor {
     return fromStorage(target, target.upload(await this.data()), this.shape);
   }
 
+  /** The values (summarised like PyTorch's), shape, backend and autograd state; see print.ts. */
   toString(): string {
-    return `Tensor(${fmt(this.shape)}, ${this.backend.name}${this.requiresGrad ? ', requiresGrad' : ''})`;
+    return formatTensor(this);
   }
 
   // ---- autograd ----
@@ -268,6 +269,11 @@ export class Tensor {
   }
   matmul(b: Tensor): Tensor {
     return ops.matmul(this, b);
+  }
+
+  /** console.log and util.inspect print the same text as toString() instead of the backend's internals. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return formatTensor(this);
   }
 }
 

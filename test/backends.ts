@@ -52,6 +52,16 @@ function gpujsWanted(mode: string): boolean {
   return !only || only.split(',').includes(mode);
 }
 
+/**
+ * The test backends that can run here, resolved once per file with a top-level await, so that a test on an
+ * unavailable backend is reported as skipped (`it.skipIf(!ready.has(tb))`) instead of returning early and
+ * counting as passed.
+ */
+export async function readyBackends(all: readonly TestBackend[] = testBackends): Promise<Set<TestBackend>> {
+  const ok = await Promise.all(all.map(async (b) => [b, await b.available()] as const));
+  return new Set(ok.filter(([, a]) => a).map(([b]) => b));
+}
+
 /** Selects a test backend (awaiting asynchronous starts). */
 export async function useBackend(tb: TestBackend): Promise<void> {
   await setBackend(tb.name, tb.options ?? {});

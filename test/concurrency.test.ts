@@ -2,7 +2,9 @@
 // never sees a buffer that was freed and reused after the call.
 import { describe, expect, it } from 'vitest';
 import { F, manualSeed, randn, resnet50, setBackend, tensor, tidy } from '../src/index.js';
-import { testBackends, useBackend, type TestBackend } from './backends.js';
+import { readyBackends, testBackends, useBackend, type TestBackend } from './backends.js';
+
+const ready = await readyBackends();
 
 const tiny = { layers: [1, 1, 1, 1], widths: [4, 4, 8, 8], inChannels: 1, stemKernel: 3, stemStride: 1, maxPool: false, numClasses: 5 } as const;
 
@@ -27,8 +29,7 @@ async function build(tb: TestBackend): Promise<{ forward(x: Float32Array): Promi
 const others = testBackends.slice(1);
 
 describe.each(others)('reference beside $label', (tb) => {
-  it('interleaved forwards match the results each backend gives alone', async () => {
-    if (!(await tb.available())) return;
+  it.skipIf(!ready.has(tb))('interleaved forwards match the results each backend gives alone', async () => {
     await setBackend('reference');
     const input = (await randn([2, 1, 6, 6]).data()).slice();
     const a = await build(testBackends[0]);
@@ -45,8 +46,7 @@ describe.each(others)('reference beside $label', (tb) => {
     aloneB.forEach((v, i) => expect(Math.abs(v - aloneA[i])).toBeLessThanOrEqual(atol + rtol * Math.abs(aloneA[i]) + 1e-4));
   });
 
-  it('a pending data() read keeps the values of the moment it was called', async () => {
-    if (!(await tb.available())) return;
+  it.skipIf(!ready.has(tb))('a pending data() read keeps the values of the moment it was called', async () => {
     await useBackend(tb);
     const values = Float32Array.from({ length: 4096 }, (_, i) => i);
     const t = tensor(values, [4096]);

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { decodeImage, encodePng, imageToTensor, resizePlanar, IMAGENET_MEAN, IMAGENET_STD } from '../src/io/image.js';
-import { niceTicks, plotPanels } from '../src/cli/plot.js';
+import { maxTicks, niceTicks, plotPanels } from '../src/cli/plot.js';
 import '../src/index.js'; // registers the backends
 
 describe('image decoding', () => {
@@ -93,6 +93,50 @@ describe('plot', () => {
     );
   });
 
+  // Ends drawn from every corner of the doubles: NaN, ±Infinity, ±0, subnormals, ±MAX_VALUE, and ranges an ulp
+  // or a few wide (a single-step training run plotted a loss range 1 ulp wide and niceTicks never returned).
+  const anyDouble = fc.oneof(
+    fc.double(),
+    fc.constantFrom(NaN, Infinity, -Infinity, 0, -0, Number.MIN_VALUE, -Number.MIN_VALUE, Number.MAX_VALUE, -Number.MAX_VALUE, 2.2250738585072014e-308),
+  );
+  const nearby = fc.tuple(anyDouble, fc.integer({ min: 0, max: 8 })).map(([v, ulps]) => {
+    let w = v;
+    for (let i = 0; i < ulps && Number.isFinite(w); i++) w = nextUp(w);
+    return [v, w] as const;
+  });
+  it('property: niceTicks returns, for any ends, a bounded ascending list that covers a finite range', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.tuple(anyDouble, anyDouble), nearby), fc.integer({ min: -2, max: 12 }), ([a, b], target) => {
+        const t = niceTicks(a, b, target);
+        expect(t.length).toBeLessThanOrEqual(maxTicks(target));
+        for (let i = 1; i < t.length; i++) expect(t[i]).toBeGreaterThan(t[i - 1]);
+        expect(t.every(Number.isFinite)).toBe(true);
+        if (!Number.isFinite(a) || !Number.isFinite(b)) return;
+        const [lo, hi] = a <= b ? [a, b] : [b, a];
+        expect(t.length).toBeGreaterThanOrEqual(1);
+        if (lo === hi) {
+          expect(t).toEqual([lo]);
+          return;
+        }
+        // Inside the range (to a millionth of it), and no gap at either end wider than the tick step.
+        const slack = (hi / 2 - lo / 2) * 2e-6;
+        expect(t[0]).toBeGreaterThanOrEqual(lo - slack);
+        expect(t[t.length - 1]).toBeLessThanOrEqual(hi + slack);
+        if (t.length === 1) return;
+        const gap = t[1] / 2 - t[0] / 2;
+        expect(t[0] / 2 - lo / 2).toBeLessThanOrEqual(gap * (1 + 1e-6));
+        expect(hi / 2 - t[t.length - 1] / 2).toBeLessThanOrEqual(gap * (1 + 1e-6));
+      }),
+      { numRuns: 2000, examples: [[[0.30000000000000004, nextUp(0.30000000000000004)], 5], [[1, 1], 5], [[NaN, 1], 5], [[-Number.MAX_VALUE, Number.MAX_VALUE], 5], [[0, Number.MIN_VALUE], 5]] },
+    );
+  });
+
+  it('plots a series whose values differ by one ulp (a single-step run)', () => {
+    const y = 2.302585092994046;
+    const bytes = plotPanels([{ title: 'loss', series: [{ label: 'a', color: [200, 0, 0], points: [[1, y], [1, nextUp(y)]] }] }], 200, 120);
+    expect(PNG.sync.read(Buffer.from(bytes)).width).toBe(200);
+  });
+
   it('draws the series in their colours inside a white PNG', () => {
     const bytes = plotPanels([{ title: 'loss', series: [{ label: 'a', color: [200, 0, 0], points: [[0, 1], [1, 0.5], [2, 0.2]] }] }], 200, 120);
     const png = PNG.sync.read(Buffer.from(bytes));
@@ -107,3 +151,12 @@ describe('plot', () => {
     expect(white).toBeGreaterThan(png.width * png.height * 0.7);
   });
 });
+
+/** The next double above v (v finite). */
+function nextUp(v: number): number {
+  if (v === 0) return Number.MIN_VALUE;
+  const f = new Float64Array([v]);
+  const i = new BigInt64Array(f.buffer);
+  i[0] += v > 0 ? 1n : -1n;
+  return f[0];
+}

@@ -5,7 +5,9 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { GpugradError, memory, tensor, tidy, type Tensor } from '../src/index.js';
 import { Adam, AdamW, CosineAnnealingLR, SGD, StepLR, type Optimizer } from '../src/optim/index.js';
-import { testBackends, useBackend } from './backends.js';
+import { readyBackends, testBackends, useBackend } from './backends.js';
+
+const ready = await readyBackends();
 
 interface Step {
   loss: number;
@@ -54,8 +56,7 @@ function close(got: ArrayLike<number>, want: number[], tol: number): void {
 for (const tb of testBackends) {
   describe(`optimizers vs torch.optim on ${tb.label}`, () => {
     for (const run of fx.runs) {
-      it(`${run.name}: 10 steps match`, async () => {
-        if (!(await tb.available())) return;
+      it.skipIf(!ready.has(tb))(`${run.name}: 10 steps match`, async () => {
         await useBackend(tb);
         const x = tensor(fx.X, [8, 4]);
         const y = tensor(fx.Y, [8, 3]);
@@ -80,8 +81,7 @@ for (const tb of testBackends) {
       });
     }
 
-    it('stateDict/loadStateDict: a restored optimizer continues the same trajectory', async () => {
-      if (!(await tb.available())) return;
+    it.skipIf(!ready.has(tb))('stateDict/loadStateDict: a restored optimizer continues the same trajectory', async () => {
       await useBackend(tb);
       for (const run of fx.runs.filter((r) => r.name !== 'sgd')) {
         const x = tensor(fx.X, [8, 4]);
@@ -108,8 +108,7 @@ for (const tb of testBackends) {
       }
     });
 
-    it('stateDict copies and dispose leave nothing behind', async () => {
-      if (!(await tb.available())) return;
+    it.skipIf(!ready.has(tb))('stateDict copies and dispose leave nothing behind', async () => {
       await useBackend(tb);
       const p = tensor([1, 2, 3], [3], { requiresGrad: true });
       const before = memory().tensors;
@@ -127,8 +126,7 @@ for (const tb of testBackends) {
       p.dispose();
     });
 
-    it('steps do not grow memory', async () => {
-      if (!(await tb.available())) return;
+    it.skipIf(!ready.has(tb))('steps do not grow memory', async () => {
       await useBackend(tb);
       const w = tensor(fx.W0, [4, 3], { requiresGrad: true });
       const x = tensor(fx.X, [8, 4]);
@@ -259,8 +257,7 @@ for (const tb of testBackends) {
       for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual(1e-5 + 1e-4 * Math.abs(want[i]));
     };
 
-    it('SGD (momentum, dampening, nesterov, weight decay)', async () => {
-      if (!(await tb.available())) return;
+    it.skipIf(!ready.has(tb))('SGD (momentum, dampening, nesterov, weight decay)', async () => {
       await useBackend(tb);
       await fc.assert(
         fc.asyncProperty(vec.chain((p0) => fc.tuple(fc.constant(p0), grads(p0.length))), fc.double({ min: 1e-3, max: 0.5, noNaN: true }), fc.constantFrom(0, 0.5, 0.9), fc.constantFrom(0, 0.3), fc.constantFrom(0, 1e-2), fc.boolean(), async ([p0, gs], lr, momentum, damp, wd, nest) => {
@@ -284,8 +281,7 @@ for (const tb of testBackends) {
       );
     });
 
-    it('Adam and AdamW', async () => {
-      if (!(await tb.available())) return;
+    it.skipIf(!ready.has(tb))('Adam and AdamW', async () => {
       await useBackend(tb);
       await fc.assert(
         fc.asyncProperty(vec.chain((p0) => fc.tuple(fc.constant(p0), grads(p0.length))), fc.double({ min: 1e-4, max: 0.1, noNaN: true }), fc.constantFrom(0.8, 0.9), fc.constantFrom(0.99, 0.999), fc.constantFrom(1e-8, 1e-3), fc.constantFrom(0, 0.05), fc.boolean(), async ([p0, gs], lr, b1, b2, eps, wd, decoupled) => {

@@ -1,12 +1,14 @@
 // Short soak (CI): training a small Bottleneck ResNet must not grow memory() or the process after warm-up.
 import { describe, expect, it } from 'vitest';
 import { formatSoak, soak, testBackends } from './helpers/soak.js';
+import { readyBackends } from './backends.js';
+
+const ready = await readyBackends();
 
 const STEPS = Number(process.env.GPUGRAD_SOAK_STEPS ?? 200);
 
 describe.each(testBackends)('soak on $label', (tb) => {
-  it(`${STEPS} training steps keep tensors and bytes flat`, async () => {
-    if (!(await tb.available())) return;
+  it.skipIf(!ready.has(tb))(`${STEPS} training steps keep tensors and bytes flat`, async () => {
     const r = await soak(tb, STEPS, 25, 50);
     console.log(`soak ${formatSoak(r)}`);
     const after = r.samples.filter((s) => s.step > 50);

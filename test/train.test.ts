@@ -5,9 +5,9 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { F, manualSeed, memory, registeredBackends, setBackend, tidy } from '../src/index.js';
+import { F, manualSeed, memory, registeredBackends, setBackend, tensor, tidy } from '../src/index.js';
 import { buildNet, digitNetConfig } from '../src/cli/model.js';
-import type { TrainLog } from '../src/cli/train.js';
+import { accumulateMicroBatch, type TrainLog } from '../src/cli/train.js';
 import { DataLoader, loadMnistPackage, subset } from '../src/data/index.js';
 import { encodePng } from '../src/io/image.js';
 import { SGD } from '../src/optim/index.js';
@@ -79,6 +79,71 @@ describe('training failures', () => {
     const r = await runCli(['train', '--resume', join(root, 'nowhere')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/no log\.json there/);
+  });
+});
+
+describe('gradient accumulation (--accumulate N)', () => {
+  it('N micro-batches with the loss scaled by 1/N step as one N×-batch step (eval-mode batch norm)', async () => {
+    await setBackend('reference');
+    const ds = subset(loadMnistPackage(), Array.from({ length: 12 }, (_, i) => i * 300));
+    const x = Float32Array.from(ds.pixels, (v) => v / 255);
+    const build = () => {
+      manualSeed(5);
+      const model = buildNet(digitNetConfig(2, [1, 1, 1, 1], 2), true);
+      // Eval mode: batch norm uses its running statistics, the one thing that legitimately differs with batch size.
+      model.eval();
+      return { model, opt: new SGD(model.parameters(), { lr: 0.1, momentum: 0.9 }) };
+    };
+    const big = build();
+    const acc = build();
+    const xs = (a: number, b: number) => tensor(x.subarray(a * 784, b * 784), [b - a, 1, 28, 28]);
+    for (let step = 0; step < 2; step++) {
+      const whole = xs(0, 12);
+      const r = accumulateMicroBatch(big.model, big.opt, whole, ds.labels, true, 1);
+      big.opt.step();
+      const micro: number[] = [];
+      for (const [a, b] of [[0, 4], [4, 8], [8, 12]]) {
+        const part = xs(a, b);
+        const m = accumulateMicroBatch(acc.model, acc.opt, part, ds.labels.subarray(a, b), a === 0, 3);
+        micro.push(m.loss.itemSync());
+        for (const t of [part, m.loss, m.logits]) t.dispose();
+      }
+      acc.opt.step();
+      // The mean of the micro-batch losses is the big batch's loss; the parameters move alike.
+      expect(micro.reduce((u, v) => u + v) / 3).toBeCloseTo(r.loss.itemSync(), 5);
+      for (const t of [whole, r.loss, r.logits]) t.dispose();
+      const pa = big.model.parameters();
+      const pb = acc.model.parameters();
+      pa.forEach((p, i) => {
+        const [u, v] = [p.dataSync(), pb[i].dataSync()];
+        for (let j = 0; j < u.length; j++) expect(Math.abs(u[j] - v[j])).toBeLessThan(1e-5 + 1e-5 * Math.abs(u[j]));
+      });
+    }
+    for (const m of [big, acc]) {
+      m.opt.dispose();
+      m.model.dispose();
+    }
+  });
+
+  it('the CLI takes N micro-batches per optimizer step, the last step of an epoch taking what is left', async () => {
+    const runs = await Promise.all(
+      ['2', '3'].map(async (n) => {
+        const out = join(root, `accumulate-${n}`);
+        const r = await runCli(['train', ...TINY, '--epochs', '1', '--backend', 'reference', '--accumulate', n, '--out', out]);
+        return { r, log: readLog(out) };
+      }),
+    );
+    for (const { r } of runs) {
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).not.toMatch(/tensors still live/);
+    }
+    // 64 images in micro-batches of 16: 4 per epoch, so 2 steps at N=2 and 2 (3 + 1) at N=3.
+    expect(runs[0].r.stdout).toMatch(/batch 16 × 2 accumulated/);
+    expect(runs[0].log.steps.map((s) => s.step)).toEqual([1, 2]);
+    expect(runs[1].log.steps.map((s) => s.step)).toEqual([1, 2]);
+    expect(runs[0].log.options.accumulate).toBe(2);
+    expect(runs[0].log.steps.every((s) => Number.isFinite(s.loss))).toBe(true);
   });
 });
 

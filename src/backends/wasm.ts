@@ -79,6 +79,8 @@ export class WasmBackend implements Backend {
   readonly name = 'wasm';
   readonly mode: string;
   readonly fallbackReason: string | null;
+  /** The heap's cap: wasm32 addresses 65536 pages of 64 KiB, 4 GiB for every tensor together, unless capped lower. */
+  readonly maxBytes: number;
   private readonly heap: Heap;
   private readonly k: Record<string, Kernel>;
   private pool: WorkerPool | null = null;
@@ -88,6 +90,7 @@ export class WasmBackend implements Backend {
     const inst = new WebAssembly.Instance(module, { env: { mem: memory } });
     this.k = inst.exports as unknown as Record<string, Kernel>;
     this.heap = new Heap(memory, maxPages, 64);
+    this.maxBytes = this.heap.limitBytes();
     this.threads = threads;
     this.mode = threads > 1 ? `simd-threads${threads}` : 'simd';
     this.fallbackReason = reason;

@@ -114,14 +114,43 @@ export function textWidth(s: string, scale = 2): number {
   return [...s].filter((ch) => GLYPHS[ch] ?? GLYPHS[ch.toLowerCase()]).length * 4 * scale;
 }
 
-/** 'nice' tick positions (1, 2, 5 × 10^k steps) covering [lo, hi]. */
+/** The most ticks niceTicks returns for a given target (a 1-2-5 step gives at most ~2.5 per target tick). */
+export function maxTicks(target: number): number {
+  return 4 * tickTarget(target) + 4;
+}
+
+function tickTarget(target: number): number {
+  return Math.min(50, Math.max(1, Math.floor(target) || 1));
+}
+
+/**
+ * 'nice' tick positions (1, 2, 5 × 10^k steps) inside [lo, hi]. Ticks are counted by an integer index rather
+ * than by adding the step, so a range a few ulps wide (where v + step === v) cannot loop forever; where the
+ * step is not representable beside the values (tiny relative width, subnormal or overflowing spans) the two
+ * ends are the ticks. Non-finite ends give only the finite ones.
+ */
 export function niceTicks(lo: number, hi: number, target = 5): number[] {
-  if (!(hi > lo)) return [lo];
-  const raw = (hi - lo) / target;
+  if (!Number.isFinite(lo) || !Number.isFinite(hi)) return [lo, hi].filter((v, i, a) => Number.isFinite(v) && a.indexOf(v) === i);
+  if (hi < lo) [lo, hi] = [hi, lo];
+  if (hi === lo) return [lo];
+  const n = tickTarget(target);
+  const ends = [lo, hi];
+  // Halves first: hi − lo overflows for ends near ±Number.MAX_VALUE.
+  const raw = ((hi / 2 - lo / 2) / n) * 2;
   const mag = Math.pow(10, Math.floor(Math.log10(raw)));
   const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
+  if (!(step > 0) || !Number.isFinite(step)) return ends;
+  const k0 = Math.ceil(lo / step - 1e-9);
+  const k1 = Math.floor(hi / step + 1e-9);
+  // lo/step is rounded to ~|k|·2⁻⁵³ steps: past 2³⁰ a tick could land outside the range (the labels could not
+  // tell such ticks apart anyway), and a step below the values' spacing would repeat ticks.
+  if (!(k1 >= k0) || k1 - k0 + 1 > maxTicks(n) || Math.max(Math.abs(k0), Math.abs(k1)) > 2 ** 30) return ends;
   const out: number[] = [];
-  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+  for (let k = k0; k <= k1; k++) {
+    const v = k === 0 ? 0 : k * step;
+    if (out.length && !(v > out[out.length - 1])) return ends;
+    out.push(v);
+  }
   return out;
 }
 
@@ -150,7 +179,9 @@ function drawPanel(cv: Canvas, p: Panel, ox: number, W: number, H: number): void
   if (x1 <= x0) x1 = x0 + 1;
   let [y0, y1] = p.yRange ?? (pts.length ? [Math.min(...pts.map((q) => q[1])), Math.max(...pts.map((q) => q[1]))] : [0, 1]);
   if (!p.yRange) {
-    const m = (y1 - y0) * 0.05 || Math.abs(y0) * 0.05 || 1;
+    // A range a few ulps wide (a single-step run) gets a margin relative to its values, as a flat one does.
+    let m = (y1 - y0) * 0.05;
+    if (!(m > Math.max(Math.abs(y0), Math.abs(y1)) * 1e-9)) m = Math.abs(y0) * 0.05 || 1;
     y0 -= m;
     y1 += m;
   }

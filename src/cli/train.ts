@@ -10,6 +10,7 @@ import type { ResNet } from '../models/resnet.js';
 import { Adam, AdamW, CosineAnnealingLR, SGD, StepLR, type LRScheduler, type Optimizer } from '../optim/index.js';
 import { manualSeed } from '../random.js';
 import { memory, noGrad, tidy } from '../engine.js';
+import type { Tensor } from '../tensor.js';
 import { UsageError, type OptionSpec, type OptionValue } from './args.js';
 import { buildNet, digitNetConfig, loadOptimizer, MODEL_FILE, OPTIM_FILE, readWeights, saveCheckpoint, type NetConfig } from './model.js';
 import { plotPanels } from './plot.js';
@@ -21,7 +22,8 @@ import { summary } from '../summary.js';
  */
 export const TRAIN_OPTIONS: Record<string, OptionSpec & { default?: OptionValue }> = {
   epochs: { kind: 'int', min: 1, help: 'passes over the training images', default: 5 },
-  'batch-size': { kind: 'int', min: 1, help: 'images per step', default: 32 },
+  'batch-size': { kind: 'int', min: 1, help: 'images per forward pass (micro-batch)', default: 32 },
+  accumulate: { kind: 'int', min: 1, help: 'micro-batches per optimizer step (gradient accumulation: the step of an N× batch, in the memory of one)', default: 1 },
   lr: { kind: 'number', min: 0, help: 'peak learning rate', default: 0.2 },
   optimizer: { kind: 'string', choices: ['sgd', 'adam', 'adamw'], help: 'update rule', default: 'sgd' },
   momentum: { kind: 'number', min: 0, help: 'SGD momentum', default: 0.9 },
@@ -162,6 +164,22 @@ function countCorrect(logits: Float32Array, labels: Int32Array, classes: number)
   return c;
 }
 
+/**
+ * Forward and backward of one micro-batch, adding its gradient to those already accumulated (zeroed first when
+ * `first`). The loss is scaled by 1/`of`, the micro-batches in this optimizer step, so `of` equal micro-batches
+ * leave the gradient of their mean loss: one step over an `of`× batch, up to batch-norm batch statistics.
+ * Returns the unscaled loss and the logits.
+ */
+export function accumulateMicroBatch(model: ResNet, optim: Optimizer, x: Tensor, labels: F.Labels, first: boolean, of: number): { loss: Tensor; logits: Tensor } {
+  return tidy(() => {
+    if (first) optim.zeroGrad();
+    const logits = model.forward(x);
+    const loss = F.crossEntropy(logits, labels);
+    (of > 1 ? loss.div(of) : loss).backward();
+    return { loss, logits };
+  });
+}
+
 function fmtTime(s: number): string {
   if (!Number.isFinite(s)) return '--:--';
   const m = Math.floor(s / 60);
@@ -203,9 +221,12 @@ export async function train(o: Map<string, OptionValue>, say: (line: string) => 
   const model = buildNet(config, true);
   const optim = makeOptimizer(o, model);
   const batchSize = opt<number>(o, 'batch-size');
+  const accumulate = opt<number>(o, 'accumulate');
   const epochs = opt<number>(o, 'epochs');
   const loader = new DataLoader(trainSet, { batchSize, shuffle: true, seed, mean: config.mean[0], std: config.std[0], maxShift: opt<number>(o, 'shift'), dropLast: trainSet.count > batchSize });
-  const totalSteps = loader.length * epochs;
+  // An epoch's last step takes the micro-batches left over when they do not divide evenly.
+  const stepsPerEpoch = Math.ceil(loader.length / accumulate);
+  const totalSteps = stepsPerEpoch * epochs;
   const schedule = makeSchedule(o, optim, totalSteps);
 
   let startEpoch = 0;
@@ -217,7 +238,7 @@ export async function train(o: Map<string, OptionValue>, say: (line: string) => 
     startEpoch = loadOptimizer(join(outDir, OPTIM_FILE), model, optim);
     if (startEpoch !== log.epochs.length || w.epoch !== startEpoch) fail('train', `--resume ${resume}: weights (epoch ${w.epoch}), optimizer (epoch ${startEpoch}) and log (${log.epochs.length} epochs) disagree`);
     log.steps = log.steps.filter((s) => s.epoch < startEpoch);
-    schedule?.setEpoch(startEpoch * loader.length);
+    schedule?.setEpoch(startEpoch * stepsPerEpoch);
     if (startEpoch >= epochs) {
       say(`nothing to do: the run in ${outDir} already has ${startEpoch} epochs (ask for more with --epochs)`);
       return 0;
@@ -246,7 +267,7 @@ export async function train(o: Map<string, OptionValue>, say: (line: string) => 
     say(`note: 'reference' is the float64 test oracle and trains slowly${others.length ? `; faster: --backend ${others.join(' | ')}` : ''}`);
   }
   say(`gpugrad train: backend ${getBackend()}, ${trainSet.name}: ${trainSet.count} training / ${testSet.count} held-out images`);
-  say(`model: Bottleneck ResNet ${config.layers.join(',')} blocks, widths ${config.widths.join(',')}, ${model.numParameters().toLocaleString('en-US')} parameters, ${(summary(model, [1, 1, 28, 28]).totalMacs / 1e6).toFixed(1)} MMAC per image; ` + `${opt<string>(o, 'optimizer')} lr ${opt<number>(o, 'lr')} (${opt<string>(o, 'schedule')}), batch ${batchSize}, ${epochs} epochs` + (startEpoch ? `, resuming after epoch ${startEpoch}` : ''));
+  say(`model: Bottleneck ResNet ${config.layers.join(',')} blocks, widths ${config.widths.join(',')}, ${model.numParameters().toLocaleString('en-US')} parameters, ${(summary(model, [1, 1, 28, 28]).totalMacs / 1e6).toFixed(1)} MMAC per image; ` + `${opt<string>(o, 'optimizer')} lr ${opt<number>(o, 'lr')} (${opt<string>(o, 'schedule')}), batch ${batchSize}${accumulate > 1 ? ` × ${accumulate} accumulated` : ''}, ${epochs} epochs` + (startEpoch ? `, resuming after epoch ${startEpoch}` : ''));
 
   const writeLog = (): void => {
     log!.totalSeconds += (performance.now() - tLast) / 1000;
@@ -255,9 +276,10 @@ export async function train(o: Map<string, OptionValue>, say: (line: string) => 
     writeFileSync(join(outDir, 'plot.png'), plotLog(log!));
   };
   let tLast = t0;
-  let step = startEpoch * loader.length;
+  let step = startEpoch * stepsPerEpoch;
   const tTrain = performance.now();
   let stepsRun = 0;
+  let imagesRun = 0;
   const stopAfter = Math.min(epochs, (o.get('stop-after') as number | undefined) ?? epochs);
   for (let epoch = startEpoch; epoch < stopAfter; epoch++) {
     const te = performance.now();
@@ -265,22 +287,19 @@ export async function train(o: Map<string, OptionValue>, say: (line: string) => 
     let correct = 0;
     let seen = 0;
     let k = 0;
+    let stepLoss = 0;
     for (const b of loader.epoch(epoch)) {
-      const { loss, logits } = tidy(() => {
-        optim.zeroGrad();
-        const logits = model.forward(b.x);
-        const loss = F.crossEntropy(logits, b.labels);
-        loss.backward();
-        return { loss, logits };
-      });
+      const groupStart = k - (k % accumulate);
+      const group = Math.min(accumulate, loader.length - groupStart);
+      const { loss, logits } = accumulateMicroBatch(model, optim, b.x, b.labels, k === groupStart, group);
       b.x.dispose();
       const lv = await loss.item();
       const lg = await logits.data();
       loss.dispose();
       logits.dispose();
-      step++;
       k++;
       if (!Number.isFinite(lv)) {
+        step++;
         optim.zeroGrad();
         const kept = existsSync(join(outDir, MODEL_FILE)) ? `${join(outDir, MODEL_FILE)} keeps the last good weights (not overwritten)` : 'no epoch finished, so no weights were written';
         log.stopped = { reason: `loss is ${lv}`, step, epoch: epoch + 1 };
@@ -291,18 +310,25 @@ export async function train(o: Map<string, OptionValue>, say: (line: string) => 
         model.dispose();
         return 1;
       }
-      optim.step();
-      log.steps.push({ step, epoch, loss: lv, lr: optim.lr });
-      schedule?.step();
-      stepsRun++;
+      stepLoss += lv / group;
+      if (k - groupStart === group) {
+        optim.step();
+        step++;
+        log.steps.push({ step, epoch, loss: stepLoss, lr: optim.lr });
+        schedule?.step();
+        stepsRun++;
+        stepLoss = 0;
+      }
       lossSum += lv * b.labels.length;
       correct += countCorrect(lg, b.labels, 10);
       seen += b.labels.length;
+      imagesRun += b.labels.length;
       if (showProgress) {
         const el = (performance.now() - tTrain) / 1000;
         const left = totalSteps - step;
+        const perStep = stepsRun ? el / stepsRun : Infinity;
         const bar = '█'.repeat(Math.round((20 * k) / loader.length)).padEnd(20, '·');
-        process.stdout.write(`\r epoch ${epoch + 1}/${epochs} ${bar} ${k}/${loader.length}  loss ${(lossSum / seen).toFixed(4)}  acc ${((100 * correct) / seen).toFixed(1)}%  ${((stepsRun * batchSize) / el).toFixed(0)} img/s  ETA ${fmtTime((el / stepsRun) * left)} `);
+        process.stdout.write(`\r epoch ${epoch + 1}/${epochs} ${bar} ${k}/${loader.length}  loss ${(lossSum / seen).toFixed(4)}  acc ${((100 * correct) / seen).toFixed(1)}%  ${(imagesRun / el).toFixed(0)} img/s  ETA ${fmtTime(perStep * left)} `);
       }
     }
     if (showProgress) process.stdout.write('\n');

@@ -1,6 +1,6 @@
 // The standard layers (Conv2d, BatchNorm2d, pools, Linear, ...) as Modules over the functions in F,
 // with PyTorch's constructor arguments, attribute names and default initialisation.
-import { fail, fmt } from '../errors.js';
+import { describeValue, fail, fmt } from '../errors.js';
 import * as F from '../functional.js';
 import * as o from '../ops.js';
 import type { Generator } from '../random.js';
@@ -16,9 +16,51 @@ function pairOf(v: Pair): [number, number] {
   return typeof v === 'number' ? [v, v] : [v[0], v[1]];
 }
 
-function positiveInt(op: string, name: string, v: number): void {
-  if (!Number.isInteger(v) || v < 1) fail(op, `${name} must be a positive integer, got ${v}`);
+// ---- constructor argument checks (JavaScript callers have no compiler to catch a missing or mistyped one) ----
+
+function positiveInt(op: string, name: string, v: unknown): void {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) fail(op, `${name} must be a positive integer, got ${describeValue(v)}${v === undefined ? ` (${USAGE[op] ?? op})` : ''}`);
 }
+
+/** How each layer is called, quoted when a required argument is missing. */
+const USAGE: Record<string, string> = {
+  Conv2d: 'new Conv2d(inChannels, outChannels, kernelSize, options?)',
+  Linear: 'new Linear(inFeatures, outFeatures, options?)',
+  BatchNorm2d: 'new BatchNorm2d(numFeatures, options?)',
+  MaxPool2d: 'new MaxPool2d(kernelSize, options?)',
+  AvgPool2d: 'new AvgPool2d(kernelSize, options?)',
+  AdaptiveAvgPool2d: 'new AdaptiveAvgPool2d(outputSize)',
+};
+
+/** An integer >= min, or a pair of them (kernel sizes, strides, padding). */
+function checkPair(op: string, name: string, v: unknown, min: number): void {
+  const ok = (d: unknown): boolean => typeof d === 'number' && Number.isInteger(d) && d >= min;
+  if (ok(v) || (Array.isArray(v) && v.length === 2 && v.every(ok))) return;
+  fail(op, `${name} must be an integer >= ${min} or a pair [h, w] of them, got ${Array.isArray(v) ? JSON.stringify(v) : describeValue(v)}${v === undefined ? ` (${USAGE[op] ?? op})` : ''}`);
+}
+
+/** The options object: an object (or undefined), with only the keys the layer knows, each of the right type. */
+function checkOptions(op: string, options: unknown, known: Record<string, (v: unknown) => string | null>): void {
+  if (options === undefined) return;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) fail(op, `options must be an object like { ${Object.keys(known)[0]}: … }, got ${describeValue(options)}`);
+  for (const [k, v] of Object.entries(options)) {
+    const check = known[k];
+    if (!check) fail(op, `unknown option '${k}' (known: ${Object.keys(known).join(', ')})`);
+    if (v === undefined) continue;
+    const why = check(v);
+    if (why) fail(op, `options.${k} must be ${why}, got ${describeValue(v)}`);
+  }
+}
+
+const isBool = (v: unknown): string | null => (typeof v === 'boolean' ? null : 'a boolean');
+const pairAtLeast =
+  (min: number) =>
+  (v: unknown): string | null => {
+    const ok = (d: unknown): boolean => typeof d === 'number' && Number.isInteger(d) && d >= min;
+    return ok(v) || (Array.isArray(v) && v.length === 2 && v.every(ok)) ? null : `an integer >= ${min} or a pair [h, w] of them`;
+  };
+const isPositiveInt = (v: unknown): string | null => (typeof v === 'number' && Number.isInteger(v) && v >= 1 ? null : 'a positive integer');
+const isGenerator = (v: unknown): string | null => (typeof v === 'object' && v !== null && typeof (v as Generator).uniform === 'function' ? null : 'a Generator');
 
 let deferInit = 0;
 
@@ -72,10 +114,13 @@ export class Conv2d extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
 
-  constructor(inChannels: number, outChannels: number, kernelSize: Pair, options: Conv2dOptions = {}) {
+  constructor(inChannels: number, outChannels: number, kernelSize: Pair, options?: Conv2dOptions) {
     super();
     positiveInt('Conv2d', 'inChannels', inChannels);
     positiveInt('Conv2d', 'outChannels', outChannels);
+    checkPair('Conv2d', 'kernelSize', kernelSize, 1);
+    checkOptions('Conv2d', options, { stride: pairAtLeast(1), padding: pairAtLeast(0), dilation: pairAtLeast(1), groups: isPositiveInt, bias: isBool, generator: isGenerator });
+    options ??= {};
     this.inChannels = inChannels;
     this.outChannels = outChannels;
     this.kernelSize = pairOf(kernelSize);
@@ -144,6 +189,12 @@ export class BatchNorm2d extends Module {
   constructor(numFeatures: number, options: BatchNorm2dOptions = {}) {
     super();
     positiveInt('BatchNorm2d', 'numFeatures', numFeatures);
+    checkOptions('BatchNorm2d', options, {
+      eps: (v) => (typeof v === 'number' ? null : 'a positive number'),
+      momentum: (v) => (v === null || typeof v === 'number' ? null : 'a number in [0, 1] or null'),
+      affine: isBool,
+      trackRunningStats: isBool,
+    });
     this.numFeatures = numFeatures;
     this.eps = options.eps ?? 1e-5;
     this.momentum = options.momentum === undefined ? 0.1 : options.momentum;
@@ -205,6 +256,8 @@ export class MaxPool2d extends Module {
   readonly options: F.MaxPool2dOptions;
   constructor(kernelSize: Pair, options: Omit<F.MaxPool2dOptions, 'kernelSize'> = {}) {
     super();
+    checkPair('MaxPool2d', 'kernelSize', kernelSize, 1);
+    checkOptions('MaxPool2d', options, { stride: pairAtLeast(1), padding: pairAtLeast(0), dilation: pairAtLeast(1), ceilMode: isBool });
     this.options = { ...options, kernelSize };
   }
   forward(x: Tensor): Tensor {
@@ -219,6 +272,8 @@ export class AvgPool2d extends Module {
   readonly options: F.AvgPool2dOptions;
   constructor(kernelSize: Pair, options: Omit<F.AvgPool2dOptions, 'kernelSize'> = {}) {
     super();
+    checkPair('AvgPool2d', 'kernelSize', kernelSize, 1);
+    checkOptions('AvgPool2d', options, { stride: pairAtLeast(1), padding: pairAtLeast(0), ceilMode: isBool, countIncludePad: isBool });
     this.options = { ...options, kernelSize };
   }
   forward(x: Tensor): Tensor {
@@ -232,6 +287,7 @@ export class AvgPool2d extends Module {
 export class AdaptiveAvgPool2d extends Module {
   constructor(readonly outputSize: Pair) {
     super();
+    checkPair('AdaptiveAvgPool2d', 'outputSize', outputSize, 1);
   }
   forward(x: Tensor): Tensor {
     return F.adaptiveAvgPool2d(x, this.outputSize);
@@ -247,6 +303,9 @@ export class Flatten extends Module {
     readonly endDim = -1,
   ) {
     super();
+    for (const [name, v] of [['startDim', startDim], ['endDim', endDim]] as const) {
+      if (typeof v !== 'number' || !Number.isInteger(v)) fail('Flatten', `${name} must be an integer (negative counts from the end), got ${describeValue(v)}`);
+    }
   }
   forward(x: Tensor): Tensor {
     return o.flatten(x, this.startDim, this.endDim);
@@ -269,6 +328,7 @@ export class Linear extends Module {
     super();
     positiveInt('Linear', 'inFeatures', inFeatures);
     positiveInt('Linear', 'outFeatures', outFeatures);
+    checkOptions('Linear', options, { bias: isBool, generator: isGenerator });
     this.weight = this.registerParameter('weight', zeros([outFeatures, inFeatures]));
     this.bias = options.bias ?? true ? this.registerParameter('bias', zeros([outFeatures])) : null;
     this.generator = options.generator;
@@ -294,6 +354,11 @@ export class Sequential extends Module {
   private readonly list: Module[];
   constructor(...modules: Module[]) {
     super();
+    modules.forEach((m: unknown, i) => {
+      if (m instanceof Module) return;
+      const hint = Array.isArray(m) ? ' (pass the modules as separate arguments: new Sequential(...list))' : '';
+      fail('Sequential', `argument ${i} must be a Module, got ${describeValue(m)}${hint}`);
+    });
     this.list = modules;
     modules.forEach((m, i) => this.registerModule(String(i), m));
   }

@@ -3,7 +3,7 @@
 // One parameter group per optimizer (enough for the demo and the common case); `lr` is a plain mutable
 // field so schedulers can change it between steps. The state dict mirrors torch.optim's layout:
 // per-parameter state keyed by the parameter's index, plus the hyper-parameters.
-import { fail, fmt } from '../errors.js';
+import { describeValue, fail, fmt } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { keep, noGrad, tidy } from '../engine.js';
 import { zerosLike } from '../creation.js';
@@ -35,6 +35,10 @@ export abstract class Optimizer {
   abstract readonly kind: string;
 
   constructor(op: string, params: Iterable<Tensor>, lr: number) {
+    if (params === null || typeof (params as { [Symbol.iterator]?: unknown })?.[Symbol.iterator] !== 'function') {
+      const hint = params instanceof Tensor ? `wrap a single tensor in an array: new ${op}([p], …)` : 'pass model.parameters() or a list such as [w, b]';
+      fail(op, `params must be an iterable of tensors, got ${describeValue(params)}; ${hint}`);
+    }
     const list = [...params];
     if (list.length === 0) fail(op, 'got an empty parameter list');
     const seen = new Set<Tensor>();
