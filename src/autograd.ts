@@ -5,7 +5,7 @@ import { fail, fmt } from './errors.js';
 import { sameShape } from './shape.js';
 import { fromStorage, type Tensor } from './tensor.js';
 import { freeNode, pin, unpin } from './lifetime.js';
-import { keep, noGrad, tidy } from './engine.js';
+import { keep, noGrad, tidy, withGrad } from './engine.js';
 import { onesLike } from './creation.js';
 import * as o from './ops.js';
 
@@ -40,6 +40,8 @@ export interface PrimAttrs {
   avgPool2d: AvgPoolGeometry;
   /** Training-mode batch norm of x [n,c,h,w] with weight and bias [c]; saves the batch mean and variance. */
   batchNorm: { eps: number };
+  /** Activation checkpointing: y = fn(inputs) kept without its graph; backward runs fn again to get one. */
+  checkpoint: { fn: (...xs: Tensor[]) => Tensor };
 }
 export type Prim = keyof PrimAttrs;
 
@@ -120,7 +122,22 @@ const rules: { [P in Prim]: GradRule<P> } = {
     const b = g.backend;
     const r = b.batchNormBackward(g.storage, x.storage, x.shape, n.saved[0].storage, n.saved[1].storage, w.storage, n.attrs.eps);
     return [fromStorage(b, r.dx, x.shape), fromStorage(b, r.dweight, w.shape), fromStorage(b, r.dbias, w.shape)];
+  },  // Recompute the segment with recording on, from detached copies of its inputs, and back-propagate g through
+  // it: parameters inside accumulate their gradients there, the inputs' come back as this rule's answer.
+  checkpoint: (g, n) => {
+    const xs = n.inputs.map((x) => x.detach().requiresGrad_(x.requiresGrad));
+    const y = withGrad(() => n.attrs.fn(...xs));
+    if (!sameShape(y.shape, g.shape)) fail('checkpoint', `the function gave ${fmt(y.shape)} when recomputed but ${fmt(g.shape)} the first time; it must be deterministic`);
+    if (y.requiresGrad) y.backward(g);
+    y.dispose();
+    return xs.map((x) => {
+      const gx = x.grad;
+      x.grad = null;
+      x.dispose();
+      return gx;
+    });
   },
+
 };
 
 /**
@@ -155,6 +172,7 @@ const reads: { [P in Prim]: { inputs: readonly number[] | 'all'; output: boolean
   maxPool2d: { inputs: [], output: false },
   avgPool2d: { inputs: [], output: false },
   batchNorm: { inputs: [0, 1], output: false },
+  checkpoint: { inputs: 'all', output: false },
 };
 
 /** @internal What a node of `op` reads in backward (lifetime.ts keeps exactly those storages). */

@@ -58,6 +58,17 @@ export function noGrad<T>(fn: () => T): T {
   return result;
 }
 
+/** Runs `fn` with recording on, even inside noGrad (torch.enable_grad); activation checkpointing needs it. */
+export function withGrad<T>(fn: () => T): T {
+  const depth = engine.noGradDepth;
+  engine.noGradDepth = 0;
+  try {
+    return fn();
+  } finally {
+    engine.noGradDepth = depth;
+  }
+}
+
 /**
  * The async form of noGrad: nothing records until the returned Promise settles. Like tidyAsync it is a
  * process-wide switch, so other async work running meanwhile does not record either.

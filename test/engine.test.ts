@@ -140,6 +140,30 @@ describe('autograd keeps what it needs', () => {
   });
 });
 
+describe('activation checkpointing', () => {
+  it('nn.checkpoint gives the same values and gradients, holding only the segment inputs until backward', async () => {
+    manualSeed(4);
+    const block = new nn.Sequential(new nn.Conv2d(3, 8, 3, { padding: 1 }), new nn.BatchNorm2d(8), new nn.ReLU(), new nn.Conv2d(8, 3, 3, { padding: 1 }));
+    block.eval(); // deterministic recompute (batch statistics would be too, but running stats would update twice)
+    const x = randn([2, 3, 6, 6], { requiresGrad: true });
+    const plain = block.forward(x).pow(2).sum();
+    const heldPlain = memory().buffers;
+    plain.backward();
+    const want = { x: await values(x.grad as Tensor), w: await values(block.parameters()[0].grad as Tensor) };
+    x.zeroGrad();
+    block.zeroGrad();
+    plain.dispose();
+    const base = memory().buffers;
+    const ck = nn.checkpoint((t) => block.forward(t), x).pow(2).sum();
+    const heldCk = memory().buffers;
+    expect(heldCk - base).toBeLessThan(heldPlain - base);
+    ck.backward();
+    const close = (a: number[], b: number[]): void => a.forEach((v, i) => expect(v).toBeCloseTo(b[i], 4));
+    close(await values(x.grad as Tensor), want.x);
+    close(await values(block.parameters()[0].grad as Tensor), want.w);
+  });
+});
+
 describe('views share storage', () => {
   it('detach, reshape, flatten, squeeze and unsqueeze see a later assign', async () => {
     const c = tensor([1, 2, 3, 4], [1, 4]);

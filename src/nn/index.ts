@@ -21,3 +21,4 @@ export {
   type LinearOptions,
 } from './layers.js';
 export * as init from './init.js';
+export { checkpoint } from './checkpoint.js';
