@@ -5,6 +5,7 @@ import { SGD } from '../../src/optim/index.js';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { testBackends, useBackend, type TestBackend } from '../backends.js';
+import { buildNet, digitNetConfig } from '../../src/cli/model.js';
 
 // A full GC before each sample, so the JS heap figure measures what is reachable, not GC timing.
 setFlagsFromString('--expose-gc');
@@ -90,6 +91,51 @@ export async function soak(tb: TestBackend, steps: number, every = 50, warmup = 
   model.dispose();
   x.dispose();
   return result;
+}
+
+/**
+ * The loop a PyTorch user writes, with no tidy() and no dispose(): zeroGrad, forward, loss, backward, step, and
+ * the loss read each step, on the `npm start` digit network (width 8, one Bottleneck per stage, 3×3 stem with
+ * stride 2) at batch 8 of 28×28 images. Memory must stay bounded by what the engine frees on its own.
+ */
+export async function soakPlain(tb: TestBackend, steps: number, every = 50, warmup = every): Promise<SoakResult> {
+  await useBackend(tb);
+  manualSeed(7);
+  const model = buildNet(digitNetConfig(8, [1, 1, 1, 1], 2));
+  model.train();
+  const opt = new SGD(model.parameters(), { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
+  const labels = Array.from({ length: 8 }, (_, i) => i % 10);
+  const samples: SoakSample[] = [];
+  const t0 = performance.now();
+  for (let step = 1; step <= steps; step++) {
+    const x = randn([8, 1, 28, 28]); // a fresh batch each step, as a data loader gives
+    opt.zeroGrad();
+    const out = model.forward(x);
+    const loss = F.crossEntropy(out, labels);
+    loss.backward();
+    opt.step();
+    await loss.item();
+    if (step % every === 0) {
+      const m = memory();
+      const u = process.memoryUsage();
+      samples.push({ step, tensors: m.tensors, bytes: m.bytes, rss: u.rss, heap: u.heapUsed + u.external });
+    }
+  }
+  const ms = (performance.now() - t0) / steps;
+  const after = samples.filter((s) => s.step > warmup);
+  const xs = after.map((s) => s.step);
+  model.dispose();
+  opt.dispose();
+  return {
+    backend: `${tb.label} (plain loop)`,
+    steps,
+    samples,
+    tensorSlope: slope(xs, after.map((s) => s.tensors)),
+    byteSlope: slope(xs, after.map((s) => s.bytes)),
+    rssSlope: slope(xs, after.map((s) => s.rss)),
+    heapSlope: slope(xs, after.map((s) => s.heap)),
+    msPerStep: ms,
+  };
 }
 
 export function formatSoak(r: SoakResult): string {
