@@ -56,8 +56,9 @@ export interface Conv2dOptions {
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}): Tensor {
   const c = convSetup('conv2d', x, weight, bias, options);
   const y = convGemm(c, x, weight);
-  // [O, N·L] → [N, O, oh, ow]
+  // [O, N·L] → [N, O, oh, ow]; the GEMM's own layout is not needed after that (a graph keeps what it reads).
   let out = fromChannelRows(y, c);
+  y.dispose();
   if (bias) out = o.add(out, o.reshape(bias, [1, c.oc, 1, 1]));
   return out;
 }
@@ -106,9 +107,13 @@ function convCols(c: ConvSetup, x: Tensor): Tensor {
 function convGemm(c: ConvSetup, x: Tensor, weight: Tensor): Tensor {
   const cols = convCols(c, x);
   const { oc, ckk, groups, n, L } = c;
-  return groups === 1
-    ? o.matmulT(o.reshape(weight, [oc, ckk]), o.reshape(cols, [ckk, n * L]), false, false, 'conv2d')
-    : o.matmulT(o.reshape(weight, [groups, oc / groups, ckk]), o.reshape(cols, [groups, ckk, n * L]), false, false, 'conv2d');
+  const y =
+    groups === 1
+      ? o.matmulT(o.reshape(weight, [oc, ckk]), o.reshape(cols, [ckk, n * L]), false, false, 'conv2d')
+      : o.matmulT(o.reshape(weight, [groups, oc / groups, ckk]), o.reshape(cols, [groups, ckk, n * L]), false, false, 'conv2d');
+  // The columns are the largest temporary of a forward: free them now (the weight gradient's node keeps them).
+  cols.dispose();
+  return y;
 }
 
 /** [O, N·L] → [N, O, oh, ow] (a view when N is 1). */
@@ -154,7 +159,9 @@ export function conv2dAffine(x: Tensor, weight: Tensor, e: ConvEpilogue, options
     if (y) {
       cols.dispose(); // inference: free the (large) columns now rather than at the end of the caller's tidy
       resRows?.dispose();
-      return fromChannelRows(y, c);
+      const out = fromChannelRows(y, c);
+      y.dispose(); // the permuted copy (or, at batch 1, a view sharing the buffer) is all that is needed
+      return out;
     }
   }
   let out = o.add(o.mul(conv2d(x, weight, null, options), o.reshape(e.scale, [1, oc, 1, 1])), o.reshape(e.shift, [1, oc, 1, 1]));
