@@ -55,6 +55,8 @@ export interface Conv2dOptions {
  */
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}): Tensor {
   const c = convSetup('conv2d', x, weight, bias, options);
+  const inference = !(isGradEnabled() && (x.requiresGrad || weight.requiresGrad || (bias?.requiresGrad ?? false)));
+  if (inference && imagesPerChunk(c) < c.n) return byImageChunks(c, x, null, (xs) => conv2d(xs, weight, bias, options));
   const y = convGemm(c, x, weight);
   // [O, N·L] → [N, O, oh, ow]; the GEMM's own layout is not needed after that (a graph keeps what it reads).
   let out = fromChannelRows(y, c);
@@ -96,6 +98,31 @@ function convSetup(op: string, x: Tensor, weight: Tensor, bias: Tensor | null, o
   // A 1×1 stride-1 unpadded conv reads x directly, without im2col.
   const pointwise = kh === 1 && kw === 1 && stride[0] === 1 && stride[1] === 1 && padding[0] === 0 && padding[1] === 0;
   return { n, oc, groups, ckk: icg * kh * kw, L: g.oh * g.ow, g, pointwise };
+}
+
+/**
+ * Without a graph nothing keeps the columns, so a large batch is convolved a few images at a time: the columns
+ * (9× the input for a 3×3 conv) and the GEMM's packed copy of them then stay near COLUMN_BUDGET instead of growing
+ * with the batch (ResNet-50's stem at batch 64 would need ~0.5 GB of columns, and as much again packed).
+ */
+const COLUMN_BUDGET = 32 * 2 ** 20;
+function imagesPerChunk(c: ConvSetup): number {
+  return Math.max(1, Math.floor(COLUMN_BUDGET / (c.ckk * c.L * 4)));
+}
+function byImageChunks(c: ConvSetup, x: Tensor, residual: Tensor | null, conv: (xs: Tensor, rs: Tensor | null) => Tensor): Tensor {
+  const per = imagesPerChunk(c);
+  const parts: Tensor[] = [];
+  for (let i = 0; i < c.n; i += per) {
+    const len = Math.min(per, c.n - i);
+    const xs = o.slice(x, 0, i, len);
+    const rs = residual ? o.slice(residual, 0, i, len) : null;
+    parts.push(conv(xs, rs));
+    xs.dispose();
+    rs?.dispose();
+  }
+  const out = o.concat(parts, 0);
+  for (const p of parts) p.dispose();
+  return out;
 }
 
 /** The columns [C·kh·kw, N·L] a convolution multiplies by its weight. */
@@ -152,6 +179,7 @@ export function conv2dAffine(x: Tensor, weight: Tensor, e: ConvEpilogue, options
   const inputs = res ? [x, weight, e.scale, e.shift, res] : [x, weight, e.scale, e.shift];
   const wantsGrad = isGradEnabled() && inputs.some((t) => t.requiresGrad);
   if (!wantsGrad && c.groups === 1 && x.backend.matmulEpilogue) {
+    if (imagesPerChunk(c) < n) return byImageChunks(c, x, res, (xs, rs) => conv2dAffine(xs, weight, { ...e, residual: rs }, options));
     const cols = convCols(c, x);
     // The GEMM's rows are channels and its columns (image, position): the residual in that order too.
     const resRows = res ? o.permute(o.reshape(res, [n, oc, L]), [1, 0, 2]) : null;

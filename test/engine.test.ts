@@ -26,6 +26,7 @@ import {
 } from '../src/index.js';
 import type { WasmBackend } from '../src/backends/wasm.js';
 import { errorOf } from './helpers/errors.js';
+import { setOpHook } from '../src/engine.js';
 
 const wasm = wasmAvailable();
 afterEach(async () => {
@@ -242,6 +243,26 @@ describe('memory without ceremony', () => {
     for (let i = 0; i < 3; i++) tidy(() => step(2));
     opt.zeroGrad();
     expect(memory()).toEqual(before);
+  });
+});
+
+describe('inference convolutions of large batches', () => {
+  it('run a few images at a time (bounded columns) and give what one GEMM over the batch gives', async () => {
+    manualSeed(5);
+    const x = randn([16, 16, 64, 64]); // columns of the whole batch: 38 MB, over the 32 MB budget
+    const w = randn([8, 16, 3, 3]);
+    const b = randn([8]);
+    const ops: string[] = [];
+    setOpHook((_t, op) => ops.push(op));
+    const chunked = noGrad(() => F.conv2d(x, w, b, { padding: 1 }));
+    setOpHook(null);
+    expect(ops.filter((op) => op === 'im2col').length).toBeGreaterThan(1); // the chunked path did run
+    const whole = F.conv2d(x, w.detach().requiresGrad_(), b, { padding: 1 }); // recording: one GEMM
+    const [got, want] = [await values(chunked), await values(whole)];
+    expect(got.length).toBe(want.length);
+    let worst = 0;
+    for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+    expect(worst).toBeLessThan(1e-4);
   });
 });
 
