@@ -4,7 +4,7 @@ import { fail, fmt } from './errors.js';
 import { sameShape } from './shape.js';
 import * as o from './ops.js';
 import { fromStorage, Tensor } from './tensor.js';
-import { isGradEnabled, noGrad } from './engine.js';
+import { isGradEnabled, noGrad, tidy } from './engine.js';
 
 type Pair = number | readonly [number, number];
 
@@ -116,7 +116,7 @@ function byImageChunks(c: ConvSetup, x: Tensor, residual: Tensor | null, conv: (
     const len = Math.min(per, c.n - i);
     const xs = o.slice(x, 0, i, len);
     const rs = residual ? o.slice(residual, 0, i, len) : null;
-    parts.push(conv(xs, rs));
+    parts.push(tidy(() => conv(xs, rs))); // each chunk's views and temporaries go before the next chunk runs
     xs.dispose();
     rs?.dispose();
   }

@@ -235,9 +235,16 @@ export class ResNet extends Module {
     if (!(x instanceof Tensor) || x.rank !== 4 || x.shape[1] !== this.inChannels) {
       fail('ResNet', `input must be [N, ${this.inChannels}, H, W], got ${x instanceof Tensor ? fmt(x.shape) : typeof x}`);
     }
-    let y = this.maxpool.forward(convBn(this.conv1, this.bn1, x, { relu: true }));
-    y = this.layer4.forward(this.layer3.forward(this.layer2.forward(this.layer1.forward(y))));
-    return o.flatten(this.avgpool.forward(y), 1);
+    // Each stage's output is released once the next stage has it (torchvision's `x = self.layer1(x)` frees the old
+    // x the same way, by reference count); the graph keeps what backward reads.
+    const stages = [this.maxpool, this.layer1, this.layer2, this.layer3, this.layer4, this.avgpool];
+    let y = convBn(this.conv1, this.bn1, x, { relu: true });
+    for (const stage of stages) {
+      const next = stage.forward(y);
+      if (next !== y) y.dispose(); // (an Identity stage returns its input)
+      y = next;
+    }
+    return o.flatten(y, 1);
   }
 
   forward(x: Tensor): Tensor {

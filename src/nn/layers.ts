@@ -1,7 +1,7 @@
 // The standard layers (Conv2d, BatchNorm2d, pools, Linear, ...) as Modules over the functions in F,
 // with PyTorch's constructor arguments, attribute names and default initialisation.
 import { describeValue, fail, fmt } from '../errors.js';
-import * as F from '../functional.js';
+import * as F from '../functional-scoped.js'; // each call frees its own temporaries (views included)
 import * as o from '../ops.js';
 import type { Generator } from '../random.js';
 import { Tensor } from '../tensor.js';
@@ -377,12 +377,16 @@ export class Sequential extends Module {
     let y = x;
     for (let i = 0; i < this.list.length; i++) {
       const [m, next, after] = [this.list[i], this.list[i + 1], this.list[i + 2]];
+      const prev = y;
       // Conv2d → BatchNorm2d (→ ReLU) runs as one folded call where convBn can fold it (eval, no gradient).
       if (m instanceof Conv2d && next instanceof BatchNorm2d && canFold(m, next, y)) {
         const relu = after instanceof ReLU;
         y = convBn(m, next, y, { relu });
         i += relu ? 2 : 1;
       } else y = m.forward(y);
+      // Each stage's output is consumed by the next: release it now, as PyTorch's reference count would, rather
+      // than when the whole Sequential returns (a graph keeps what backward reads).
+      if (prev !== x && prev !== y) prev.dispose();
     }
     return y;
   }
