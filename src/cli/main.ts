@@ -66,7 +66,8 @@ try {
     console.error(`gpugrad: ${e.message}\n\n${USAGE}`);
     process.exitCode = 2;
   } else if (e instanceof GpugradError) {
-    console.error(`gpugrad: ${e.message}`);
+    // One line: a refusal whose op is the CLI itself is not prefixed twice ('gpugrad: gpugrad: ...').
+    console.error(e.message.startsWith('gpugrad: ') ? e.message : `gpugrad: ${e.message}`);
     if (/unknown backend/.test(e.message)) console.error(`(registered backends: ${registeredBackends().join(', ')})`);
     process.exitCode = 1;
   } else {
