@@ -1,6 +1,6 @@
 // The Module base class: a tree of named children, parameters and buffers with PyTorch's naming,
 // train/eval switching, state dicts (all-or-nothing loading) and disposal.
-import { fail, fmt } from '../errors.js';
+import { fail, fmt, GpugradError } from '../errors.js';
 import * as o from '../ops.js';
 import { Tensor } from '../tensor.js';
 import { keep, noGrad, tidy } from '../engine.js';
@@ -157,6 +157,7 @@ export abstract class Module {
     const unexpected = [...state.keys()].filter((k) => !own.has(k));
     const problems: string[] = [];
     const pairs: [Tensor, Tensor][] = [];
+    const keyOf = new Map<Tensor | undefined, string>();
     for (const [k, src] of state) {
       const dst = own.get(k);
       if (!dst) continue;
@@ -177,6 +178,7 @@ export abstract class Module {
         continue;
       }
       pairs.push([dst, src]);
+      keyOf.set(dst, k);
     }
     const lines: string[] = [];
     if (strict && missing.length) lines.push(`missing keys (${missing.length}): ${missing.join(', ')}`);
@@ -189,17 +191,32 @@ export abstract class Module {
       lines.push(`every checkpoint key has the extra prefix '${prefix}.'; strip it first: new Map([...state].map(([k, t]) => [k.slice(${prefix.length + 1}), t]))`);
     }
     if (lines.length) fail('loadStateDict', `${this.constructor.name} state dict does not fit; nothing was loaded:\n  ${lines.join('\n  ')}`);
-    // tidy: the copies' scalar operand and cross-backend moves are freed even outside a caller's scope.
-    tidy(() => noGrad(() => {
-      for (const [dst, src] of pairs) {
-        // A copy, so the module never shares a buffer with the caller's tensor (optimizers update in place).
-        const moved = src.backend === dst.backend ? null : src.toBackend(dst.backend);
-        const copy = o.add(moved ?? src, 0);
-        dst.assign(copy);
-        copy.dispose();
-        moved?.dispose();
-      }
-    }));
+    // Phase 1 allocates every copy on the target backend; only when all exist does phase 2 assign them, which
+    // allocates nothing. A failure in phase 1 (out of heap, a backend error) frees the copies made so far and
+    // leaves every parameter untouched.
+    const copies: Tensor[] = [];
+    try {
+      // tidy: the copies' scalar operand and cross-backend moves are freed even outside a caller's scope.
+      tidy(() => noGrad(() => {
+        for (const [dst, src] of pairs) {
+          // A copy, so the module never shares a buffer with the caller's tensor (optimizers update in place).
+          const moved = src.backend === dst.backend ? null : src.toBackend(dst.backend);
+          try {
+            copies.push(keep(o.add(moved ?? src, 0)));
+          } finally {
+            moved?.dispose();
+          }
+        }
+      }));
+    } catch (e) {
+      for (const c of copies) c.dispose();
+      const why = e instanceof GpugradError ? e.message : `${(e as Error)?.name ?? 'Error'}: ${(e as Error)?.message ?? String(e)}`;
+      fail('loadStateDict', `could not allocate the copies of ${pairs.length} tensors on '${pairs[copies.length]?.[0].backend.name ?? '?'}' (failed at '${keyOf.get(pairs[copies.length]?.[0]) ?? '?'}', after ${copies.length}); nothing was loaded: ${why}`);
+    }
+    pairs.forEach(([dst], i) => {
+      dst.assign(copies[i]);
+      copies[i].dispose();
+    });
     return { missingKeys: missing, unexpectedKeys: unexpected };
   }
 
