@@ -1,11 +1,10 @@
 // The models the CLI builds, and their checkpoints: a small Bottleneck ResNet for 28×28 digits, the
 // architecture recorded in (or inferred from) a safetensors file, and model/optimizer save and load.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fail, fmt } from '../errors.js';
 import { BasicBlock, Bottleneck, ResNet } from '../models/resnet.js';
 import type { Optimizer, OptimizerStateDict, ParamState } from '../optim/index.js';
-import { readSafetensors, readSafetensorsMetadata, writeSafetensorsAsync } from '../io/safetensors.js';
+import { decodeElements, parseSafetensorsHeader, readSafetensors, readSafetensorsMetadata, writeSafetensorsAsync } from '../io/safetensors.js';
 import { isTorchFile, readTorchStateDict } from '../io/torch.js';
 import { namingFile } from '../io/node.js';
 import type { Tensor } from '../tensor.js';
@@ -210,7 +209,11 @@ export function readBytes(path: string, what: string): Uint8Array {
 
 /** Reads a weights file: its tensors, and the NetConfig from its metadata or inferred from its keys. */
 export function readWeights(path: string): { state: Map<string, Tensor>; config: NetConfig; epoch: number | null } {
-  const bytes = readBytes(path, 'weights file');
+  return parseWeights(readBytes(path, 'weights file'), path);
+}
+
+/** readWeights on bytes already read (`path` names them in messages). */
+export function parseWeights(bytes: Uint8Array, path: string): { state: Map<string, Tensor>; config: NetConfig; epoch: number | null } {
   // A torch.save file (torchvision's .pth downloads) has no gpugrad metadata: its keys give the architecture. A
   // file named .pth/.pt that is no torch.save file is reported as such, not as a damaged safetensors header.
   const torch = isTorchFile(bytes) || /\.(pth|pt)$/i.test(path);
@@ -245,18 +248,13 @@ export function readWeights(path: string): { state: Map<string, Tensor>; config:
 export const MODEL_FILE = 'model.safetensors';
 export const OPTIM_FILE = 'optimizer.safetensors';
 
-/**
- * Writes the model and then the optimizer state of a finished epoch. Each file is replaced atomically
- * (temporary file + rename), so an interrupted run leaves the previous epoch's complete files.
- */
-export async function saveCheckpoint(dir: string, model: ResNet, config: NetConfig, opt: Optimizer, epoch: number): Promise<void> {
-  const { rename, writeFile } = await import('node:fs/promises');
-  const put = async (name: string, bytes: Uint8Array): Promise<void> => {
-    const tmp = join(dir, `.${name}.${process.pid}.tmp`);
-    await writeFile(tmp, bytes);
-    await rename(tmp, join(dir, name));
-  };
-  await put(MODEL_FILE, await writeSafetensorsAsync(model.stateDict(), { metadata: { 'gpugrad.config': JSON.stringify(config), 'gpugrad.epoch': String(epoch) } }));
+/** The weights file of a finished epoch: the state dict, with the architecture and the epoch in its metadata. */
+export async function encodeModel(model: ResNet, config: NetConfig, epoch: number): Promise<Uint8Array> {
+  return writeSafetensorsAsync(model.stateDict(), { metadata: { 'gpugrad.config': JSON.stringify(config), 'gpugrad.epoch': String(epoch) } });
+}
+
+/** The optimizer state of a finished epoch (moments and step counts by parameter name), for --resume. */
+export async function encodeOptimizer(model: ResNet, opt: Optimizer, epoch: number): Promise<Uint8Array> {
   const sd = opt.stateDict();
   const names = model.namedParameters().map(([n]) => n);
   const tensors = new Map<string, Tensor>();
@@ -266,15 +264,14 @@ export async function saveCheckpoint(dir: string, model: ResNet, config: NetConf
     for (const [k, t] of s.tensors) tensors.set(`${names[i]}.${k}`, t);
   }
   try {
-    await put(OPTIM_FILE, await writeSafetensorsAsync(tensors, { metadata: { 'gpugrad.optimizer': sd.kind, 'gpugrad.hyper': JSON.stringify(sd.hyper), 'gpugrad.steps': JSON.stringify(steps), 'gpugrad.epoch': String(epoch) } }));
+    return await writeSafetensorsAsync(tensors, { metadata: { 'gpugrad.optimizer': sd.kind, 'gpugrad.hyper': JSON.stringify(sd.hyper), 'gpugrad.steps': JSON.stringify(steps), 'gpugrad.epoch': String(epoch) } });
   } finally {
     for (const t of tensors.values()) t.dispose();
   }
 }
 
-/** Loads an optimizer state written by saveCheckpoint into `opt` (which must be over `model`'s parameters). */
-export function loadOptimizer(path: string, model: ResNet, opt: Optimizer): number {
-  const bytes = readBytes(path, 'optimizer state');
+/** Loads an optimizer state written by encodeOptimizer into `opt` (which must be over `model`'s parameters). */
+export function loadOptimizer(path: string, model: ResNet, opt: Optimizer, bytes = readBytes(path, 'optimizer state')): number {
   const meta = namingFile('loadOptimizer', path, () => readSafetensorsMetadata(bytes));
   const kind = meta['gpugrad.optimizer'];
   if (!kind) fail('loadOptimizer', `${path} is not a gpugrad optimizer state (no gpugrad.optimizer metadata)`);
@@ -306,5 +303,24 @@ export function loadOptimizer(path: string, model: ResNet, opt: Optimizer): numb
   } finally {
     for (const t of tensors.values()) t.dispose();
   }
-  return Number(meta['gpugrad.epoch'] ?? 0);
+  const epoch = Number(meta['gpugrad.epoch'] ?? 0);
+  if (!Number.isSafeInteger(epoch) || epoch < 0) fail('loadOptimizer', `${path}: gpugrad.epoch metadata must be a non-negative integer, got ${JSON.stringify(meta['gpugrad.epoch'])}`);
+  return epoch;
+}
+
+/**
+ * The first tensor of a safetensors weights file holding NaN or ±Infinity, read on the host (nothing is
+ * uploaded); null when every value is finite.
+ */
+export function nonFiniteInFile(path: string): { name: string; value: number } | null {
+  const bytes = readBytes(path, 'weights file');
+  const { entries, dataStart } = namingFile('readWeights', path, () => parseSafetensorsHeader(bytes));
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (const e of entries) {
+    const n = e.shape.reduce((a, b) => a * b, 1);
+    const values = decodeElements(dv, dataStart + e.begin, e.dtype, n);
+    const bad = values.find((v) => !Number.isFinite(v));
+    if (bad !== undefined) return { name: e.name, value: bad };
+  }
+  return null;
 }
