@@ -64,10 +64,14 @@ export function imageHeaderSize(bytes: Uint8Array): { width: number; height: num
 }
 
 /**
- * pngjs caps the inflated size of a plain PNG at what its IHDR implies but inflates an interlaced one without a
- * cap: a few kilobytes of IDAT could become gigabytes. Inflate it here first, stopping past the 7 passes' size.
+ * Inflates a PNG's image data before pngjs sees it, bounded by what its IHDR implies. pngjs allocates its whole
+ * output buffer up front (a header within the pixel limit but with junk data would cost that much for nothing) and
+ * inflates an interlaced image without any cap (a few kilobytes of IDAT could become gigabytes). Here junk fails
+ * within one zlib chunk, and the data may not exceed (nor, when not interlaced, fall short of) the image's size.
  */
-function checkInterlacedPng(bytes: Uint8Array, width: number, height: number, what: string): void {
+function checkPngData(bytes: Uint8Array, width: number, height: number, what: string): void {
+  const op = 'decodeImage';
+  if (bytes.length < 33) fail(op, `${what} is a corrupt PNG: ${bytes.length} bytes end inside its IHDR chunk`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const idat: Uint8Array[] = [];
   for (let p = 8; p + 8 <= bytes.length; ) {
@@ -75,14 +79,21 @@ function checkInterlacedPng(bytes: Uint8Array, width: number, height: number, wh
     if (String.fromCharCode(...bytes.subarray(p + 4, p + 8)) === 'IDAT') idat.push(bytes.subarray(p + 8, Math.min(bytes.length, p + 8 + len)));
     p += 12 + len;
   }
-  // At most 8 bytes a pixel (16-bit RGBA) and one filter byte per row of each of the 7 passes.
-  const bound = 8 * width * height + 7 * (height + 1) + 1024;
+  if (idat.length === 0) fail(op, `${what} is a corrupt PNG: it holds no image data (IDAT chunk)`);
+  const channels = ({ 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 } as Record<number, number>)[bytes[25]] ?? 4;
+  const bits = channels * Math.max(1, bytes[24]);
+  // A filter byte per row: once when not interlaced; per row of each of the 7 passes when interlaced.
+  const plain = height * (Math.ceil((width * bits) / 8) + 1);
+  const interlaced = bytes[28] !== 0;
+  const bound = interlaced ? plain + 7 * (height + 8) : plain;
+  let inflated: Uint8Array;
   try {
-    inflateSync(Buffer.concat(idat), { maxOutputLength: bound });
+    inflated = inflateSync(Buffer.concat(idat), { maxOutputLength: bound });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') fail('decodeImage', `${what}: its interlaced PNG data inflate past the ${bound} bytes a ${width}×${height} image can hold`);
-    // Other damage: pngjs names it.
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') fail(op, `${what}: its PNG data inflate past the ${bound} bytes a ${width}×${height} image holds`);
+    return fail(op, `${what} is a corrupt PNG: ${(e as Error).message}`);
   }
+  if (!interlaced && inflated.length < bound) fail(op, `${what} is a corrupt PNG: its data inflate to ${inflated.length} bytes, fewer than the ${bound} a ${width}×${height} image needs`);
 }
 
 /** Decodes PNG or JPEG bytes (sniffed from the signature, not the file name). */
@@ -101,7 +112,7 @@ export function decodeImage(bytes: Uint8Array, what = 'image', options: DecodeIm
   if (size.width * size.height > maxPixels) {
     fail(op, `${what}: the ${kind} header declares ${size.width}×${size.height} = ${size.width * size.height} pixels, over the limit of ${maxPixels} (raise it with the maxPixels option, or --max-pixels in the CLI)`);
   }
-  if (isPng && bytes.length > 28 && bytes[28] !== 0) checkInterlacedPng(bytes, size.width, size.height, what);
+  if (isPng) checkPngData(bytes, size.width, size.height, what);
   try {
     if (isPng) {
       const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
