@@ -13,7 +13,7 @@ import { buildNet, digitNetConfig, readWeights } from '../src/cli/model.js';
 import { readIdx } from '../src/data/idx.js';
 import { decodeImage, encodePng } from '../src/io/image.js';
 import { hasStack, runCli } from './cli-run.js';
-import { craftPth, gzipIdxBomb, idxHeader, jpegHeader, longPth, pngHeader, stateDictPickle, viewPth } from './helpers/craft.js';
+import { craftPth, gzipIdxBomb, idxHeader, interlacedPng, jpegHeader, longPth, pngHeader, stateDictPickle, viewPth } from './helpers/craft.js';
 import { guarded, REFUSE_MB, REFUSE_MS } from './helpers/guard.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gpugrad-hostile-'));
@@ -95,6 +95,15 @@ describe('crafted images', () => {
     const bomb = pngHeader(1, 1, deflateSync(new Uint8Array(64 << 20)));
     bomb[28] = 1; // interlace method (the IHDR CRC is not checked before this)
     await expectRefused('interlaced PNG bomb', () => decodeImage(bomb, 'interlaced.png'), /interlaced\.png: its PNG data inflate past the \d+ bytes a 1×1 image holds/);
+  });
+
+  it('interlaced PNGs of any size still decode exactly (the data-size bound follows Adam7)', () => {
+    for (const [w, h] of [[1, 1], [3, 5], [17, 9], [8, 8], [33, 2], [2, 33]]) {
+      const rgba = Uint8Array.from({ length: 4 * w * h }, (_, i) => (i * 37) & 255);
+      const img = decodeImage(interlacedPng(w, h, rgba));
+      expect([img.width, img.height]).toEqual([w, h]);
+      expect(Array.from(img.rgba)).toEqual(Array.from(rgba));
+    }
   });
 
   it('a JPEG claiming 65535×65535 is refused from its start-of-frame marker', async () => {

@@ -82,10 +82,11 @@ function checkPngData(bytes: Uint8Array, width: number, height: number, what: st
   if (idat.length === 0) fail(op, `${what} is a corrupt PNG: it holds no image data (IDAT chunk)`);
   const channels = ({ 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 } as Record<number, number>)[bytes[25]] ?? 4;
   const bits = channels * Math.max(1, bytes[24]);
-  // A filter byte per row: once when not interlaced; per row of each of the 7 passes when interlaced.
-  const plain = height * (Math.ceil((width * bits) / 8) + 1);
+  // The exact size of the filtered data: a filter byte per row, of the whole image or of each of Adam7's 7 passes.
+  const rows = (w: number, h: number): number => (w > 0 && h > 0 ? h * (Math.ceil((w * bits) / 8) + 1) : 0);
   const interlaced = bytes[28] !== 0;
-  const bound = interlaced ? plain + 7 * (height + 8) : plain;
+  const passes = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]];
+  const bound = interlaced ? passes.reduce((n, [x0, y0, dx, dy]) => n + rows(Math.ceil((width - x0) / dx), Math.ceil((height - y0) / dy)), 0) : rows(width, height);
   let inflated: Uint8Array;
   try {
     inflated = inflateSync(Buffer.concat(idat), { maxOutputLength: bound });
@@ -93,7 +94,7 @@ function checkPngData(bytes: Uint8Array, width: number, height: number, what: st
     if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') fail(op, `${what}: its PNG data inflate past the ${bound} bytes a ${width}×${height} image holds`);
     return fail(op, `${what} is a corrupt PNG: ${(e as Error).message}`);
   }
-  if (!interlaced && inflated.length < bound) fail(op, `${what} is a corrupt PNG: its data inflate to ${inflated.length} bytes, fewer than the ${bound} a ${width}×${height} image needs`);
+  if (inflated.length < bound) fail(op, `${what} is a corrupt PNG: its data inflate to ${inflated.length} bytes, fewer than the ${bound} a ${width}×${height} image needs`);
 }
 
 /** Decodes PNG or JPEG bytes (sniffed from the signature, not the file name). */

@@ -1,6 +1,6 @@
 // Builders for crafted (hostile) input files: torch.save-style zips around hand-written pickles, PNG and JPEG
 // headers, IDX files and gzip streams. The hostile-input regression tests and the fuzz suite share them.
-import { gzipSync } from 'node:zlib';
+import { deflateSync, gzipSync } from 'node:zlib';
 
 const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
   let c = n;
@@ -200,4 +200,19 @@ export function gzipIdxBomb(declared: readonly number[], bytes: number, member =
   const parts = [gzipSync(idxHeader(declared))];
   for (let left = bytes; left > 0; left -= member) parts.push(left >= member ? zeros : gzipSync(new Uint8Array(left), { level: 9 }));
   return concat(...parts);
+}
+
+/** An Adam7-interlaced 8-bit RGBA PNG of the given pixels (pngjs writes no interlaced files). */
+export function interlacedPng(width: number, height: number, rgba: Uint8Array): Uint8Array {
+  const passes = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]];
+  const raw: number[] = [];
+  for (const [x0, y0, dx, dy] of passes) {
+    if (x0 >= width || y0 >= height) continue;
+    for (let y = y0; y < height; y += dy) {
+      raw.push(0); // filter: none
+      for (let x = x0; x < width; x += dx) raw.push(...rgba.subarray(4 * (y * width + x), 4 * (y * width + x) + 4));
+    }
+  }
+  const ihdr = concat(be32(width), be32(height), Uint8Array.of(8, 6, 0, 0, 1));
+  return concat(Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a), pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(Uint8Array.from(raw))), pngChunk('IEND', new Uint8Array(0)));
 }
