@@ -135,7 +135,7 @@ function readSavedRun(dir: string, arg: string): SavedRun {
     return { log, epoch: m.epoch, model: file('model'), optimizer: file('optimizer') };
   }
   const logPath = join(dir, 'log.json');
-  if (!existsSync(logPath)) fail('train', `--resume ${arg}: no ${MANIFEST} or log.json there (not a gpugrad run directory)`);
+  if (!existsSync(logPath)) fail('train', `--resume ${arg}: no log.json there, nor a ${MANIFEST} (not a gpugrad run directory)`);
   const log = parseLog(readFileSync(logPath), logPath);
   const at = (name: string): { bytes: Uint8Array; path: string } => ({ bytes: readBytes(join(dir, name), name), path: join(dir, name) });
   return { log, epoch: log.epochs.length, model: at(MODEL_FILE), optimizer: at(OPTIM_FILE) };
