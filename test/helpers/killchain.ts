@@ -19,7 +19,7 @@ export interface KillChainOptions {
   seed: number;
   /** Milliseconds each save step sleeps in the victims (the test hook). */
   saveDelayMs?: number;
-  /** Kill moments are drawn up to this many ms after the victim says it is training. */
+  /** Kill moments are drawn up to this many ms after the victim says it is training (default 500). */
   windowMs?: number;
   /** Share of kills drawn from the spawn instead (start-up: data loading, leftover cleanup). */
   earlyShare?: number;
@@ -165,7 +165,7 @@ export async function killChain(o: KillChainOptions): Promise<KillChainResult> {
     const early = draw < (o.earlyShare ?? 0.15);
     const inSaveWanted = !early && draw > 1 - (o.saveShare ?? 0.5);
     if (early) {
-      await sleep(random() * 1500);
+      await sleep(random() * 900);
     } else {
       const line = await v.started;
       if (line === null) {
@@ -189,7 +189,7 @@ export async function killChain(o: KillChainOptions): Promise<KillChainResult> {
         await saveStarts(run, 5000);
         await sleep(random() * 12 * saveDelay);
       } else {
-        await sleep(random() * (o.windowMs ?? 700));
+        await sleep(random() * (o.windowMs ?? 500));
       }
     }
     const inSave = leftovers(run).length > 0;
