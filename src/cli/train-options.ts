@@ -13,7 +13,8 @@ import { UsageError, type OptionSpec, type OptionValue } from './args.js';
  */
 export const TRAIN_OPTIONS: Record<string, OptionSpec & { default?: OptionValue }> = {
   epochs: { kind: 'int', min: 1, help: 'passes over the training images', default: 5 },
-  'batch-size': { kind: 'int', min: 1, help: 'images per step', default: 32 },
+  'batch-size': { kind: 'int', min: 1, help: 'images per forward pass (micro-batch)', default: 32 },
+  accumulate: { kind: 'int', min: 1, help: 'micro-batches per optimizer step (gradient accumulation: the step of an N× batch, in the memory of one)', default: 1 },
   lr: { kind: 'number', min: 0, help: 'peak learning rate', default: 0.2 },
   optimizer: { kind: 'string', choices: ['sgd', 'adam', 'adamw'], help: 'update rule', default: 'sgd' },
   momentum: { kind: 'number', min: 0, help: 'SGD momentum', default: 0.9 },

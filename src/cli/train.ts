@@ -8,6 +8,7 @@ import { fail } from '../errors.js';
 import * as F from '../functional.js';
 import { DataLoader, type ImageDataset } from '../data/index.js';
 import type { ResNet } from '../models/resnet.js';
+import type { Optimizer } from '../optim/index.js';
 import { manualSeed } from '../random.js';
 import { memory, noGrad, tidy } from '../engine.js';
 import type { Tensor } from '../tensor.js';
@@ -83,6 +84,22 @@ function countCorrect(logits: Float32Array, labels: Int32Array, classes: number)
     if (best === labels[i]) c++;
   }
   return c;
+}
+
+/**
+ * Forward and backward of one micro-batch, adding its gradient to those already accumulated (zeroed first when
+ * `first`). The loss is scaled by 1/`of`, the micro-batches in this optimizer step, so `of` equal micro-batches
+ * leave the gradient of their mean loss: one step over an `of`× batch, up to batch-norm batch statistics.
+ * Returns the unscaled loss and the logits.
+ */
+export function accumulateMicroBatch(model: ResNet, optim: Optimizer, x: Tensor, labels: F.Labels, first: boolean, of: number): { loss: Tensor; logits: Tensor } {
+  return tidy(() => {
+    if (first) optim.zeroGrad();
+    const logits = model.forward(x);
+    const loss = F.crossEntropy(logits, labels);
+    (of > 1 ? loss.div(of) : loss).backward();
+    return { loss, logits };
+  });
 }
 
 function fmtTime(s: number): string {
@@ -185,9 +202,12 @@ export async function train(o: Map<string, OptionValue>, say: (line: string) => 
   const model = buildNet(config, true);
   const optim = makeOptimizer(o, model);
   const batchSize = opt<number>(o, 'batch-size');
+  const accumulate = opt<number>(o, 'accumulate');
   const epochs = opt<number>(o, 'epochs');
   const loader = new DataLoader(trainSet, { batchSize, shuffle: true, seed, mean: config.mean[0], std: config.std[0], maxShift: opt<number>(o, 'shift'), dropLast: trainSet.count > batchSize });
-  const totalSteps = loader.length * epochs;
+  // An epoch's last step takes the micro-batches left over when they do not divide evenly.
+  const stepsPerEpoch = Math.ceil(loader.length / accumulate);
+  const totalSteps = stepsPerEpoch * epochs;
   const schedule = makeSchedule(o, optim, totalSteps);
   const release = (): void => {
     optim.dispose();
@@ -213,7 +233,7 @@ export async function train(o: Map<string, OptionValue>, say: (line: string) => 
       throw e;
     }
     log.steps = log.steps.filter((s) => s.epoch < startEpoch);
-    schedule?.setEpoch(startEpoch * loader.length);
+    schedule?.setEpoch(startEpoch * stepsPerEpoch);
     if (startEpoch >= epochs) {
       release();
       say(`nothing to do: the run in ${outDir} already has ${startEpoch} epochs (ask for more with --epochs)`);
@@ -251,7 +271,7 @@ export async function train(o: Map<string, OptionValue>, say: (line: string) => 
     say(`note: 'reference' is the float64 test oracle and trains slowly${others.length ? `; faster: --backend ${others.join(' | ')}` : ''}`);
   }
   say(`gpugrad train: backend ${getBackend()}, ${trainSet.name}: ${trainSet.count} training / ${testSet.count} held-out images`);
-  say(`model: Bottleneck ResNet ${config.layers.join(',')} blocks, widths ${config.widths.join(',')}, ${model.numParameters().toLocaleString('en-US')} parameters, ${(summary(model, [1, 1, 28, 28]).totalMacs / 1e6).toFixed(1)} MMAC per image; ` + `${opt<string>(o, 'optimizer')} lr ${opt<number>(o, 'lr')} (${opt<string>(o, 'schedule')}), batch ${batchSize}, ${epochs} epochs` + (startEpoch ? `, resuming after epoch ${startEpoch}` : ''));
+  say(`model: Bottleneck ResNet ${config.layers.join(',')} blocks, widths ${config.widths.join(',')}, ${model.numParameters().toLocaleString('en-US')} parameters, ${(summary(model, [1, 1, 28, 28]).totalMacs / 1e6).toFixed(1)} MMAC per image; ` + `${opt<string>(o, 'optimizer')} lr ${opt<number>(o, 'lr')} (${opt<string>(o, 'schedule')}), batch ${batchSize}${accumulate > 1 ? ` × ${accumulate} accumulated` : ''}, ${epochs} epochs` + (startEpoch ? `, resuming after epoch ${startEpoch}` : ''));
 
   /** The log and plot outside a commit (a stop, the end): atomic replacements of the top-level copies. */
   const writeLog = (): void => {
@@ -267,9 +287,10 @@ export async function train(o: Map<string, OptionValue>, say: (line: string) => 
     release();
     return 1;
   };
-  let step = startEpoch * loader.length;
+  let step = startEpoch * stepsPerEpoch;
   const tTrain = performance.now();
   let stepsRun = 0;
+  let imagesRun = 0;
   const stopAfter = Math.min(epochs, (o.get('stop-after') as number | undefined) ?? epochs);
   for (let epoch = startEpoch; epoch < stopAfter; epoch++) {
     const te = performance.now();
@@ -277,34 +298,37 @@ export async function train(o: Map<string, OptionValue>, say: (line: string) => 
     let correct = 0;
     let seen = 0;
     let k = 0;
+    let stepLoss = 0;
     for (const b of loader.epoch(epoch)) {
-      const { loss, logits } = tidy(() => {
-        optim.zeroGrad();
-        const logits = model.forward(b.x);
-        const loss = F.crossEntropy(logits, b.labels);
-        loss.backward();
-        return { loss, logits };
-      });
+      const groupStart = k - (k % accumulate);
+      const group = Math.min(accumulate, loader.length - groupStart);
+      const { loss, logits } = accumulateMicroBatch(model, optim, b.x, b.labels, k === groupStart, group);
       b.x.dispose();
       const lv = await loss.item();
       const lg = await logits.data();
       loss.dispose();
       logits.dispose();
-      step++;
       k++;
-      if (!Number.isFinite(lv)) return stop(`loss is ${lv}`, `the loss became ${lv} at step ${step} (epoch ${epoch + 1}, batch ${k})`, step, epoch + 1);
-      optim.step();
-      log.steps.push({ step, epoch, loss: lv, lr: optim.lr });
-      schedule?.step();
-      stepsRun++;
+      if (!Number.isFinite(lv)) return stop(`loss is ${lv}`, `the loss became ${lv} at step ${step + 1} (epoch ${epoch + 1}, batch ${k})`, step + 1, epoch + 1);
+      stepLoss += lv / group;
+      if (k - groupStart === group) {
+        optim.step();
+        step++;
+        log.steps.push({ step, epoch, loss: stepLoss, lr: optim.lr });
+        schedule?.step();
+        stepsRun++;
+        stepLoss = 0;
+      }
       lossSum += lv * b.labels.length;
       correct += countCorrect(lg, b.labels, 10);
       seen += b.labels.length;
+      imagesRun += b.labels.length;
       if (showProgress) {
         const el = (performance.now() - tTrain) / 1000;
         const left = totalSteps - step;
+        const perStep = stepsRun ? el / stepsRun : Infinity;
         const bar = '█'.repeat(Math.round((20 * k) / loader.length)).padEnd(20, '·');
-        process.stdout.write(`\r epoch ${epoch + 1}/${epochs} ${bar} ${k}/${loader.length}  loss ${(lossSum / seen).toFixed(4)}  acc ${((100 * correct) / seen).toFixed(1)}%  ${((stepsRun * batchSize) / el).toFixed(0)} img/s  ETA ${fmtTime((el / stepsRun) * left)} `);
+        process.stdout.write(`\r epoch ${epoch + 1}/${epochs} ${bar} ${k}/${loader.length}  loss ${(lossSum / seen).toFixed(4)}  acc ${((100 * correct) / seen).toFixed(1)}%  ${(imagesRun / el).toFixed(0)} img/s  ETA ${fmtTime(perStep * left)} `);
       }
     }
     if (showProgress) process.stdout.write('\n');
