@@ -5,7 +5,8 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { F, manualSeed, memory, registeredBackends, setBackend, tensor, tidy } from '../src/index.js';
+import { createHash } from 'node:crypto';
+import { F, manualSeed, memory, readSafetensors, readSafetensorsMetadata, registeredBackends, setBackend, tensor, tidy, writeSafetensors } from '../src/index.js';
 import { buildNet, digitNetConfig } from '../src/cli/model.js';
 import { accumulateMicroBatch, type TrainLog } from '../src/cli/train.js';
 import { DataLoader, loadMnistPackage, subset } from '../src/data/index.js';
@@ -73,6 +74,33 @@ describe('training failures', () => {
     expect(hasStack(r.stdout + r.stderr)).toBe(false);
     expect(readFileSync(join(out, 'model.safetensors'))).toEqual(before);
     expect(readLog(out).stopped?.step).toBeGreaterThan(0);
+  });
+
+  it('saved weights that are non-finite are never called good: --resume refuses them and says why', async () => {
+    const out = join(root, 'nan-weights');
+    const ok = await runCli(['train', ...TINY, '--epochs', '2', '--stop-after', '1', '--out', out]);
+    expect(ok.code).toBe(0);
+    // Poison the committed weights (as an older gpugrad could have saved them) and commit their new hash.
+    const manifest = JSON.parse(readFileSync(join(out, 'checkpoint.json'), 'utf8')) as { files: { model: { path: string; bytes: number; sha256: string } } };
+    const path = join(out, manifest.files.model.path);
+    const bytes = readFileSync(path);
+    const state = readSafetensors(bytes);
+    const poisoned = new Map([...state].map(([k, t]) => [k, k.endsWith('num_batches_tracked') ? t : tensor(new Float32Array(t.size).fill(NaN), [...t.shape])]));
+    const nan = writeSafetensors(poisoned, { metadata: readSafetensorsMetadata(bytes) });
+    for (const t of new Set([...state.values(), ...poisoned.values()])) t.dispose();
+    writeFileSync(path, nan);
+    manifest.files.model.bytes = nan.length;
+    manifest.files.model.sha256 = createHash('sha256').update(nan).digest('hex');
+    writeFileSync(join(out, 'checkpoint.json'), JSON.stringify(manifest));
+    const r = await runCli(['train', '--resume', out, '--no-progress']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--resume .*: the saved weights of epoch 1 hold non-finite values \('[\w.]+' has NaN\); a run cannot continue from them/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    // A run stopped by a non-finite loss in that directory does not call them the last good weights either.
+    const s = await runCli(['train', ...TINY, '--epochs', '1', '--lr', '1e30', '--out', out]);
+    expect(s.code).toBe(1);
+    expect(s.stderr).toMatch(/model\.safetensors holds non-finite values \('[\w.]+' has NaN\) from an earlier run and is no usable checkpoint/);
+    expect(s.stderr).not.toMatch(/good weights/);
   });
 
   it('resuming a directory that is not a run is refused', async () => {

@@ -66,7 +66,10 @@ try {
     console.error(`gpugrad: ${e.message}\n\n${USAGE}`);
     process.exitCode = 2;
   } else if (e instanceof GpugradError) {
-    console.error(`gpugrad: ${e.message}`);
+    // One line, whatever the message (loadStateDict lists its problems one per line); a refusal whose op is the
+    // CLI itself is not prefixed twice ('gpugrad: gpugrad: ...').
+    const line = e.message.replace(/\n\s*/g, '; ');
+    console.error(line.startsWith('gpugrad: ') ? line : `gpugrad: ${line}`);
     if (/unknown backend/.test(e.message)) console.error(`(registered backends: ${registeredBackends().join(', ')})`);
     process.exitCode = 1;
   } else {

@@ -1,12 +1,12 @@
 // The models the CLI builds, and their checkpoints: a small Bottleneck ResNet for 28×28 digits, the
 // architecture recorded in (or inferred from) a safetensors file, and model/optimizer save and load.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fail, fmt } from '../errors.js';
 import { BasicBlock, Bottleneck, ResNet } from '../models/resnet.js';
 import type { Optimizer, OptimizerStateDict, ParamState } from '../optim/index.js';
-import { readSafetensors, readSafetensorsMetadata, writeSafetensorsAsync } from '../io/safetensors.js';
+import { decodeElements, parseSafetensorsHeader, readSafetensors, readSafetensorsMetadata, writeSafetensorsAsync } from '../io/safetensors.js';
 import { isTorchFile, readTorchStateDict } from '../io/torch.js';
+import { namingFile } from '../io/node.js';
 import type { Tensor } from '../tensor.js';
 
 /** Everything needed to rebuild a network and feed it: stored in the weights file's metadata. */
@@ -27,6 +27,99 @@ export interface NetConfig {
   classes?: string[];
 }
 
+/** Limits of a NetConfig read from a file (or given on the command line); every torchvision ResNet fits them. */
+export const NET_LIMITS = {
+  /** Blocks in all four stages (ResNet-152 has 50). */
+  blocks: 256,
+  /** Planes of a stage (torchvision's widest: 512). */
+  width: 8192,
+  inChannels: 64,
+  numClasses: 100_000,
+  /** Input side length (ImageNet: 224). */
+  inputSize: 1024,
+  stemKernel: 15,
+  stemStride: 8,
+  /** Parameters and buffers of the whole network (ResNet-152: 60 M; 2^27 float32 are 512 MiB). */
+  parameters: 2 ** 27,
+  className: 200,
+} as const;
+
+/** Parameters plus batch-norm buffers of the ResNet a (shape-checked) config describes, computed without building it. */
+export function countNetParameters(c: NetConfig): number {
+  const bn = (ch: number): number => 4 * ch; // weight, bias, running mean and variance
+  const w0 = c.widths[0];
+  let n = c.inChannels * w0 * c.stemKernel * c.stemKernel + bn(w0);
+  let inplanes = w0;
+  for (let s = 0; s < 4; s++) {
+    const p = c.widths[s];
+    const out = c.block === 'bottleneck' ? 4 * p : p;
+    for (let b = 0; b < c.layers[s]; b++) {
+      n += c.block === 'bottleneck' ? inplanes * p + 9 * p * p + p * out + bn(p) + bn(p) + bn(out) : 9 * inplanes * p + 9 * p * p + bn(p) + bn(p);
+      if (b === 0 && (s > 0 || inplanes !== out)) n += inplanes * out + bn(out);
+      inplanes = out;
+    }
+  }
+  return n + inplanes * c.numClasses + c.numClasses;
+}
+
+/**
+ * Checks a NetConfig that came from outside the program (a weights file's gpugrad.config, a run's log.json, the
+ * command line) field by field — types, ranges, list lengths, and the total block and parameter budget — before
+ * anything is built from it. Refusals name `source` and the field.
+ */
+export function validateNetConfig(raw: unknown, source: string, op = 'config'): NetConfig {
+  const bad = (field: string, rule: string, got: unknown): never => {
+    const shown = JSON.stringify(got);
+    return fail(op, `${source}: ${field} must be ${rule}, got ${shown === undefined ? 'nothing' : shown.length > 60 ? `${shown.slice(0, 60)}…` : shown}`);
+  };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return bad('the network config', 'an object', raw);
+  const c = raw as Record<string, unknown>;
+  const int = (k: string, min: number, max: number): number => {
+    const v = c[k];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) bad(k, `an integer from ${min} to ${max}`, v);
+    return v as number;
+  };
+  const ints = (k: string, len: number, min: number, max: number): number[] => {
+    const v = c[k];
+    if (!Array.isArray(v) || v.length !== len || !v.every((x) => typeof x === 'number' && Number.isInteger(x) && x >= min && x <= max)) bad(k, `a list of ${len} integers from ${min} to ${max}`, v);
+    return [...(v as number[])];
+  };
+  if (c.block !== 'bottleneck' && c.block !== 'basic') bad('block', "'bottleneck' or 'basic'", c.block);
+  const layers = ints('layers', 4, 1, NET_LIMITS.blocks);
+  const blocks = layers.reduce((a, b) => a + b, 0);
+  if (blocks > NET_LIMITS.blocks) bad('layers', `at most ${NET_LIMITS.blocks} blocks in all`, layers);
+  const inChannels = int('inChannels', 1, NET_LIMITS.inChannels);
+  const floats = (k: string, positive: boolean): number[] => {
+    const v = c[k];
+    if (!Array.isArray(v) || v.length !== inChannels || !v.every((x) => typeof x === 'number' && Number.isFinite(x) && (!positive || x > 0))) bad(k, `a list of ${inChannels} finite${positive ? ' positive' : ''} numbers (one per input channel)`, v);
+    return [...(v as number[])];
+  };
+  if (typeof c.maxPool !== 'boolean') bad('maxPool', 'true or false', c.maxPool);
+  const stemKernel = int('stemKernel', 1, NET_LIMITS.stemKernel);
+  if (stemKernel % 2 === 0) bad('stemKernel', 'odd', stemKernel);
+  const config: NetConfig = {
+    block: c.block as NetConfig['block'],
+    layers,
+    widths: ints('widths', 4, 1, NET_LIMITS.width),
+    inChannels,
+    numClasses: int('numClasses', 1, NET_LIMITS.numClasses),
+    stemKernel,
+    stemStride: int('stemStride', 1, NET_LIMITS.stemStride),
+    maxPool: c.maxPool as boolean,
+    inputSize: int('inputSize', 1, NET_LIMITS.inputSize),
+    mean: floats('mean', false),
+    std: floats('std', true),
+  };
+  if (c.classes !== undefined && c.classes !== null) {
+    const v = c.classes;
+    if (!Array.isArray(v) || v.length !== config.numClasses || !v.every((x) => typeof x === 'string' && x.length <= NET_LIMITS.className)) bad('classes', `a list of ${config.numClasses} names (one per class) of at most ${NET_LIMITS.className} characters`, v);
+    config.classes = [...(v as string[])];
+  }
+  const params = countNetParameters(config);
+  if (params > NET_LIMITS.parameters) fail(op, `${source}: the network it describes (layers ${fmt(layers)}, widths ${fmt(config.widths)}) has ${params} parameters and buffers, over the limit of ${NET_LIMITS.parameters}`);
+  return config;
+}
+
 /** MNIST's pixel mean and standard deviation (the values every MNIST tutorial normalises with). */
 export const MNIST_MEAN = 0.1307;
 export const MNIST_STD = 0.3081;
@@ -34,7 +127,7 @@ export const MNIST_STD = 0.3081;
 /** The digit network: torchvision's ResNet layout with a 3×3 stem and no max pool, sized for 28×28. */
 export function digitNetConfig(width: number, layers: number[], stemStride: number): NetConfig {
   if (layers.length !== 4) fail('train', `--depth needs 4 block counts (one per stage), got ${layers.length}`);
-  return {
+  return validateNetConfig({
     block: 'bottleneck',
     layers,
     widths: [width, 2 * width, 4 * width, 8 * width],
@@ -47,7 +140,7 @@ export function digitNetConfig(width: number, layers: number[], stemStride: numb
     mean: [MNIST_MEAN],
     std: [MNIST_STD],
     classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
-  };
+  }, `--width ${width} --depth ${layers.join(',')}`, 'train');
 }
 
 export function buildNet(c: NetConfig, zeroInitResidual = false): ResNet {
@@ -68,6 +161,7 @@ export function buildNet(c: NetConfig, zeroInitResidual = false): ResNet {
  * gpugrad metadata, e.g. torchvision's resnet50 weights exported to safetensors).
  */
 export function inferNetConfig(shapes: Map<string, readonly number[]>, what: string): NetConfig {
+  // Count blocks by key with a bound, so a file listing layer1.0 … layer1.99999 is refused before a long walk.
   const need = (k: string): readonly number[] => {
     const s = shapes.get(k);
     if (!s) fail('predict', `${what} is not a ResNet state dict: it has no '${k}'`);
@@ -80,7 +174,7 @@ export function inferNetConfig(shapes: Map<string, readonly number[]>, what: str
   let bottleneck = false;
   for (let s = 1; s <= 4; s++) {
     let n = 0;
-    while (shapes.has(`layer${s}.${n}.conv1.weight`)) n++;
+    while (shapes.has(`layer${s}.${n}.conv1.weight`) && n <= NET_LIMITS.blocks) n++;
     if (n === 0) fail('predict', `${what} is not a ResNet state dict: it has no 'layer${s}.0.conv1.weight'`);
     layers.push(n);
     widths.push(need(`layer${s}.0.conv1.weight`)[0]);
@@ -88,7 +182,7 @@ export function inferNetConfig(shapes: Map<string, readonly number[]>, what: str
   }
   if (conv1.length !== 4 || fc.length !== 2) fail('predict', `${what}: conv1.weight ${fmt(conv1)} or fc.weight ${fmt(fc)} has the wrong rank`);
   const rgb = conv1[1] === 3;
-  return {
+  return validateNetConfig({
     block: bottleneck ? 'bottleneck' : 'basic',
     layers,
     widths,
@@ -101,7 +195,7 @@ export function inferNetConfig(shapes: Map<string, readonly number[]>, what: str
     inputSize: rgb ? 224 : 28,
     mean: rgb ? [0.485, 0.456, 0.406] : [MNIST_MEAN],
     std: rgb ? [0.229, 0.224, 0.225] : [MNIST_STD],
-  };
+  }, `${what} (architecture inferred from its keys)`, 'predict');
 }
 
 export function readBytes(path: string, what: string): Uint8Array {
@@ -109,46 +203,58 @@ export function readBytes(path: string, what: string): Uint8Array {
     return readFileSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    fail('gpugrad', code === 'ENOENT' ? `${what} not found: ${path}` : `cannot read ${what} ${path} (${code ?? (e as Error).message})`);
+    fail('readWeights', code === 'ENOENT' ? `${what} not found: ${path}` : `cannot read ${what} ${path} (${code ?? (e as Error).message})`);
   }
 }
 
 /** Reads a weights file: its tensors, and the NetConfig from its metadata or inferred from its keys. */
 export function readWeights(path: string): { state: Map<string, Tensor>; config: NetConfig; epoch: number | null } {
-  const bytes = readBytes(path, 'weights file');
-  // A torch.save file (torchvision's .pth downloads) has no gpugrad metadata: its keys give the architecture.
-  const torch = isTorchFile(bytes);
-  const meta = torch ? {} : readSafetensorsMetadata(bytes);
-  const state = torch ? readTorchStateDict(bytes) : readSafetensors(bytes);
-  let config: NetConfig;
-  if (meta['gpugrad.config']) {
+  return parseWeights(readBytes(path, 'weights file'), path);
+}
+
+/** readWeights on bytes already read (`path` names them in messages). */
+export function parseWeights(bytes: Uint8Array, path: string): { state: Map<string, Tensor>; config: NetConfig; epoch: number | null } {
+  // A torch.save file (torchvision's .pth downloads) has no gpugrad metadata: its keys give the architecture. A
+  // file named .pth/.pt that is no torch.save file is reported as such, not as a damaged safetensors header.
+  const torch = isTorchFile(bytes) || /\.(pth|pt)$/i.test(path);
+  const op = 'readWeights';
+  const meta = torch ? {} : namingFile(op, path, () => readSafetensorsMetadata(bytes));
+  // The metadata is checked before any tensor is created or any model is built from it.
+  let config: NetConfig | null = null;
+  if (meta['gpugrad.config'] !== undefined) {
+    let raw: unknown;
     try {
-      config = JSON.parse(meta['gpugrad.config']) as NetConfig;
-    } catch {
-      fail('gpugrad', `${path} has unreadable gpugrad.config metadata`);
+      raw = JSON.parse(meta['gpugrad.config']);
+    } catch (e) {
+      fail(op, `${path}: gpugrad.config metadata is not JSON (${(e as Error).message})`);
     }
-  } else {
-    config = inferNetConfig(new Map([...state].map(([k, t]) => [k, t.shape])), path);
+    config = validateNetConfig(raw, `${path}: gpugrad.config`, op);
   }
-  const epoch = meta['gpugrad.epoch'] !== undefined ? Number(meta['gpugrad.epoch']) : null;
+  let epoch: number | null = null;
+  if (meta['gpugrad.epoch'] !== undefined) {
+    epoch = Number(meta['gpugrad.epoch']);
+    if (!Number.isSafeInteger(epoch) || epoch < 0) fail(op, `${path}: gpugrad.epoch metadata must be a non-negative integer, got ${JSON.stringify(meta['gpugrad.epoch'])}`);
+  }
+  const state = namingFile(op, path, () => (torch ? readTorchStateDict(bytes) : readSafetensors(bytes)));
+  try {
+    config ??= inferNetConfig(new Map([...state].map(([k, t]) => [k, t.shape])), path);
+  } catch (e) {
+    for (const t of state.values()) t.dispose();
+    throw e;
+  }
   return { state, config, epoch };
 }
 
 export const MODEL_FILE = 'model.safetensors';
 export const OPTIM_FILE = 'optimizer.safetensors';
 
-/**
- * Writes the model and then the optimizer state of a finished epoch. Each file is replaced atomically
- * (temporary file + rename), so an interrupted run leaves the previous epoch's complete files.
- */
-export async function saveCheckpoint(dir: string, model: ResNet, config: NetConfig, opt: Optimizer, epoch: number): Promise<void> {
-  const { rename, writeFile } = await import('node:fs/promises');
-  const put = async (name: string, bytes: Uint8Array): Promise<void> => {
-    const tmp = join(dir, `.${name}.${process.pid}.tmp`);
-    await writeFile(tmp, bytes);
-    await rename(tmp, join(dir, name));
-  };
-  await put(MODEL_FILE, await writeSafetensorsAsync(model.stateDict(), { metadata: { 'gpugrad.config': JSON.stringify(config), 'gpugrad.epoch': String(epoch) } }));
+/** The weights file of a finished epoch: the state dict, with the architecture and the epoch in its metadata. */
+export async function encodeModel(model: ResNet, config: NetConfig, epoch: number): Promise<Uint8Array> {
+  return writeSafetensorsAsync(model.stateDict(), { metadata: { 'gpugrad.config': JSON.stringify(config), 'gpugrad.epoch': String(epoch) } });
+}
+
+/** The optimizer state of a finished epoch (moments and step counts by parameter name), for --resume. */
+export async function encodeOptimizer(model: ResNet, opt: Optimizer, epoch: number): Promise<Uint8Array> {
   const sd = opt.stateDict();
   const names = model.namedParameters().map(([n]) => n);
   const tensors = new Map<string, Tensor>();
@@ -158,27 +264,29 @@ export async function saveCheckpoint(dir: string, model: ResNet, config: NetConf
     for (const [k, t] of s.tensors) tensors.set(`${names[i]}.${k}`, t);
   }
   try {
-    await put(OPTIM_FILE, await writeSafetensorsAsync(tensors, { metadata: { 'gpugrad.optimizer': sd.kind, 'gpugrad.hyper': JSON.stringify(sd.hyper), 'gpugrad.steps': JSON.stringify(steps), 'gpugrad.epoch': String(epoch) } }));
+    return await writeSafetensorsAsync(tensors, { metadata: { 'gpugrad.optimizer': sd.kind, 'gpugrad.hyper': JSON.stringify(sd.hyper), 'gpugrad.steps': JSON.stringify(steps), 'gpugrad.epoch': String(epoch) } });
   } finally {
     for (const t of tensors.values()) t.dispose();
   }
 }
 
-/** Loads an optimizer state written by saveCheckpoint into `opt` (which must be over `model`'s parameters). */
-export function loadOptimizer(path: string, model: ResNet, opt: Optimizer): number {
-  const bytes = readBytes(path, 'optimizer state');
-  const meta = readSafetensorsMetadata(bytes);
+/** Loads an optimizer state written by encodeOptimizer into `opt` (which must be over `model`'s parameters). */
+export function loadOptimizer(path: string, model: ResNet, opt: Optimizer, bytes = readBytes(path, 'optimizer state')): number {
+  const meta = namingFile('loadOptimizer', path, () => readSafetensorsMetadata(bytes));
   const kind = meta['gpugrad.optimizer'];
-  if (!kind) fail('gpugrad', `${path} is not a gpugrad optimizer state (no gpugrad.optimizer metadata)`);
+  if (!kind) fail('loadOptimizer', `${path} is not a gpugrad optimizer state (no gpugrad.optimizer metadata)`);
   let hyper: Record<string, number | boolean>;
   let steps: Record<string, number>;
   try {
     hyper = JSON.parse(meta['gpugrad.hyper']) as Record<string, number | boolean>;
     steps = JSON.parse(meta['gpugrad.steps']) as Record<string, number>;
   } catch {
-    fail('gpugrad', `${path} has unreadable optimizer metadata`);
+    fail('loadOptimizer', `${path} has unreadable optimizer metadata`);
   }
-  const tensors = readSafetensors(bytes);
+  if (typeof hyper !== 'object' || hyper === null || typeof steps !== 'object' || steps === null || !Object.values(steps).every((v) => Number.isSafeInteger(v) && v >= 0)) {
+    fail('loadOptimizer', `${path}: gpugrad.hyper must be an object and gpugrad.steps an object of non-negative integer step counts`);
+  }
+  const tensors = namingFile('loadOptimizer', path, () => readSafetensors(bytes));
   const state = new Map<number, ParamState>();
   model.namedParameters().forEach(([name], i) => {
     if (steps[name] === undefined) return;
@@ -189,11 +297,30 @@ export function loadOptimizer(path: string, model: ResNet, opt: Optimizer): numb
   const known = new Set(model.namedParameters().map(([n]) => n));
   const stray = Object.keys(steps).filter((n) => !known.has(n));
   try {
-    if (stray.length) fail('gpugrad', `${path} holds optimizer state for parameters the model does not have: ${stray.slice(0, 5).join(', ')}`);
+    if (stray.length) fail('loadOptimizer', `${path} holds optimizer state for parameters the model does not have: ${stray.slice(0, 5).join(', ')}`);
     const sd: OptimizerStateDict = { kind, hyper, state };
     opt.loadStateDict(sd);
   } finally {
     for (const t of tensors.values()) t.dispose();
   }
-  return Number(meta['gpugrad.epoch'] ?? 0);
+  const epoch = Number(meta['gpugrad.epoch'] ?? 0);
+  if (!Number.isSafeInteger(epoch) || epoch < 0) fail('loadOptimizer', `${path}: gpugrad.epoch metadata must be a non-negative integer, got ${JSON.stringify(meta['gpugrad.epoch'])}`);
+  return epoch;
+}
+
+/**
+ * The first tensor of a safetensors weights file holding NaN or ±Infinity, read on the host (nothing is
+ * uploaded); null when every value is finite.
+ */
+export function nonFiniteInFile(path: string): { name: string; value: number } | null {
+  const bytes = readBytes(path, 'weights file');
+  const { entries, dataStart } = namingFile('readWeights', path, () => parseSafetensorsHeader(bytes));
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (const e of entries) {
+    const n = e.shape.reduce((a, b) => a * b, 1);
+    const values = decodeElements(dv, dataStart + e.begin, e.dtype, n);
+    const bad = values.find((v) => !Number.isFinite(v));
+    if (bad !== undefined) return { name: e.name, value: bad };
+  }
+  return null;
 }

@@ -16,6 +16,7 @@ export const PREDICT_OPTIONS: Record<string, OptionSpec> = {
   top: { kind: 'int', min: 1, help: 'how many classes to print (default 5)' },
   invert: { kind: 'string', choices: ['auto', 'yes', 'no'], help: 'for digit models: make dark-on-light pictures light-on-dark (default auto)' },
   backend: { kind: 'string', help: 'backend name, optionally with a mode' },
+  'max-pixels': { kind: 'int', min: 1, help: 'largest image (width × height) decoded (default 33554432)' },
   help: { kind: 'flag', help: 'show this help' },
 };
 
@@ -25,7 +26,8 @@ export async function predict(o: Map<string, OptionValue>, images: string[], say
   if (images.length === 0) throw new UsageError('predict needs at least one image file (PNG or JPEG)');
   await chooseBackend(o.get('backend') as string | undefined);
   // Decode every image first so that a bad file is reported before the (slow) model work starts.
-  const decoded = images.map((p) => ({ path: p, img: readImage(p) }));
+  const maxPixels = o.get('max-pixels') as number | undefined;
+  const decoded = images.map((p) => ({ path: p, img: readImage(p, { maxPixels }) }));
   const { state, config } = readWeights(weights);
   // Every weight is overwritten by the file, so skip the (for ResNet-50, seconds-long) random init.
   const model = skipInit(() => buildNet(config));

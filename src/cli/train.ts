@@ -1,50 +1,25 @@
 // `gpugrad train`: trains the small Bottleneck ResNet on digits with a live progress line, evaluates on
-// held-out images each epoch, and writes weights, optimizer state, a JSON log and a PNG plot.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+// held-out images each epoch, and commits weights, optimizer state and a JSON log per epoch (checkpoint.ts: a kill
+// at any moment leaves a state --resume continues from), with a PNG plot. Options: train-options.ts.
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { getBackend, readyBackend, registeredBackends, setBackend } from '../backend.js';
+import { getBackend, registeredBackends } from '../backend.js';
 import { fail } from '../errors.js';
 import * as F from '../functional.js';
-import { DataLoader, loadIdxDir, loadMnistPackage, splitHoldout, subset, type ImageDataset } from '../data/index.js';
+import { DataLoader, type ImageDataset } from '../data/index.js';
 import type { ResNet } from '../models/resnet.js';
-import { Adam, AdamW, CosineAnnealingLR, SGD, StepLR, type LRScheduler, type Optimizer } from '../optim/index.js';
+import type { Optimizer } from '../optim/index.js';
 import { manualSeed } from '../random.js';
 import { memory, noGrad, tidy } from '../engine.js';
 import type { Tensor } from '../tensor.js';
-import { UsageError, type OptionSpec, type OptionValue } from './args.js';
-import { buildNet, digitNetConfig, loadOptimizer, MODEL_FILE, OPTIM_FILE, readWeights, saveCheckpoint, type NetConfig } from './model.js';
+import { type OptionValue } from './args.js';
+import { cleanRunDir, commitEpoch, MANIFEST, readCommitted, readManifest, replaceFile } from './checkpoint.js';
+import { buildNet, digitNetConfig, encodeModel, encodeOptimizer, loadOptimizer, MODEL_FILE, nonFiniteInFile, OPTIM_FILE, parseWeights, readBytes, validateNetConfig, type NetConfig } from './model.js';
 import { plotPanels } from './plot.js';
 import { summary } from '../summary.js';
+import { chooseBackend, loadData, makeOptimizer, makeSchedule, opt, TRAIN_OPTIONS, validateSavedOptions } from './train-options.js';
 
-/**
- * Defaults chosen so `npm start` reaches ≥ 97% on the 2,000 held-out digits quickly on 2 CPU cores;
- * see the README for the measurement.
- */
-export const TRAIN_OPTIONS: Record<string, OptionSpec & { default?: OptionValue }> = {
-  epochs: { kind: 'int', min: 1, help: 'passes over the training images', default: 5 },
-  'batch-size': { kind: 'int', min: 1, help: 'images per forward pass (micro-batch)', default: 32 },
-  accumulate: { kind: 'int', min: 1, help: 'micro-batches per optimizer step (gradient accumulation: the step of an N× batch, in the memory of one)', default: 1 },
-  lr: { kind: 'number', min: 0, help: 'peak learning rate', default: 0.2 },
-  optimizer: { kind: 'string', choices: ['sgd', 'adam', 'adamw'], help: 'update rule', default: 'sgd' },
-  momentum: { kind: 'number', min: 0, help: 'SGD momentum', default: 0.9 },
-  nesterov: { kind: 'flag', help: 'Nesterov momentum (SGD)', default: true },
-  'weight-decay': { kind: 'number', min: 0, help: 'weight decay', default: 5e-4 },
-  schedule: { kind: 'string', choices: ['cosine', 'step', 'none'], help: 'learning-rate schedule over the steps', default: 'cosine' },
-  width: { kind: 'int', min: 1, help: 'planes of the first stage (stages use w, 2w, 4w, 8w)', default: 8 },
-  depth: { kind: 'ints', min: 1, help: 'Bottleneck blocks per stage, e.g. 1,1,1,1', default: [1, 1, 1, 1] },
-  'stem-stride': { kind: 'int', min: 1, help: 'stride of the 3×3 stem (2 quarters the compute)', default: 2 },
-  shift: { kind: 'int', min: 0, help: 'random shift augmentation, in pixels', default: 2 },
-  backend: { kind: 'string', help: "backend name, optionally with a mode ('reference', 'wasm', 'gpujs:cpu'); default: the library's default" },
-  seed: { kind: 'int', min: 0, help: 'seed for initialisation, shuffling and augmentation', default: 0 },
-  data: { kind: 'string', help: 'directory with IDX files (train-images-idx3-ubyte[.gz], ...); default: the mnist package digits' },
-  holdout: { kind: 'int', min: 1, help: 'images held out for evaluation', default: 2000 },
-  'train-limit': { kind: 'int', min: 0, help: 'use only this many training images (0: all)', default: 0 },
-  out: { kind: 'string', help: 'output directory', default: 'runs/mnist' },
-  resume: { kind: 'string', help: 'continue the run saved in this directory (weights + optimizer + log)' },
-  'stop-after': { kind: 'int', min: 1, help: 'stop (resumably) once this many epochs are done, as if interrupted' },
-  progress: { kind: 'flag', help: 'live progress line (default: on a terminal)' },
-  help: { kind: 'flag', help: 'show this help' },
-};
+export { chooseBackend, TRAIN_OPTIONS } from './train-options.js';
 
 interface StepLog {
   step: number;
@@ -74,59 +49,6 @@ export interface TrainLog {
   totalSeconds: number;
 }
 
-function opt<T extends OptionValue>(o: Map<string, OptionValue>, k: string): T {
-  return (o.has(k) ? o.get(k) : TRAIN_OPTIONS[k].default) as T;
-}
-
-/** Selects a backend given as 'name' or 'name:mode'; unknown names are refused by setBackend. */
-export async function chooseBackend(spec: string | undefined): Promise<void> {
-  // No choice: the library's default, started here because it may start asynchronously (worker pools).
-  if (spec === undefined) return void (await readyBackend());
-  const [name, mode] = spec.split(':');
-  await setBackend(name, mode ? { mode } : {});
-}
-
-function loadData(o: Map<string, OptionValue>): { train: ImageDataset; test: ImageDataset } {
-  const dir = o.get('data') as string | undefined;
-  const ds = dir ? loadIdxDir(dir, 'train') : loadMnistPackage();
-  if (ds.height !== 28 || ds.width !== 28 || ds.channels !== 1) fail('train', `${ds.name} holds ${ds.channels}×${ds.height}×${ds.width} images; the digit network needs 1×28×28`);
-  if (ds.classes > 10) fail('train', `${ds.name} has labels up to ${ds.classes - 1}; the digit network has 10 classes`);
-  const holdout = opt<number>(o, 'holdout');
-  if (holdout >= ds.count) throw new UsageError(`--holdout ${holdout} leaves no training images out of ${ds.count}`);
-  let { train, test } = splitHoldout(ds, holdout);
-  const limit = opt<number>(o, 'train-limit');
-  if (limit > 0 && limit < train.count) {
-    // An evenly spread subset keeps every class present.
-    train = subset(train, Array.from({ length: limit }, (_, i) => Math.floor((i * train.count) / limit)), train.name);
-  }
-  return { train, test };
-}
-
-function makeOptimizer(o: Map<string, OptionValue>, model: ResNet): Optimizer {
-  const lr = opt<number>(o, 'lr');
-  const wd = opt<number>(o, 'weight-decay');
-  switch (opt<string>(o, 'optimizer')) {
-    case 'adam':
-      return new Adam(model.parameters(), { lr, weightDecay: wd });
-    case 'adamw':
-      return new AdamW(model.parameters(), { lr, weightDecay: wd });
-    default: {
-      const momentum = opt<number>(o, 'momentum');
-      return new SGD(model.parameters(), { lr, momentum, weightDecay: wd, nesterov: opt<boolean>(o, 'nesterov') && momentum > 0 });
-    }
-  }
-}
-
-function makeSchedule(o: Map<string, OptionValue>, optim: Optimizer, totalSteps: number): LRScheduler | null {
-  switch (opt<string>(o, 'schedule')) {
-    case 'cosine':
-      return new CosineAnnealingLR(optim, totalSteps, 0);
-    case 'step':
-      return new StepLR(optim, Math.max(1, Math.round(totalSteps / 3)), 0.1);
-    default:
-      return null;
-  }
-}
 
 /** Held-out accuracy in eval mode (running BatchNorm statistics), in batches that each free their tensors. */
 export async function evaluate(model: ResNet, data: ImageDataset, norm: { mean: number; std: number }, batchSize = 250): Promise<number> {
@@ -186,6 +108,66 @@ function fmtTime(s: number): string {
   return `${m}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
 }
 
+/** The first tensor holding NaN or ±Infinity, with the offending value; null when all are finite. */
+async function firstNonFinite(named: Iterable<[string, Tensor]>): Promise<{ name: string; value: number } | null> {
+  for (const [name, t] of named) {
+    const bad = (await t.data()).find((v) => !Number.isFinite(v));
+    if (bad !== undefined) return { name, value: bad };
+  }
+  return null;
+}
+
+/** Parses and checks a run's log.json (it governs a resumed run: options, network config, steps so far). */
+function parseLog(bytes: Uint8Array, source: string): TrainLog {
+  let log: TrainLog;
+  try {
+    log = JSON.parse(new TextDecoder().decode(bytes)) as TrainLog;
+  } catch (e) {
+    return fail('train', `${source} is unreadable (${(e as Error).message})`);
+  }
+  if (typeof log !== 'object' || log === null || !Array.isArray(log.steps) || !Array.isArray(log.epochs)) fail('train', `${source} is not a gpugrad training log (no steps and epochs lists)`);
+  log.config = validateNetConfig(log.config, `${source}: config`, 'train');
+  validateSavedOptions(log.options, source);
+  return log;
+}
+
+/** What --resume continues from: the log, and the committed weights and optimizer bytes (none at epoch 0). */
+interface SavedRun {
+  log: TrainLog;
+  epoch: number;
+  model: { bytes: Uint8Array; path: string } | null;
+  optimizer: { bytes: Uint8Array; path: string } | null;
+}
+
+/**
+ * Reads the last complete state of a run directory: the files checkpoint.json names (size and hash checked), or,
+ * for a run written before checkpoints had a manifest, the three top-level files, which must agree.
+ */
+function readSavedRun(dir: string, arg: string): SavedRun {
+  const m = readManifest(dir);
+  if (m) {
+    const log = parseLog(readCommitted(dir, m, 'log'), join(dir, m.files.log!.path));
+    if (log.epochs.length !== m.epoch) fail('train', `--resume ${arg}: ${MANIFEST} names epoch ${m.epoch} but its log holds ${log.epochs.length} epochs`);
+    const file = (role: 'model' | 'optimizer'): { bytes: Uint8Array; path: string } | null => (m.epoch > 0 ? { bytes: readCommitted(dir, m, role), path: join(dir, m.files[role]!.path) } : null);
+    return { log, epoch: m.epoch, model: file('model'), optimizer: file('optimizer') };
+  }
+  const logPath = join(dir, 'log.json');
+  if (!existsSync(logPath)) fail('train', `--resume ${arg}: no log.json there, nor a ${MANIFEST} (not a gpugrad run directory)`);
+  const log = parseLog(readFileSync(logPath), logPath);
+  const at = (name: string): { bytes: Uint8Array; path: string } => ({ bytes: readBytes(join(dir, name), name), path: join(dir, name) });
+  return { log, epoch: log.epochs.length, model: at(MODEL_FILE), optimizer: at(OPTIM_FILE) };
+}
+
+/** What the stop message says about the weights on disk: verified, never assumed, to be good. */
+function keptWeights(outDir: string): string {
+  const path = join(outDir, MODEL_FILE);
+  if (!existsSync(path)) return 'no epoch finished, so no weights were written';
+  const bad = nonFiniteInFile(path);
+  if (bad) return `${path} holds non-finite values ('${bad.name}' has ${bad.value}) from an earlier run and is no usable checkpoint`;
+  const epoch = readManifest(outDir)?.epoch;
+  return `${path} keeps the last good weights (${epoch ? `epoch ${epoch}, ` : ''}all values finite; not overwritten)`;
+}
+
 /** Runs `gpugrad train`; returns the process exit status. */
 export async function train(o: Map<string, OptionValue>, say: (line: string) => void = console.log): Promise<number> {
   await chooseBackend(o.get('backend') as string | undefined);
@@ -194,17 +176,16 @@ export async function train(o: Map<string, OptionValue>, say: (line: string) => 
   const showProgress = o.has('progress') ? (o.get('progress') as boolean) : Boolean(process.stdout.isTTY);
   const t0 = performance.now();
 
+  // Leftovers of a save that was interrupted (temporary files, an uncommitted epoch directory) go first.
+  const removed = cleanRunDir(outDir);
+  if (removed.length) say(`removed ${removed.length} leftover(s) of an interrupted save in ${outDir}: ${removed.slice(0, 4).join(', ')}${removed.length > 4 ? ', …' : ''}`);
+  let saved: SavedRun | null = null;
   let log: TrainLog | null = null;
   if (resume) {
-    const logPath = join(outDir, 'log.json');
-    if (!existsSync(logPath)) fail('train', `--resume ${resume}: no log.json there (not a gpugrad run directory)`);
-    try {
-      log = JSON.parse(readFileSync(logPath, 'utf8')) as TrainLog;
-    } catch (e) {
-      fail('train', `--resume ${resume}: log.json is unreadable (${(e as Error).message})`);
-    }
+    saved = readSavedRun(outDir, resume);
+    log = saved.log;
     // The saved options govern the resumed run; only --epochs (to extend it) and --backend may differ.
-    for (const [k, v] of Object.entries(log.options)) if (k !== 'backend' && (k !== 'epochs' || !o.has(k))) o.set(k, v);
+    for (const [k, v] of validateSavedOptions(log.options, 'log.json')) if (k !== 'backend' && (k !== 'epochs' || !o.has(k))) o.set(k, v);
   }
   const { train: trainSet, test: testSet } = loadData(o);
   const seed = opt<number>(o, 'seed');
@@ -228,18 +209,33 @@ export async function train(o: Map<string, OptionValue>, say: (line: string) => 
   const stepsPerEpoch = Math.ceil(loader.length / accumulate);
   const totalSteps = stepsPerEpoch * epochs;
   const schedule = makeSchedule(o, optim, totalSteps);
+  const release = (): void => {
+    optim.dispose();
+    model.dispose();
+  };
 
   let startEpoch = 0;
-  if (resume && log) {
-    const w = readWeights(join(outDir, MODEL_FILE));
-    // tidy: Module.loadStateDict's copies create scalar constants that would otherwise outlive the call.
-    tidy(() => void model.loadStateDict(w.state));
-    for (const t of w.state.values()) t.dispose();
-    startEpoch = loadOptimizer(join(outDir, OPTIM_FILE), model, optim);
-    if (startEpoch !== log.epochs.length || w.epoch !== startEpoch) fail('train', `--resume ${resume}: weights (epoch ${w.epoch}), optimizer (epoch ${startEpoch}) and log (${log.epochs.length} epochs) disagree`);
+  if (saved && log && saved.model && saved.optimizer) {
+    try {
+      const w = parseWeights(saved.model.bytes, saved.model.path);
+      try {
+        // tidy: Module.loadStateDict's copies create scalar constants that would otherwise outlive the call.
+        tidy(() => void model.loadStateDict(w.state));
+      } finally {
+        for (const t of w.state.values()) t.dispose();
+      }
+      const bad = await firstNonFinite(model.stateDict());
+      if (bad) fail('train', `--resume ${resume}: the saved weights of epoch ${saved.epoch} hold non-finite values ('${bad.name}' has ${bad.value}); a run cannot continue from them. Start a new run (e.g. with a lower --lr)`);
+      startEpoch = loadOptimizer(saved.optimizer.path, model, optim, saved.optimizer.bytes);
+      if (startEpoch !== saved.epoch || w.epoch !== startEpoch) fail('train', `--resume ${resume}: weights (epoch ${w.epoch}), optimizer (epoch ${startEpoch}) and log (${saved.epoch} epochs) disagree`);
+    } catch (e) {
+      release();
+      throw e;
+    }
     log.steps = log.steps.filter((s) => s.epoch < startEpoch);
     schedule?.setEpoch(startEpoch * stepsPerEpoch);
     if (startEpoch >= epochs) {
+      release();
       say(`nothing to do: the run in ${outDir} already has ${startEpoch} epochs (ask for more with --epochs)`);
       return 0;
     }
@@ -261,6 +257,14 @@ export async function train(o: Map<string, OptionValue>, say: (line: string) => 
   };
   log.options.epochs = epochs;
   log.backend = getBackend();
+  let tLast = t0;
+  const logBytes = (): Uint8Array => {
+    log!.totalSeconds += (performance.now() - tLast) / 1000;
+    tLast = performance.now();
+    return new TextEncoder().encode(JSON.stringify(log, null, 1));
+  };
+  // A new run commits its start (options and configuration, epoch 0), so --resume has a state from the outset.
+  if (!saved) commitEpoch(outDir, 0, { log: logBytes() });
 
   if (getBackend() === 'reference') {
     const others = registeredBackends().filter((b) => b !== 'reference');
@@ -269,13 +273,20 @@ export async function train(o: Map<string, OptionValue>, say: (line: string) => 
   say(`gpugrad train: backend ${getBackend()}, ${trainSet.name}: ${trainSet.count} training / ${testSet.count} held-out images`);
   say(`model: Bottleneck ResNet ${config.layers.join(',')} blocks, widths ${config.widths.join(',')}, ${model.numParameters().toLocaleString('en-US')} parameters, ${(summary(model, [1, 1, 28, 28]).totalMacs / 1e6).toFixed(1)} MMAC per image; ` + `${opt<string>(o, 'optimizer')} lr ${opt<number>(o, 'lr')} (${opt<string>(o, 'schedule')}), batch ${batchSize}${accumulate > 1 ? ` × ${accumulate} accumulated` : ''}, ${epochs} epochs` + (startEpoch ? `, resuming after epoch ${startEpoch}` : ''));
 
+  /** The log and plot outside a commit (a stop, the end): atomic replacements of the top-level copies. */
   const writeLog = (): void => {
-    log!.totalSeconds += (performance.now() - tLast) / 1000;
-    tLast = performance.now();
-    writeFileSync(join(outDir, 'log.json'), JSON.stringify(log, null, 1));
-    writeFileSync(join(outDir, 'plot.png'), plotLog(log!));
+    replaceFile(join(outDir, 'log.json'), logBytes());
+    replaceFile(join(outDir, 'plot.png'), plotLog(log!));
   };
-  let tLast = t0;
+  const stop = (reason: string, where: string, step: number, epoch: number): number => {
+    optim.zeroGrad();
+    log!.stopped = { reason, step, epoch };
+    writeLog();
+    if (showProgress) process.stdout.write('\n');
+    console.error(`gpugrad train: stopped: ${where}; ${keptWeights(outDir)}. Try a lower --lr.`);
+    release();
+    return 1;
+  };
   let step = startEpoch * stepsPerEpoch;
   const tTrain = performance.now();
   let stepsRun = 0;
@@ -298,18 +309,7 @@ export async function train(o: Map<string, OptionValue>, say: (line: string) => 
       loss.dispose();
       logits.dispose();
       k++;
-      if (!Number.isFinite(lv)) {
-        step++;
-        optim.zeroGrad();
-        const kept = existsSync(join(outDir, MODEL_FILE)) ? `${join(outDir, MODEL_FILE)} keeps the last good weights (not overwritten)` : 'no epoch finished, so no weights were written';
-        log.stopped = { reason: `loss is ${lv}`, step, epoch: epoch + 1 };
-        writeLog();
-        if (showProgress) process.stdout.write('\n');
-        console.error(`gpugrad train: stopped: the loss became ${lv} at step ${step} (epoch ${epoch + 1}, batch ${k}); ${kept}. Try a lower --lr.`);
-        optim.dispose();
-        model.dispose();
-        return 1;
-      }
+      if (!Number.isFinite(lv)) return stop(`loss is ${lv}`, `the loss became ${lv} at step ${step + 1} (epoch ${epoch + 1}, batch ${k})`, step + 1, epoch + 1);
       stepLoss += lv / group;
       if (k - groupStart === group) {
         optim.step();
@@ -332,21 +332,22 @@ export async function train(o: Map<string, OptionValue>, say: (line: string) => 
       }
     }
     if (showProgress) process.stdout.write('\n');
+    // Weights that went non-finite in the epoch's last update are never committed as a checkpoint.
+    const bad = await firstNonFinite(model.stateDict());
+    if (bad) return stop(`weights are non-finite ('${bad.name}' has ${bad.value})`, `the weights became non-finite in epoch ${epoch + 1} ('${bad.name}' has ${bad.value}) and were not saved`, step, epoch + 1);
     const acc = await evaluate(model, testSet, { mean: config.mean[0], std: config.std[0] });
     const seconds = (performance.now() - te) / 1000;
     log.epochs.push({ epoch: epoch + 1, trainLoss: lossSum / seen, trainAccuracy: correct / seen, heldOutAccuracy: acc, seconds, imagesPerSecond: seen / seconds });
-    await saveCheckpoint(outDir, model, config, optim, epoch + 1);
-    writeLog();
+    commitEpoch(outDir, epoch + 1, { model: await encodeModel(model, config, epoch + 1), optimizer: await encodeOptimizer(model, optim, epoch + 1), log: logBytes(), plot: plotLog(log) });
     say(`epoch ${epoch + 1}/${epochs}: train loss ${(lossSum / seen).toFixed(4)}, train acc ${((100 * correct) / seen).toFixed(2)}%, held-out acc ${(100 * acc).toFixed(2)}% (${seconds.toFixed(1)} s, ${(seen / seconds).toFixed(0)} img/s)`);
   }
   log.finished = stopAfter === epochs;
   writeLog();
   if (!log.finished) say(`stopped after epoch ${stopAfter} of ${epochs}; continue with: gpugrad train --resume ${outDir}`);
-  optim.dispose();
-  model.dispose();
+  release();
   const leaked = memory().tensors - memStart;
   const final = log.epochs[log.epochs.length - 1];
-  say(`done in ${fmtTime((performance.now() - t0) / 1000)}: held-out accuracy ${(100 * final.heldOutAccuracy).toFixed(2)}% on ${testSet.count} images; wrote ${join(outDir, MODEL_FILE)}, ${OPTIM_FILE}, log.json, plot.png` + (leaked > 0 ? ` (warning: ${leaked} tensors still live)` : ''));
+  say(`done in ${fmtTime((performance.now() - t0) / 1000)}: held-out accuracy ${(100 * final.heldOutAccuracy).toFixed(2)}% on ${testSet.count} images; wrote ${join(outDir, MODEL_FILE)}, ${OPTIM_FILE}, log.json, plot.png (committed: ${MANIFEST})` + (leaked > 0 ? ` (warning: ${leaked} tensors still live)` : ''));
   return 0;
 }
 

@@ -2,7 +2,7 @@
 // train-images-idx3-ubyte / train-labels-idx1-ubyte and their t10k siblings.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { constants, gunzipSync } from 'node:zlib';
 import { fail } from '../errors.js';
 import type { ImageDataset } from './dataset.js';
 
@@ -15,18 +15,67 @@ export interface IdxArray {
 const OP = 'readIdx';
 
 /**
+ * Default for ReadIdxOptions.maxBytes: 1 GiB of data (MNIST's training images are 47 MB, EMNIST's largest file
+ * 550 MB). As float32 pixels a dataset takes four times its IDX bytes.
+ */
+export const MAX_IDX_BYTES = 2 ** 30;
+
+export interface ReadIdxOptions {
+  /** Largest data section accepted (bytes after the header); checked from the header, before decompressing. */
+  maxBytes?: number;
+}
+
+const isGzip = (b: Uint8Array): boolean => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
+
+/** The data size an IDX header declares (rank and dims), or null when `b` is too short to hold the header. */
+function declared(b: Uint8Array): { header: number; count: number } | null {
+  if (b.length < 4) return null;
+  const rank = b[3];
+  const header = 4 + 4 * rank;
+  if (b.length < header) return null;
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  let count = 1;
+  for (let i = 0; i < rank; i++) count *= view.getUint32(4 + 4 * i, false);
+  return { header, count };
+}
+
+/**
+ * Decompresses a gzipped IDX file without trusting it: the first bytes are inflated alone to read the header,
+ * whose declared size is checked against the limit, and the whole stream is then inflated with that size as a
+ * hard cap that zlib enforces chunk by chunk, so a small file that inflates to gigabytes is stopped within one
+ * chunk of its declared size.
+ */
+function gunzipIdx(b: Uint8Array, what: string, maxBytes: number): Uint8Array {
+  const sync = { finishFlush: constants.Z_SYNC_FLUSH };
+  let head: Uint8Array = new Uint8Array(0);
+  try {
+    // A prefix of the stream inflates to what it holds (Z_SYNC_FLUSH: no error at its cut); 4 KB inflate to at most ~4 MB.
+    for (let n = 4096; ; n *= 4) {
+      head = gunzipSync(b.subarray(0, n), { ...sync, maxOutputLength: 1 << 24 });
+      if (declared(head) || n >= b.length) break;
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') fail(OP, `${what} looks gzipped but does not decompress (${(e as Error).message})`);
+  }
+  const d = declared(head);
+  if (!d) return head; // too short for a header: readIdx says so
+  if (d.count > maxBytes) fail(OP, `${what}: the IDX header declares ${d.count} bytes of data, over the limit of ${maxBytes} (option maxBytes)`);
+  const cap = d.header + d.count;
+  try {
+    return gunzipSync(b, { maxOutputLength: cap + 1 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') fail(OP, `${what} decompresses to more than the ${cap} bytes its IDX header declares (header + ${d.count} bytes of data); refused while inflating`);
+    return fail(OP, `${what} looks gzipped but does not decompress (${(e as Error).message})`);
+  }
+}
+
+/**
  * Parses IDX bytes (gzip detected by its magic 0x1f 0x8b). Only the unsigned-byte type (0x08) is
  * accepted: magic 0x00000801 for label files and 0x00000803 for image files.
  */
-export function readIdx(bytes: Uint8Array, what = 'IDX data'): IdxArray {
-  let b = bytes;
-  if (b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b) {
-    try {
-      b = gunzipSync(b);
-    } catch (e) {
-      fail(OP, `${what} looks gzipped but does not decompress (${(e as Error).message})`);
-    }
-  }
+export function readIdx(bytes: Uint8Array, what = 'IDX data', options: ReadIdxOptions = {}): IdxArray {
+  const maxBytes = options.maxBytes ?? MAX_IDX_BYTES;
+  const b = isGzip(bytes) ? gunzipIdx(bytes, what, maxBytes) : bytes;
   if (b.length < 8) fail(OP, `${what} is ${b.length} bytes, too short for an IDX header`);
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   if (b[0] !== 0 || b[1] !== 0) fail(OP, `${what} does not start with the IDX magic 0x0000: got 0x${hex(b[0])}${hex(b[1])}`);
@@ -38,6 +87,7 @@ export function readIdx(bytes: Uint8Array, what = 'IDX data'): IdxArray {
   const dims: number[] = [];
   for (let i = 0; i < rank; i++) dims.push(view.getUint32(4 + 4 * i, false));
   const count = dims.reduce((a, d) => a * d, 1);
+  if (count > maxBytes) fail(OP, `${what}: the IDX header declares [${dims.join(',')}] = ${count} bytes of data, over the limit of ${maxBytes} (option maxBytes)`);
   if (b.length - header !== count) fail(OP, `${what}: the header declares [${dims.join(',')}] = ${count} bytes of data, but ${b.length - header} follow`);
   return { dims, data: b.subarray(header) };
 }

@@ -1,10 +1,20 @@
 // Node file helpers for weights: load a safetensors or PyTorch (.pth) file into tensors, save safetensors
 // atomically (temp file + rename).
 // node:fs is imported on first use so that the package index stays loadable in browsers.
-import { fail } from '../errors.js';
+import { fail, GpugradError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { readSafetensors, writeSafetensorsAsync, type WriteSafetensorsOptions } from './safetensors.js';
-import { readTorchStateDict, type ReadTorchOptions } from './torch.js';
+import { isTorchFile, readTorchStateDict, type ReadTorchOptions } from './torch.js';
+
+/** Runs a reader on a file's bytes; its refusals are rethrown under `op` with the file's path in front. */
+export function namingFile<T>(op: string, path: string, read: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    if (!(e instanceof GpugradError)) throw e;
+    return fail(op, `${path}: ${e.message}`);
+  }
+}
 
 async function readBytes(op: string, path: string): Promise<Uint8Array> {
   const { readFile } = await import('node:fs/promises');
@@ -17,7 +27,9 @@ async function readBytes(op: string, path: string): Promise<Uint8Array> {
 
 /** Reads a .safetensors file into float32 tensors on the current backend. */
 export async function loadSafetensors(path: string): Promise<Map<string, Tensor>> {
-  return readSafetensors(await readBytes('loadSafetensors', path));
+  const bytes = await readBytes('loadSafetensors', path);
+  if (isTorchFile(bytes)) fail('loadSafetensors', `${path} is a PyTorch checkpoint (torch.save), not a safetensors file: read it with loadTorchStateDict('${path}')`);
+  return namingFile('loadSafetensors', path, () => readSafetensors(bytes));
 }
 
 /**
@@ -25,7 +37,8 @@ export async function loadSafetensors(path: string): Promise<Map<string, Tensor>
  * tensors on the current backend; `model.loadStateDict(await loadTorchStateDict(path))` then loads it.
  */
 export async function loadTorchStateDict(path: string, options: ReadTorchOptions = {}): Promise<Map<string, Tensor>> {
-  return readTorchStateDict(await readBytes('loadTorchStateDict', path), options);
+  const bytes = await readBytes('loadTorchStateDict', path);
+  return namingFile('loadTorchStateDict', path, () => readTorchStateDict(bytes, options));
 }
 
 /**

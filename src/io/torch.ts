@@ -11,6 +11,17 @@ import { decodeElements, DTYPE_BYTES, type SafetensorsDtype } from './safetensor
 
 const OP = 'readTorchStateDict';
 
+/**
+ * Limits checked before any work: a crafted pickle must not make the reader decode a megabyte-long integer, hold a
+ * gigabyte string, or turn a one-element storage viewed with stride 0 into billions of elements.
+ */
+/** Longest Python integer (LONG1/LONG4) in bytes: torch's magic number takes 10; a float64 holds at most ~128. */
+export const MAX_PICKLE_INT_BYTES = 64;
+/** Longest string or bytes object in the pickle (state-dict keys and metadata are short). */
+export const MAX_PICKLE_STRING_BYTES = 64 << 20;
+/** Default for ReadTorchOptions.maxExpandedElements. */
+export const MAX_EXPANDED_ELEMENTS = 1 << 22;
+
 // ---- zip (stored entries only: torch.save never compresses) ----
 
 const u16 = (dv: DataView, at: number): number => dv.getUint16(at, true);
@@ -117,11 +128,18 @@ class StorageRef {
 }
 /** A tensor named by the pickle: a strided view of a storage, gathered once the storages are located. */
 class TensorView {
+  /** Its element count (a safe integer: checked). */
+  readonly numel: number;
   constructor(readonly ref: StorageRef, readonly offset: number, readonly shape: number[], readonly stride: number[]) {
+    const view = `a tensor of size [${shape.join(', ')}], stride [${stride.join(', ')}] at offset ${offset}`;
+    // torch.load(weights_only=True) refuses negative sizes too; a size of -1 would otherwise reach shape arithmetic.
+    if (shape.some((n) => n < 0 || !Number.isSafeInteger(n))) fail(OP, `${view}: sizes must be non-negative integers`);
+    this.numel = shape.reduce((a, b) => a * b, 1);
+    if (!Number.isSafeInteger(this.numel)) fail(OP, `${view}: its ${this.numel} elements exceed the largest count gpugrad represents (2^53)`);
+    if (this.numel === 0) return;
     const last = offset + shape.reduce((s, n, d) => s + (n - 1) * stride[d], 0);
-    if (shape.some((n) => n === 0)) return;
-    if (offset < 0 || stride.some((x) => x < 0) || last >= ref.numel) {
-      fail(OP, `a tensor of size [${shape.join(', ')}], stride [${stride.join(', ')}] at offset ${offset} runs past its storage '${ref.key}' of ${ref.numel} elements`);
+    if (offset < 0 || stride.some((x) => x < 0 || !Number.isSafeInteger(x)) || !Number.isSafeInteger(last) || last >= ref.numel) {
+      fail(OP, `${view} runs past its storage '${ref.key}' of ${ref.numel} elements`);
     }
   }
 }
@@ -134,7 +152,6 @@ class Global {
     return `${this.module}.${this.name}`;
   }
 }
-const MARK = Symbol('mark');
 
 /** Globals the interpreter builds; everything else is refused. */
 const CALLABLES = new Set(['collections.OrderedDict', 'torch._utils._rebuild_tensor_v2', 'torch._utils._rebuild_tensor', 'torch._utils._rebuild_parameter', 'torch._utils._rebuild_parameter_with_state']);
@@ -152,6 +169,8 @@ function unpickle(pkl: Uint8Array, start: number, storages: Map<string, StorageR
   const dv = new DataView(pkl.buffer, pkl.byteOffset, pkl.byteLength);
   const text = new TextDecoder('utf-8');
   const stack: unknown[] = [];
+  // Stack positions of the open marks, so popMark never scans the stack (a crafted pickle could make that quadratic).
+  const marks: number[] = [];
   const memo = new Map<number, unknown>();
   let p = start;
   const need = (n: number): number => {
@@ -160,19 +179,18 @@ function unpickle(pkl: Uint8Array, start: number, storages: Map<string, StorageR
     p += n;
     return at;
   };
+  const floor = (): number => (marks.length ? marks[marks.length - 1] : 0);
   const pop = (): unknown => {
-    if (stack.length === 0 || stack[stack.length - 1] === MARK) fail(OP, `data.pkl is damaged: stack empty at byte ${p}`);
+    if (stack.length <= floor()) fail(OP, `data.pkl is damaged: stack empty at byte ${p}`);
     return stack.pop();
   };
   const popMark = (): unknown[] => {
-    const i = stack.lastIndexOf(MARK);
-    if (i < 0) fail(OP, `data.pkl is damaged: no mark at byte ${p}`);
-    const items = stack.splice(i + 1);
-    stack.pop();
+    if (marks.length === 0) fail(OP, `data.pkl is damaged: no mark at byte ${p}`);
+    const items = stack.splice(marks.pop()!);
     return items;
   };
   const top = (): unknown => {
-    if (stack.length === 0) fail(OP, `data.pkl is damaged: stack empty at byte ${p}`);
+    if (stack.length <= floor()) fail(OP, `data.pkl is damaged: stack empty at byte ${p}`);
     return stack[stack.length - 1];
   };
   const line = (): string => {
@@ -182,8 +200,16 @@ function unpickle(pkl: Uint8Array, start: number, storages: Map<string, StorageR
     p = end + 1;
     return s;
   };
-  const str = (n: number): string => text.decode(pkl.subarray(need(n), p));
+  // Sizes are checked against the limit before the bytes are looked at (and need() checks them against the file).
+  const sized = (n: number, what: string): number => {
+    if (n > MAX_PICKLE_STRING_BYTES) fail(OP, `data.pkl declares a ${what} of ${n} bytes at byte ${p}, over the ${MAX_PICKLE_STRING_BYTES}-byte limit for strings and bytes`);
+    return n;
+  };
+  const str = (n: number): string => text.decode(pkl.subarray(need(sized(n, 'string')), p));
+  const bytesOf = (n: number): Uint8Array => pkl.slice(need(sized(n, 'bytes object')), p);
   const long = (n: number): number => {
+    // A LONG4 may declare up to 4 GB; decoding a long one through BigInt shifts is quadratic.
+    if (n > MAX_PICKLE_INT_BYTES) fail(OP, `data.pkl declares a ${n}-byte integer at byte ${p}, over the ${MAX_PICKLE_INT_BYTES}-byte limit for integers`);
     const at = need(n);
     let v = 0n;
     for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(pkl[at + i]);
@@ -225,9 +251,9 @@ function unpickle(pkl: Uint8Array, start: number, storages: Map<string, StorageR
       case 0x80: need(1); break; // PROTO
       case 0x95: need(8); break; // FRAME
       case 0x2e: // STOP
-        if (stack.length !== 1) fail(OP, `data.pkl is damaged: ${stack.length} values left at STOP`);
+        if (stack.length !== 1 || marks.length) fail(OP, `data.pkl is damaged: ${stack.length} values left at STOP`);
         return { value: stack[0], end: p };
-      case 0x28: stack.push(MARK); break;
+      case 0x28: marks.push(stack.length); break; // MARK
       case 0x29: stack.push(new Tuple([])); break;
       case 0x5d: stack.push([]); break;
       case 0x7d: stack.push(new Map()); break;
@@ -243,11 +269,12 @@ function unpickle(pkl: Uint8Array, start: number, storages: Map<string, StorageR
       case 0x47: stack.push(dv.getFloat64(need(8), false)); break;
       case 0x58: stack.push(str(dv.getUint32(need(4), true))); break;
       case 0x8c: stack.push(str(pkl[need(1)])); break;
-      case 0x8d: stack.push(str(Number(dv.getBigUint64(need(8), true)))); break;
+      case 0x8d: stack.push(str(Number(dv.getBigUint64(need(8), true)))); break; // BINUNICODE8
       case 0x55: stack.push(str(pkl[need(1)])); break; // SHORT_BINSTRING
       case 0x54: stack.push(str(dv.getUint32(need(4), true))); break; // BINSTRING
-      case 0x43: { const n = pkl[need(1)]; stack.push(pkl.slice(need(n), p)); break; } // SHORT_BINBYTES
-      case 0x42: { const n = dv.getUint32(need(4), true); stack.push(pkl.slice(need(n), p)); break; } // BINBYTES
+      case 0x43: stack.push(bytesOf(pkl[need(1)])); break; // SHORT_BINBYTES
+      case 0x42: stack.push(bytesOf(dv.getUint32(need(4), true))); break; // BINBYTES
+      case 0x8e: stack.push(bytesOf(Number(dv.getBigUint64(need(8), true)))); break; // BINBYTES8
       case 0x74: stack.push(new Tuple(popMark())); break;
       case 0x85: stack.push(new Tuple([pop()])); break;
       case 0x86: { const b = pop(); stack.push(new Tuple([pop(), b])); break; }
@@ -255,7 +282,7 @@ function unpickle(pkl: Uint8Array, start: number, storages: Map<string, StorageR
       case 0x6c: stack.push(popMark()); break; // LIST
       case 0x64: { const d = new Map(); setItems(d, popMark()); stack.push(d); break; } // DICT
       case 0x61: { const v = pop(); const l = top(); if (!Array.isArray(l)) fail(OP, `data.pkl is damaged: APPEND to a ${typeName(l)}`); l.push(v); break; }
-      case 0x65: case 0x90: { const vs = popMark(); const l = top(); if (!Array.isArray(l)) fail(OP, `data.pkl is damaged: APPENDS to a ${typeName(l)}`); l.push(...vs); break; }
+      case 0x65: case 0x90: { const vs = popMark(); const l = top(); if (!Array.isArray(l)) fail(OP, `data.pkl is damaged: APPENDS to a ${typeName(l)}`); for (const v of vs) l.push(v); break; }
       case 0x73: { const v = pop(); const k = pop(); setItems(top(), [k, v]); break; }
       case 0x75: { const kv = popMark(); setItems(top(), kv); break; }
       case 0x71: memo.set(pkl[need(1)], top()); break;
@@ -273,7 +300,7 @@ function unpickle(pkl: Uint8Array, start: number, storages: Map<string, StorageR
         const pid = pop();
         const t = pid instanceof Tuple ? pid.items : [];
         const [tag, type, key, , numel, legacyView] = t;
-        if (tag !== 'storage' || !(type instanceof Global) || !(type.name in STORAGES) || typeof key !== 'string' || !Number.isInteger(numel) || (t.length > 5 && legacyView !== null)) {
+        if (tag !== 'storage' || !(type instanceof Global) || !(type.name in STORAGES) || typeof key !== 'string' || !Number.isSafeInteger(numel) || (numel as number) < 0 || (t.length > 5 && legacyView !== null)) {
           fail(OP, `data.pkl names a persistent object it cannot read (${t.map(typeName).join(', ')}); expected ('storage', type, key, location, numel)`);
         }
         let ref = storages.get(key as string);
@@ -314,7 +341,7 @@ function typeName(v: unknown): string {
 /** The elements of a strided view of a storage, in row-major order of its shape. */
 function gather(data: Float32Array, v: TensorView): Float32Array {
   const { shape, stride } = v;
-  const numel = shape.reduce((a, b) => a * b, 1);
+  const numel = v.numel;
   const out = new Float32Array(numel);
   const rank = shape.length;
   const idx = new Array<number>(rank).fill(0);
@@ -340,6 +367,12 @@ export interface ReadTorchOptions {
    * `{ epoch, model, optimizer }`); without it the file's top-level dict must map names to tensors.
    */
   key?: string;
+  /**
+   * How many elements views that repeat storage elements (stride 0, overlapping strides: what `expand` saves) may
+   * add in all when they are materialised, beyond the elements of the storages themselves (default 4,194,304:
+   * 16 MB of float32). A file past it is refused before anything is decoded.
+   */
+  maxExpandedElements?: number;
 }
 
 /**
@@ -362,7 +395,16 @@ export function readTorchStateDict(bytes: Uint8Array, options: ReadTorchOptions 
     return fail(OP, `damaged file: ${(e as Error).message}`);
   }
   const be = currentBackend();
-  return new Map(host.map(([k, shape, data]) => [k, fromStorage(be, be.upload(data), shape)]));
+  const out = new Map<string, Tensor>();
+  try {
+    for (const [k, shape, data] of host) out.set(k, fromStorage(be, be.upload(data), shape));
+  } catch (e) {
+    // Out of backend memory part way: free what was uploaded and say so, rather than let a RangeError escape.
+    for (const t of out.values()) t.dispose();
+    const bytes = host.reduce((n, [, , d]) => n + d.byteLength, 0);
+    return fail(OP, `cannot place the ${host.length} tensors (${bytes} bytes of float32) on '${be.name}': ${(e as Error).message}`);
+  }
+  return out;
 }
 
 /** The state dict's tensors on the host: name, shape and float32 elements, in file order. */
@@ -380,12 +422,29 @@ function readHost(bytes: Uint8Array, options: ReadTorchOptions): [string, number
     const hint = options.key === undefined ? `; for a checkpoint, pass { key } naming its state dict (the file holds ${describe(root)})` : '';
     fail(OP, `entry ${JSON.stringify(String(k))} is a ${typeName(v)}, not a tensor${hint}`);
   }
+  const views = [...(root as Map<string, TensorView>)];
+  // Every size is checked before anything is decoded: each storage's bytes are present, and views that repeat
+  // elements (stride 0, overlaps) add at most `maxExpandedElements` to what the storages hold.
+  const limit = options.maxExpandedElements ?? MAX_EXPANDED_ELEMENTS;
+  const raws = new Map<string, Uint8Array>();
+  let stored = 0;
+  let viewed = 0;
+  for (const [k, v] of views) {
+    if (!raws.has(v.ref.key)) {
+      raws.set(v.ref.key, file.storage(v.ref));
+      stored += v.ref.numel;
+    }
+    viewed += v.numel;
+    if (viewed - stored > limit) {
+      fail(OP, `tensor '${k}' of size [${v.shape.join(', ')}], stride [${v.stride.join(', ')}] repeats elements of its storage '${v.ref.key}' (${v.ref.numel} elements): materialising the views would add ${viewed - stored} elements, over the limit of ${limit} (option maxExpandedElements)`);
+    }
+  }
   // Decode each storage the state dict uses once (views share them), gather every tensor, then upload.
   const decoded = new Map<string, Float32Array>();
-  return [...(root as Map<string, TensorView>)].map(([k, v]) => {
+  return views.map(([k, v]) => {
     let data = decoded.get(v.ref.key);
     if (!data) {
-      const raw = file.storage(v.ref);
+      const raw = raws.get(v.ref.key)!;
       data = decodeElements(new DataView(raw.buffer, raw.byteOffset, raw.byteLength), 0, v.ref.dtype, v.ref.numel);
       decoded.set(v.ref.key, data);
     }

@@ -1,7 +1,6 @@
 // The Module base class: a tree of named children, parameters and buffers with PyTorch's naming,
 // train/eval switching, state dicts (all-or-nothing loading) and disposal.
-import { fail, fmt } from '../errors.js';
-import * as o from '../ops.js';
+import { fail, fmt, GpugradError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { keep, noGrad, tidy } from '../engine.js';
 import type { Backend } from '../backend.js';
@@ -157,6 +156,7 @@ export abstract class Module {
     const unexpected = [...state.keys()].filter((k) => !own.has(k));
     const problems: string[] = [];
     const pairs: [Tensor, Tensor][] = [];
+    const keyOf = new Map<Tensor | undefined, string>();
     for (const [k, src] of state) {
       const dst = own.get(k);
       if (!dst) continue;
@@ -177,6 +177,7 @@ export abstract class Module {
         continue;
       }
       pairs.push([dst, src]);
+      keyOf.set(dst, k);
     }
     const lines: string[] = [];
     if (strict && missing.length) lines.push(`missing keys (${missing.length}): ${missing.join(', ')}`);
@@ -189,17 +190,24 @@ export abstract class Module {
       lines.push(`every checkpoint key has the extra prefix '${prefix}.'; strip it first: new Map([...state].map(([k, t]) => [k.slice(${prefix.length + 1}), t]))`);
     }
     if (lines.length) fail('loadStateDict', `${this.constructor.name} state dict does not fit; nothing was loaded:\n  ${lines.join('\n  ')}`);
-    // tidy: the copies' scalar operand and cross-backend moves are freed even outside a caller's scope.
-    tidy(() => noGrad(() => {
-      for (const [dst, src] of pairs) {
-        // A copy, so the module never shares a buffer with the caller's tensor (optimizers update in place).
-        const moved = src.backend === dst.backend ? null : src.toBackend(dst.backend);
-        const copy = o.add(moved ?? src, 0);
-        dst.assign(copy);
-        copy.dispose();
-        moved?.dispose();
-      }
-    }));
+    // Phase 1 makes everything that needs memory: a copy on the target backend of each tensor that lives on
+    // another. Phase 2 assigns, which copies values into the existing storages and allocates nothing. A failure in
+    // phase 1 (out of heap, a backend error) frees what it made and leaves every parameter untouched.
+    const sources: Tensor[] = [];
+    try {
+      for (const [dst, src] of pairs) sources.push(src.backend === dst.backend ? src : keep(src.toBackend(dst.backend)));
+    } catch (e) {
+      pairs.forEach(([, src], i) => i < sources.length && sources[i] !== src && sources[i].dispose());
+      const at = pairs[sources.length];
+      const why = e instanceof GpugradError ? e.message : `${(e as Error)?.name ?? 'Error'}: ${(e as Error)?.message ?? String(e)}`;
+      fail('loadStateDict', `could not copy ${pairs.length} tensors to '${at?.[0].backend.name ?? '?'}' (failed at '${keyOf.get(at?.[0]) ?? '?'}', after ${sources.length}); nothing was loaded: ${why}`);
+    }
+    noGrad(() =>
+      pairs.forEach(([dst, src], i) => {
+        dst.assign(sources[i]);
+        if (sources[i] !== src) sources[i].dispose();
+      }),
+    );
     return { missingKeys: missing, unexpectedKeys: unexpected };
   }
 
