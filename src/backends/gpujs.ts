@@ -25,7 +25,11 @@ export type GpujsMode = 'cpu' | 'webasm' | 'headlessgl' | 'webgl2' | 'webgl' | '
  */
 export const FLAT_INDEX_LIMIT = 2 ** 24;
 
-/** gpu.js's kernel class per mode, to detect a silent degrade to another mode. */
+/**
+ * gpu.js's kernel class per mode, to detect a silent degrade to another mode. Kernels are identified by the
+ * class object that gpu.js exports under this name, never by `constructor.name`: bundlers rename classes
+ * (esbuild gives `WebAssemblyKernel2`, minifiers `e`).
+ */
 const kernelClass: Record<GpujsMode, string> = {
   cpu: 'CPUKernel',
   webasm: 'WebAssemblyKernel',
@@ -34,6 +38,13 @@ const kernelClass: Record<GpujsMode, string> = {
   webgl: 'WebGLKernel',
   webgpu: 'WebGPUKernel',
 };
+
+/** The canonical class name (a kernelClass value) of a compiled kernel's class, by identity. */
+function kernelClassName(ctor: unknown): string {
+  const exported = gpujsModule as unknown as Record<string, unknown>;
+  for (const name of Object.values(kernelClass)) if (exported[name] === ctor) return name;
+  return `an unexpected kernel class (${(ctor as { name?: string }).name || 'anonymous'})`;
+}
 
 /**
  * A gpu.js buffer: host array (cpu/webasm, and tensors too large for any kernel) or a device texture. On the
@@ -185,7 +196,8 @@ export function installWebGPU(): Promise<string | null> {
       await (gpujsModule as unknown as { WebGPUContext: { acquire(): Promise<unknown> } }).WebGPUContext.acquire();
       return null;
     } catch (e) {
-      return `navigator.gpu failed: ${(e as Error).message.split('.')[0]}`;
+      // The whole first line: a sentence split at '.' cut names like 'navigator.gpu' in half.
+      return `navigator.gpu failed: ${(e as Error).message.split('\n')[0]}`;
     }
   })().then((why) => (webgpuWhy = why));
   return webgpuInstall;
@@ -411,9 +423,9 @@ export class GpujsBackend implements Backend {
   }
 
   private checkMode(k: IKernelRunShortcut, op: string): void {
-    const inner = (k as unknown as { kernel?: { constructor: { name: string }; fallbackReason?: string | null } }).kernel;
+    const inner = (k as unknown as { kernel?: { constructor: unknown; fallbackReason?: string | null } }).kernel;
     if (!inner) return;
-    const ran = inner.constructor.name;
+    const ran = kernelClassName(inner.constructor);
     this.ranAs.set(op, ran);
     if (ran !== kernelClass[this.gpuMode] || inner.fallbackReason) {
       const why = `gpujs:${this.gpuMode} kernel '${op}' ran as ${ran}${inner.fallbackReason ? `: ${inner.fallbackReason}` : ''}`;
@@ -759,8 +771,8 @@ export class GpujsBackend implements Backend {
   private *gemmCall(spec: GemmSpec, args: readonly (Arg | Input)[], sizes: string): Step<Float32Array | Texture> {
     const k = this.gemmKernel(spec, sizes);
     const flatten = (): void => {
-      const inner = (k as unknown as { kernel?: { constructor: { name: string }; _shapeOutput?: unknown } }).kernel;
-      if (!this.gl && spec.vec4 && inner?.constructor.name === 'WebAssemblyKernel' && typeof inner._shapeOutput === 'function' && !Object.prototype.hasOwnProperty.call(inner, '_shapeOutput')) {
+      const inner = (k as unknown as { kernel?: { constructor: unknown; _shapeOutput?: unknown } }).kernel;
+      if (!this.gl && spec.vec4 && inner && inner.constructor === (WebAssemblyKernel as unknown) && typeof inner._shapeOutput === 'function' && !Object.prototype.hasOwnProperty.call(inner, '_shapeOutput')) {
         inner._shapeOutput = (data: Float32Array): Float32Array => data;
       }
     };
