@@ -20,7 +20,7 @@ export const MAX_PIECES = 64;
 /** Polls before a thread sleeps (~50–200 µs): long enough to bridge the gap between consecutive ops. */
 const SPIN = 1 << 16;
 
-// Worker source, evaluated as CommonJS so it runs the same from dist (plain node) and under vitest/tsx,
+// Worker source, evaluated as a script so it runs the same from dist (plain node) and under vitest/tsx,
 // where a .ts worker file would not load, and as a classic Web Worker from a Blob in browsers, where bundlers
 // need no worker-URL support. It only needs the module, the memory and the control block.
 // A piece is claimed by a compare-and-swap on CLAIM, whose value names the call and its piece count, so a
@@ -63,9 +63,9 @@ for (;;) {
   }
 }
 };
-if (typeof require === 'function') {
-  const { workerData, parentPort } = require('node:worker_threads');
-  boot(workerData, (m) => parentPort.postMessage(m));
+const wt = typeof process === 'object' && process.getBuiltinModule ? process.getBuiltinModule('node:worker_threads') : null;
+if (wt) {
+  boot(wt.workerData, (m) => wt.parentPort.postMessage(m));
 } else {
   self.onmessage = (e) => boot(e.data, (m) => self.postMessage(m));
 }
