@@ -16,6 +16,7 @@ import { concatSource, permuteSource, sliceSource } from '../../kernels/gpujs/la
 import { applyEpilogueHost, epilogueSource, gemmHostSource, glGemmLayout, glGemmSource, glPackASource, glPackBSource, glPacked, glUnpackSource, hostOperandDims, matmulSource, transposedGeometry, unpackHostQuads, type GemmSpec } from '../../kernels/gpujs/matmul.js';
 import { avgPoolBackwardSource, avgPoolSource, col2imSource, im2colSource, maxPoolBackwardSource, maxPoolSource } from '../../kernels/gpujs/window.js';
 import { adamFusedSource, adamSource, sgdBufSource, sgdFusedSource, sgdParamSource } from '../../kernels/gpujs/optim.js';
+import { host } from '../platform.js';
 
 export type GpujsMode = 'cpu' | 'webasm' | 'headlessgl' | 'webgl2' | 'webgl' | 'webgpu';
 
@@ -264,7 +265,36 @@ const K = {
   adamFusedSource: memo('adamFusedSource', adamFusedSource),
 };
 
+/** What a webasm kernel holds between calls: one wasm module, instance and memory per argument-size entry. */
+interface WasmKernelInternals {
+  _moduleCache?: Map<string, unknown>;
+  _active?: unknown;
+  _releaseEntry?(entry: unknown): void;
+}
+
+/**
+ * gpu.js's webasm mode gives every compiled kernel its own WebAssembly.Memory, kept between calls. Browsers
+ * reserve address space per memory (V8: ~10 GB of guard regions inside a 1 TB sandbox), so after a few dozen
+ * kernels — a ResNet has hundreds — `new WebAssembly.Memory()` throws RangeError. The kernels that ran least
+ * recently therefore give their memories back (gpu.js rebuilds the module from the compiled kernel on the next
+ * call, a few ms); the compiled kernels themselves stay cached. Shared by every gpujs backend of the process.
+ */
+const warmWasmKernels = new Set<WasmKernelInternals>();
+function parkWasmKernel(inner: WasmKernelInternals): void {
+  const cache = inner._moduleCache;
+  if (!cache || typeof inner._releaseEntry !== 'function') return;
+  for (const entry of cache.values()) inner._releaseEntry(entry);
+  inner._moduleCache = new Map();
+  inner._active = null;
+}
+
 export class GpujsBackend implements Backend {
+  /**
+   * webasm kernels that keep their wasm memory between calls: in browsers 24 (well under V8's limit, with room
+   * for the page's own memories); unbounded in Node, whose V8 has no such reservation limit.
+   */
+  static webasmWarmKernels = host() === 'node' ? Infinity : 24;
+
   readonly name = 'gpujs';
   /** gpu.js's mode, with ':threadsN' when webasm runs on a worker pool. */
   readonly mode: string;
@@ -417,9 +447,30 @@ export class GpujsBackend implements Backend {
   /** Calls a compiled kernel; on the asynchronous modes the step waits for its result. */
   private *call<R>(k: IKernelRunShortcut, args: readonly unknown[]): Step<R> {
     this.sharePool(k);
+    if (this.gpuMode === 'webasm') this.keepWarm(k);
     const res = yield* settle((k as unknown as (...a: unknown[]) => R | Promise<R>)(...args));
     this.sharePool(k);
     return res;
+  }
+
+  /** Marks a webasm kernel most recently used, parking the least recent beyond webasmWarmKernels. */
+  private keepWarm(k: IKernelRunShortcut): void {
+    const inner = (k as unknown as { kernel?: WasmKernelInternals }).kernel;
+    if (!inner) return;
+    warmWasmKernels.delete(inner);
+    warmWasmKernels.add(inner);
+    for (const old of warmWasmKernels) {
+      if (warmWasmKernels.size <= GpujsBackend.webasmWarmKernels) break;
+      warmWasmKernels.delete(old);
+      parkWasmKernel(old);
+    }
+  }
+
+  /** This backend's webasm kernels holding a wasm memory now. */
+  get warmWasmKernels(): number {
+    let n = 0;
+    for (const k of this.kernels.values()) if (((k as unknown as { kernel?: WasmKernelInternals }).kernel?._moduleCache?.size ?? 0) > 0) n++;
+    return n;
   }
 
   private checkMode(k: IKernelRunShortcut, op: string): void {
@@ -1067,7 +1118,10 @@ export class GpujsBackend implements Backend {
   }
 
   destroy(): void {
-    for (const k of this.kernels.values()) k.destroy?.(true);
+    for (const k of this.kernels.values()) {
+      warmWasmKernels.delete((k as unknown as { kernel?: WasmKernelInternals }).kernel!);
+      k.destroy?.(true);
+    }
     this.kernels.clear();
     this.gpu.destroy();
   }

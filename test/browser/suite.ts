@@ -20,6 +20,8 @@ export interface BrowserRunResult {
   resnet: ResnetNumbers | null;
   /** ResNet-50 eval 224² batch 1: median ms of the timed runs. */
   resnet50Ms: number | null;
+  /** Training losses of the ResNet-50 soak ('soak' suite). */
+  soak: number[] | null;
   fatal?: string;
 }
 
@@ -44,6 +46,35 @@ async function resnet50Median(runs: number): Promise<number> {
   return times[Math.floor(times.length / 2)];
 }
 
+/** A ResNet-50 forward at 224² and `steps` SGD steps at 64² batch 2: many distinct kernels in one page. */
+async function resnet50Soak(steps: number): Promise<number[]> {
+  const model = G.resnet50({ numClasses: 10 });
+  const losses: number[] = [];
+  try {
+    model.eval();
+    const x224 = G.randn([1, 3, 224, 224]);
+    const y = G.noGrad(() => model.forward(x224));
+    await y.data();
+    y.dispose();
+    x224.dispose();
+    model.train();
+    const opt = new G.optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
+    const x = G.randn([2, 3, 64, 64]);
+    for (let i = 0; i < steps; i++) {
+      const loss = G.F.crossEntropy(model.forward(x), [1, 2]);
+      loss.backward();
+      opt.step();
+      opt.zeroGrad();
+      losses.push(await loss.item());
+      loss.dispose();
+    }
+    x.dispose();
+  } finally {
+    model.dispose();
+  }
+  return losses;
+}
+
 async function main(): Promise<BrowserRunResult> {
   const g = globalThis as { crossOriginIsolated?: boolean };
   const out: BrowserRunResult = {
@@ -55,6 +86,7 @@ async function main(): Promise<BrowserRunResult> {
     tests: [],
     resnet: null,
     resnet50Ms: null,
+    soak: null,
   };
   try {
     const { name, options } = parseLabel(config.backend);
@@ -64,6 +96,7 @@ async function main(): Promise<BrowserRunResult> {
     if (config.suites.includes('props')) out.tests = await runRegistered((n) => n.includes(config.grep));
     if (config.suites.includes('resnet')) out.resnet = await resnetNumbers();
     if (config.suites.includes('resnet50')) out.resnet50Ms = await resnet50Median(3);
+    if (config.suites.includes('soak')) out.soak = await resnet50Soak(10);
   } catch (e) {
     out.fatal = String((e as Error)?.stack ?? e);
   }
