@@ -84,15 +84,15 @@ export async function bundleTestProgram(packed: PackedApp, entry: string, outfil
   });
 }
 
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.map': 'application/json' };
+const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.map': 'application/json', '.wasm': 'application/wasm' };
 
 /** Serves `root` on 127.0.0.1: /iso/… with COOP/COEP (cross-origin isolated), /plain/… without. */
 export async function serve(root: string): Promise<{ url: string; server: Server }> {
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
-    const m = /^\/(iso|plain)\/([\w.-]+)$/.exec(path);
-    const file = m ? join(root, m[2]) : '';
-    if (!m || !existsSync(file)) {
+    const m = /^\/(iso|plain)\/([\w./-]+)$/.exec(path);
+    const file = m && !m[2].includes('..') ? join(root, m[2]) : '';
+    if (!m || !file || !existsSync(file)) {
       res.writeHead(404).end();
       return;
     }
