@@ -147,6 +147,10 @@ describe.skipIf(!haveChromium)('gpugrad in headless Chromium, from the packed pa
       expect(r.isolated).toBe(run.isolated);
       expect(r.backend).toBe(run.expect);
       expect(r.fallbackReason).toBeNull();
+      // The default's reason speaks of where it runs (SwiftShader here: wasm), never of Node.
+      expect(r.defaultChoice.name).toBe('wasm');
+      expect(r.defaultChoice.reason).toMatch(run.host === 'worker' ? /this Web Worker/ : /this page/);
+      expect(r.defaultChoice.reason).not.toMatch(/Node/);
       const failed = r.tests.filter((t) => t.status !== 'passed');
       expect(failed.map((t) => `${t.name}: ${t.error}`)).toEqual([]);
       expect(r.tests.length).toBeGreaterThanOrEqual(18);
