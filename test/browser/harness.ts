@@ -90,6 +90,10 @@ const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javas
 export async function serve(root: string): Promise<{ url: string; server: Server }> {
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path === '/favicon.ico') {
+      res.writeHead(204).end(); // keeps a 404 out of the page logs that failures print
+      return;
+    }
     const m = /^\/(iso|plain)\/([\w./-]+)$/.exec(path);
     const file = m && !m[2].includes('..') ? join(root, m[2]) : '';
     if (!m || !file || !existsSync(file)) {
