@@ -77,7 +77,7 @@ export async function bundleTestProgram(packed: PackedApp, entry: string, outfil
     format: 'esm',
     platform: 'browser',
     target: 'es2022',
-    minify: true, // as a production build would: gpu.js class names get renamed
+    minify: process.env.GPUGRAD_BROWSER_MINIFY !== '0', // as a production build would (gpu.js class names get renamed); 0 to debug
     logLevel: 'silent',
     plugins: [plugin],
     define,

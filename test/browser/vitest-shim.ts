@@ -79,7 +79,10 @@ export async function runRegistered(filter: (name: string) => boolean = () => tr
       await t.fn();
       out.push({ name: t.name, status: 'passed', ms: performance.now() - t0 });
     } catch (e) {
-      out.push({ name: t.name, status: 'failed', ms: performance.now() - t0, error: String((e as Error)?.stack ?? e).slice(0, 2000) });
+      // fast-check puts the property's own error in `cause`.
+      const cause = (e as { cause?: { stack?: string } })?.cause;
+      const text = `${String((e as Error)?.stack ?? e)}${cause ? `\ncaused by: ${cause.stack ?? String(cause)}` : ''}`;
+      out.push({ name: t.name, status: 'failed', ms: performance.now() - t0, error: text.slice(0, 4000) });
     }
   }
   return out;
