@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { loadSafetensors, resnet50, setBackend } from '../src/index.js';
+import { loadSafetensors, resnet50, setBackend } from '../src/node.js';
 import { AGREE, fmtMs, machine, relMaxErr, type Row } from './common.js';
 import { defaultBackends, unknownBackends } from './backends.js';
 import { runE2E, trainLabels, LR, MOMENTUM, type TrainConfig } from './e2e.js';

@@ -1,4 +1,6 @@
-// gpugrad's public API: tensors, ops, autograd, functional ops under F, backends.
+// gpugrad's public API: tensors, ops, autograd, functional ops under F, backends. This is the portable entry
+// (`import 'gpugrad'` in browsers, Web Workers and bundlers): nothing reachable from here imports a `node:*`
+// module. Node adds file helpers in node.ts (`gpugrad/node`, and `gpugrad` itself under Node).
 import { registerBackend, setDefaultBackendChooser } from './backend.js';
 import { chooseDefaultBackend } from './select.js';
 import { ReferenceBackend } from './backends/reference.js';
@@ -96,12 +98,14 @@ export {
   type WriteSafetensorsOptions,
 } from './io/safetensors.js';
 export { readTorchStateDict, isTorchFile, isTorchZip, type ReadTorchOptions } from './io/torch.js';
-export { loadSafetensors, saveSafetensors, loadTorchStateDict } from './io/node.js';
 export { GpujsBackend, gpujsModeAvailable, gpujsThreadsAvailable, installWebGPU, fastestGpujsMode, type GpujsMode } from './backends/gpujs.js';
 export { WasmBackend, wasmAvailable, wasmThreadsAvailable, defaultWasmThreads, type WasmBackendOptions } from './backends/wasm.js';
 export { summary, type ModelSummary, type SummaryRow, type SummaryOptions } from './summary.js';
 export { setPrintOptions, type PrintOptions } from './print.js';
-// Training: optimizers and schedules, and the browser-safe data pieces (file loaders stay in src/data, Node-only).
+// Training: optimizers and schedules, and the browser-safe data pieces (file loaders are in node.ts).
 export * as optim from './optim/index.js';
 export { splitHoldout, subset, type ImageDataset } from './data/dataset.js';
 export { DataLoader, type LoaderOptions, type Batch } from './data/loader.js';
+// Pixels → tensors (decode in a page with a canvas's getImageData(), or readImage/decodeImage from gpugrad/node).
+export { imageToTensor, toPlanar, resizePlanar, IMAGENET_MEAN, IMAGENET_STD, type RawImage, type ImageTensorOptions } from './io/pixels.js';
+export { IMAGENET_CLASSES } from './data/imagenet-classes.js';

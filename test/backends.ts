@@ -1,5 +1,6 @@
 // The backends the shared op suites run on, each with its tolerance; backends add themselves here.
 import { gpujsModeAvailable, gpujsThreadsAvailable, installWebGPU, setBackend, wasmAvailable, wasmThreadsAvailable, type BackendOptions, type GpujsMode } from '../src/index.js';
+import { f32 } from './tolerance.js';
 
 export interface TestBackend {
   /** Label printed in test names, e.g. 'reference' or 'gpujs:webasm'. */
@@ -15,7 +16,6 @@ export interface TestBackend {
   available(): boolean | Promise<boolean>;
 }
 
-const f32 = (k: number): { atol: number; rtol: number } => ({ atol: 2e-6 * Math.sqrt(k + 1), rtol: 2e-5 * Math.sqrt(k + 1) });
 
 export const testBackends: TestBackend[] = [
   { label: 'reference', name: 'reference', tolerance: () => ({ atol: 1e-6, rtol: 1e-5 }), available: () => true },

@@ -223,6 +223,31 @@ describe.each(modes)('gpujs:%s', (mode) => {
   });
 });
 
+describe.runIf(modes.includes('webasm'))('gpujs:webasm wasm memories', () => {
+  it('keeps at most webasmWarmKernels kernels holding a wasm memory (browsers cap them), and parked kernels still compute', () => {
+    const saved = GpujsBackend.webasmWarmKernels;
+    GpujsBackend.webasmWarmKernels = 2;
+    const b = new GpujsBackend('webasm');
+    try {
+      const ops = ['exp', 'neg', 'abs', 'relu'] as const;
+      for (let round = 0; round < 2; round++) {
+        for (const [i, op] of ops.entries()) {
+          const x = seq(8 + i, (j) => j / 7 - 0.5);
+          const got = b.readSync!(b.unary(op, b.upload(x), 0));
+          const want = ref.readSync(ref.unary(op, ref.upload(x), 0));
+          expect(maxDiff(got, want), `${op} round ${round}`).toBeLessThanOrEqual(1e-6);
+          expect(b.warmWasmKernels).toBeLessThanOrEqual(2);
+        }
+      }
+      // Parking frees memories, not compiled kernels.
+      expect(b.compiled).toBe(ops.length);
+    } finally {
+      GpujsBackend.webasmWarmKernels = saved;
+      b.destroy();
+    }
+  });
+});
+
 describe.runIf(modes.includes('webasm'))('gpujs:webasm flat-index guard', () => {
   const b = new GpujsBackend('webasm');
   const x = Float32Array.from({ length: conv1b16.n * conv1b16.c * conv1b16.h * conv1b16.w }, (_, i) => (i % 251) / 251 - 0.5);

@@ -17,7 +17,7 @@ import {
   tensor,
   writeSafetensors,
   type Tensor,
-} from '../src/index.js';
+} from '../src/node.js';
 import { errorOf } from './helpers/errors.js';
 
 const fixtures = new URL('./fixtures/resnet/', import.meta.url);

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Bottleneck, GpugradError, isTorchFile, isTorchZip, loadTorchStateDict, makeLayer, memory, noGrad, readTorchStateDict, tensor, type Tensor } from '../src/index.js';
+import { Bottleneck, GpugradError, isTorchFile, isTorchZip, loadTorchStateDict, makeLayer, memory, noGrad, readTorchStateDict, tensor, type Tensor } from '../src/node.js';
 import { hashStateDict, hashTensor } from './helpers/hashinit.js';
 import { expectClose, type RefSummary } from './helpers/refcompare.js';
 import { errorOf } from './helpers/errors.js';

@@ -6,7 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { manualSeed, randn, resnet50, saveSafetensors, setBackend, noGrad, tidy, Tensor, type ResNet } from '../../src/index.js';
+import { manualSeed, randn, resnet50, saveSafetensors, setBackend, noGrad, tidy, Tensor, type ResNet } from '../../src/node.js';
 import { BatchNorm2d } from '../../src/nn/index.js';
 
 export const BENCH_DIR = dirname(dirname(fileURLToPath(import.meta.url)));

@@ -1,7 +1,10 @@
 // The worker pool: each worker instantiates the same kernel module over the same shared memory and waits on
 // a control block; the main thread posts one call (an export and its pieces of work), claims pieces like the
 // workers until none are left, then waits for pieces still running, so ops stay synchronous at the API.
-import { Worker } from 'node:worker_threads';
+// Workers are node:worker_threads in Node and Web Workers (from a Blob) in browsers. A browser page's main thread
+// may not block (Atomics.wait throws there), so it spins until the workers' pieces are done: it claims pieces
+// itself first, so it only spins for the last pieces still running, which is no longer than a futex wake-up.
+import { canBlock, nodeBuiltin } from '../../src/platform.js';
 
 // Control block layout (Int32 slots), then Float64 argument slots per piece.
 const GEN = 0; // bumped per call; idle workers wait on it
@@ -17,18 +20,18 @@ export const MAX_PIECES = 64;
 /** Polls before a thread sleeps (~50–200 µs): long enough to bridge the gap between consecutive ops. */
 const SPIN = 1 << 16;
 
-// Worker source, evaluated as CommonJS so it runs the same from dist (plain node) and under vitest/tsx,
-// where a .ts worker file would not load. It only needs the module, the memory and the control block.
+// Worker source, evaluated as a script so it runs the same from dist (plain node) and under vitest/tsx,
+// where a .ts worker file would not load, and as a classic Web Worker from a Blob in browsers, where bundlers
+// need no worker-URL support. It only needs the module, the memory and the control block.
 // A piece is claimed by a compare-and-swap on CLAIM, whose value names the call and its piece count, so a
 // successful claim is always a valid piece of the current call; its arguments are read after the claim.
 const WORKER_SOURCE = `
-const { workerData, parentPort } = require('node:worker_threads');
-const { module, memory, ctrl, names } = workerData;
+const boot = ({ module, memory, ctrl, names }, post) => {
 const inst = new WebAssembly.Instance(module, { env: { mem: memory } });
 const fns = names.map((n) => inst.exports[n]);
 const i32 = new Int32Array(ctrl);
 const f64 = new Float64Array(ctrl);
-parentPort.postMessage('ready');
+post('ready');
 let seen = Atomics.load(i32, ${GEN});
 for (;;) {
   // Spin briefly before sleeping: a forward pass posts calls back to back, and waking a sleeping thread
@@ -59,12 +62,48 @@ for (;;) {
     if (Atomics.add(i32, ${DONE}, 1) + 1 === pieces) Atomics.notify(i32, ${DONE});
   }
 }
+};
+const wt = typeof process === 'object' && process.getBuiltinModule ? process.getBuiltinModule('node:worker_threads') : null;
+if (wt) {
+  boot(wt.workerData, (m) => wt.parentPort.postMessage(m));
+} else {
+  self.onmessage = (e) => boot(e.data, (m) => self.postMessage(m));
+}
 `;
+
+/** What the pool needs of a worker on either host. */
+interface PoolWorker {
+  terminate(): void;
+}
+interface NodeWorkerThreads {
+  Worker: new (src: string, o: { eval: true; workerData: unknown }) => PoolWorker & { unref(): void; once(ev: string, f: (x: unknown) => void): void };
+}
+
+/** Starts one worker running WORKER_SOURCE on `data`; resolves once it has instantiated the module. */
+function spawn(data: { module: WebAssembly.Module; memory: WebAssembly.Memory; ctrl: SharedArrayBuffer; names: readonly string[] }): { worker: PoolWorker; ready: Promise<void> } {
+  const wt = nodeBuiltin<NodeWorkerThreads>('node:worker_threads');
+  if (wt) {
+    const w = new wt.Worker(WORKER_SOURCE, { eval: true, workerData: data });
+    w.unref(); // an idle pool must not keep the process alive
+    return { worker: w, ready: new Promise((resolve, reject) => (w.once('message', () => resolve()), w.once('error', reject))) };
+  }
+  if (typeof Worker !== 'function') throw new Error('wasm pool: this runtime has neither node:worker_threads nor Web Workers');
+  const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
+  const w = new Worker(url, { name: 'gpugrad-wasm' });
+  const ready = new Promise<void>((resolve, reject) => {
+    w.onmessage = () => resolve();
+    w.onerror = (e) => reject(new Error(`wasm pool: a Web Worker failed to start (${e.message || 'blocked, e.g. by a Content-Security-Policy without worker-src blob:'})`));
+  }).finally(() => URL.revokeObjectURL(url));
+  w.postMessage(data);
+  return { worker: w, ready };
+}
 
 export class WorkerPool {
   private readonly i32: Int32Array;
   private readonly f64: Float64Array;
-  private readonly workers: Worker[] = [];
+  private readonly workers: PoolWorker[] = [];
+  /** Whether this thread may sleep in Atomics.wait (not on a page's main thread: it spins instead). */
+  private readonly block = canBlock();
   private readonly index = new Map<string, number>();
   private tag = 0;
 
@@ -79,18 +118,17 @@ export class WorkerPool {
     const ctrl = new SharedArrayBuffer((ARGS_AT + MAX_PIECES * MAX_ARGS) * 8);
     const pool = new WorkerPool(threads, names, ctrl);
     const ready: Promise<void>[] = [];
-    for (let tid = 1; tid < threads; tid++) {
-      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, ctrl, names } });
-      w.unref(); // an idle pool must not keep the process alive
-      pool.workers.push(w);
-      ready.push(
-        new Promise<void>((resolve, reject) => {
-          w.once('message', () => resolve());
-          w.once('error', reject);
-        }),
-      );
+    try {
+      for (let tid = 1; tid < threads; tid++) {
+        const { worker, ready: up } = spawn({ module, memory, ctrl, names });
+        pool.workers.push(worker);
+        ready.push(up);
+      }
+      await Promise.all(ready);
+    } catch (e) {
+      pool.destroy();
+      throw e;
     }
-    await Promise.all(ready);
     return pool;
   }
 
@@ -134,7 +172,8 @@ export class WorkerPool {
     }
     let d = Atomics.load(i32, DONE);
     for (let s = 0; d !== n && s < SPIN; s++) d = Atomics.load(i32, DONE);
-    for (; d !== n; d = Atomics.load(i32, DONE)) Atomics.wait(i32, DONE, d);
+    if (this.block) for (; d !== n; d = Atomics.load(i32, DONE)) Atomics.wait(i32, DONE, d);
+    else while (d !== n) d = Atomics.load(i32, DONE);
     if (err) throw err;
     if (Atomics.exchange(i32, ERROR, 0) !== 0) throw new Error(`wasm pool: kernel ${name} trapped in a worker`);
   }
@@ -143,7 +182,7 @@ export class WorkerPool {
     Atomics.store(this.i32, QUIT, 1);
     Atomics.add(this.i32, GEN, 1);
     Atomics.notify(this.i32, GEN);
-    for (const w of this.workers) void w.terminate();
+    for (const w of this.workers) w.terminate();
     this.workers.length = 0;
   }
 }

@@ -16,6 +16,7 @@ import { concatSource, permuteSource, sliceSource } from '../../kernels/gpujs/la
 import { applyEpilogueHost, epilogueSource, gemmHostSource, glGemmLayout, glGemmSource, glPackASource, glPackBSource, glPacked, glUnpackSource, hostOperandDims, matmulSource, transposedGeometry, unpackHostQuads, type GemmSpec } from '../../kernels/gpujs/matmul.js';
 import { avgPoolBackwardSource, avgPoolSource, col2imSource, im2colSource, maxPoolBackwardSource, maxPoolSource } from '../../kernels/gpujs/window.js';
 import { adamFusedSource, adamSource, sgdBufSource, sgdFusedSource, sgdParamSource } from '../../kernels/gpujs/optim.js';
+import { host } from '../platform.js';
 
 export type GpujsMode = 'cpu' | 'webasm' | 'headlessgl' | 'webgl2' | 'webgl' | 'webgpu';
 
@@ -25,7 +26,11 @@ export type GpujsMode = 'cpu' | 'webasm' | 'headlessgl' | 'webgl2' | 'webgl' | '
  */
 export const FLAT_INDEX_LIMIT = 2 ** 24;
 
-/** gpu.js's kernel class per mode, to detect a silent degrade to another mode. */
+/**
+ * gpu.js's kernel class per mode, to detect a silent degrade to another mode. Kernels are identified by the
+ * class object that gpu.js exports under this name, never by `constructor.name`: bundlers rename classes
+ * (esbuild gives `WebAssemblyKernel2`, minifiers `e`).
+ */
 const kernelClass: Record<GpujsMode, string> = {
   cpu: 'CPUKernel',
   webasm: 'WebAssemblyKernel',
@@ -34,6 +39,13 @@ const kernelClass: Record<GpujsMode, string> = {
   webgl: 'WebGLKernel',
   webgpu: 'WebGPUKernel',
 };
+
+/** The canonical class name (a kernelClass value) of a compiled kernel's class, by identity. */
+function kernelClassName(ctor: unknown): string {
+  const exported = gpujsModule as unknown as Record<string, unknown>;
+  for (const name of Object.values(kernelClass)) if (exported[name] === ctor) return name;
+  return `an unexpected kernel class (${(ctor as { name?: string }).name || 'anonymous'})`;
+}
 
 /**
  * A gpu.js buffer: host array (cpu/webasm, and tensors too large for any kernel) or a device texture. On the
@@ -185,7 +197,8 @@ export function installWebGPU(): Promise<string | null> {
       await (gpujsModule as unknown as { WebGPUContext: { acquire(): Promise<unknown> } }).WebGPUContext.acquire();
       return null;
     } catch (e) {
-      return `navigator.gpu failed: ${(e as Error).message.split('.')[0]}`;
+      // The whole first line: a sentence split at '.' cut names like 'navigator.gpu' in half.
+      return `navigator.gpu failed: ${(e as Error).message.split('\n')[0]}`;
     }
   })().then((why) => (webgpuWhy = why));
   return webgpuInstall;
@@ -252,7 +265,36 @@ const K = {
   adamFusedSource: memo('adamFusedSource', adamFusedSource),
 };
 
+/** What a webasm kernel holds between calls: one wasm module, instance and memory per argument-size entry. */
+interface WasmKernelInternals {
+  _moduleCache?: Map<string, unknown>;
+  _active?: unknown;
+  _releaseEntry?(entry: unknown): void;
+}
+
+/**
+ * gpu.js's webasm mode gives every compiled kernel its own WebAssembly.Memory, kept between calls. Browsers
+ * reserve address space per memory (V8: ~10 GB of guard regions inside a 1 TB sandbox), so after a few dozen
+ * kernels — a ResNet has hundreds — `new WebAssembly.Memory()` throws RangeError. The kernels that ran least
+ * recently therefore give their memories back (gpu.js rebuilds the module from the compiled kernel on the next
+ * call, a few ms); the compiled kernels themselves stay cached. Shared by every gpujs backend of the process.
+ */
+const warmWasmKernels = new Set<WasmKernelInternals>();
+function parkWasmKernel(inner: WasmKernelInternals): void {
+  const cache = inner._moduleCache;
+  if (!cache || typeof inner._releaseEntry !== 'function') return;
+  for (const entry of cache.values()) inner._releaseEntry(entry);
+  inner._moduleCache = new Map();
+  inner._active = null;
+}
+
 export class GpujsBackend implements Backend {
+  /**
+   * webasm kernels that keep their wasm memory between calls: in browsers 24 (well under V8's limit, with room
+   * for the page's own memories); unbounded in Node, whose V8 has no such reservation limit.
+   */
+  static webasmWarmKernels = host() === 'node' ? Infinity : 24;
+
   readonly name = 'gpujs';
   /** gpu.js's mode, with ':threadsN' when webasm runs on a worker pool. */
   readonly mode: string;
@@ -405,15 +447,36 @@ export class GpujsBackend implements Backend {
   /** Calls a compiled kernel; on the asynchronous modes the step waits for its result. */
   private *call<R>(k: IKernelRunShortcut, args: readonly unknown[]): Step<R> {
     this.sharePool(k);
+    if (this.gpuMode === 'webasm') this.keepWarm(k);
     const res = yield* settle((k as unknown as (...a: unknown[]) => R | Promise<R>)(...args));
     this.sharePool(k);
     return res;
   }
 
-  private checkMode(k: IKernelRunShortcut, op: string): void {
-    const inner = (k as unknown as { kernel?: { constructor: { name: string }; fallbackReason?: string | null } }).kernel;
+  /** Marks a webasm kernel most recently used, parking the least recent beyond webasmWarmKernels. */
+  private keepWarm(k: IKernelRunShortcut): void {
+    const inner = (k as unknown as { kernel?: WasmKernelInternals }).kernel;
     if (!inner) return;
-    const ran = inner.constructor.name;
+    warmWasmKernels.delete(inner);
+    warmWasmKernels.add(inner);
+    for (const old of warmWasmKernels) {
+      if (warmWasmKernels.size <= GpujsBackend.webasmWarmKernels) break;
+      warmWasmKernels.delete(old);
+      parkWasmKernel(old);
+    }
+  }
+
+  /** This backend's webasm kernels holding a wasm memory now. */
+  get warmWasmKernels(): number {
+    let n = 0;
+    for (const k of this.kernels.values()) if (((k as unknown as { kernel?: WasmKernelInternals }).kernel?._moduleCache?.size ?? 0) > 0) n++;
+    return n;
+  }
+
+  private checkMode(k: IKernelRunShortcut, op: string): void {
+    const inner = (k as unknown as { kernel?: { constructor: unknown; fallbackReason?: string | null } }).kernel;
+    if (!inner) return;
+    const ran = kernelClassName(inner.constructor);
     this.ranAs.set(op, ran);
     if (ran !== kernelClass[this.gpuMode] || inner.fallbackReason) {
       const why = `gpujs:${this.gpuMode} kernel '${op}' ran as ${ran}${inner.fallbackReason ? `: ${inner.fallbackReason}` : ''}`;
@@ -759,8 +822,8 @@ export class GpujsBackend implements Backend {
   private *gemmCall(spec: GemmSpec, args: readonly (Arg | Input)[], sizes: string): Step<Float32Array | Texture> {
     const k = this.gemmKernel(spec, sizes);
     const flatten = (): void => {
-      const inner = (k as unknown as { kernel?: { constructor: { name: string }; _shapeOutput?: unknown } }).kernel;
-      if (!this.gl && spec.vec4 && inner?.constructor.name === 'WebAssemblyKernel' && typeof inner._shapeOutput === 'function' && !Object.prototype.hasOwnProperty.call(inner, '_shapeOutput')) {
+      const inner = (k as unknown as { kernel?: { constructor: unknown; _shapeOutput?: unknown } }).kernel;
+      if (!this.gl && spec.vec4 && inner && inner.constructor === (WebAssemblyKernel as unknown) && typeof inner._shapeOutput === 'function' && !Object.prototype.hasOwnProperty.call(inner, '_shapeOutput')) {
         inner._shapeOutput = (data: Float32Array): Float32Array => data;
       }
     };
@@ -1055,7 +1118,10 @@ export class GpujsBackend implements Backend {
   }
 
   destroy(): void {
-    for (const k of this.kernels.values()) k.destroy?.(true);
+    for (const k of this.kernels.values()) {
+      warmWasmKernels.delete((k as unknown as { kernel?: WasmKernelInternals }).kernel!);
+      k.destroy?.(true);
+    }
     this.kernels.clear();
     this.gpu.destroy();
   }

@@ -1,6 +1,5 @@
 // The wasm backend: tensors live in one WebAssembly.Memory (shared with a worker pool when possible); GEMM and
 // elementwise ops run gpugrad's own emitted SIMD kernels, data movement and the rest run over the same heap.
-import { availableParallelism } from 'node:os';
 import { guardStorages, type AdamParams, type AvgPoolGeometry, type Backend, type BatchNormGrads, type BatchNormResult, type BinaryOp, type GemmEpilogue, type MatmulGeometry, type ReduceOp, type SgdParams, type Storage, type UnaryOp, type WindowGeometry } from '../backend.js';
 import { avgPoolWindow, broadcastStrides, sizeOf, stridesOf, type Shape } from '../shape.js';
 import { Heap, HeapExhausted } from '../../kernels/wasm/heap.js';
@@ -9,6 +8,7 @@ import { fail } from '../errors.js';
 import { buildKernelModule, MAX_PAGES } from '../../kernels/wasm/module.js';
 import { MR, NR } from '../../kernels/wasm/gemm.js';
 import { WorkerPool } from '../../kernels/wasm/pool.js';
+import { hardwareThreads, sharedMemoryWhyNot } from '../platform.js';
 import type { WasmBinary, WasmUnary } from '../../kernels/wasm/elementwise.js';
 
 class WasmStorage implements Storage {
@@ -42,14 +42,14 @@ export function wasmAvailable(): boolean {
 }
 let availableCache: boolean | null = null;
 
-/** Whether worker threads can share the heap (SharedArrayBuffer present). */
+/** Whether worker threads can share the heap (SharedArrayBuffer present; in browsers, a cross-origin-isolated page). */
 export function wasmThreadsAvailable(): boolean {
-  return typeof SharedArrayBuffer === 'function' && typeof Atomics === 'object';
+  return sharedMemoryWhyNot() === null;
 }
 
 /** The default thread count: the machine's cores, capped. */
 export function defaultWasmThreads(): number {
-  return Math.max(1, Math.min(8, availableParallelism()));
+  return Math.max(1, Math.min(8, hardwareThreads()));
 }
 
 /** GEMMs below this many multiply-adds run on one thread: a dispatch costs more than it saves. */
@@ -113,7 +113,7 @@ export class WasmBackend implements Backend {
     const memory = new WebAssembly.Memory(shared ? { initial: INITIAL_PAGES, maximum: maxPages, shared: true } : { initial: INITIAL_PAGES, maximum: maxPages });
     const module = new WebAssembly.Module(buildKernelModule(shared, INITIAL_PAGES));
     const threads = shared ? Math.max(1, Math.floor(asked)) : 1;
-    const reason = !shared && asked > 1 ? 'SharedArrayBuffer is unavailable: running single-threaded' : null;
+    const reason = !shared && asked > 1 ? `wasm: ${asked} threads asked, running single-threaded: ${sharedMemoryWhyNot()}` : null;
     return new WasmBackend(module, memory, threads, reason, maxPages);
   }
 

@@ -1,6 +1,8 @@
 // Node file helpers for weights: load a safetensors or PyTorch (.pth) file into tensors, save safetensors
 // atomically (temp file + rename).
-// node:fs is imported on first use so that the package index stays loadable in browsers.
+// Node-only (exported by node.ts, never by the portable index).
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { fail, GpugradError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { readSafetensors, writeSafetensorsAsync, type WriteSafetensorsOptions } from './safetensors.js';
@@ -17,7 +19,6 @@ export function namingFile<T>(op: string, path: string, read: () => T): T {
 }
 
 async function readBytes(op: string, path: string): Promise<Uint8Array> {
-  const { readFile } = await import('node:fs/promises');
   try {
     return await readFile(path);
   } catch (e) {
@@ -47,8 +48,6 @@ export async function loadTorchStateDict(path: string, options: ReadTorchOptions
  */
 export async function saveSafetensors(path: string, map: Map<string, Tensor>, options: WriteSafetensorsOptions = {}): Promise<void> {
   const bytes = await writeSafetensorsAsync(map, options);
-  const { rename, rm, writeFile } = await import('node:fs/promises');
-  const { randomBytes } = await import('node:crypto');
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     await writeFile(tmp, bytes);
