@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentBackend, registerBackend, setBackend, type Backend } from '../src/backend.js';
-import { GpugradError, loadSafetensors, loadTorchStateDict, memory, readTorchStateDict, tensor, writeSafetensors, type Tensor } from '../src/index.js';
+import { GpugradError, loadSafetensors, loadTorchStateDict, memory, readTorchStateDict, tensor, writeSafetensors, type Tensor } from '../src/node.js';
 import { buildNet, digitNetConfig, readWeights } from '../src/cli/model.js';
 import { readIdx } from '../src/data/idx.js';
 import { decodeImage, encodePng } from '../src/io/image.js';
