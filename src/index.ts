@@ -6,8 +6,9 @@ import { WasmBackend } from './backends/wasm.js';
 import { GpujsBackend } from './backends/gpujs.js';
 
 registerBackend('reference', () => new ReferenceBackend());
-// wasm: one thread starts synchronously; more (the default: the machine's cores) start a worker pool.
-registerBackend('wasm', (o) => (o.threads !== undefined && o.threads <= 1 ? WasmBackend.createSync({ threads: 1, maxBytes: o.maxBytes }) : WasmBackend.create({ threads: o.threads, maxBytes: o.maxBytes })));
+// wasm: usable at once; with more than one thread (the default: the machine's cores) its worker pool boots in
+// the background and ops switch to it when it is up (setBackend's Promise / readyBackend() wait for that).
+registerBackend('wasm', (o) => (o.threads !== undefined && o.threads <= 1 ? WasmBackend.createSync({ threads: 1, maxBytes: o.maxBytes }) : WasmBackend.open({ threads: o.threads, maxBytes: o.maxBytes })));
 // Without a mode: the fastest gpu.js mode available here (headlessgl if `gl` loads and a context can be made).
 // webgpu starts asynchronously (Node's navigator.gpu comes from the optional `webgpu` package).
 registerBackend('gpujs', (o) => (o.mode === 'webgpu' ? GpujsBackend.create(o.mode, o.threads) : new GpujsBackend(o.mode, o.threads)));

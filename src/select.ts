@@ -28,18 +28,16 @@ export function chooseDefaultBackend(): DefaultChoice {
     const threadsOf = (t: string | undefined): number | undefined => (t ? Number(t.replace(/^threads/, '')) : undefined);
     // 'wasm:threads2', 'gpujs:webasm', 'gpujs:webasm:threads2'
     const options = name === 'wasm' ? { threads: threadsOf(mode) } : mode ? { mode, ...(extra ? { threads: threadsOf(extra) } : {}) } : {};
-    // A worker pool starts asynchronously; a synchronous first use gets one thread.
-    const syncOptions = name === 'wasm' ? { threads: 1 } : undefined;
-    return { name, options, syncOptions, reason: `GPUGRAD_BACKEND=${env}` };
+    return { name, options, reason: `GPUGRAD_BACKEND=${env}` };
   }
   const gpu = detectHardwareGpu();
   if (gpu.mode) return { name: 'gpujs', options: { mode: gpu.mode }, reason: `GPU context available (${gpu.detail})` };
   if (wasmAvailable()) {
     const threads = wasmThreadsAvailable() ? defaultWasmThreads() : 1;
+    // The same options for a synchronous first use: the pool boots in the background (WasmBackend.open).
     return {
       name: 'wasm',
       options: { threads },
-      syncOptions: { threads: 1 },
       reason: `no hardware GPU context (${gpu.detail}); WebAssembly SIMD available, ${threads} thread${threads > 1 ? 's' : ''}`,
     };
   }

@@ -1,6 +1,8 @@
 // The wasm backend's own checks: emitted modules validate, GEMM tiles/transposes/threads agree with the
 // float64 reference, the heap reuses freed blocks, and memory stays flat under tidy.
 import { afterAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import fc from 'fast-check';
 import { sleb, uleb } from '../kernels/wasm/emit.js';
 import { buildKernelModule } from '../kernels/wasm/module.js';
@@ -252,6 +254,35 @@ describe('worker pool', () => {
     const a = rnd(64 * 200, 1);
     const b = rnd(200 * 96, 2);
     expect(two.readSync(two.matmul(two.upload(a), two.upload(b), g))).toEqual(one.readSync(one.matmul(one.upload(a), one.upload(b), g)));
+  });
+});
+
+describe('threads without asking', () => {
+  // A fresh process (the backend registry is per process); needs ≥ 2 cores for a default pool.
+  it.skipIf(!wasmThreadsAvailable() || availableParallelism() < 2)('the default backend starts its pool at first use and switches to it mid-run, on one instance', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/threads-default-child.ts'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, GPUGRAD_BACKEND: '' } });
+    expect(r.status, r.stderr).toBe(0);
+    const got = JSON.parse(r.stdout.trim().split('\n').pop() as string) as Record<string, unknown>;
+    expect(got.backend).toMatch(/^wasm:.*simd-threads\d+$/);
+    expect(got.readyAtFirstOp).toBe(false); // the first op did not wait for the workers
+    expect(got.readySync).toBe(true); // they came up while the main thread never yielded
+    expect(got.diff).toBe(0); // split and unsplit GEMMs sum k in the same order
+    expect(got.mixedFinite).toBe(true);
+    expect(got.same).toBe(true); // readyBackend() hands back the instance already in use
+  });
+
+  it.skipIf(!wasmThreadsAvailable())('a backend opened with threads runs ops before its pool is up, then on it', async () => {
+    const b = WasmBackend.open({ threads: 2 });
+    const pool = (b as unknown as { pool: { isReady(): boolean } }).pool;
+    const g = { batch: 1, batchA: 1, batchB: 1, m: 64, k: 300, n: 96, transA: false, transB: false };
+    const x = b.upload(rnd(64 * 300, 5));
+    const y = b.upload(rnd(300 * 96, 6));
+    const before = b.readSync(b.matmul(x, y, g));
+    await b.whenReady();
+    expect(pool.isReady()).toBe(true);
+    expect(b.readSync(b.matmul(x, y, g))).toEqual(before);
+    expect(before).toEqual(one.readSync(one.matmul(one.upload(rnd(64 * 300, 5)), one.upload(rnd(300 * 96, 6)), g)));
+    b.destroy();
   });
 });
 

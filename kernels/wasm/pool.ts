@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 
 // Control block layout (Int32 slots), then Float64 argument slots per piece.
 const GEN = 0; // bumped per call; idle workers wait on it
+const READY = 1; // workers that are up and waiting for calls (read without the event loop: see isReady)
 const QUIT = 2;
 const FN = 3;
 const DONE = 4; // pieces finished in the current call
@@ -28,8 +29,9 @@ const inst = new WebAssembly.Instance(module, { env: { mem: memory } });
 const fns = names.map((n) => inst.exports[n]);
 const i32 = new Int32Array(ctrl);
 const f64 = new Float64Array(ctrl);
-parentPort.postMessage('ready');
 let seen = Atomics.load(i32, ${GEN});
+Atomics.add(i32, ${READY}, 1);
+parentPort.postMessage('ready');
 for (;;) {
   // Spin briefly before sleeping: a forward pass posts calls back to back, and waking a sleeping thread
   // (futex) costs tens to hundreds of microseconds, more than many of the calls themselves.
@@ -67,6 +69,9 @@ export class WorkerPool {
   private readonly workers: Worker[] = [];
   private readonly index = new Map<string, number>();
   private tag = 0;
+  private allReady = false;
+  /** Resolves once every worker is up (rejects if one fails to start). */
+  started: Promise<void> = Promise.resolve();
 
   private constructor(readonly threads: number, private readonly names: readonly string[], ctrl: SharedArrayBuffer) {
     this.i32 = new Int32Array(ctrl);
@@ -74,8 +79,18 @@ export class WorkerPool {
     names.forEach((n, i) => this.index.set(n, i));
   }
 
-  /** Starts `threads - 1` workers (the main thread is thread 0). */
+  /** Starts `threads - 1` workers (the main thread is thread 0) and resolves once all are up. */
   static async start(threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly string[]): Promise<WorkerPool> {
+    const pool = WorkerPool.launch(threads, module, memory, names);
+    await pool.started;
+    return pool;
+  }
+
+  /**
+   * Starts `threads - 1` workers without waiting for them: the pool is usable at once (isReady() says when
+   * calls are worth splitting), so a synchronous caller can keep running ops while the workers boot.
+   */
+  static launch(threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly string[]): WorkerPool {
     const ctrl = new SharedArrayBuffer((ARGS_AT + MAX_PIECES * MAX_ARGS) * 8);
     const pool = new WorkerPool(threads, names, ctrl);
     const ready: Promise<void>[] = [];
@@ -90,8 +105,18 @@ export class WorkerPool {
         }),
       );
     }
-    await Promise.all(ready);
+    pool.started = Promise.all(ready).then(() => undefined);
+    pool.started.catch(() => undefined); // a failed start leaves the pool never ready; callers that await see the error
     return pool;
+  }
+
+  /**
+   * Whether every worker is up. Read from the shared control block, not from 'ready' messages: a synchronous
+   * forward pass never yields to the event loop, yet should switch to all threads as soon as they can take work.
+   */
+  isReady(): boolean {
+    if (!this.allReady) this.allReady = Atomics.load(this.i32, READY) >= this.threads - 1;
+    return this.allReady;
   }
 
   /**
@@ -101,7 +126,7 @@ export class WorkerPool {
    */
   run(name: string, args: readonly (readonly number[])[], local: (...a: number[]) => void): void {
     const n = args.length;
-    if (n === 1 || this.threads === 1) {
+    if (n === 1 || this.threads === 1 || !this.isReady()) {
       for (const a of args) local(...a);
       return;
     }

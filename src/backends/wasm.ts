@@ -100,8 +100,9 @@ export class WasmBackend implements Backend {
 
   /** Starts the backend; the Promise resolves once the worker pool is up (immediately for one thread). */
   static async create(options: WasmBackendOptions = {}): Promise<WasmBackend> {
-    const b = WasmBackend.createSync({ ...options, threads: 1 }, options.threads ?? defaultWasmThreads());
-    return b.startPool();
+    const b = WasmBackend.open(options);
+    await b.whenReady();
+    return b;
   }
 
   /** A backend without workers (synchronous start). `asked` only feeds the fallback reason. */
@@ -112,17 +113,34 @@ export class WasmBackend implements Backend {
     const maxPages = cap === undefined ? MAX_PAGES : Math.min(MAX_PAGES, Math.floor(cap / 65536));
     const memory = new WebAssembly.Memory(shared ? { initial: INITIAL_PAGES, maximum: maxPages, shared: true } : { initial: INITIAL_PAGES, maximum: maxPages });
     const module = new WebAssembly.Module(buildKernelModule(shared, INITIAL_PAGES));
-    const threads = shared ? Math.max(1, Math.floor(asked)) : 1;
+    const threads = shared ? Math.max(1, Math.floor(options.threads ?? 1)) : 1;
     const reason = !shared && asked > 1 ? 'SharedArrayBuffer is unavailable: running single-threaded' : null;
     return new WasmBackend(module, memory, threads, reason, maxPages);
   }
 
-  private async startPool(): Promise<this> {
-    if (this.threads > 1) {
-      const names = Object.keys(this.k).filter((n) => typeof this.k[n] === 'function');
-      this.pool = await WorkerPool.start(this.threads, this.module, this.memory, names);
+  /**
+   * A backend usable at once whose worker pool (threads > 1; default: the machine's cores) boots in the
+   * background: ops run on the calling thread until every worker is up, then split across all of them, on
+   * this same instance and heap, so tensors made before and after mix freely. whenReady() waits for it.
+   */
+  static open(options: WasmBackendOptions = {}): WasmBackend {
+    const asked = options.threads ?? defaultWasmThreads();
+    const b = WasmBackend.createSync({ ...options, threads: asked }, asked);
+    if (b.threads > 1) {
+      const names = Object.keys(b.k).filter((n) => typeof b.k[n] === 'function');
+      b.pool = WorkerPool.launch(b.threads, b.module, b.memory, names);
     }
-    return this;
+    return b;
+  }
+
+  /** Resolves once the worker pool (if any) has started every worker. */
+  whenReady(): Promise<void> {
+    return this.pool ? this.pool.started : Promise.resolve();
+  }
+
+  /** Threads an op of this size should use: all of them once the pool is up and the work is worth splitting. */
+  private T(big: boolean): number {
+    return big && this.pool !== null && this.pool.isReady() ? this.threads : 1;
   }
 
   /** Live and reserved heap bytes (reserved includes freed blocks kept for reuse). */
@@ -251,7 +269,7 @@ export class WasmBackend implements Backend {
       const [a1, b1] = r >= 2 ? [sa[r - 2], sb[r - 2]] : [0, 0];
       if (name) {
         // One wasm call per thread over all runs.
-        const T = this.pool && total >= 1 << 16 ? this.threads : 1;
+        const T = this.T(total >= 1 << 16);
         this.par(name, splitRange(d0 * d1, T).map(([q0, q1]) => [pa, pb, po, L, d1, a0, a1, b0, b1, q0, q1]));
         return out;
       }
@@ -369,7 +387,7 @@ export class WasmBackend implements Backend {
         dims.unshift(1);
         ss.unshift(0);
       }
-      const T = this.pool && x.size >= 1 << 16 && dims[0] > 1 ? this.threads : 1;
+      const T = this.T(x.size >= 1 << 16 && dims[0] > 1);
       const args = (i0: number, i1: number): number[] => [st(x).ptr, st(out).ptr, dims[1], dims[2], ss[0], ss[1], ss[2], i0, i1];
       this.par('perm3', splitRange(dims[0], T).map(([i0, i1]) => args(i0, i1)));
       return out;
@@ -455,7 +473,7 @@ export class WasmBackend implements Backend {
     const { m, n } = g;
     if (m * n === 0) return out;
     // One pass over C right after the GEMM (still in cache), split by rows like the GEMM's threads.
-    const T = this.pool && m * n >= 1 << 15 ? this.threads : 1;
+    const T = this.T(m * n >= 1 << 15);
     const res = e.residual ? st(e.residual).ptr : 0;
     const parts = splitRange(m, T).map(([r0, r1]) => [st(out).ptr, n, r0, r1, st(e.scale).ptr, st(e.shift).ptr, res]);
     this.par(`epi_${e.residual ? 1 : 0}${e.relu ? 1 : 0}`, parts);
@@ -475,7 +493,7 @@ export class WasmBackend implements Backend {
   private gemmTiles(pa: number, rsA: number, psA: number, pb: number, csB: number, psB: number, m: number, n: number, k: number, pc: number, transposeOut: boolean): void {
     const mt = Math.ceil(m / MR);
     const nt = Math.ceil(n / NR);
-    const T = this.pool && m * n * k >= THREAD_MIN_WORK ? this.threads : 1;
+    const T = this.T(m * n * k >= THREAD_MIN_WORK);
     const A = this.block(mt * MR * k * 4);
     const B = this.block(nt * NR * k * 4);
     const direct = !transposeOut && m % MR === 0 && n % NR === 0;
@@ -516,7 +534,7 @@ export class WasmBackend implements Backend {
     const rows = g.c * g.kh * g.kw;
     const out = this.alloc(rows * g.n * g.oh * g.ow);
     if (out.size === 0) return out;
-    const T = this.pool && out.size >= 1 << 16 ? this.threads : 1;
+    const T = this.T(out.size >= 1 << 16);
     const geo = [g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.oh, g.ow];
     this.par('im2col', splitRange(rows, T).map(([r0, r1]) => [st(x).ptr, out.ptr, ...geo, r0, r1]));
     return out;
@@ -525,7 +543,7 @@ export class WasmBackend implements Backend {
   col2im(colsS: Storage, g: WindowGeometry): Storage {
     const out = this.fill(g.n * g.c * g.h * g.w, 0);
     if (out.size === 0 || g.oh * g.ow === 0) return out;
-    const T = this.pool && colsS.size >= 1 << 16 ? this.threads : 1;
+    const T = this.T(colsS.size >= 1 << 16);
     const geo = [g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.oh, g.ow];
     this.par('col2im', splitRange(g.c, T).map(([c0, c1]) => [st(colsS).ptr, st(out).ptr, ...geo, c0, c1]));
     return out;
@@ -535,7 +553,7 @@ export class WasmBackend implements Backend {
     const planes = g.n * g.c;
     const outS = this.alloc(planes * g.oh * g.ow);
     const idxS = this.alloc(planes * g.oh * g.ow);
-    const T = this.pool && outS.size >= 1 << 15 ? this.threads : 1;
+    const T = this.T(outS.size >= 1 << 15);
     const geo = [g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.oh, g.ow];
     this.par('maxpool', splitRange(planes, T).map(([p0, p1]) => [st(x).ptr, outS.ptr, idxS.ptr, ...geo, p0, p1]));
     return { out: outS, indices: idxS };
@@ -591,7 +609,7 @@ export class WasmBackend implements Backend {
 
   /** Element ranges for a memory-bound kernel: split over threads only when large (multiples of 4 keep SIMD). */
   private chunks(n: number): [number, number][] {
-    const T = this.pool && n >= 1 << 18 ? this.threads : 1;
+    const T = this.T(n >= 1 << 18);
     return splitRange(Math.ceil(n / 4), T).map(([a, b]) => [a * 4, Math.min(n, b * 4)]);
   }
 
@@ -603,7 +621,7 @@ export class WasmBackend implements Backend {
     const variance = this.alloc(c);
     const stats = this.alloc(2 * c);
     const aff = this.alloc(2 * c);
-    const T = this.pool && n * c * hw >= 1 << 15 ? this.threads : 1;
+    const T = this.T(n * c * hw >= 1 << 15);
     const split = splitRange(c, T);
     this.par('bnstats', split.map(([c0, c1]) => [st(x).ptr, st(stats).ptr, n, c, hw, c0, c1]));
     // Per channel in JS (c values): the statistics out, and y = x·scale + shift with scale = w/√(var + eps).
@@ -633,7 +651,7 @@ export class WasmBackend implements Backend {
     const dbias = this.alloc(c);
     const sums = this.alloc(2 * c);
     const coef = this.alloc(3 * c);
-    const T = this.pool && n * c * hw >= 1 << 15 ? this.threads : 1;
+    const T = this.T(n * c * hw >= 1 << 15);
     const split = splitRange(c, T);
     this.par('bnbwdstats', split.map(([c0, c1]) => [st(dy).ptr, st(x).ptr, n, c, hw, c0, c1, st(mean).ptr, st(sums).ptr]));
     // dx = a·dy + k·(x − mean) + m per channel (see bnBackwardHost), as a·dy + k·x + (m − k·mean).
