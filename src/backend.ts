@@ -183,6 +183,8 @@ export interface BackendOptions {
   threads?: number;
   /** Cap on the backend's memory in bytes, where it has one (wasm: default 4 GiB). */
   maxBytes?: number;
+  /** wasm: fused multiply-add kernels through relaxed SIMD (default: where the engine validates it; see README). */
+  relaxed?: boolean;
 }
 
 export type BackendFactory = (options: BackendOptions) => Backend | Promise<Backend>;
@@ -231,7 +233,7 @@ export function setDefaultBackendName(name: string): void {
 }
 
 function key(name: string, options: BackendOptions): string {
-  return `${name}:${options.mode ?? ''}:${options.threads ?? ''}:${options.maxBytes ?? ''}`;
+  return `${name}:${options.mode ?? ''}:${options.threads ?? ''}:${options.maxBytes ?? ''}${options.relaxed === undefined ? '' : `:${options.relaxed}`}`;
 }
 
 /**

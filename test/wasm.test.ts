@@ -8,11 +8,15 @@ import { sleb, uleb } from '../kernels/wasm/emit.js';
 import { buildKernelModule } from '../kernels/wasm/module.js';
 import { blockSize, Heap, HeapExhausted } from '../kernels/wasm/heap.js';
 import { ReferenceBackend } from '../src/backends/reference.js';
-import { WasmBackend, wasmThreadsAvailable } from '../src/backends/wasm.js';
+import { enableRelaxedSimd, WasmBackend, wasmThreadsAvailable } from '../src/backends/wasm.js';
 import { F, memory, randn, setBackend, tidy, manualSeed } from '../src/index.js';
 
 const ref = new ReferenceBackend();
-const one = WasmBackend.createSync({ threads: 1 });
+// Both kernel variants: plain SIMD128 and, where relaxed SIMD can be had (Node 20 through V8's flag), FMA.
+const hasRelaxed = process.env.GPUGRAD_WASM_RELAXED !== '0' && enableRelaxedSimd();
+const plain = WasmBackend.createSync({ threads: 1, relaxed: false });
+const fused = hasRelaxed ? WasmBackend.createSync({ threads: 1, relaxed: true }) : null;
+const one = fused ?? plain;
 const twoP = wasmThreadsAvailable() ? WasmBackend.create({ threads: 2 }) : null;
 afterAll(async () => (await twoP)?.destroy());
 
@@ -111,7 +115,16 @@ describe('gemm', () => {
     batch: fc.constantFrom(1, 2),
     seed: fc.integer(),
   });
-  it('agrees with the reference for every tile remainder, transpose and k block', () => {
+  it('reports which kernels it runs', () => {
+    expect(plain.mode).toBe('simd');
+    expect(plain.relaxed).toBe(false);
+    if (fused) expect(fused.mode).toBe('relaxed-simd');
+  });
+  it.each([
+    ['SIMD128', plain],
+    ['relaxed SIMD (FMA)', fused],
+  ] as const)('agrees with the reference for every tile remainder, transpose and k block (%s)', (_label, one) => {
+    if (!one) return; // relaxed SIMD unavailable here
     fc.assert(
       fc.property(geom, ({ m, k, n, transA, transB, batch, seed }) => {
         const g = { batch, batchA: batch, batchB: 1, m, k, n, transA, transB };

@@ -6,7 +6,7 @@ import { avgPoolWindow, broadcastStrides, sizeOf, stridesOf, type Shape } from '
 import { Heap, HeapExhausted } from '../../kernels/wasm/heap.js';
 import { outOfMemory } from '../engine.js';
 import { fail } from '../errors.js';
-import { buildKernelModule, MAX_PAGES } from '../../kernels/wasm/module.js';
+import { buildKernelModule, enableRelaxedSimd, MAX_PAGES, relaxedSimdAvailable } from '../../kernels/wasm/module.js';
 import { MR, NR } from '../../kernels/wasm/gemm.js';
 import { WorkerPool } from '../../kernels/wasm/pool.js';
 import type { WasmBinary, WasmUnary } from '../../kernels/wasm/elementwise.js';
@@ -27,7 +27,22 @@ export interface WasmBackendOptions {
   threads?: number;
   /** Cap on the heap in bytes (default and maximum: 4 GiB, all wasm32 can address); e.g. for a page that must stay small. */
   maxBytes?: number;
+  /** Fused multiply-add kernels (relaxed SIMD); default: wasmRelaxedDefault(). */
+  relaxed?: boolean;
 }
+
+/**
+ * Whether wasm backends use relaxed SIMD's fused multiply-add unless told otherwise: GPUGRAD_WASM_RELAXED=0
+ * turns it off, =1 turns it on (flipping Node's V8 flag if needed, see enableRelaxedSimd); unset, it is on
+ * where the engine already validates it (Chromium; Node started with --experimental-wasm-relaxed-simd).
+ */
+export function wasmRelaxedDefault(): boolean {
+  const env = typeof process !== 'undefined' ? process.env.GPUGRAD_WASM_RELAXED : undefined;
+  if (env === '0') return false;
+  if (env === '1') return enableRelaxedSimd();
+  return relaxedSimdAvailable();
+}
+export { enableRelaxedSimd, relaxedSimdAvailable };
 
 /** Whether this runtime can run the wasm backend (WebAssembly with SIMD). */
 export function wasmAvailable(): boolean {
@@ -86,13 +101,13 @@ export class WasmBackend implements Backend {
   private pool: WorkerPool | null = null;
   private readonly threads: number;
 
-  private constructor(readonly module: WebAssembly.Module, readonly memory: WebAssembly.Memory, threads: number, reason: string | null, maxPages: number) {
+  private constructor(readonly module: WebAssembly.Module, readonly memory: WebAssembly.Memory, threads: number, reason: string | null, maxPages: number, readonly relaxed: boolean) {
     const inst = new WebAssembly.Instance(module, { env: { mem: memory } });
     this.k = inst.exports as unknown as Record<string, Kernel>;
     this.heap = new Heap(memory, maxPages, 64);
     this.maxBytes = this.heap.limitBytes();
     this.threads = threads;
-    this.mode = threads > 1 ? `simd-threads${threads}` : 'simd';
+    this.mode = `${relaxed ? 'relaxed-' : ''}simd${threads > 1 ? `-threads${threads}` : ''}`;
     this.fallbackReason = reason;
     // A pointer into another instance's heap would read or write this one's memory: refuse it up front.
     guardStorages(this, (s) => s instanceof WasmStorage && s.heap === this.heap && !s.released);
@@ -112,10 +127,15 @@ export class WasmBackend implements Backend {
     if (cap !== undefined && !(Number.isFinite(cap) && cap >= INITIAL_PAGES * 65536)) fail('wasm', `maxBytes must be a number of at least ${INITIAL_PAGES * 65536} (16 MiB), got ${cap}`);
     const maxPages = cap === undefined ? MAX_PAGES : Math.min(MAX_PAGES, Math.floor(cap / 65536));
     const memory = new WebAssembly.Memory(shared ? { initial: INITIAL_PAGES, maximum: maxPages, shared: true } : { initial: INITIAL_PAGES, maximum: maxPages });
-    const module = new WebAssembly.Module(buildKernelModule(shared, INITIAL_PAGES));
+    const wantRelaxed = options.relaxed ?? wasmRelaxedDefault();
+    const relaxed = wantRelaxed && relaxedSimdAvailable();
+    const module = new WebAssembly.Module(buildKernelModule(shared, INITIAL_PAGES, relaxed));
     const threads = shared ? Math.max(1, Math.floor(options.threads ?? 1)) : 1;
-    const reason = !shared && asked > 1 ? 'SharedArrayBuffer is unavailable: running single-threaded' : null;
-    return new WasmBackend(module, memory, threads, reason, maxPages);
+    const reasons = [
+      !shared && asked > 1 ? 'SharedArrayBuffer is unavailable: running single-threaded' : null,
+      wantRelaxed && !relaxed ? 'relaxed SIMD does not validate here (Node 20: --experimental-wasm-relaxed-simd): plain SIMD128 kernels' : null,
+    ].filter((r) => r !== null);
+    return new WasmBackend(module, memory, threads, reasons.length ? reasons.join('; ') : null, maxPages, relaxed);
   }
 
   /**
