@@ -156,6 +156,43 @@ describe('gemm', () => {
   });
 });
 
+describe('pre-packed weights (matmulEpilogue)', () => {
+  it('keeps a weight packed across calls, identical to packing it each time, and drops it when the weight is written or freed', () => {
+    const kept = WasmBackend.createSync({ threads: 1, relaxed: one.relaxed, prepack: true });
+    const each = WasmBackend.createSync({ threads: 1, relaxed: one.relaxed, prepack: false });
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 90 }), fc.constantFrom(1, 5, 49, 200), fc.integer(), (m, k, n, seed) => {
+        const g = { batch: 1, batchA: 1, batchB: 1, m, k, n, transA: false, transB: false };
+        const run = (be: WasmBackend, w: ReturnType<WasmBackend['upload']>, x: Float32Array): Float32Array => {
+          const [bx, sc, sh] = [be.upload(x), be.upload(rnd(m, seed + 2)), be.upload(rnd(m, seed + 3))];
+          const out = be.matmulEpilogue(w, bx, g, { scale: sc, shift: sh, residual: null, relu: false });
+          const r = be.readSync(out);
+          for (const t of [bx, sc, sh, out]) be.release(t);
+          return r;
+        };
+        const w0 = rnd(m * k, seed);
+        const [wk, we] = [kept.upload(w0), each.upload(w0)];
+        const x1 = rnd(k * n, seed + 1);
+        expect(run(kept, wk, x1)).toEqual(run(each, we, x1));
+        expect(kept.packedBytes()).toBeGreaterThan(0);
+        expect(each.packedBytes()).toBe(0);
+        const x2 = rnd(k * n, seed + 4);
+        expect(run(kept, wk, x2)).toEqual(run(each, we, x2)); // from the kept packing
+        // An optimizer step writes the weight in place: the next call must see the new values.
+        const sgd = { lr: 0.5, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, firstStep: true };
+        const grad = rnd(m * k, seed + 5);
+        const [gk, ge] = [kept.upload(grad), each.upload(grad)];
+        kept.sgdStep(wk, gk, null, sgd);
+        each.sgdStep(we, ge, null, sgd);
+        expect(run(kept, wk, x2)).toEqual(run(each, we, x2));
+        for (const [be, ...ts] of [[kept, wk, gk], [each, we, ge]] as const) for (const t of ts) be.release(t);
+        expect(kept.packedBytes()).toBe(0); // freed with its weight
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
 describe('im2col kernel', () => {
   it('matches the reference for random windows (stride, padding, dilation, borders)', () => {
     const geo = fc.record({

@@ -29,6 +29,11 @@ export interface WasmBackendOptions {
   maxBytes?: number;
   /** Fused multiply-add kernels (relaxed SIMD); default: wasmRelaxedDefault(). */
   relaxed?: boolean;
+  /**
+   * Keep eval-mode conv weights packed for the GEMM between calls (default true; GPUGRAD_WASM_PREPACK=0 turns
+   * it off): saves a pass over every weight per forward, at the cost of a packed copy of them (~the model's size).
+   */
+  prepack?: boolean;
 }
 
 /**
@@ -100,6 +105,9 @@ export class WasmBackend implements Backend {
   private readonly k: Record<string, Kernel>;
   private pool: WorkerPool | null = null;
   private readonly threads: number;
+  /** Packed GEMM panels of weights (matmulEpilogue's A), per storage; dropped when it is written or released. */
+  private readonly packed = new Map<WasmStorage, { key: string; ptr: number; cap: number }>();
+  prepack: boolean;
 
   private constructor(readonly module: WebAssembly.Module, readonly memory: WebAssembly.Memory, threads: number, reason: string | null, maxPages: number, readonly relaxed: boolean) {
     const inst = new WebAssembly.Instance(module, { env: { mem: memory } });
@@ -108,6 +116,7 @@ export class WasmBackend implements Backend {
     this.maxBytes = this.heap.limitBytes();
     this.threads = threads;
     this.mode = `${relaxed ? 'relaxed-' : ''}simd${threads > 1 ? `-threads${threads}` : ''}`;
+    this.prepack = typeof process !== 'undefined' && process.env.GPUGRAD_WASM_PREPACK === '0' ? false : true;
     this.fallbackReason = reason;
     // A pointer into another instance's heap would read or write this one's memory: refuse it up front.
     guardStorages(this, (s) => s instanceof WasmStorage && s.heap === this.heap && !s.released);
@@ -135,7 +144,9 @@ export class WasmBackend implements Backend {
       !shared && asked > 1 ? 'SharedArrayBuffer is unavailable: running single-threaded' : null,
       wantRelaxed && !relaxed ? 'relaxed SIMD does not validate here (Node 20: --experimental-wasm-relaxed-simd): plain SIMD128 kernels' : null,
     ].filter((r) => r !== null);
-    return new WasmBackend(module, memory, threads, reasons.length ? reasons.join('; ') : null, maxPages, relaxed);
+    const b = new WasmBackend(module, memory, threads, reasons.length ? reasons.join('; ') : null, maxPages, relaxed);
+    if (options.prepack !== undefined) b.prepack = options.prepack;
+    return b;
   }
 
   /**
@@ -212,12 +223,29 @@ export class WasmBackend implements Backend {
     const w = st(s);
     if (w.released) return;
     w.released = true;
+    this.unpack(w);
     this.heap.release(w.ptr, w.cap);
+  }
+
+  /** Forgets a storage's packed panels (it was released or written in place). */
+  private unpack(s: WasmStorage): void {
+    const p = this.packed.get(s);
+    if (!p) return;
+    this.packed.delete(s);
+    this.heap.release(p.ptr, p.cap);
+  }
+
+  /** Bytes held by pre-packed weight panels. */
+  packedBytes(): number {
+    let n = 0;
+    for (const p of this.packed.values()) n += p.cap;
+    return n;
   }
   bytes(s: Storage): number {
     return st(s).cap;
   }
   copyInto(dst: Storage, src: Storage): void {
+    this.unpack(st(dst)); // assign and loadStateDict write weights in place: a kept packing would be stale
     this.f.copyWithin(at(dst), at(src), at(src) + src.size);
   }
 
@@ -468,7 +496,7 @@ export class WasmBackend implements Backend {
     return out;
   }
 
-  matmul(a: Storage, b: Storage, g: MatmulGeometry): Storage {
+  matmul(a: Storage, b: Storage, g: MatmulGeometry, weightA = false): Storage {
     const { m, k, n, transA, transB } = g;
     const out = this.alloc(g.batch * m * n);
     if (m * n === 0) return out;
@@ -482,14 +510,15 @@ export class WasmBackend implements Backend {
       // Element (i,p) of op(A) sits at i·rs + p·ps; element (p,j) of op(B) at j·cs + p·ps.
       const [rsA, psA] = transA ? [1, m] : [k, 1];
       const [csB, psB] = transB ? [k, 1] : [1, n];
-      this.gemm(pa, rsA, psA, pb, csB, psB, m, n, k, out.ptr + bt * m * n * 4);
+      this.gemm(pa, rsA, psA, pb, csB, psB, m, n, k, out.ptr + bt * m * n * 4, weightA && g.batch === 1 && this.prepack ? st(a) : null);
     }
     return out;
   }
 
   matmulEpilogue(a: Storage, b: Storage, g: MatmulGeometry, e: GemmEpilogue): Storage {
     if (g.batch !== 1) throw new Error(`wasm matmulEpilogue: batch ${g.batch}, expected 1`);
-    const out = this.matmul(a, b, g);
+    // A is a conv weight in eval (the folded batch-norm path): its packed panels are kept between calls.
+    const out = this.matmul(a, b, g, true);
     const { m, n } = g;
     if (m * n === 0) return out;
     // One pass over C right after the GEMM (still in cache), split by rows like the GEMM's threads.
@@ -504,30 +533,44 @@ export class WasmBackend implements Backend {
    * C[m,n] (row-major at pc) = A·B with element strides as in matmul. When the padded tile grid of Cᵀ = Bᵀ·Aᵀ
    * wastes less (n small, e.g. 49), computes that instead and transposes on the way out.
    */
-  gemm(pa: number, rsA: number, psA: number, pb: number, csB: number, psB: number, m: number, n: number, k: number, pc: number): void {
+  gemm(pa: number, rsA: number, psA: number, pb: number, csB: number, psB: number, m: number, n: number, k: number, pc: number, weightA: WasmStorage | null = null): void {
     if (tileEfficiency(n, m) > tileEfficiency(m, n) * 1.05) {
-      this.gemmTiles(pb, csB, psB, pa, rsA, psA, n, m, k, pc, true);
-    } else this.gemmTiles(pa, rsA, psA, pb, csB, psB, m, n, k, pc, false);
+      this.gemmTiles(pb, csB, psB, pa, rsA, psA, n, m, k, pc, true, weightA);
+    } else this.gemmTiles(pa, rsA, psA, pb, csB, psB, m, n, k, pc, false, weightA);
   }
 
-  private gemmTiles(pa: number, rsA: number, psA: number, pb: number, csB: number, psB: number, m: number, n: number, k: number, pc: number, transposeOut: boolean): void {
+  /** `weight`: the storage behind the original A (after a swap, this call's B), whose packing may be kept. */
+  private gemmTiles(pa: number, rsA: number, psA: number, pb: number, csB: number, psB: number, m: number, n: number, k: number, pc: number, transposeOut: boolean, weight: WasmStorage | null = null): void {
     const mt = Math.ceil(m / MR);
     const nt = Math.ceil(n / NR);
     const T = this.T(m * n * k >= THREAD_MIN_WORK);
-    const A = this.block(mt * MR * k * 4);
-    const B = this.block(nt * NR * k * 4);
+    // A kept packing is valid for the same storage, role, geometry and strides.
+    const key = !weight ? '' : transposeOut ? `B:${n}:${k}:${csB}:${psB}:${pb}` : `A:${m}:${k}:${rsA}:${psA}:${pa}`;
+    let kept = weight ? this.packed.get(weight) : undefined;
+    if (kept && kept.key !== key) {
+      this.unpack(weight as WasmStorage);
+      kept = undefined;
+    }
+    const fresh = weight !== null && kept === undefined;
+    const A = !transposeOut && kept ? kept : this.block(mt * MR * k * 4);
+    const B = transposeOut && kept ? kept : this.block(nt * NR * k * 4);
+    const packA = !(kept && !transposeOut);
+    const packB = !(kept && transposeOut);
+    let done = false;
     const direct = !transposeOut && m % MR === 0 && n % NR === 0;
     const ldc = direct ? n : nt * NR;
     const C = direct ? null : this.block(mt * MR * ldc * 4);
     const cp = C ? C.ptr : pc;
     try {
-      if (rsA === 1 && psA !== 1 && m >= MR) {
+      if (!packA) {
+        // kept: nothing to pack
+      } else if (rsA === 1 && psA !== 1 && m >= MR) {
         // Transposed A: full tiles by the k-blocked kernel, a partial last tile by the general one.
         const full = Math.floor(m / MR);
         this.par('packAT', splitRange(full, T).map(([i0, i1]) => [pa, A.ptr, k, psA, i0, i1]));
         if (full < mt) this.k.packA(pa, A.ptr, m, k, rsA, psA, full, mt);
       } else this.par('packA', splitRange(mt, T).map(([i0, i1]) => [pa, A.ptr, m, k, rsA, psA, i0, i1]));
-      this.par('packB', splitRange(nt, T).map(([j0, j1]) => [pb, B.ptr, n, k, csB, psB, j0, j1]));
+      if (packB) this.par('packB', splitRange(nt, T).map(([j0, j1]) => [pb, B.ptr, n, k, csB, psB, j0, j1]));
       // Split the tile grid along whichever side gives each thread several tiles.
       const parts =
         nt >= 2 * T || nt >= mt
@@ -543,9 +586,13 @@ export class WasmBackend implements Backend {
           for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) f[o0 + j * m + i] = f[c0 + i * ldc + j];
         } else for (let i = 0; i < m; i++) f.copyWithin(o0 + i * n, c0 + i * ldc, c0 + i * ldc + n);
       }
+      done = true;
     } finally {
-      this.heap.release(A.ptr, A.cap);
-      this.heap.release(B.ptr, B.cap);
+      // Keep a fresh packing only when the call completed (a trap may have left it half written).
+      const keep = fresh && done ? (transposeOut ? B : A) : null;
+      if (keep) this.packed.set(weight as WasmStorage, { key, ptr: keep.ptr, cap: keep.cap });
+      if (A !== keep && A !== kept) this.heap.release(A.ptr, A.cap);
+      if (B !== keep && B !== kept) this.heap.release(B.ptr, B.cap);
       if (C) this.heap.release(C.ptr, C.cap);
     }
   }
@@ -697,6 +744,7 @@ export class WasmBackend implements Backend {
   }
 
   sgdStep(param: Storage, grad: Storage, momentumBuf: Storage | null, p: SgdParams): void {
+    this.unpack(st(param)); // written in place below: a kept packing would be stale
     const useM = momentumBuf !== null && p.momentum !== 0;
     // buf = a·m + b·g; g' = cg·g + cb·buf (see kernels/wasm/optim.ts)
     const a = p.firstStep ? 0 : p.momentum;
@@ -709,6 +757,7 @@ export class WasmBackend implements Backend {
   }
 
   adamStep(param: Storage, grad: Storage, mS: Storage, vS: Storage, p: AdamParams): void {
+    this.unpack(st(param)); // written in place below
     const bc1 = 1 - Math.pow(p.beta1, p.step);
     const bc2 = 1 - Math.pow(p.beta2, p.step);
     const decay = p.decoupled ? 1 - p.lr * p.weightDecay : 1;
