@@ -15,8 +15,9 @@ const ref = new ReferenceBackend();
 // Both kernel variants: plain SIMD128 and, where relaxed SIMD can be had (Node 20 through V8's flag), FMA.
 const hasRelaxed = process.env.GPUGRAD_WASM_RELAXED !== '0' && enableRelaxedSimd();
 const plain = WasmBackend.createSync({ threads: 1, relaxed: false });
-const fused = hasRelaxed ? WasmBackend.createSync({ threads: 1, relaxed: true }) : null;
-const one = fused ?? plain;
+// fmaTraining: every GEMM fused, so matmul itself exercises the relaxed kernel.
+const fused = hasRelaxed ? WasmBackend.createSync({ threads: 1, relaxed: true, fmaTraining: true }) : null;
+const one = plain;
 const twoP = wasmThreadsAvailable() ? WasmBackend.create({ threads: 2 }) : null;
 afterAll(async () => (await twoP)?.destroy());
 
@@ -119,6 +120,8 @@ describe('gemm', () => {
     expect(plain.mode).toBe('simd');
     expect(plain.relaxed).toBe(false);
     if (fused) expect(fused.mode).toBe('relaxed-simd');
+    if (fused) expect(fused.fmaTraining).toBe(true);
+    expect(WasmBackend.createSync({ threads: 1, relaxed: hasRelaxed }).fmaTraining).toBe(false); // eval GEMMs only by default
   });
   it.each([
     ['SIMD128', plain],
@@ -158,8 +161,8 @@ describe('gemm', () => {
 
 describe('pre-packed weights (matmulEpilogue)', () => {
   it('keeps a weight packed across calls, identical to packing it each time, and drops it when the weight is written or freed', () => {
-    const kept = WasmBackend.createSync({ threads: 1, relaxed: one.relaxed, prepack: true });
-    const each = WasmBackend.createSync({ threads: 1, relaxed: one.relaxed, prepack: false });
+    const kept = WasmBackend.createSync({ threads: 1, relaxed: hasRelaxed, prepack: true });
+    const each = WasmBackend.createSync({ threads: 1, relaxed: hasRelaxed, prepack: false });
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 90 }), fc.constantFrom(1, 5, 49, 200), fc.integer(), (m, k, n, seed) => {
         const g = { batch: 1, batchA: 1, batchB: 1, m, k, n, transA: false, transB: false };

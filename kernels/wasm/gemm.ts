@@ -261,10 +261,14 @@ function compute(relaxed: boolean): Func {
   return f;
 }
 
-/** `relaxed`: the micro-kernel uses f32x4.relaxed_madd (the module then needs relaxed SIMD to validate). */
+/**
+ * `relaxed`: also 'gemm_fma', the micro-kernel with f32x4.relaxed_madd (the module then needs relaxed SIMD to
+ * validate); 'gemm' stays the plain SIMD128 one, so a backend can pick per call.
+ */
 export function addGemmKernels(mb: ModuleBuilder, relaxed = false): void {
   mb.add('packA', packA());
   mb.add('packAT', packAT());
   mb.add('packB', packB());
-  mb.add('gemm', compute(relaxed));
+  mb.add('gemm', compute(false));
+  if (relaxed) mb.add('gemm_fma', compute(true));
 }

@@ -27,8 +27,18 @@ export interface WasmBackendOptions {
   threads?: number;
   /** Cap on the heap in bytes (default and maximum: 4 GiB, all wasm32 can address); e.g. for a page that must stay small. */
   maxBytes?: number;
-  /** Fused multiply-add kernels (relaxed SIMD); default: wasmRelaxedDefault(). */
+  /**
+   * Fused multiply-add GEMMs (relaxed SIMD) where nothing needs a gradient (the eval path: matmulEpilogue);
+   * default: wasmRelaxedDefault().
+   */
   relaxed?: boolean;
+  /**
+   * With `relaxed`, every GEMM fused, training's too (default false). Off by default because fused rounding
+   * moves a few near-zero pre-ReLU values of a train-mode ResNet-50 across zero (test/resnet.test.ts's
+   * fixture: input gradients then 1e-2 off float64 while every kernel is within float32 rounding), so training
+   * keeps the plain kernels' results.
+   */
+  fmaTraining?: boolean;
   /**
    * Keep eval-mode conv weights packed for the GEMM between calls (default true; GPUGRAD_WASM_PREPACK=0 turns
    * it off): saves a pass over every weight per forward, at the cost of a packed copy of them (~the model's size).
@@ -109,6 +119,9 @@ export class WasmBackend implements Backend {
   private readonly packed = new Map<WasmStorage, { key: string; ptr: number; cap: number }>();
   prepack: boolean;
 
+  /** Whether matmul (training's GEMMs) uses the fused kernel too; see WasmBackendOptions.fmaTraining. */
+  fmaTraining = false;
+
   private constructor(readonly module: WebAssembly.Module, readonly memory: WebAssembly.Memory, threads: number, reason: string | null, maxPages: number, readonly relaxed: boolean) {
     const inst = new WebAssembly.Instance(module, { env: { mem: memory } });
     this.k = inst.exports as unknown as Record<string, Kernel>;
@@ -146,6 +159,7 @@ export class WasmBackend implements Backend {
     ].filter((r) => r !== null);
     const b = new WasmBackend(module, memory, threads, reasons.length ? reasons.join('; ') : null, maxPages, relaxed);
     if (options.prepack !== undefined) b.prepack = options.prepack;
+    b.fmaTraining = relaxed && (options.fmaTraining ?? false);
     return b;
   }
 
@@ -496,7 +510,7 @@ export class WasmBackend implements Backend {
     return out;
   }
 
-  matmul(a: Storage, b: Storage, g: MatmulGeometry, weightA = false): Storage {
+  matmul(a: Storage, b: Storage, g: MatmulGeometry, weightA = false, fused = this.fmaTraining): Storage {
     const { m, k, n, transA, transB } = g;
     const out = this.alloc(g.batch * m * n);
     if (m * n === 0) return out;
@@ -510,7 +524,7 @@ export class WasmBackend implements Backend {
       // Element (i,p) of op(A) sits at i·rs + p·ps; element (p,j) of op(B) at j·cs + p·ps.
       const [rsA, psA] = transA ? [1, m] : [k, 1];
       const [csB, psB] = transB ? [k, 1] : [1, n];
-      this.gemm(pa, rsA, psA, pb, csB, psB, m, n, k, out.ptr + bt * m * n * 4, weightA && g.batch === 1 && this.prepack ? st(a) : null);
+      this.gemm(pa, rsA, psA, pb, csB, psB, m, n, k, out.ptr + bt * m * n * 4, weightA && g.batch === 1 && this.prepack ? st(a) : null, fused);
     }
     return out;
   }
@@ -518,7 +532,7 @@ export class WasmBackend implements Backend {
   matmulEpilogue(a: Storage, b: Storage, g: MatmulGeometry, e: GemmEpilogue): Storage {
     if (g.batch !== 1) throw new Error(`wasm matmulEpilogue: batch ${g.batch}, expected 1`);
     // A is a conv weight in eval (the folded batch-norm path): its packed panels are kept between calls.
-    const out = this.matmul(a, b, g, true);
+    const out = this.matmul(a, b, g, true, this.relaxed);
     const { m, n } = g;
     if (m * n === 0) return out;
     // One pass over C right after the GEMM (still in cache), split by rows like the GEMM's threads.
@@ -533,14 +547,14 @@ export class WasmBackend implements Backend {
    * C[m,n] (row-major at pc) = A·B with element strides as in matmul. When the padded tile grid of Cᵀ = Bᵀ·Aᵀ
    * wastes less (n small, e.g. 49), computes that instead and transposes on the way out.
    */
-  gemm(pa: number, rsA: number, psA: number, pb: number, csB: number, psB: number, m: number, n: number, k: number, pc: number, weightA: WasmStorage | null = null): void {
+  gemm(pa: number, rsA: number, psA: number, pb: number, csB: number, psB: number, m: number, n: number, k: number, pc: number, weightA: WasmStorage | null = null, fused = false): void {
     if (tileEfficiency(n, m) > tileEfficiency(m, n) * 1.05) {
-      this.gemmTiles(pb, csB, psB, pa, rsA, psA, n, m, k, pc, true, weightA);
-    } else this.gemmTiles(pa, rsA, psA, pb, csB, psB, m, n, k, pc, false, weightA);
+      this.gemmTiles(pb, csB, psB, pa, rsA, psA, n, m, k, pc, true, weightA, fused);
+    } else this.gemmTiles(pa, rsA, psA, pb, csB, psB, m, n, k, pc, false, weightA, fused);
   }
 
   /** `weight`: the storage behind the original A (after a swap, this call's B), whose packing may be kept. */
-  private gemmTiles(pa: number, rsA: number, psA: number, pb: number, csB: number, psB: number, m: number, n: number, k: number, pc: number, transposeOut: boolean, weight: WasmStorage | null = null): void {
+  private gemmTiles(pa: number, rsA: number, psA: number, pb: number, csB: number, psB: number, m: number, n: number, k: number, pc: number, transposeOut: boolean, weight: WasmStorage | null, fused: boolean): void {
     const mt = Math.ceil(m / MR);
     const nt = Math.ceil(n / NR);
     const T = this.T(m * n * k >= THREAD_MIN_WORK);
@@ -576,7 +590,7 @@ export class WasmBackend implements Backend {
         nt >= 2 * T || nt >= mt
           ? splitRange(nt, T).map(([j0, j1]) => [A.ptr, B.ptr, cp, k, ldc, KC, 0, mt, j0, j1])
           : splitRange(mt, T).map(([i0, i1]) => [A.ptr, B.ptr, cp, k, ldc, KC, i0, i1, 0, nt]);
-      this.par('gemm', parts);
+      this.par(fused && this.relaxed ? 'gemm_fma' : 'gemm', parts);
       if (C) {
         const f = this.f;
         const c0 = C.ptr >>> 2;
