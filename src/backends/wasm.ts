@@ -36,7 +36,7 @@ export interface WasmBackendOptions {
    * With `relaxed`, every GEMM fused, training's too (default false). Off by default because fused rounding
    * moves a few near-zero pre-ReLU values of a train-mode ResNet-50 across zero (test/resnet.test.ts's
    * fixture: input gradients then 1e-2 off float64 while every kernel is within float32 rounding), so training
-   * keeps the plain kernels' results.
+   * keeps the plain kernels' results. Default: GPUGRAD_WASM_RELAXED=all.
    */
   fmaTraining?: boolean;
   /**
@@ -48,13 +48,14 @@ export interface WasmBackendOptions {
 
 /**
  * Whether wasm backends use relaxed SIMD's fused multiply-add unless told otherwise: GPUGRAD_WASM_RELAXED=0
- * turns it off, =1 turns it on (flipping Node's V8 flag if needed, see enableRelaxedSimd); unset, it is on
+ * turns it off, =1 turns it on (flipping Node's V8 flag if needed, see enableRelaxedSimd), =all also for
+ * training's GEMMs (WasmBackendOptions.fmaTraining); unset, it is on
  * where the engine already validates it (Chromium; Node started with --experimental-wasm-relaxed-simd).
  */
 export function wasmRelaxedDefault(): boolean {
   const env = typeof process !== 'undefined' ? process.env.GPUGRAD_WASM_RELAXED : undefined;
   if (env === '0') return false;
-  if (env === '1') return enableRelaxedSimd();
+  if (env === '1' || env === 'all') return enableRelaxedSimd();
   return relaxedSimdAvailable();
 }
 export { enableRelaxedSimd, relaxedSimdAvailable };
@@ -159,7 +160,7 @@ export class WasmBackend implements Backend {
     ].filter((r) => r !== null);
     const b = new WasmBackend(module, memory, threads, reasons.length ? reasons.join('; ') : null, maxPages, relaxed);
     if (options.prepack !== undefined) b.prepack = options.prepack;
-    b.fmaTraining = relaxed && (options.fmaTraining ?? false);
+    b.fmaTraining = relaxed && (options.fmaTraining ?? (typeof process !== 'undefined' && process.env.GPUGRAD_WASM_RELAXED === 'all'));
     return b;
   }
 
