@@ -188,7 +188,13 @@ describe('pre-packed weights (matmulEpilogue)', () => {
         kept.sgdStep(wk, gk, null, sgd);
         each.sgdStep(we, ge, null, sgd);
         expect(run(kept, wk, x2)).toEqual(run(each, we, x2));
-        for (const [be, ...ts] of [[kept, wk, gk], [each, we, ge]] as const) for (const t of ts) be.release(t);
+        // So does copyInto (Tensor.assign, loadStateDict).
+        const w1 = rnd(m * k, seed + 6);
+        const [sk, se] = [kept.upload(w1), each.upload(w1)];
+        kept.copyInto(wk, sk);
+        each.copyInto(we, se);
+        expect(run(kept, wk, x2)).toEqual(run(each, we, x2));
+        for (const [be, ...ts] of [[kept, wk, gk, sk], [each, we, ge, se]] as const) for (const t of ts) be.release(t);
         expect(kept.packedBytes()).toBe(0); // freed with its weight
       }),
       { numRuns: 60 },
