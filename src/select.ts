@@ -39,7 +39,7 @@ export function chooseDefaultBackend(): DefaultChoice {
     return {
       name: 'wasm',
       options: { threads, relaxed },
-      reason: `no hardware GPU context (${gpu.detail}); WebAssembly SIMD available (${relaxed ? 'relaxed SIMD: fused multiply-add' : 'plain SIMD128: relaxed SIMD off or not validated here'}), ${threads} thread${threads > 1 ? 's' : ''}`,
+      reason: `no hardware GPU context (${gpu.detail}); WebAssembly SIMD available (${relaxed ? 'relaxed SIMD: fused multiply-add in eval GEMMs' : 'plain SIMD128: relaxed SIMD off or not validated here'}), ${threads} thread${threads > 1 ? 's' : ''}`,
     };
   }
   return { name: 'gpujs', options: {}, reason: `no hardware GPU context (${gpu.detail}) and no WebAssembly SIMD` };
