@@ -77,7 +77,12 @@ function items(cfg: KernelConfig): Item[] {
         const { x, w } = mk();
         return {
           run: async () => {
-            const y = F.conv2d(x, w, null, { stride: c.stride, padding: c.pad });
+            // In tidy, like the fwd+bwd row: F.conv2d's intermediates (the im2col buffer, the GEMM's output
+            // before its reshape) are tensors too. Disposing only `y` left ~10 MB per call to the garbage
+            // collector, so every warm call carved fresh wasm pages (page faults, memory growth) and warm
+            // medians ran 2–3× the cold call (issue #19). conv2d now frees them itself; tidy keeps the row honest
+            // for any op that does not.
+            const y = tidy(() => F.conv2d(x, w, null, { stride: c.stride, padding: c.pad }));
             await settle(y);
             y.dispose();
           },

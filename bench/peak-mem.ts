@@ -1,7 +1,10 @@
 // Peak resident memory of a ResNet-50 eval forward (224², batch 1) on one backend, in a fresh process so the
 // figure is the forward's own: node --import tsx bench/peak-mem.ts [--backend wasm] [--threads 2] [--quick]
 import { readFileSync } from 'node:fs';
-import { noGrad, randn, resnet50, setBackend, tidy, manualSeed } from '../src/index.js';
+import { enableRelaxedSimd, noGrad, randn, resnet50, setBackend, tidy, manualSeed } from '../src/index.js';
+
+// Like `npm run bench` (whose node command line has the flag): relaxed SIMD unless GPUGRAD_WASM_RELAXED=0.
+if (process.env.GPUGRAD_WASM_RELAXED !== '0') enableRelaxedSimd();
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);

@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { loadSafetensors, resnet50, setBackend } from '../src/node.js';
+import { enableRelaxedSimd, loadSafetensors, resnet50, setBackend } from '../src/node.js';
 import { AGREE, fmtMs, machine, relMaxErr, type Row } from './common.js';
 import { defaultBackends, unknownBackends } from './backends.js';
 import { runE2E, trainLabels, LR, MOMENTUM, type TrainConfig } from './e2e.js';
@@ -22,6 +22,10 @@ import { runTfjs, type Weights } from './peers/tfjs.js';
 import { runTorch } from './peers/torch.js';
 import { resnet50Flop } from './shapes.js';
 import { writeResults } from './results.js';
+
+// The wasm tier's fused multiply-add kernels (relaxed SIMD; `npm run bench` passes Node 20's flag, this covers
+// direct runs); GPUGRAD_WASM_RELAXED=0 measures the plain SIMD128 kernels.
+if (process.env.GPUGRAD_WASM_RELAXED !== '0') enableRelaxedSimd();
 
 const PARTS = ['kernels', 'e2e', 'peers', 'gemm'];
 

@@ -1,11 +1,13 @@
 // GEMM throughput of the wasm backend at the four ResNet-50 im2col shapes, 1 and 2 threads (tinybench).
-// Run: node --import tsx bench/wasm-gemm.ts [--threads 1,2] [--time 1500] [--resnet] [--no-gemm]
+// Run: node --import tsx bench/wasm-gemm.ts [--threads 1,2] [--time 1500] [--variants simd128,relaxed] [--resnet] [--no-gemm]
+// --variants: the kernel variants to time side by side at each shape (plain SIMD128 and relaxed SIMD's fused
+// multiply-add; the latter needs relaxed SIMD, turned on here through V8's flag); default: the backend default.
 // --resnet adds ResNet-50 on the wasm backend: eval forward 224² batch 1, SGD training steps (32² batch 8,
 // 224² batch 1), with wall and CPU time and the process's peak resident memory so far (run one thread
 // count per process, with --no-gemm, for the forward's own peak).
 import os from 'node:os';
 import { Bench } from 'tinybench';
-import { WasmBackend } from '../src/backends/wasm.js';
+import { enableRelaxedSimd, WasmBackend } from '../src/backends/wasm.js';
 import { F, noGrad, randn, resnet50, setBackend, tidy, manualSeed } from '../src/index.js';
 import { SGD } from '../src/optim/index.js';
 
@@ -23,6 +25,9 @@ function arg(name: string, def: string): string {
 
 const threadList = arg('threads', '1,2').split(',').map(Number);
 const timeMs = Number(arg('time', '1500'));
+const variants = arg('variants', 'default').split(',');
+if (variants.includes('relaxed') && !enableRelaxedSimd()) throw new Error('relaxed SIMD does not validate in this engine');
+const relaxedOf = (v: string): boolean | undefined => (v === 'default' ? undefined : v === 'relaxed');
 
 function rnd(n: number): Float32Array {
   return Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.5);
@@ -32,12 +37,13 @@ console.log(`machine: ${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, no
 console.log(`load average at start: ${os.loadavg().map((v) => v.toFixed(1)).join(' ')}`);
 // CPU time (all threads) per call is reported beside wall time: on a shared, loaded machine it shows what
 // the kernels do per core-second even when the wall clock mostly measures waiting for a core.
-console.log('| M×K×N | threads | median ms | GFLOP/s (wall) | GFLOP/s per CPU-second |');
-console.log('|---|---:|---:|---:|---:|');
+console.log('| M×K×N | threads | kernels | median ms | GFLOP/s (wall) | GFLOP/s per CPU-second |');
+console.log('|---|---:|---|---:|---:|---:|');
 const results: Record<string, number> = {};
 for (const threads of process.argv.includes('--no-gemm') ? [] : threadList) {
-  const be = threads > 1 ? await WasmBackend.create({ threads }) : WasmBackend.createSync({ threads: 1 });
-  for (const [m, k, n] of SHAPES) {
+  // fmaTraining: matmul itself then runs the fused kernel (by default only the eval path's GEMMs do).
+  const bes = await Promise.all(variants.map((v) => WasmBackend.create({ threads, relaxed: relaxedOf(v), fmaTraining: relaxedOf(v) })));
+  for (const [m, k, n] of SHAPES) for (const be of bes) {
     const a = be.upload(rnd(m * k));
     const b = be.upload(rnd(k * n));
     const g = { batch: 1, batchA: 1, batchB: 1, m, k, n, transA: false, transB: false };
@@ -55,16 +61,24 @@ for (const threads of process.argv.includes('--no-gemm') ? [] : threadList) {
     const t = bench.tasks[0].result;
     const ms = t && 'latency' in t ? t.latency.p50 : NaN;
     const gf = (2 * m * k * n) / (ms * 1e6);
-    results[`${m}x${k}x${n}@${threads}`] = gf;
-    console.log(`| ${m}×${k}×${n} | ${threads} | ${ms.toFixed(2)} | ${gf.toFixed(1)} | ${((2 * m * k * n) / (cpuMs * 1e6)).toFixed(1)} |`);
+    results[`${m}x${k}x${n}@${threads}@${be.fmaTraining}`] = gf;
+    console.log(`| ${m}×${k}×${n} | ${threads} | ${be.fmaTraining ? 'relaxed SIMD (FMA)' : 'SIMD128'} | ${ms.toFixed(2)} | ${gf.toFixed(1)} | ${((2 * m * k * n) / (cpuMs * 1e6)).toFixed(1)} |`);
     be.release(a);
     be.release(b);
   }
-  be.destroy();
+  for (const be of bes) be.destroy();
 }
-if (!process.argv.includes('--no-gemm') && threadList.includes(1) && threadList.includes(2)) {
-  const sp = SHAPES.map(([m, k, n]) => (results[`${m}x${k}x${n}@2`] / results[`${m}x${k}x${n}@1`]).toFixed(2));
-  console.log(`2-thread speed-up per shape: ${sp.join(', ')}`);
+const gemmRan = !process.argv.includes('--no-gemm');
+for (const r of gemmRan ? [...new Set(Object.keys(results).map((k) => k.split('@')[2]))] : []) {
+  if (!threadList.includes(1) || !threadList.includes(2)) break;
+  const sp = SHAPES.map(([m, k, n]) => (results[`${m}x${k}x${n}@2@${r}`] / results[`${m}x${k}x${n}@1@${r}`]).toFixed(2));
+  console.log(`2-thread speed-up per shape (${r === 'true' ? 'relaxed SIMD' : 'SIMD128'}): ${sp.join(', ')}`);
+}
+if (gemmRan && variants.includes('relaxed') && variants.includes('simd128')) {
+  for (const t of threadList) {
+    const sp = SHAPES.map(([m, k, n]) => (results[`${m}x${k}x${n}@${t}@true`] / results[`${m}x${k}x${n}@${t}@false`]).toFixed(2));
+    console.log(`relaxed SIMD ÷ SIMD128 GFLOP/s per shape, ${t} thread${t > 1 ? 's' : ''}: ${sp.join(', ')}`);
+  }
 }
 
 /** Median wall and CPU ms of `reps` calls after one warm-up. */

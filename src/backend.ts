@@ -169,6 +169,11 @@ export interface Backend {
 
   /** Frees compiled kernels and pools; the backend is unusable afterwards. */
   destroy?(): void;
+  /**
+   * For a backend usable at once that finishes starting in the background (the wasm worker pool): resolves
+   * when that is done. Ops before then are correct, only slower.
+   */
+  whenReady?(): Promise<void>;
 }
 
 export interface BackendOptions {
@@ -178,6 +183,8 @@ export interface BackendOptions {
   threads?: number;
   /** Cap on the backend's memory in bytes, where it has one (wasm: default 4 GiB). */
   maxBytes?: number;
+  /** wasm: fused multiply-add kernels through relaxed SIMD (default: where the engine validates it; see README). */
+  relaxed?: boolean;
 }
 
 export type BackendFactory = (options: BackendOptions) => Backend | Promise<Backend>;
@@ -226,14 +233,22 @@ export function setDefaultBackendName(name: string): void {
 }
 
 function key(name: string, options: BackendOptions): string {
-  return `${name}:${options.mode ?? ''}:${options.threads ?? ''}:${options.maxBytes ?? ''}`;
+  return `${name}:${options.mode ?? ''}:${options.threads ?? ''}:${options.maxBytes ?? ''}${options.relaxed === undefined ? '' : `:${options.relaxed}`}`;
 }
 
 /**
  * Selects the backend new tensors are created on. Returns a Promise when the backend starts
- * asynchronously (gpu.js WebGPU, worker pools); await it before creating tensors.
+ * asynchronously (gpu.js WebGPU) or finishes starting in the background (the wasm worker pool); in the
+ * latter case the backend is already selected and usable, and the Promise says when it runs at full speed.
  */
 export function setBackend(name: string, options: BackendOptions = {}): Backend | Promise<Backend> {
+  const made = install(name, options);
+  if (made instanceof Promise || !made.whenReady) return made;
+  return made.whenReady().then(() => made);
+}
+
+/** Creates (once per name and options) and selects a backend; a Promise only for asynchronous factories. */
+function install(name: string, options: BackendOptions): Backend | Promise<Backend> {
   const factory = factories.get(name);
   if (!factory) fail('setBackend', `unknown backend '${name}' (available: ${registeredBackends().join(', ')})`);
   const k = key(name, options);
@@ -259,7 +274,7 @@ export function setBackend(name: string, options: BackendOptions = {}): Backend 
 export function currentBackend(): Backend {
   if (current) return current;
   const c = defaultBackendChoice();
-  const made = setBackend(c.name, c.syncOptions ?? c.options);
+  const made = install(c.name, c.syncOptions ?? c.options);
   if (made instanceof Promise) fail('getBackend', `default backend '${c.name}' starts asynchronously: await readyBackend() or setBackend('${c.name}') first`);
   return made;
 }
@@ -269,9 +284,10 @@ export function currentBackend(): Backend {
  * works when the default backend starts asynchronously (worker pools).
  */
 export async function readyBackend(): Promise<Backend> {
-  if (current) return current;
   const c = defaultBackendChoice();
-  return setBackend(c.name, c.options);
+  const b = current ?? (await install(c.name, c.options));
+  await b.whenReady?.();
+  return b;
 }
 
 /** Names the backend and mode in use, e.g. 'reference' or 'gpujs:webasm'. */

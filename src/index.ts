@@ -8,8 +8,9 @@ import { WasmBackend } from './backends/wasm.js';
 import { GpujsBackend } from './backends/gpujs.js';
 
 registerBackend('reference', () => new ReferenceBackend());
-// wasm: one thread starts synchronously; more (the default: the machine's cores) start a worker pool.
-registerBackend('wasm', (o) => (o.threads !== undefined && o.threads <= 1 ? WasmBackend.createSync({ threads: 1, maxBytes: o.maxBytes }) : WasmBackend.create({ threads: o.threads, maxBytes: o.maxBytes })));
+// wasm: usable at once; with more than one thread (the default: the machine's cores) its worker pool boots in
+// the background and ops switch to it when it is up (setBackend's Promise / readyBackend() wait for that).
+registerBackend('wasm', (o) => (o.threads !== undefined && o.threads <= 1 ? WasmBackend.createSync({ threads: 1, relaxed: o.relaxed, maxBytes: o.maxBytes }) : WasmBackend.open({ threads: o.threads, relaxed: o.relaxed, maxBytes: o.maxBytes })));
 // Without a mode: the fastest gpu.js mode available here (headlessgl if `gl` loads and a context can be made).
 // webgpu starts asynchronously (Node's navigator.gpu comes from the optional `webgpu` package).
 registerBackend('gpujs', (o) => (o.mode === 'webgpu' ? GpujsBackend.create(o.mode, o.threads) : new GpujsBackend(o.mode, o.threads)));
@@ -99,7 +100,7 @@ export {
 } from './io/safetensors.js';
 export { readTorchStateDict, isTorchFile, isTorchZip, type ReadTorchOptions } from './io/torch.js';
 export { GpujsBackend, gpujsModeAvailable, gpujsThreadsAvailable, installWebGPU, fastestGpujsMode, type GpujsMode } from './backends/gpujs.js';
-export { WasmBackend, wasmAvailable, wasmThreadsAvailable, defaultWasmThreads, type WasmBackendOptions } from './backends/wasm.js';
+export { WasmBackend, wasmAvailable, wasmThreadsAvailable, defaultWasmThreads, wasmRelaxedDefault, enableRelaxedSimd, relaxedSimdAvailable, type WasmBackendOptions } from './backends/wasm.js';
 export { summary, type ModelSummary, type SummaryRow, type SummaryOptions } from './summary.js';
 export { setPrintOptions, type PrintOptions } from './print.js';
 // Training: optimizers and schedules, and the browser-safe data pieces (file loaders are in node.ts).

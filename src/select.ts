@@ -3,7 +3,7 @@
 // the CPU (threaded where memory can be shared), else gpu.js's portable modes — and records why, in words that
 // fit the host (a page, a Web Worker, Node).
 import type { DefaultChoice } from './backend.js';
-import { defaultWasmThreads, wasmAvailable, wasmThreadsAvailable } from './backends/wasm.js';
+import { defaultWasmThreads, wasmAvailable, wasmRelaxedDefault, wasmThreadsAvailable } from './backends/wasm.js';
 import { envVar, host, sharedMemoryWhyNot, type Host } from './platform.js';
 
 /** What the choice depends on; probed from the runtime, or given by tests. */
@@ -63,10 +63,9 @@ function fromVariable(v: string): DefaultChoice {
   const [name, mode, extra] = v.split(':');
   const threadsOf = (t: string | undefined): number | undefined => (t ? Number(t.replace(/^threads/, '')) : undefined);
   // 'wasm:threads2', 'gpujs:webasm', 'gpujs:webasm:threads2'
-  const options = name === 'wasm' ? { threads: threadsOf(mode) } : mode ? { mode, ...(extra ? { threads: threadsOf(extra) } : {}) } : {};
-  // A worker pool starts asynchronously; a synchronous first use gets one thread.
-  const syncOptions = name === 'wasm' ? { threads: 1 } : undefined;
-  return { name, options, syncOptions, reason: `GPUGRAD_BACKEND=${v}` };
+  // The wasm pool boots in the background of a synchronous first use (WasmBackend.open): no separate sync options.
+  const options = name === 'wasm' ? { threads: threadsOf(mode), relaxed: wasmRelaxedDefault() } : mode ? { mode, ...(extra ? { threads: threadsOf(extra) } : {}) } : {};
+  return { name, options, reason: `GPUGRAD_BACKEND=${v}` };
 }
 
 /** Whether the GPU context is hardware, and the words for the reason. */
@@ -91,13 +90,14 @@ export function chooseDefaultBackend(env: SelectEnvironment = probeEnvironment()
   if (env.wasm) {
     const threads = env.threadsWhyNot === null ? env.threads : 1;
     const why = env.threadsWhyNot === null ? '' : ` (one thread: ${env.threadsWhyNot})`;
+    const relaxed = wasmRelaxedDefault();
+    const simd = relaxed ? 'relaxed SIMD: fused multiply-add in eval GEMMs' : 'plain SIMD128: relaxed SIMD off or not validated here';
     return {
       name: 'wasm',
       // Asks for every core even where memory cannot be shared: the backend then runs one thread and its
-      // backendFallbackReason() says why.
-      options: { threads: env.threads },
-      syncOptions: { threads: 1 },
-      reason: `no hardware GPU context (${gpu.detail}); WebAssembly SIMD available, ${threads} thread${threads > 1 ? 's' : ''}${why}`,
+      // backendFallbackReason() says why. A synchronous first use starts the pool in the background.
+      options: { threads: env.threads, relaxed },
+      reason: `no hardware GPU context (${gpu.detail}); WebAssembly SIMD available (${simd}), ${threads} thread${threads > 1 ? 's' : ''}${why}`,
     };
   }
   return { name: 'gpujs', options: {}, reason: `no hardware GPU context (${gpu.detail}) and no WebAssembly SIMD` };

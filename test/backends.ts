@@ -1,6 +1,11 @@
 // The backends the shared op suites run on, each with its tolerance; backends add themselves here.
-import { gpujsModeAvailable, gpujsThreadsAvailable, installWebGPU, setBackend, wasmAvailable, wasmThreadsAvailable, type BackendOptions, type GpujsMode } from '../src/index.js';
+import { enableRelaxedSimd, gpujsModeAvailable, gpujsThreadsAvailable, installWebGPU, setBackend, wasmAvailable, wasmThreadsAvailable, type BackendOptions, type GpujsMode } from '../src/index.js';
 import { f32 } from './tolerance.js';
+
+// The wasm labels run the fused multiply-add kernels where relaxed SIMD exists (Node 20: turned on here through
+// V8's flag), unless GPUGRAD_WASM_RELAXED=0; 'wasm:simd128' always runs the plain SIMD128 kernels, so one run
+// covers both variants.
+const relaxed = process.env.GPUGRAD_WASM_RELAXED !== '0' && enableRelaxedSimd();
 
 export interface TestBackend {
   /** Label printed in test names, e.g. 'reference' or 'gpujs:webasm'. */
@@ -21,8 +26,11 @@ export const testBackends: TestBackend[] = [
   { label: 'reference', name: 'reference', tolerance: () => ({ atol: 1e-6, rtol: 1e-5 }), available: () => true },
   // Further entries (gpujs modes, wasm) are appended by their backends' work; keep `f32` for float32 ones.
   // wasm SIMD kernels, on the calling thread and with a 2-thread worker pool (GEMMs split across threads).
-  { label: 'wasm', name: 'wasm', options: { threads: 1 }, tolerance: f32, available: () => wasmAvailable() },
-  { label: 'wasm:threads2', name: 'wasm', options: { threads: 2 }, tolerance: f32, available: () => wasmAvailable() && wasmThreadsAvailable() },
+  { label: 'wasm', name: 'wasm', options: { threads: 1, relaxed }, tolerance: f32, available: () => wasmAvailable() },
+  { label: 'wasm:threads2', name: 'wasm', options: { threads: 2, relaxed }, tolerance: f32, available: () => wasmAvailable() && wasmThreadsAvailable() },
+  { label: 'wasm:simd128', name: 'wasm', options: { threads: 1, relaxed: false }, tolerance: f32, available: () => wasmAvailable() },
+  // Only when named in GPUGRAD_TEST_BACKENDS (the benchmark's plain-SIMD row): threads add nothing FMA-specific to check.
+  { label: 'wasm:simd128:threads2', name: 'wasm', options: { threads: 2, relaxed: false }, tolerance: f32, available: () => named('wasm:simd128:threads2') && wasmAvailable() && wasmThreadsAvailable() },
   // gpu.js modes: GPUGRAD_GPUJS_MODES (comma list, e.g. 'cpu,webasm') restricts which ones the suites run.
   ...(['cpu', 'webasm', 'headlessgl', 'webgpu'] as const).map(
     (mode: GpujsMode): TestBackend => ({
@@ -45,6 +53,10 @@ const include = chosen.filter((l) => !l.startsWith('-'));
 const exclude = chosen.filter((l) => l.startsWith('-')).map((l) => l.slice(1));
 for (const tb of testBackends) {
   if ((include.length > 0 && !include.includes(tb.label)) || exclude.includes(tb.label)) tb.available = () => false;
+}
+
+function named(label: string): boolean {
+  return include.includes(label);
 }
 
 function gpujsWanted(mode: string): boolean {

@@ -2,7 +2,7 @@
 // network agrees with the unfolded one, the fused GEMM epilogue runs only where nothing needs a gradient,
 // folding can be turned off, and training is untouched.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { currentBackend, F, manualSeed, nn, noGrad, randn, resnet50, tidy, type Tensor } from '../src/index.js';
+import { currentBackend, F, manualSeed, memory, nn, noGrad, optim, randn, resnet50, tidy, type Tensor } from '../src/index.js';
 import { testBackends, useBackend } from './backends.js';
 import { availableBackends } from './fd.js';
 
@@ -94,6 +94,65 @@ describe.each(backends)('batch-norm folding on $label', (tb) => {
       expect(await relErr(y1, y2)).toBeLessThan(1e-5);
     } finally {
       spy.restore();
+    }
+  });
+
+  it('caches each fold until its inputs change: optimizer steps, loadStateDict and assign invalidate it; dispose frees it', async () => {
+    const before = memory().tensors;
+    const seq = new nn.Sequential(new nn.Conv2d(3, 4, 3, { padding: 1, bias: true }), new nn.BatchNorm2d(4), new nn.ReLU());
+    tidy(() => perturbStats(seq));
+    seq.eval();
+    const x = randn([1, 3, 6, 6]);
+    const be = currentBackend();
+    // Counts the backend's elementwise calls: a cached fold adds none.
+    const orig = { binary: be.binary, unary: be.unary };
+    let ew = 0;
+    be.binary = (...a) => (ew++, orig.binary.apply(be, a));
+    be.unary = (...a) => (ew++, orig.unary.apply(be, a));
+    const made: Tensor[] = [];
+    const unfolded = (): Tensor => {
+      nn.setBatchNormFolding(false);
+      const y = noGrad(() => tidy(() => seq.forward(x)));
+      nn.setBatchNormFolding(true);
+      made.push(y);
+      return y;
+    };
+    try {
+      const fwd = (): Tensor => noGrad(() => tidy(() => seq.forward(x)));
+      fwd().dispose();
+      const firstCalls = ew;
+      expect(firstCalls).toBeGreaterThan(0); // the fold's scale and shift
+      ew = 0;
+      const y1 = fwd();
+      // Reused: no elementwise call left where the GEMM applies scale, shift and ReLU (composed elsewhere).
+      if (be.matmulEpilogue) expect(ew).toBe(0);
+      else expect(ew).toBeLessThan(firstCalls);
+      const reuse = ew;
+      // An optimizer step writes in place (same storage): the next forward refolds and sees the new weights.
+      // (Gradients taken in eval mode, so the running statistics keep their storage: only the step changes.)
+      const opt = new optim.SGD(seq.parameters(), { lr: 0.5 });
+      tidy(() => seq.forward(x).sum().backward());
+      opt.step();
+      ew = 0;
+      const y2 = fwd();
+      expect(ew).toBeGreaterThan(reuse);
+      expect(await relErr(y2, unfolded())).toBeLessThan(1e-5);
+      expect(await relErr(y2, y1)).toBeGreaterThan(1e-3);
+      // loadStateDict and assign (running statistics) also invalidate.
+      const copy = new Map([...seq.namedParameters(), ...seq.namedBuffers()].map(([k, t]) => [k, tidy(() => noGrad(() => t.mul(1)))] as [string, Tensor]));
+      tidy(() => noGrad(() => (seq.at(1) as nn.BatchNorm2d).runningVar?.assign(randn([4]).abs().add(2))));
+      const y3 = fwd();
+      expect(await relErr(y3, unfolded())).toBeLessThan(1e-5);
+      seq.loadStateDict(copy);
+      const y4 = fwd();
+      expect(await relErr(y4, y2)).toBeLessThan(1e-6);
+      for (const t of [y1, y2, y3, y4, x, ...copy.values(), ...made]) t.dispose();
+      opt.zeroGrad();
+      seq.dispose();
+      expect(memory().tensors).toBe(before); // the cached fold went with its module
+    } finally {
+      be.binary = orig.binary;
+      be.unary = orig.unary;
     }
   });
 

@@ -1,16 +1,23 @@
 // The wasm backend's own checks: emitted modules validate, GEMM tiles/transposes/threads agree with the
 // float64 reference, the heap reuses freed blocks, and memory stays flat under tidy.
 import { afterAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import fc from 'fast-check';
 import { sleb, uleb } from '../kernels/wasm/emit.js';
 import { buildKernelModule } from '../kernels/wasm/module.js';
 import { blockSize, Heap, HeapExhausted } from '../kernels/wasm/heap.js';
 import { ReferenceBackend } from '../src/backends/reference.js';
-import { WasmBackend, wasmThreadsAvailable } from '../src/backends/wasm.js';
+import { enableRelaxedSimd, WasmBackend, wasmThreadsAvailable } from '../src/backends/wasm.js';
 import { F, memory, randn, setBackend, tidy, manualSeed } from '../src/index.js';
 
 const ref = new ReferenceBackend();
-const one = WasmBackend.createSync({ threads: 1 });
+// Both kernel variants: plain SIMD128 and, where relaxed SIMD can be had (Node 20 through V8's flag), FMA.
+const hasRelaxed = process.env.GPUGRAD_WASM_RELAXED !== '0' && enableRelaxedSimd();
+const plain = WasmBackend.createSync({ threads: 1, relaxed: false });
+// fmaTraining: every GEMM fused, so matmul itself exercises the relaxed kernel.
+const fused = hasRelaxed ? WasmBackend.createSync({ threads: 1, relaxed: true, fmaTraining: true }) : null;
+const one = plain;
 const twoP = wasmThreadsAvailable() ? WasmBackend.create({ threads: 2 }) : null;
 afterAll(async () => (await twoP)?.destroy());
 
@@ -109,7 +116,18 @@ describe('gemm', () => {
     batch: fc.constantFrom(1, 2),
     seed: fc.integer(),
   });
-  it('agrees with the reference for every tile remainder, transpose and k block', () => {
+  it('reports which kernels it runs', () => {
+    expect(plain.mode).toBe('simd');
+    expect(plain.relaxed).toBe(false);
+    if (fused) expect(fused.mode).toBe('relaxed-simd');
+    if (fused) expect(fused.fmaTraining).toBe(true);
+    expect(WasmBackend.createSync({ threads: 1, relaxed: hasRelaxed }).fmaTraining).toBe(false); // eval GEMMs only by default
+  });
+  it.each([
+    ['SIMD128', plain],
+    ['relaxed SIMD (FMA)', fused],
+  ] as const)('agrees with the reference for every tile remainder, transpose and k block (%s)', (_label, one) => {
+    if (!one) return; // relaxed SIMD unavailable here
     fc.assert(
       fc.property(geom, ({ m, k, n, transA, transB, batch, seed }) => {
         const g = { batch, batchA: batch, batchB: 1, m, k, n, transA, transB };
@@ -138,6 +156,49 @@ describe('gemm', () => {
       const r2 = two.readSync(two.matmul(two.upload(a), two.upload(b), g));
       expect(r2).toEqual(r1);
     }
+  });
+});
+
+describe('pre-packed weights (matmulEpilogue)', () => {
+  it('keeps a weight packed across calls, identical to packing it each time, and drops it when the weight is written or freed', () => {
+    const kept = WasmBackend.createSync({ threads: 1, relaxed: hasRelaxed, prepack: true });
+    const each = WasmBackend.createSync({ threads: 1, relaxed: hasRelaxed, prepack: false });
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 90 }), fc.constantFrom(1, 5, 49, 200), fc.integer(), (m, k, n, seed) => {
+        const g = { batch: 1, batchA: 1, batchB: 1, m, k, n, transA: false, transB: false };
+        const run = (be: WasmBackend, w: ReturnType<WasmBackend['upload']>, x: Float32Array): Float32Array => {
+          const [bx, sc, sh] = [be.upload(x), be.upload(rnd(m, seed + 2)), be.upload(rnd(m, seed + 3))];
+          const out = be.matmulEpilogue(w, bx, g, { scale: sc, shift: sh, residual: null, relu: false });
+          const r = be.readSync(out);
+          for (const t of [bx, sc, sh, out]) be.release(t);
+          return r;
+        };
+        const w0 = rnd(m * k, seed);
+        const [wk, we] = [kept.upload(w0), each.upload(w0)];
+        const x1 = rnd(k * n, seed + 1);
+        expect(run(kept, wk, x1)).toEqual(run(each, we, x1));
+        expect(kept.packedBytes()).toBeGreaterThan(0);
+        expect(each.packedBytes()).toBe(0);
+        const x2 = rnd(k * n, seed + 4);
+        expect(run(kept, wk, x2)).toEqual(run(each, we, x2)); // from the kept packing
+        // An optimizer step writes the weight in place: the next call must see the new values.
+        const sgd = { lr: 0.5, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, firstStep: true };
+        const grad = rnd(m * k, seed + 5);
+        const [gk, ge] = [kept.upload(grad), each.upload(grad)];
+        kept.sgdStep(wk, gk, null, sgd);
+        each.sgdStep(we, ge, null, sgd);
+        expect(run(kept, wk, x2)).toEqual(run(each, we, x2));
+        // So does copyInto (Tensor.assign, loadStateDict).
+        const w1 = rnd(m * k, seed + 6);
+        const [sk, se] = [kept.upload(w1), each.upload(w1)];
+        kept.copyInto(wk, sk);
+        each.copyInto(we, se);
+        expect(run(kept, wk, x2)).toEqual(run(each, we, x2));
+        for (const [be, ...ts] of [[kept, wk, gk, sk], [each, we, ge, se]] as const) for (const t of ts) be.release(t);
+        expect(kept.packedBytes()).toBe(0); // freed with its weight
+      }),
+      { numRuns: 60 },
+    );
   });
 });
 
@@ -252,6 +313,35 @@ describe('worker pool', () => {
     const a = rnd(64 * 200, 1);
     const b = rnd(200 * 96, 2);
     expect(two.readSync(two.matmul(two.upload(a), two.upload(b), g))).toEqual(one.readSync(one.matmul(one.upload(a), one.upload(b), g)));
+  });
+});
+
+describe('threads without asking', () => {
+  // A fresh process (the backend registry is per process); needs ≥ 2 cores for a default pool.
+  it.skipIf(!wasmThreadsAvailable() || availableParallelism() < 2)('the default backend starts its pool at first use and switches to it mid-run, on one instance', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'test/threads-default-child.ts'], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, GPUGRAD_BACKEND: '' } });
+    expect(r.status, r.stderr).toBe(0);
+    const got = JSON.parse(r.stdout.trim().split('\n').pop() as string) as Record<string, unknown>;
+    expect(got.backend).toMatch(/^wasm:.*simd-threads\d+$/);
+    expect(got.readyAtFirstOp).toBe(false); // the first op did not wait for the workers
+    expect(got.readySync).toBe(true); // they came up while the main thread never yielded
+    expect(got.diff).toBe(0); // split and unsplit GEMMs sum k in the same order
+    expect(got.mixedFinite).toBe(true);
+    expect(got.same).toBe(true); // readyBackend() hands back the instance already in use
+  });
+
+  it.skipIf(!wasmThreadsAvailable())('a backend opened with threads runs ops before its pool is up, then on it', async () => {
+    const b = WasmBackend.open({ threads: 2 });
+    const pool = (b as unknown as { pool: { isReady(): boolean } }).pool;
+    const g = { batch: 1, batchA: 1, batchB: 1, m: 64, k: 300, n: 96, transA: false, transB: false };
+    const x = b.upload(rnd(64 * 300, 5));
+    const y = b.upload(rnd(300 * 96, 6));
+    const before = b.readSync(b.matmul(x, y, g));
+    await b.whenReady();
+    expect(pool.isReady()).toBe(true);
+    expect(b.readSync(b.matmul(x, y, g))).toEqual(before);
+    expect(before).toEqual(one.readSync(one.matmul(one.upload(rnd(64 * 300, 5)), one.upload(rnd(300 * 96, 6)), g)));
+    b.destroy();
   });
 });
 

@@ -145,6 +145,8 @@ export class Func {
   f32x4Div(): this { return this.simd(0xe7); }
   f32x4Max(): this { return this.simd(0xe9); }
   f32x4Pmax(): this { return this.simd(0xeb); }
+  /** Relaxed SIMD: a·b + c from the stack [a, b, c], fused (one rounding) where the CPU has FMA. */
+  f32x4RelaxedMadd(): this { return this.simd(0x105); }
 
   /** `for (i = from; i < to; i += step) body()` with i, to as locals; `from`/`step` pushed by callers' closures. */
   forLoop(i: number, from: () => void, to: () => void, step: number, body: () => void): this {

@@ -1,5 +1,6 @@
 // The GEMM kernels: panel packing (which absorbs transposes) and a 4×8 f32x4 register-tiled micro-kernel
-// that streams packed panels with v128.load, blocked over k so both micro-panels stay in L1.
+// that streams packed panels with v128.load, blocked over k so both micro-panels stay in L1; with relaxed SIMD
+// the micro-kernel's multiply-adds are fused (f32x4.relaxed_madd).
 import { Func, I32, V128, type ModuleBuilder } from './emit.js';
 
 /** Rows of A per micro-tile and columns of B per micro-tile. */
@@ -191,7 +192,7 @@ function packB(): Func {
  * C row stride ldc floats and padded to whole tiles. k is processed in blocks of kc: the first block
  * overwrites C, later ones accumulate into it.
  */
-function compute(): Func {
+function compute(relaxed: boolean): Func {
   const f = new Func([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
   const [pa, pb, pc, k, ldc, kc, it0, it1, jt0, jt1] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const k0 = f.local(I32), kb = f.local(I32), jt = f.local(I32), it = f.local(I32), a = f.local(I32), b = f.local(I32), c = f.local(I32), p = f.local(I32), ldc4 = f.local(I32), pbt = f.local(I32);
@@ -222,8 +223,14 @@ function compute(): Func {
           f.get(b).v128Load(u * NR * 4 + 16).set(b1);
           for (let r = 0; r < MR; r++) {
             f.get(a).v128Load32Splat(u * MR * 4 + r * 4).set(av);
-            f.get(acc[2 * r]).get(av).get(b0).f32x4Mul().f32x4Add().set(acc[2 * r]);
-            f.get(acc[2 * r + 1]).get(av).get(b1).f32x4Mul().f32x4Add().set(acc[2 * r + 1]);
+            if (relaxed) {
+              // One fused multiply-add per accumulator (relaxed SIMD): half the arithmetic instructions.
+              f.get(av).get(b0).get(acc[2 * r]).f32x4RelaxedMadd().set(acc[2 * r]);
+              f.get(av).get(b1).get(acc[2 * r + 1]).f32x4RelaxedMadd().set(acc[2 * r + 1]);
+            } else {
+              f.get(acc[2 * r]).get(av).get(b0).f32x4Mul().f32x4Add().set(acc[2 * r]);
+              f.get(acc[2 * r + 1]).get(av).get(b1).f32x4Mul().f32x4Add().set(acc[2 * r + 1]);
+            }
           }
         };
         // k unrolled by UNROLL (fewer pointer bumps and branches per FLOP), then the remainder one by one.
@@ -254,9 +261,14 @@ function compute(): Func {
   return f;
 }
 
-export function addGemmKernels(mb: ModuleBuilder): void {
+/**
+ * `relaxed`: also 'gemm_fma', the micro-kernel with f32x4.relaxed_madd (the module then needs relaxed SIMD to
+ * validate); 'gemm' stays the plain SIMD128 one, so a backend can pick per call.
+ */
+export function addGemmKernels(mb: ModuleBuilder, relaxed = false): void {
   mb.add('packA', packA());
   mb.add('packAT', packAT());
   mb.add('packB', packB());
-  mb.add('gemm', compute());
+  mb.add('gemm', compute(false));
+  if (relaxed) mb.add('gemm_fma', compute(true));
 }

@@ -1,5 +1,5 @@
 // Builds gpugrad's wasm kernel module (GEMM, elementwise, im2col, batch norm, permute, optimizer updates) over one imported linear memory.
-import { ModuleBuilder } from './emit.js';
+import { Func, ModuleBuilder, V128 } from './emit.js';
 import { addGemmKernels } from './gemm.js';
 import { addElementwiseKernels } from './elementwise.js';
 import { addWindowKernels } from './window.js';
@@ -13,13 +13,48 @@ import { addLayoutKernels } from './layout.js';
  */
 export const MAX_PAGES = 65536;
 
-export function buildKernelModule(shared: boolean, initialPages: number): Uint8Array<ArrayBuffer> {
+/** `relaxed`: multiply-add-heavy kernels use relaxed SIMD's fused multiply-add (see relaxedSimdAvailable). */
+export function buildKernelModule(shared: boolean, initialPages: number, relaxed = false): Uint8Array<ArrayBuffer> {
   const mb = new ModuleBuilder({ module: 'env', name: 'mem', initialPages, maximumPages: MAX_PAGES, shared });
-  addGemmKernels(mb);
+  addGemmKernels(mb, relaxed);
   addElementwiseKernels(mb);
   addWindowKernels(mb);
   addOptimKernels(mb);
   addBatchNormKernels(mb);
   addLayoutKernels(mb);
   return mb.encode();
+}
+
+/**
+ * Whether this engine validates relaxed SIMD (f32x4.relaxed_madd): Chromium does by default, Node 20 only
+ * with --experimental-wasm-relaxed-simd.
+ */
+export function relaxedSimdAvailable(): boolean {
+  if (relaxedCache === null) {
+    try {
+      const f = new Func([V128, V128, V128], [V128]).get(0).get(1).get(2).f32x4RelaxedMadd();
+      const mb = new ModuleBuilder({ module: 'env', name: 'mem', initialPages: 1, maximumPages: 1, shared: false });
+      mb.add('madd', f);
+      relaxedCache = typeof WebAssembly === 'object' && WebAssembly.validate(mb.encode());
+    } catch {
+      relaxedCache = false;
+    }
+  }
+  return relaxedCache;
+}
+let relaxedCache: boolean | null = null;
+
+/**
+ * Turns relaxed SIMD on in Node when the engine has it behind a flag (Node 20: --experimental-wasm-relaxed-simd),
+ * through v8.setFlagsFromString before any module needs it; elsewhere only reports. Returns whether relaxed
+ * SIMD validates now.
+ */
+export function enableRelaxedSimd(): boolean {
+  if (relaxedSimdAvailable()) return true;
+  const p = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  const v8 = p?.getBuiltinModule?.('node:v8') as { setFlagsFromString?: (flags: string) => void } | undefined;
+  if (!v8?.setFlagsFromString) return false;
+  v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  relaxedCache = null;
+  return relaxedSimdAvailable();
 }

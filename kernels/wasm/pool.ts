@@ -8,6 +8,7 @@ import { canBlock, nodeBuiltin } from '../../src/platform.js';
 
 // Control block layout (Int32 slots), then Float64 argument slots per piece.
 const GEN = 0; // bumped per call; idle workers wait on it
+const READY = 1; // workers that are up and waiting for calls (read without the event loop: see isReady)
 const QUIT = 2;
 const FN = 3;
 const DONE = 4; // pieces finished in the current call
@@ -31,8 +32,9 @@ const inst = new WebAssembly.Instance(module, { env: { mem: memory } });
 const fns = names.map((n) => inst.exports[n]);
 const i32 = new Int32Array(ctrl);
 const f64 = new Float64Array(ctrl);
-post('ready');
 let seen = Atomics.load(i32, ${GEN});
+Atomics.add(i32, ${READY}, 1);
+post('ready');
 for (;;) {
   // Spin briefly before sleeping: a forward pass posts calls back to back, and waking a sleeping thread
   // (futex) costs tens to hundreds of microseconds, more than many of the calls themselves.
@@ -106,6 +108,9 @@ export class WorkerPool {
   private readonly block = canBlock();
   private readonly index = new Map<string, number>();
   private tag = 0;
+  private allReady = false;
+  /** Resolves once every worker is up (rejects if one fails to start). */
+  started: Promise<void> = Promise.resolve();
 
   private constructor(readonly threads: number, private readonly names: readonly string[], ctrl: SharedArrayBuffer) {
     this.i32 = new Int32Array(ctrl);
@@ -113,8 +118,23 @@ export class WorkerPool {
     names.forEach((n, i) => this.index.set(n, i));
   }
 
-  /** Starts `threads - 1` workers (the main thread is thread 0). */
+  /** Starts `threads - 1` workers (the main thread is thread 0) and resolves once all are up. */
   static async start(threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly string[]): Promise<WorkerPool> {
+    const pool = WorkerPool.launch(threads, module, memory, names);
+    try {
+      await pool.started;
+    } catch (e) {
+      pool.destroy();
+      throw e;
+    }
+    return pool;
+  }
+
+  /**
+   * Starts `threads - 1` workers without waiting for them: the pool is usable at once (isReady() says when
+   * calls are worth splitting), so a synchronous caller can keep running ops while the workers boot.
+   */
+  static launch(threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly string[]): WorkerPool {
     const ctrl = new SharedArrayBuffer((ARGS_AT + MAX_PIECES * MAX_ARGS) * 8);
     const pool = new WorkerPool(threads, names, ctrl);
     const ready: Promise<void>[] = [];
@@ -124,12 +144,22 @@ export class WorkerPool {
         pool.workers.push(worker);
         ready.push(up);
       }
-      await Promise.all(ready);
     } catch (e) {
       pool.destroy();
       throw e;
     }
+    pool.started = Promise.all(ready).then(() => undefined);
+    pool.started.catch(() => undefined); // a failed start leaves the pool never ready; callers that await see the error
     return pool;
+  }
+
+  /**
+   * Whether every worker is up. Read from the shared control block, not from 'ready' messages: a synchronous
+   * forward pass never yields to the event loop, yet should switch to all threads as soon as they can take work.
+   */
+  isReady(): boolean {
+    if (!this.allReady) this.allReady = Atomics.load(this.i32, READY) >= this.threads - 1;
+    return this.allReady;
   }
 
   /**
@@ -139,7 +169,7 @@ export class WorkerPool {
    */
   run(name: string, args: readonly (readonly number[])[], local: (...a: number[]) => void): void {
     const n = args.length;
-    if (n === 1 || this.threads === 1) {
+    if (n === 1 || this.threads === 1 || !this.isReady()) {
       for (const a of args) local(...a);
       return;
     }

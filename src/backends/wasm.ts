@@ -5,7 +5,7 @@ import { avgPoolWindow, broadcastStrides, sizeOf, stridesOf, type Shape } from '
 import { Heap, HeapExhausted } from '../../kernels/wasm/heap.js';
 import { outOfMemory } from '../engine.js';
 import { fail } from '../errors.js';
-import { buildKernelModule, MAX_PAGES } from '../../kernels/wasm/module.js';
+import { buildKernelModule, enableRelaxedSimd, MAX_PAGES, relaxedSimdAvailable } from '../../kernels/wasm/module.js';
 import { MR, NR } from '../../kernels/wasm/gemm.js';
 import { WorkerPool } from '../../kernels/wasm/pool.js';
 import { hardwareThreads, sharedMemoryWhyNot } from '../platform.js';
@@ -27,7 +27,38 @@ export interface WasmBackendOptions {
   threads?: number;
   /** Cap on the heap in bytes (default and maximum: 4 GiB, all wasm32 can address); e.g. for a page that must stay small. */
   maxBytes?: number;
+  /**
+   * Fused multiply-add GEMMs (relaxed SIMD) where nothing needs a gradient (the eval path: matmulEpilogue);
+   * default: wasmRelaxedDefault().
+   */
+  relaxed?: boolean;
+  /**
+   * With `relaxed`, every GEMM fused, training's too (default false). Off by default because fused rounding
+   * moves a few near-zero pre-ReLU values of a train-mode ResNet-50 across zero (test/resnet.test.ts's
+   * fixture: input gradients then 1e-2 off float64 while every kernel is within float32 rounding), so training
+   * keeps the plain kernels' results. Default: GPUGRAD_WASM_RELAXED=all.
+   */
+  fmaTraining?: boolean;
+  /**
+   * Keep eval-mode conv weights packed for the GEMM between calls (default true; GPUGRAD_WASM_PREPACK=0 turns
+   * it off): saves a pass over every weight per forward, at the cost of a packed copy of them (~the model's size).
+   */
+  prepack?: boolean;
 }
+
+/**
+ * Whether wasm backends use relaxed SIMD's fused multiply-add unless told otherwise: GPUGRAD_WASM_RELAXED=0
+ * turns it off, =1 turns it on (flipping Node's V8 flag if needed, see enableRelaxedSimd), =all also for
+ * training's GEMMs (WasmBackendOptions.fmaTraining); unset, it is on
+ * where the engine already validates it (Chromium; Node started with --experimental-wasm-relaxed-simd).
+ */
+export function wasmRelaxedDefault(): boolean {
+  const env = typeof process !== 'undefined' ? process.env.GPUGRAD_WASM_RELAXED : undefined;
+  if (env === '0') return false;
+  if (env === '1' || env === 'all') return enableRelaxedSimd();
+  return relaxedSimdAvailable();
+}
+export { enableRelaxedSimd, relaxedSimdAvailable };
 
 /** Whether this runtime can run the wasm backend (WebAssembly with SIMD). */
 export function wasmAvailable(): boolean {
@@ -85,14 +116,21 @@ export class WasmBackend implements Backend {
   private readonly k: Record<string, Kernel>;
   private pool: WorkerPool | null = null;
   private readonly threads: number;
+  /** Packed GEMM panels of weights (matmulEpilogue's A), per storage; dropped when it is written or released. */
+  private readonly packed = new Map<WasmStorage, { key: string; ptr: number; cap: number }>();
+  prepack: boolean;
 
-  private constructor(readonly module: WebAssembly.Module, readonly memory: WebAssembly.Memory, threads: number, reason: string | null, maxPages: number) {
+  /** Whether matmul (training's GEMMs) uses the fused kernel too; see WasmBackendOptions.fmaTraining. */
+  fmaTraining = false;
+
+  private constructor(readonly module: WebAssembly.Module, readonly memory: WebAssembly.Memory, threads: number, reason: string | null, maxPages: number, readonly relaxed: boolean) {
     const inst = new WebAssembly.Instance(module, { env: { mem: memory } });
     this.k = inst.exports as unknown as Record<string, Kernel>;
     this.heap = new Heap(memory, maxPages, 64);
     this.maxBytes = this.heap.limitBytes();
     this.threads = threads;
-    this.mode = threads > 1 ? `simd-threads${threads}` : 'simd';
+    this.mode = `${relaxed ? 'relaxed-' : ''}simd${threads > 1 ? `-threads${threads}` : ''}`;
+    this.prepack = typeof process !== 'undefined' && process.env.GPUGRAD_WASM_PREPACK === '0' ? false : true;
     this.fallbackReason = reason;
     // A pointer into another instance's heap would read or write this one's memory: refuse it up front.
     guardStorages(this, (s) => s instanceof WasmStorage && s.heap === this.heap && !s.released);
@@ -100,8 +138,9 @@ export class WasmBackend implements Backend {
 
   /** Starts the backend; the Promise resolves once the worker pool is up (immediately for one thread). */
   static async create(options: WasmBackendOptions = {}): Promise<WasmBackend> {
-    const b = WasmBackend.createSync({ ...options, threads: 1 }, options.threads ?? defaultWasmThreads());
-    return b.startPool();
+    const b = WasmBackend.open(options);
+    await b.whenReady();
+    return b;
   }
 
   /** A backend without workers (synchronous start). `asked` only feeds the fallback reason. */
@@ -111,18 +150,43 @@ export class WasmBackend implements Backend {
     if (cap !== undefined && !(Number.isFinite(cap) && cap >= INITIAL_PAGES * 65536)) fail('wasm', `maxBytes must be a number of at least ${INITIAL_PAGES * 65536} (16 MiB), got ${cap}`);
     const maxPages = cap === undefined ? MAX_PAGES : Math.min(MAX_PAGES, Math.floor(cap / 65536));
     const memory = new WebAssembly.Memory(shared ? { initial: INITIAL_PAGES, maximum: maxPages, shared: true } : { initial: INITIAL_PAGES, maximum: maxPages });
-    const module = new WebAssembly.Module(buildKernelModule(shared, INITIAL_PAGES));
-    const threads = shared ? Math.max(1, Math.floor(asked)) : 1;
-    const reason = !shared && asked > 1 ? `wasm: ${asked} threads asked, running single-threaded: ${sharedMemoryWhyNot()}` : null;
-    return new WasmBackend(module, memory, threads, reason, maxPages);
+    const wantRelaxed = options.relaxed ?? wasmRelaxedDefault();
+    const relaxed = wantRelaxed && relaxedSimdAvailable();
+    const module = new WebAssembly.Module(buildKernelModule(shared, INITIAL_PAGES, relaxed));
+    const threads = shared ? Math.max(1, Math.floor(options.threads ?? 1)) : 1;
+    const reasons = [
+      !shared && asked > 1 ? `wasm: ${asked} threads asked, running single-threaded: ${sharedMemoryWhyNot()}` : null,
+      wantRelaxed && !relaxed ? 'relaxed SIMD does not validate here (Node 20: --experimental-wasm-relaxed-simd): plain SIMD128 kernels' : null,
+    ].filter((r) => r !== null);
+    const b = new WasmBackend(module, memory, threads, reasons.length ? reasons.join('; ') : null, maxPages, relaxed);
+    if (options.prepack !== undefined) b.prepack = options.prepack;
+    b.fmaTraining = relaxed && (options.fmaTraining ?? (typeof process !== 'undefined' && process.env.GPUGRAD_WASM_RELAXED === 'all'));
+    return b;
   }
 
-  private async startPool(): Promise<this> {
-    if (this.threads > 1) {
-      const names = Object.keys(this.k).filter((n) => typeof this.k[n] === 'function');
-      this.pool = await WorkerPool.start(this.threads, this.module, this.memory, names);
+  /**
+   * A backend usable at once whose worker pool (threads > 1; default: the machine's cores) boots in the
+   * background: ops run on the calling thread until every worker is up, then split across all of them, on
+   * this same instance and heap, so tensors made before and after mix freely. whenReady() waits for it.
+   */
+  static open(options: WasmBackendOptions = {}): WasmBackend {
+    const asked = options.threads ?? defaultWasmThreads();
+    const b = WasmBackend.createSync({ ...options, threads: asked }, asked);
+    if (b.threads > 1) {
+      const names = Object.keys(b.k).filter((n) => typeof b.k[n] === 'function');
+      b.pool = WorkerPool.launch(b.threads, b.module, b.memory, names);
     }
-    return this;
+    return b;
+  }
+
+  /** Resolves once the worker pool (if any) has started every worker. */
+  whenReady(): Promise<void> {
+    return this.pool ? this.pool.started : Promise.resolve();
+  }
+
+  /** Threads an op of this size should use: all of them once the pool is up and the work is worth splitting. */
+  private T(big: boolean): number {
+    return big && this.pool !== null && this.pool.isReady() ? this.threads : 1;
   }
 
   /** Live and reserved heap bytes (reserved includes freed blocks kept for reuse). */
@@ -174,12 +238,29 @@ export class WasmBackend implements Backend {
     const w = st(s);
     if (w.released) return;
     w.released = true;
+    this.unpack(w);
     this.heap.release(w.ptr, w.cap);
+  }
+
+  /** Forgets a storage's packed panels (it was released or written in place). */
+  private unpack(s: WasmStorage): void {
+    const p = this.packed.get(s);
+    if (!p) return;
+    this.packed.delete(s);
+    this.heap.release(p.ptr, p.cap);
+  }
+
+  /** Bytes held by pre-packed weight panels. */
+  packedBytes(): number {
+    let n = 0;
+    for (const p of this.packed.values()) n += p.cap;
+    return n;
   }
   bytes(s: Storage): number {
     return st(s).cap;
   }
   copyInto(dst: Storage, src: Storage): void {
+    this.unpack(st(dst)); // assign and loadStateDict write weights in place: a kept packing would be stale
     this.f.copyWithin(at(dst), at(src), at(src) + src.size);
   }
 
@@ -251,7 +332,7 @@ export class WasmBackend implements Backend {
       const [a1, b1] = r >= 2 ? [sa[r - 2], sb[r - 2]] : [0, 0];
       if (name) {
         // One wasm call per thread over all runs.
-        const T = this.pool && total >= 1 << 16 ? this.threads : 1;
+        const T = this.T(total >= 1 << 16);
         this.par(name, splitRange(d0 * d1, T).map(([q0, q1]) => [pa, pb, po, L, d1, a0, a1, b0, b1, q0, q1]));
         return out;
       }
@@ -369,7 +450,7 @@ export class WasmBackend implements Backend {
         dims.unshift(1);
         ss.unshift(0);
       }
-      const T = this.pool && x.size >= 1 << 16 && dims[0] > 1 ? this.threads : 1;
+      const T = this.T(x.size >= 1 << 16 && dims[0] > 1);
       const args = (i0: number, i1: number): number[] => [st(x).ptr, st(out).ptr, dims[1], dims[2], ss[0], ss[1], ss[2], i0, i1];
       this.par('perm3', splitRange(dims[0], T).map(([i0, i1]) => args(i0, i1)));
       return out;
@@ -430,7 +511,7 @@ export class WasmBackend implements Backend {
     return out;
   }
 
-  matmul(a: Storage, b: Storage, g: MatmulGeometry): Storage {
+  matmul(a: Storage, b: Storage, g: MatmulGeometry, weightA = false, fused = this.fmaTraining): Storage {
     const { m, k, n, transA, transB } = g;
     const out = this.alloc(g.batch * m * n);
     if (m * n === 0) return out;
@@ -444,18 +525,19 @@ export class WasmBackend implements Backend {
       // Element (i,p) of op(A) sits at i·rs + p·ps; element (p,j) of op(B) at j·cs + p·ps.
       const [rsA, psA] = transA ? [1, m] : [k, 1];
       const [csB, psB] = transB ? [k, 1] : [1, n];
-      this.gemm(pa, rsA, psA, pb, csB, psB, m, n, k, out.ptr + bt * m * n * 4);
+      this.gemm(pa, rsA, psA, pb, csB, psB, m, n, k, out.ptr + bt * m * n * 4, weightA && g.batch === 1 && this.prepack ? st(a) : null, fused);
     }
     return out;
   }
 
   matmulEpilogue(a: Storage, b: Storage, g: MatmulGeometry, e: GemmEpilogue): Storage {
     if (g.batch !== 1) throw new Error(`wasm matmulEpilogue: batch ${g.batch}, expected 1`);
-    const out = this.matmul(a, b, g);
+    // A is a conv weight in eval (the folded batch-norm path): its packed panels are kept between calls.
+    const out = this.matmul(a, b, g, true, this.relaxed);
     const { m, n } = g;
     if (m * n === 0) return out;
     // One pass over C right after the GEMM (still in cache), split by rows like the GEMM's threads.
-    const T = this.pool && m * n >= 1 << 15 ? this.threads : 1;
+    const T = this.T(m * n >= 1 << 15);
     const res = e.residual ? st(e.residual).ptr : 0;
     const parts = splitRange(m, T).map(([r0, r1]) => [st(out).ptr, n, r0, r1, st(e.scale).ptr, st(e.shift).ptr, res]);
     this.par(`epi_${e.residual ? 1 : 0}${e.relu ? 1 : 0}`, parts);
@@ -466,36 +548,50 @@ export class WasmBackend implements Backend {
    * C[m,n] (row-major at pc) = A·B with element strides as in matmul. When the padded tile grid of Cᵀ = Bᵀ·Aᵀ
    * wastes less (n small, e.g. 49), computes that instead and transposes on the way out.
    */
-  gemm(pa: number, rsA: number, psA: number, pb: number, csB: number, psB: number, m: number, n: number, k: number, pc: number): void {
+  gemm(pa: number, rsA: number, psA: number, pb: number, csB: number, psB: number, m: number, n: number, k: number, pc: number, weightA: WasmStorage | null = null, fused = false): void {
     if (tileEfficiency(n, m) > tileEfficiency(m, n) * 1.05) {
-      this.gemmTiles(pb, csB, psB, pa, rsA, psA, n, m, k, pc, true);
-    } else this.gemmTiles(pa, rsA, psA, pb, csB, psB, m, n, k, pc, false);
+      this.gemmTiles(pb, csB, psB, pa, rsA, psA, n, m, k, pc, true, weightA, fused);
+    } else this.gemmTiles(pa, rsA, psA, pb, csB, psB, m, n, k, pc, false, weightA, fused);
   }
 
-  private gemmTiles(pa: number, rsA: number, psA: number, pb: number, csB: number, psB: number, m: number, n: number, k: number, pc: number, transposeOut: boolean): void {
+  /** `weight`: the storage behind the original A (after a swap, this call's B), whose packing may be kept. */
+  private gemmTiles(pa: number, rsA: number, psA: number, pb: number, csB: number, psB: number, m: number, n: number, k: number, pc: number, transposeOut: boolean, weight: WasmStorage | null, fused: boolean): void {
     const mt = Math.ceil(m / MR);
     const nt = Math.ceil(n / NR);
-    const T = this.pool && m * n * k >= THREAD_MIN_WORK ? this.threads : 1;
-    const A = this.block(mt * MR * k * 4);
-    const B = this.block(nt * NR * k * 4);
+    const T = this.T(m * n * k >= THREAD_MIN_WORK);
+    // A kept packing is valid for the same storage, role, geometry and strides.
+    const key = !weight ? '' : transposeOut ? `B:${n}:${k}:${csB}:${psB}:${pb}` : `A:${m}:${k}:${rsA}:${psA}:${pa}`;
+    let kept = weight ? this.packed.get(weight) : undefined;
+    if (kept && kept.key !== key) {
+      this.unpack(weight as WasmStorage);
+      kept = undefined;
+    }
+    const fresh = weight !== null && kept === undefined;
+    const A = !transposeOut && kept ? kept : this.block(mt * MR * k * 4);
+    const B = transposeOut && kept ? kept : this.block(nt * NR * k * 4);
+    const packA = !(kept && !transposeOut);
+    const packB = !(kept && transposeOut);
+    let done = false;
     const direct = !transposeOut && m % MR === 0 && n % NR === 0;
     const ldc = direct ? n : nt * NR;
     const C = direct ? null : this.block(mt * MR * ldc * 4);
     const cp = C ? C.ptr : pc;
     try {
-      if (rsA === 1 && psA !== 1 && m >= MR) {
+      if (!packA) {
+        // kept: nothing to pack
+      } else if (rsA === 1 && psA !== 1 && m >= MR) {
         // Transposed A: full tiles by the k-blocked kernel, a partial last tile by the general one.
         const full = Math.floor(m / MR);
         this.par('packAT', splitRange(full, T).map(([i0, i1]) => [pa, A.ptr, k, psA, i0, i1]));
         if (full < mt) this.k.packA(pa, A.ptr, m, k, rsA, psA, full, mt);
       } else this.par('packA', splitRange(mt, T).map(([i0, i1]) => [pa, A.ptr, m, k, rsA, psA, i0, i1]));
-      this.par('packB', splitRange(nt, T).map(([j0, j1]) => [pb, B.ptr, n, k, csB, psB, j0, j1]));
+      if (packB) this.par('packB', splitRange(nt, T).map(([j0, j1]) => [pb, B.ptr, n, k, csB, psB, j0, j1]));
       // Split the tile grid along whichever side gives each thread several tiles.
       const parts =
         nt >= 2 * T || nt >= mt
           ? splitRange(nt, T).map(([j0, j1]) => [A.ptr, B.ptr, cp, k, ldc, KC, 0, mt, j0, j1])
           : splitRange(mt, T).map(([i0, i1]) => [A.ptr, B.ptr, cp, k, ldc, KC, i0, i1, 0, nt]);
-      this.par('gemm', parts);
+      this.par(fused && this.relaxed ? 'gemm_fma' : 'gemm', parts);
       if (C) {
         const f = this.f;
         const c0 = C.ptr >>> 2;
@@ -505,9 +601,13 @@ export class WasmBackend implements Backend {
           for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) f[o0 + j * m + i] = f[c0 + i * ldc + j];
         } else for (let i = 0; i < m; i++) f.copyWithin(o0 + i * n, c0 + i * ldc, c0 + i * ldc + n);
       }
+      done = true;
     } finally {
-      this.heap.release(A.ptr, A.cap);
-      this.heap.release(B.ptr, B.cap);
+      // Keep a fresh packing only when the call completed (a trap may have left it half written).
+      const keep = fresh && done ? (transposeOut ? B : A) : null;
+      if (keep) this.packed.set(weight as WasmStorage, { key, ptr: keep.ptr, cap: keep.cap });
+      if (A !== keep && A !== kept) this.heap.release(A.ptr, A.cap);
+      if (B !== keep && B !== kept) this.heap.release(B.ptr, B.cap);
       if (C) this.heap.release(C.ptr, C.cap);
     }
   }
@@ -516,7 +616,7 @@ export class WasmBackend implements Backend {
     const rows = g.c * g.kh * g.kw;
     const out = this.alloc(rows * g.n * g.oh * g.ow);
     if (out.size === 0) return out;
-    const T = this.pool && out.size >= 1 << 16 ? this.threads : 1;
+    const T = this.T(out.size >= 1 << 16);
     const geo = [g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.oh, g.ow];
     this.par('im2col', splitRange(rows, T).map(([r0, r1]) => [st(x).ptr, out.ptr, ...geo, r0, r1]));
     return out;
@@ -525,7 +625,7 @@ export class WasmBackend implements Backend {
   col2im(colsS: Storage, g: WindowGeometry): Storage {
     const out = this.fill(g.n * g.c * g.h * g.w, 0);
     if (out.size === 0 || g.oh * g.ow === 0) return out;
-    const T = this.pool && colsS.size >= 1 << 16 ? this.threads : 1;
+    const T = this.T(colsS.size >= 1 << 16);
     const geo = [g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.oh, g.ow];
     this.par('col2im', splitRange(g.c, T).map(([c0, c1]) => [st(colsS).ptr, st(out).ptr, ...geo, c0, c1]));
     return out;
@@ -535,7 +635,7 @@ export class WasmBackend implements Backend {
     const planes = g.n * g.c;
     const outS = this.alloc(planes * g.oh * g.ow);
     const idxS = this.alloc(planes * g.oh * g.ow);
-    const T = this.pool && outS.size >= 1 << 15 ? this.threads : 1;
+    const T = this.T(outS.size >= 1 << 15);
     const geo = [g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.oh, g.ow];
     this.par('maxpool', splitRange(planes, T).map(([p0, p1]) => [st(x).ptr, outS.ptr, idxS.ptr, ...geo, p0, p1]));
     return { out: outS, indices: idxS };
@@ -591,7 +691,7 @@ export class WasmBackend implements Backend {
 
   /** Element ranges for a memory-bound kernel: split over threads only when large (multiples of 4 keep SIMD). */
   private chunks(n: number): [number, number][] {
-    const T = this.pool && n >= 1 << 18 ? this.threads : 1;
+    const T = this.T(n >= 1 << 18);
     return splitRange(Math.ceil(n / 4), T).map(([a, b]) => [a * 4, Math.min(n, b * 4)]);
   }
 
@@ -603,7 +703,7 @@ export class WasmBackend implements Backend {
     const variance = this.alloc(c);
     const stats = this.alloc(2 * c);
     const aff = this.alloc(2 * c);
-    const T = this.pool && n * c * hw >= 1 << 15 ? this.threads : 1;
+    const T = this.T(n * c * hw >= 1 << 15);
     const split = splitRange(c, T);
     this.par('bnstats', split.map(([c0, c1]) => [st(x).ptr, st(stats).ptr, n, c, hw, c0, c1]));
     // Per channel in JS (c values): the statistics out, and y = x·scale + shift with scale = w/√(var + eps).
@@ -633,7 +733,7 @@ export class WasmBackend implements Backend {
     const dbias = this.alloc(c);
     const sums = this.alloc(2 * c);
     const coef = this.alloc(3 * c);
-    const T = this.pool && n * c * hw >= 1 << 15 ? this.threads : 1;
+    const T = this.T(n * c * hw >= 1 << 15);
     const split = splitRange(c, T);
     this.par('bnbwdstats', split.map(([c0, c1]) => [st(dy).ptr, st(x).ptr, n, c, hw, c0, c1, st(mean).ptr, st(sums).ptr]));
     // dx = a·dy + k·(x − mean) + m per channel (see bnBackwardHost), as a·dy + k·x + (m − k·mean).
@@ -659,6 +759,7 @@ export class WasmBackend implements Backend {
   }
 
   sgdStep(param: Storage, grad: Storage, momentumBuf: Storage | null, p: SgdParams): void {
+    this.unpack(st(param)); // written in place below: a kept packing would be stale
     const useM = momentumBuf !== null && p.momentum !== 0;
     // buf = a·m + b·g; g' = cg·g + cb·buf (see kernels/wasm/optim.ts)
     const a = p.firstStep ? 0 : p.momentum;
@@ -671,6 +772,7 @@ export class WasmBackend implements Backend {
   }
 
   adamStep(param: Storage, grad: Storage, mS: Storage, vS: Storage, p: AdamParams): void {
+    this.unpack(st(param)); // written in place below
     const bc1 = 1 - Math.pow(p.beta1, p.step);
     const bc2 = 1 - Math.pow(p.beta2, p.step);
     const decay = p.decoupled ? 1 - p.lr * p.weightDecay : 1;

@@ -11,6 +11,9 @@ import { train, TRAIN_OPTIONS } from './train.js';
 
 // Importing the package index registers its backends (and sets the library's default).
 void lib;
+// The CLI turns on relaxed SIMD (fused multiply-add GEMMs) where Node has it behind a V8 flag, before any
+// backend exists; GPUGRAD_WASM_RELAXED=0 keeps the plain SIMD128 kernels.
+if (process.env.GPUGRAD_WASM_RELAXED !== '0') lib.enableRelaxedSimd();
 
 const USAGE = `usage: gpugrad <command> [options]
 

@@ -20,5 +20,6 @@ export {
   type BatchNorm2dOptions,
   type LinearOptions,
 } from './layers.js';
+export { invalidateFoldedBatchNorms } from './fold-epoch.js';
 export * as init from './init.js';
 export { checkpoint } from './checkpoint.js';

@@ -5,10 +5,11 @@ import * as F from '../functional-scoped.js'; // each call frees its own tempora
 import * as o from '../ops.js';
 import type { Generator } from '../random.js';
 import { Tensor } from '../tensor.js';
-import { isGradEnabled, noGrad, tidy } from '../engine.js';
+import { isGradEnabled, keep, noGrad, tidy } from '../engine.js';
 import { zeros, ones, full } from '../creation.js';
 import { fans, kaimingUniform_, uniform_ } from './init.js';
 import { Module } from './module.js';
+import { foldEpoch } from './fold-epoch.js';
 
 type Pair = number | readonly [number, number];
 
@@ -207,6 +208,10 @@ export class BatchNorm2d extends Module {
     this.runningMean = track ? this.registerBuffer('running_mean', zeros([numFeatures])) : null;
     this.runningVar = track ? this.registerBuffer('running_var', ones([numFeatures])) : null;
     this.numBatchesTracked = track ? this.registerBuffer('num_batches_tracked', full([], 0)) : null;
+  }
+
+  protected override freeCaches(): void {
+    dropFold(this);
   }
 
   forward(x: Tensor): Tensor {
@@ -431,6 +436,32 @@ export function convBn(conv: Conv2d, bn: BatchNorm2d, x: Tensor, opts: { residua
     if (res !== null) y = o.add(y, res);
     return opts.relu ? o.relu(y) : y;
   }
+  const { scale, shift } = foldedAffine(conv, bn);
+  return F.conv2dAffine(x, conv.weight, { scale, shift, residual: res, relu: opts.relu ?? false }, { stride: conv.stride, padding: conv.padding, dilation: conv.dilation, groups: conv.groups });
+}
+
+interface Folded {
+  key: unknown[];
+  scale: Tensor;
+  shift: Tensor;
+}
+/** Per batch norm: its last fold, reused while every input to it is unchanged (a forward had ~4 small ops per BN). */
+const folds = new WeakMap<BatchNorm2d, Folded>();
+
+/**
+ * What a fold depends on: the tensors' storages (assign and Module.to swap them), their version counters where
+ * Tensor has them, the epoch (optimizers and loadStateDict bump it: they may write in place), eps and the conv.
+ */
+function foldKey(conv: Conv2d, bn: BatchNorm2d): unknown[] {
+  const ts = [conv.bias, bn.weight, bn.bias, bn.runningMean, bn.runningVar];
+  return [conv, bn.eps, foldEpoch(), ...ts.flatMap((t) => (t ? [t.storage, (t as { version?: number }).version] : [null, null]))];
+}
+
+function foldedAffine(conv: Conv2d, bn: BatchNorm2d): { scale: Tensor; shift: Tensor } {
+  const key = foldKey(conv, bn);
+  const hit = folds.get(bn);
+  if (hit && !hit.scale.isDisposed && !hit.shift.isDisposed && hit.key.length === key.length && hit.key.every((k, i) => k === key[i])) return hit;
+  dropFold(bn);
   const [scale, shift] = tidy(() => {
     let s = o.pow(o.add(bn.runningVar as Tensor, bn.eps), -0.5);
     if (bn.weight) s = o.mul(s, bn.weight);
@@ -439,8 +470,16 @@ export function convBn(conv: Conv2d, bn: BatchNorm2d, x: Tensor, opts: { residua
     if (conv.bias) t = o.add(t, o.mul(conv.bias, s));
     return [s, t];
   });
-  const y = F.conv2dAffine(x, conv.weight, { scale, shift, residual: res, relu: opts.relu ?? false }, { stride: conv.stride, padding: conv.padding, dilation: conv.dilation, groups: conv.groups });
-  scale.dispose();
-  shift.dispose();
-  return y;
+  const f = { key, scale: keep(scale), shift: keep(shift) };
+  folds.set(bn, f);
+  return f;
+}
+
+/** Frees a batch norm's cached fold (its module is disposed, or the fold went stale). */
+export function dropFold(bn: BatchNorm2d): void {
+  const f = folds.get(bn);
+  if (!f) return;
+  folds.delete(bn);
+  f.scale.dispose();
+  f.shift.dispose();
 }

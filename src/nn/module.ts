@@ -4,6 +4,7 @@ import { fail, fmt, GpugradError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { keep, noGrad, tidy } from '../engine.js';
 import type { Backend } from '../backend.js';
+import { invalidateFoldedBatchNorms } from './fold-epoch.js';
 
 export interface LoadStateDictOptions {
   /** Require the keys to match exactly (default true). Shape mismatches are errors either way. */
@@ -208,6 +209,7 @@ export abstract class Module {
         if (sources[i] !== src) sources[i].dispose();
       }),
     );
+    invalidateFoldedBatchNorms(); // cached eval folds (nn/layers.ts) must not outlive the old values
     return { missingKeys: missing, unexpectedKeys: unexpected };
   }
 
@@ -218,8 +220,12 @@ export abstract class Module {
 
   /** Frees every parameter, buffer and gradient of this module and its descendants. */
   dispose(): void {
+    for (const m of this.modules()) m.freeCaches();
     for (const [, t] of this.collect('both')) t.dispose();
   }
+
+  /** Frees tensors a module derives from its state and keeps between calls (BatchNorm2d's folded affine). */
+  protected freeCaches(): void {}
 
   /** The hyper-parameters shown by toString(), e.g. '3, 64, kernel=7×7, stride=2,2'. */
   extraRepr(): string {

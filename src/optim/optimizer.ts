@@ -7,6 +7,7 @@ import { describeValue, fail, fmt } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { keep, noGrad, tidy } from '../engine.js';
 import { zerosLike } from '../creation.js';
+import { invalidateFoldedBatchNorms } from '../nn/fold-epoch.js';
 
 /** Per-parameter state of an optimizer: named tensors (momentum, moments) and the step count. */
 export interface ParamState {
@@ -72,6 +73,7 @@ export abstract class Optimizer {
       p.markModified();
       for (const t of s.tensors.values()) t.markModified();
     });
+    invalidateFoldedBatchNorms(); // updates run in place: eval-mode BN folds cached before are stale
   }
 
   protected abstract update(p: Tensor, g: Tensor, index: number, s: ParamState): void;
