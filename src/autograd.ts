@@ -77,8 +77,9 @@ const rules: { [P in Prim]: GradRule<P> } = {
   log: (g, n) => [o.div(g, x0(n))],
   sqrt: (g, _n, y) => [o.div(g, o.mul(y, 2))],
   abs: (g, n) => [o.mul(g, o.sub(o.gt(x0(n), 0), o.gt(o.neg(x0(n)), 0)))],
-  // y > 0 exactly where x > 0, and reading y lets the input go.
-  relu: (g, _n, y) => [o.mul(g, o.gt(y, 0))],
+  // PyTorch's threshold_backward on the output: zero where y <= 0, so a NaN input passes its gradient on
+  // (y is 0, -0, positive or NaN, and y <= 0 is y == 0). Reading y, not x, lets the input go.
+  relu: (g, _n, y) => [o.mul(g, o.sub(1, o.eq(y, 0)))],
   pow: (g, n) => [o.mul(g, o.mul(o.pow(x0(n), n.attrs.p - 1), n.attrs.p))],
   sum: (g, n) => [o.expand(g, x0(n).shape)],
   // Ties share the gradient equally (torch.amax semantics).

@@ -68,3 +68,9 @@ export function decode(src: string, dims: readonly number[], names: readonly str
   }
   return lines.join('\n');
 }
+
+/**
+ * ReLU that keeps NaN, as torch.relu: the explicit v != v test because GLSL leaves comparisons with NaN (and
+ * max) undefined, so `v < 0.0 ? 0.0 : v` alone could still be folded into max(v, 0.0) and lose it.
+ */
+export const reluExpr = (v: string): string => `(${v} != ${v} ? ${v} : (${v} < 0.0 ? 0.0 : ${v}))`;

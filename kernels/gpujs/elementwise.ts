@@ -1,6 +1,6 @@
 // gpu.js kernel sources for elementwise work: unary maps, broadcasting binary ops, fills and copies.
 import type { BinaryOp, UnaryOp } from '../../src/backend.js';
-import { decode, flt, nanFrom, type KernelSpec } from './common.js';
+import { decode, flt, nanFrom, reluExpr, type KernelSpec } from './common.js';
 
 /** Unary op expressions over `x` (and the float parameter `p` for pow). */
 function unaryExpr(op: UnaryOp, p: number): string {
@@ -14,7 +14,7 @@ function unaryExpr(op: UnaryOp, p: number): string {
     case 'sqrt':
       return 'Math.sqrt(x)';
     case 'relu':
-      return '(x > 0.0 ? x : 0.0)';
+      return reluExpr('x');
     case 'abs':
       return 'Math.abs(x)';
     case 'pow': {

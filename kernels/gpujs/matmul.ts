@@ -1,7 +1,7 @@
 // gpu.js kernel sources for batched GEMM (optional transposes, batch broadcasting b % batchA): a one-output kernel
 // for tiny products, a register-tiled host kernel (cpu/webasm) and a vec4-packed pipeline (GL).
 import type { MatmulGeometry } from '../../src/backend.js';
-import { flt, int, type KernelSpec } from './common.js';
+import { flt, int, reluExpr, type KernelSpec } from './common.js';
 
 /** One output per thread; the k loop has a constant bound. Small products and the 2^24 tiling path. */
 export function matmulSource(g: MatmulGeometry): KernelSpec {
@@ -276,13 +276,13 @@ export interface EpilogueFlags {
 
 /**
  * Statements turning `v`, the product at row `i` and flat output index `o`, into relu?(v·scale[i] + shift[i] +
- * res[o]) (arguments `scale`, `shift`, `res`); ReLU as the unary kernel writes it (NaN → 0, like x > 0 ? x : 0).
+ * res[o]) (arguments `scale`, `shift`, `res`); ReLU as the unary kernel writes it (NaN passes, as torch.relu).
  */
 function epilogueLines(e: EpilogueFlags, i: string, o: string): string[] {
   return [
     `v = v * scale[${i}] + shift[${i}];`,
     ...(e.residual ? [`v = v + res[${o}];`] : []),
-    ...(e.relu ? ['v = (v > 0.0 ? v : 0.0);'] : []),
+    ...(e.relu ? [`v = ${reluExpr('v')};`] : []),
   ];
 }
 
@@ -305,7 +305,7 @@ export function applyEpilogueHost(C: Float32Array, m: number, n: number, scale: 
     for (let o = i * n; o < (i + 1) * n; o++) {
       let v = Math.fround(Math.fround(C[o] * s) + t);
       if (res) v = Math.fround(v + res[o]);
-      C[o] = relu ? (v > 0 ? v : 0) : v;
+      C[o] = relu && v < 0 ? 0 : v; // NaN passes, as torch.relu
     }
   }
 }

@@ -73,6 +73,14 @@ function binary(op: WasmBinary, mode: RunMode): Func {
   return f;
 }
 
+/**
+ * ReLU of the f32 on the stack, through scratch local t: t < 0 ? 0 : t, so NaN and -0 pass through as in
+ * torch.relu (the SIMD bodies get the same from pmax(x, 0) = x < 0 ? 0 : x; pmax(0, x) would turn NaN into 0).
+ */
+function reluScalar(f: Func, t: number): void {
+  f.set(t).f32(0).get(t).get(t).f32(0).f32Lt().select();
+}
+
 /** un(x, out, n): threads split n. */
 function unary(op: WasmUnary): Func {
   const f = new Func([I32, I32, I32]);
@@ -81,12 +89,11 @@ function unary(op: WasmUnary): Func {
   f.get(n).i32(-4).i32And().set(n4);
   f.forLoop(i, () => f.i32(0), () => f.get(n4), 4, () => {
     f.get(out).get(i).i32(4).i32Mul().i32Add();
-    if (op === 'relu') f.v128Zero();
     f.get(x).get(i).i32(4).i32Mul().i32Add().v128Load();
     if (op === 'neg') f.f32x4Neg();
     else if (op === 'abs') f.f32x4Abs();
     else if (op === 'sqrt') f.f32x4Sqrt();
-    else f.f32x4Pmax(); // pmax(0, x) = 0 < x ? x : 0, so NaN → 0 like x > 0 ? x : 0
+    else f.v128Zero().f32x4Pmax(); // pmax(x, 0) = x < 0 ? 0 : x: NaN and -0 pass through, as torch.relu
     f.v128Store();
   });
   f.forLoop(i, () => f.get(n4), () => f.get(n), 1, () => {
@@ -95,7 +102,7 @@ function unary(op: WasmUnary): Func {
     if (op === 'neg') f.f32Neg();
     else if (op === 'abs') f.f32Abs();
     else if (op === 'sqrt') f.f32Sqrt();
-    else f.tee(t).f32(0).get(t).f32(0).f32Gt().select();
+    else reluScalar(f, t);
     f.f32Store();
   });
   return f;
@@ -140,17 +147,16 @@ function epilogue(residual: boolean, relu: boolean): Func {
     f.get(res).get(r).get(cols).i32Mul().i32(4).i32Mul().i32Add().set(q);
     f.forLoop(i, () => f.i32(0), () => f.get(n4), 4, () => {
       f.get(y).get(i).i32(4).i32Mul().i32Add();
-      if (relu) f.v128Zero();
       f.get(y).get(i).i32(4).i32Mul().i32Add().v128Load().get(sv).f32x4Mul().get(bv).f32x4Add();
       if (residual) f.get(q).get(i).i32(4).i32Mul().i32Add().v128Load().f32x4Add();
-      if (relu) f.f32x4Pmax(); // pmax(0, v): NaN → 0, as relu's x > 0 ? x : 0
+      if (relu) f.v128Zero().f32x4Pmax(); // pmax(v, 0): NaN passes, as the unary relu
       f.v128Store();
     });
     f.forLoop(i, () => f.get(n4), () => f.get(cols), 1, () => {
       f.get(y).get(i).i32(4).i32Mul().i32Add();
       f.get(y).get(i).i32(4).i32Mul().i32Add().f32Load().get(ss).f32Mul().get(bs).f32Add();
       if (residual) f.get(q).get(i).i32(4).i32Mul().i32Add().f32Load().f32Add();
-      if (relu) f.tee(t).f32(0).get(t).f32(0).f32Gt().select();
+      if (relu) reluScalar(f, t);
       f.f32Store();
     });
   });

@@ -113,6 +113,7 @@ export class Func {
   i32ShrS(): this { return this.op(0x75); }
   // f32
   f32Eq(): this { return this.op(0x5b); }
+  f32Lt(): this { return this.op(0x5d); }
   f32Gt(): this { return this.op(0x5e); }
   f32Abs(): this { return this.op(0x8b); }
   f32Neg(): this { return this.op(0x8c); }

@@ -43,7 +43,8 @@ const unaryFns: Record<UnaryOp, (x: number, p: number) => number> = {
   exp: (x) => Math.exp(x),
   log: (x) => Math.log(x),
   sqrt: (x) => Math.sqrt(x),
-  relu: (x) => (x > 0 ? x : 0),
+  // x < 0 ? 0 : x keeps NaN (and -0), as torch.relu; x > 0 ? x : 0 would hide a NaN.
+  relu: (x) => (x < 0 ? 0 : x),
   pow: (x, p) => Math.pow(x, p),
   abs: (x) => Math.abs(x),
 };
@@ -182,8 +183,8 @@ export class ReferenceBackend implements Backend {
       for (let i = 0; i < m; i++) {
         row.fill(0);
         for (let p = 0; p < k; p++) {
+          // No skipping of zero entries: 0·NaN and 0·Inf are NaN, as in every other backend and PyTorch.
           const av = transA ? A[ao + p * m + i] : A[ao + i * k + p];
-          if (av === 0) continue;
           if (transB) for (let j = 0; j < n; j++) row[j] += av * B[bo + j * k + p];
           else {
             const base = bo + p * n;
