@@ -212,7 +212,7 @@ function topoOrder(root: Tensor): Tensor[] {
 }
 
 /** Hook for anomaly mode: called with each op name and the gradients it produced. */
-export type GradCheck = (op: Prim, grads: readonly (Tensor | null)[]) => void;
+export type GradCheck = (op: Prim, grads: readonly (Tensor | null)[], node: GradNode) => void;
 let gradCheck: GradCheck | null = null;
 let walking = 0;
 /** True while backward() runs gradient rules (their intermediate ops are not forward ops). */
@@ -277,7 +277,7 @@ function step(t: Tensor, grads: Map<Tensor, Tensor>, retainGraph: boolean): void
   const rule = rules[node.op] as GradRule<Prim>;
   // The rule's own intermediates (masks, negations, constants) go when it returns; only the gradients stay.
   const ins = tidy(() => rule(g, node, t));
-  if (gradCheck) gradCheck(node.op, ins);
+  if (gradCheck) gradCheck(node.op, ins, node);
   node.inputs.forEach((inp, i) => {
     let gi = ins[i];
     if (!gi) return;

@@ -5,15 +5,69 @@ import { sameShape } from './shape.js';
 import * as o from './ops.js';
 import { fromStorage, Tensor } from './tensor.js';
 import { isGradEnabled, noGrad, tidy } from './engine.js';
+import { runAs } from './opscope.js';
 
 type Pair = number | readonly [number, number];
 
-function pair(op: string, name: string, v: Pair, min: number): [number, number] {
-  const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
-  if (p.length !== 2 || !p.every((d) => Number.isInteger(d) && d >= min)) {
-    fail(op, `${name} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`);
+function pair(op: string, name: string, v: Pair, min: number, forms = ''): [number, number] {
+  const ok = typeof v === 'number' || (Array.isArray(v) && v.length === 2);
+  const p: [number, number] = typeof v === 'number' ? [v, v] : ok ? [v[0], v[1]] : [NaN, NaN];
+  if (!p.every((d) => Number.isInteger(d) && d >= min)) {
+    fail(op, `${name} must be an integer >= ${min} or a pair of them, got ${describe(v)}${forms ? `; accepted forms: ${forms}` : ''}`);
   }
   return p;
+}
+
+function describe(v: unknown): string {
+  if (v instanceof Tensor) return `a Tensor ${fmt(v.shape)}`;
+  if (typeof v === 'string') return `'${v}'`;
+  if (v === undefined || typeof v === 'function') return String(v);
+  try {
+    return JSON.stringify(v);
+  } catch {
+    return typeof v;
+  }
+}
+
+const isOptions = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Tensor) && !ArrayBuffer.isView(v);
+
+/** Refuses keys an options object does not know (a typo would otherwise be ignored), suggesting camelCase for snake_case. */
+function checkKeys(op: string, what: string, options: Record<string, unknown>, known: readonly string[], forms: string): void {
+  for (const k of Object.keys(options)) {
+    if (known.includes(k)) continue;
+    const camel = k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+    const hint = camel !== k && known.includes(camel) ? ` (did you mean '${camel}'?)` : '';
+    fail(op, `unknown option '${k}' in ${what}${hint}; known options: ${known.join(', ')}; accepted forms: ${forms}`);
+  }
+}
+
+/**
+ * PyTorch's two call styles after the leading arguments: positional values in `names` order (trailing ones
+ * optional; null or undefined means the default, like Python's None), or one options object. Anything else
+ * — too many values, an options object followed by more, unknown option names — is refused with the forms.
+ */
+function callForm(op: string, rest: readonly unknown[], names: readonly string[], forms: string): Record<string, unknown> {
+  let n = rest.length;
+  while (n > 0 && rest[n - 1] === undefined) n--;
+  if (n === 0) return {};
+  if (isOptions(rest[0])) {
+    if (n > 1) fail(op, `an options object must be the last argument, got ${n - 1} more after it; accepted forms: ${forms}`);
+    checkKeys(op, 'the options', rest[0], names, forms);
+    return rest[0];
+  }
+  if (n > names.length) fail(op, `takes at most ${names.length} values after its tensor arguments (${names.join(', ')}), got ${n}; accepted forms: ${forms}`);
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < n; i++) {
+    if (isOptions(rest[i])) fail(op, `an options object must come right after the tensor arguments, got one in place of ${names[i]}; accepted forms: ${forms}`);
+    if (rest[i] !== undefined && rest[i] !== null) out[names[i]] = rest[i];
+  }
+  return out;
+}
+
+function flag(op: string, name: string, v: unknown, dflt: boolean, forms: string): boolean {
+  if (v === undefined || v === null) return dflt;
+  if (typeof v !== 'boolean') fail(op, `${name} must be a boolean, got ${describe(v)}; accepted forms: ${forms}`);
+  return v;
 }
 
 function need4d(op: string, arg: string, x: unknown): asserts x is Tensor {
@@ -53,17 +107,26 @@ export interface Conv2dOptions {
  * 2-D convolution (cross-correlation, as PyTorch): x [N,C,H,W], weight [O, C/groups, kh, kw], bias [O] or null.
  * Computed as im2col + one GEMM per group; 1×1 stride-1 unpadded convolutions skip im2col.
  */
-export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}): Tensor {
-  const c = convSetup('conv2d', x, weight, bias, options);
-  const inference = !(isGradEnabled() && (x.requiresGrad || weight.requiresGrad || (bias?.requiresGrad ?? false)));
-  if (inference && imagesPerChunk(c) < c.n) return byImageChunks(c, x, null, (xs) => conv2d(xs, weight, bias, options));
-  const y = convGemm(c, x, weight);
-  // [O, N·L] → [N, O, oh, ow]; the GEMM's own layout is not needed after that (a graph keeps what it reads).
-  let out = fromChannelRows(y, c);
-  y.dispose();
-  if (bias) out = o.add(out, o.reshape(bias, [1, c.oc, 1, 1]));
-  return out;
+export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options?: Conv2dOptions): Tensor;
+/** PyTorch's positional form: conv2d(input, weight, bias, stride, padding, dilation, groups). */
+export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null | undefined, stride: Pair, padding?: Pair, dilation?: Pair, groups?: number): Tensor;
+export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, ...rest: unknown[]): Tensor {
+  return runAs('conv2d', ['input', 'weight', 'bias'], [x, weight, bias], () => {
+    const options = callForm('conv2d', rest, CONV_KEYS, CONV_FORMS) as Conv2dOptions;
+    const c = convSetup('conv2d', x, weight, bias, options);
+    const inference = !(isGradEnabled() && (x.requiresGrad || weight.requiresGrad || (bias?.requiresGrad ?? false)));
+    if (inference && imagesPerChunk(c) < c.n) return byImageChunks(c, x, null, (xs) => conv2d(xs, weight, bias, options));
+    const y = convGemm(c, x, weight);
+    // [O, N·L] → [N, O, oh, ow]; the GEMM's own layout is not needed after that (a graph keeps what it reads).
+    let out = fromChannelRows(y, c);
+    y.dispose();
+    if (bias) out = o.add(out, o.reshape(bias, [1, c.oc, 1, 1]));
+    return out;
+  });
 }
+
+const CONV_KEYS = ['stride', 'padding', 'dilation', 'groups'] as const;
+const CONV_FORMS = 'conv2d(input, weight, bias?, stride?, padding?, dilation?, groups?) or conv2d(input, weight, bias, { stride?, padding?, dilation?, groups? })';
 
 interface ConvSetup {
   n: number;
@@ -79,19 +142,23 @@ interface ConvSetup {
 function convSetup(op: string, x: Tensor, weight: Tensor, bias: Tensor | null, options: Conv2dOptions): ConvSetup {
   need4d(op, 'input', x);
   need4d(op, 'weight', weight);
+  const forms = op === 'conv2d' ? CONV_FORMS : AFFINE_FORMS;
+  const raw: unknown = options;
+  if (!isOptions(raw)) fail(op, `options must be an object, got ${describe(raw)}; accepted forms: ${forms}`);
+  checkKeys(op, 'the options', raw, CONV_KEYS, forms);
   const groups = options.groups ?? 1;
-  const stride = pair(op, 'stride', options.stride ?? 1, 1);
-  const padding = pair(op, 'padding', options.padding ?? 0, 0);
-  const dilation = pair(op, 'dilation', options.dilation ?? 1, 1);
+  const stride = pair(op, 'stride', options.stride ?? 1, 1, forms);
+  const padding = pair(op, 'padding', options.padding ?? 0, 0, forms);
+  const dilation = pair(op, 'dilation', options.dilation ?? 1, 1, forms);
   const [n, c] = x.shape;
   const [oc, icg, kh, kw] = weight.shape;
   const wdesc = `weight ${fmt(weight.shape)}, groups ${groups}`;
-  if (!Number.isInteger(groups) || groups < 1) fail(op, `groups must be a positive integer, got ${groups}`);
+  if (!Number.isInteger(groups) || groups < 1) fail(op, `groups must be a positive integer, got ${describe(groups)}; accepted forms: ${forms}`);
   if (c % groups !== 0) fail(op, `input channels ${c} are not divisible by groups ${groups} (input ${fmt(x.shape)})`);
   if (oc % groups !== 0) fail(op, `output channels ${oc} are not divisible by groups ${groups} (${wdesc})`);
   if (icg * groups !== c) fail(op, `input has ${c} channels but weight expects ${icg * groups} (${wdesc})`);
   if (bias !== null) {
-    if (!(bias instanceof Tensor)) fail(op, 'bias must be a Tensor or null');
+    if (!(bias instanceof Tensor)) fail(op, `bias must be a Tensor or null, got ${describe(bias)}; accepted forms: ${forms}`);
     if (bias.rank !== 1 || bias.shape[0] !== oc) fail(op, `bias must have shape [${oc}] for ${oc} output channels, got ${fmt(bias.shape)}`);
   }
   const g = geometry(op, x, [kh, kw], stride, padding, dilation);
@@ -165,6 +232,15 @@ export interface ConvEpilogue {
  * conv2d, mul, add and relu, with gradients.
  */
 export function conv2dAffine(x: Tensor, weight: Tensor, e: ConvEpilogue, options: Conv2dOptions = {}): Tensor {
+  return runAs('conv2dAffine', ['input', 'weight', 'epilogue'], [x, weight, e], () => conv2dAffineBody(x, weight, e, options));
+}
+
+const AFFINE_FORMS = 'conv2dAffine(input, weight, { scale, shift, residual?, relu? }, { stride?, padding?, dilation?, groups? }?)';
+
+function conv2dAffineBody(x: Tensor, weight: Tensor, e: ConvEpilogue, options: Conv2dOptions): Tensor {
+  const raw: unknown = e;
+  if (!isOptions(raw)) fail('conv2dAffine', `the epilogue must be an object, got ${describe(raw)}; accepted forms: ${AFFINE_FORMS}`);
+  checkKeys('conv2dAffine', 'the epilogue', raw, ['scale', 'shift', 'residual', 'relu'], AFFINE_FORMS);
   const c = convSetup('conv2dAffine', x, weight, null, options);
   const { n, oc, L } = c;
   const outShape = [n, oc, c.g.oh, c.g.ow];
@@ -175,7 +251,7 @@ export function conv2dAffine(x: Tensor, weight: Tensor, e: ConvEpilogue, options
   if (res !== null && (!(res instanceof Tensor) || !sameShape(res.shape, outShape))) {
     fail('conv2dAffine', `residual must have the output's shape ${fmt(outShape)}, got ${res instanceof Tensor ? fmt(res.shape) : typeof res}`);
   }
-  const relu = e.relu ?? false;
+  const relu = flag('conv2dAffine', 'relu', e.relu, false, AFFINE_FORMS);
   const inputs = res ? [x, weight, e.scale, e.shift, res] : [x, weight, e.scale, e.shift];
   const wantsGrad = isGradEnabled() && inputs.some((t) => t.requiresGrad);
   if (!wantsGrad && c.groups === 1 && x.backend.matmulEpilogue) {
@@ -198,12 +274,24 @@ export function conv2dAffine(x: Tensor, weight: Tensor, e: ConvEpilogue, options
 }
 
 /** im2col in PyTorch's F.unfold layout: [N, C·kh·kw, L]. */
-export function unfold(x: Tensor, kernelSize: Pair, options: { stride?: Pair; padding?: Pair; dilation?: Pair } = {}): Tensor {
-  need4d('unfold', 'input', x);
-  const k = pair('unfold', 'kernelSize', kernelSize, 1);
-  const g = geometry('unfold', x, k, pair('unfold', 'stride', options.stride ?? 1, 1), pair('unfold', 'padding', options.padding ?? 0, 0), pair('unfold', 'dilation', options.dilation ?? 1, 1));
-  const rows = g.c * g.kh * g.kw;
-  return o.permute(o.reshape(o.im2col(x, g), [rows, g.n, g.oh * g.ow]), [1, 0, 2]);
+export interface UnfoldOptions {
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+}
+const UNFOLD_FORMS = 'unfold(input, kernelSize, dilation?, padding?, stride?) (PyTorch\'s order) or unfold(input, kernelSize, { dilation?, padding?, stride? })';
+export function unfold(x: Tensor, kernelSize: Pair, options?: UnfoldOptions): Tensor;
+/** PyTorch's positional form: unfold(input, kernel_size, dilation, padding, stride). */
+export function unfold(x: Tensor, kernelSize: Pair, dilation: Pair, padding?: Pair, stride?: Pair): Tensor;
+export function unfold(x: Tensor, kernelSize: Pair, ...rest: unknown[]): Tensor {
+  return runAs('unfold', ['input'], [x], () => {
+    need4d('unfold', 'input', x);
+    const options = callForm('unfold', rest, ['dilation', 'padding', 'stride'], UNFOLD_FORMS) as UnfoldOptions;
+    const k = pair('unfold', 'kernelSize', kernelSize, 1, UNFOLD_FORMS);
+    const g = geometry('unfold', x, k, pair('unfold', 'stride', options.stride ?? 1, 1, UNFOLD_FORMS), pair('unfold', 'padding', options.padding ?? 0, 0, UNFOLD_FORMS), pair('unfold', 'dilation', options.dilation ?? 1, 1, UNFOLD_FORMS));
+    const rows = g.c * g.kh * g.kw;
+    return o.permute(o.reshape(o.im2col(x, g), [rows, g.n, g.oh * g.ow]), [1, 0, 2]);
+  });
 }
 
 export interface BatchNormOptions {
@@ -217,22 +305,31 @@ export interface BatchNormOptions {
  * mean and biased variance and update the running statistics in place with momentum and the unbiased
  * variance; otherwise normalise with the running statistics.
  */
-export function batchNorm2d(
-  x: Tensor,
-  runningMean: Tensor | null,
-  runningVar: Tensor | null,
-  weight: Tensor | null = null,
-  bias: Tensor | null = null,
-  options: BatchNormOptions = {},
-): Tensor {
+export function batchNorm2d(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight?: Tensor | null, bias?: Tensor | null, options?: BatchNormOptions): Tensor;
+/** PyTorch's positional form: batch_norm(input, running_mean, running_var, weight, bias, training, momentum, eps). */
+export function batchNorm2d(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight: Tensor | null | undefined, bias: Tensor | null | undefined, training: boolean, momentum?: number, eps?: number): Tensor;
+export function batchNorm2d(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight: Tensor | null = null, bias: Tensor | null = null, ...rest: unknown[]): Tensor {
+  return runAs('batchNorm2d', ['input', 'runningMean', 'runningVar', 'weight', 'bias'], [x, runningMean, runningVar, weight, bias], () =>
+    batchNormBody(x, runningMean, runningVar, weight, bias, callForm('batchNorm2d', rest, ['training', 'momentum', 'eps'], BN_FORMS)),
+  );
+}
+
+const BN_FORMS = 'batchNorm2d(input, runningMean, runningVar, weight?, bias?, training?, momentum?, eps?) or batchNorm2d(input, runningMean, runningVar, weight, bias, { training?, momentum?, eps? })';
+
+function batchNormBody(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight: Tensor | null, bias: Tensor | null, options: Record<string, unknown>): Tensor {
   need4d('batchNorm2d', 'input', x);
-  const training = options.training ?? false;
-  const momentum = options.momentum ?? 0.1;
-  const eps = options.eps ?? 1e-5;
+  const training = flag('batchNorm2d', 'training', options.training, false, BN_FORMS);
+  const num = (name: string, v: unknown, dflt: number): number => {
+    if (v === undefined || v === null) return dflt;
+    if (typeof v !== 'number') fail('batchNorm2d', `${name} must be a number, got ${describe(v)}; accepted forms: ${BN_FORMS}`);
+    return v;
+  };
+  const momentum = num('momentum', options.momentum, 0.1);
+  const eps = num('eps', options.eps, 1e-5);
   const [n, c, h, w] = x.shape;
   const check = (name: string, t: Tensor | null): void => {
     if (t === null) return;
-    if (!(t instanceof Tensor)) fail('batchNorm2d', `${name} must be a Tensor or null`);
+    if (!(t instanceof Tensor)) fail('batchNorm2d', `${name} must be a Tensor or null, got ${describe(t)}; accepted forms: ${BN_FORMS}`);
     if (t.rank !== 1 || t.shape[0] !== c) fail('batchNorm2d', `${name} must have shape [${c}] for input ${fmt(x.shape)} with ${c} channels, got ${fmt(t.shape)}`);
   };
   check('runningMean', runningMean);
@@ -290,14 +387,24 @@ function poolChecks(op: string, k: [number, number], p: [number, number]): void 
   }
 }
 
-export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor {
-  need4d('maxPool2d', 'input', x);
-  const k = pair('maxPool2d', 'kernelSize', options.kernelSize, 1);
-  const s = pair('maxPool2d', 'stride', options.stride ?? k, 1);
-  const p = pair('maxPool2d', 'padding', options.padding ?? 0, 0);
-  const d = pair('maxPool2d', 'dilation', options.dilation ?? 1, 1);
-  poolChecks('maxPool2d', k, p);
-  return o.maxPool2dPrim(x, geometry('maxPool2d', x, k, s, p, d, options.ceilMode ?? false));
+const MAXPOOL_KEYS = ['kernelSize', 'stride', 'padding', 'dilation', 'ceilMode'] as const;
+const MAXPOOL_FORMS = 'maxPool2d(input, kernelSize, stride?, padding?, dilation?, ceilMode?) or maxPool2d(input, { kernelSize, stride?, padding?, dilation?, ceilMode? })';
+
+export function maxPool2d(x: Tensor, options: MaxPool2dOptions): Tensor;
+/** PyTorch's positional form: max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode); stride null means the kernel size. */
+export function maxPool2d(x: Tensor, kernelSize: Pair, stride?: Pair | null, padding?: Pair, dilation?: Pair, ceilMode?: boolean): Tensor;
+export function maxPool2d(x: Tensor, ...rest: unknown[]): Tensor {
+  return runAs('maxPool2d', ['input'], [x], () => {
+    need4d('maxPool2d', 'input', x);
+    const options = callForm('maxPool2d', rest, MAXPOOL_KEYS, MAXPOOL_FORMS) as Partial<MaxPool2dOptions>;
+    if (options.kernelSize === undefined) fail('maxPool2d', `kernelSize is required; accepted forms: ${MAXPOOL_FORMS}`);
+    const k = pair('maxPool2d', 'kernelSize', options.kernelSize, 1, MAXPOOL_FORMS);
+    const s = pair('maxPool2d', 'stride', options.stride ?? k, 1, MAXPOOL_FORMS);
+    const p = pair('maxPool2d', 'padding', options.padding ?? 0, 0, MAXPOOL_FORMS);
+    const d = pair('maxPool2d', 'dilation', options.dilation ?? 1, 1, MAXPOOL_FORMS);
+    poolChecks('maxPool2d', k, p);
+    return o.maxPool2dPrim(x, geometry('maxPool2d', x, k, s, p, d, flag('maxPool2d', 'ceilMode', options.ceilMode, false, MAXPOOL_FORMS)));
+  });
 }
 
 export interface AvgPool2dOptions {
@@ -308,14 +415,24 @@ export interface AvgPool2dOptions {
   countIncludePad?: boolean;
 }
 
-export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor {
-  need4d('avgPool2d', 'input', x);
-  const k = pair('avgPool2d', 'kernelSize', options.kernelSize, 1);
-  const s = pair('avgPool2d', 'stride', options.stride ?? k, 1);
-  const p = pair('avgPool2d', 'padding', options.padding ?? 0, 0);
-  poolChecks('avgPool2d', k, p);
-  const g = geometry('avgPool2d', x, k, s, p, [1, 1], options.ceilMode ?? false);
-  return o.avgPool2dPrim(x, { ...g, countIncludePad: options.countIncludePad ?? true });
+const AVGPOOL_KEYS = ['kernelSize', 'stride', 'padding', 'ceilMode', 'countIncludePad'] as const;
+const AVGPOOL_FORMS = 'avgPool2d(input, kernelSize, stride?, padding?, ceilMode?, countIncludePad?) or avgPool2d(input, { kernelSize, stride?, padding?, ceilMode?, countIncludePad? })';
+
+export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor;
+/** PyTorch's positional form: avg_pool2d(input, kernel_size, stride, padding, ceil_mode, count_include_pad); stride null means the kernel size. */
+export function avgPool2d(x: Tensor, kernelSize: Pair, stride?: Pair | null, padding?: Pair, ceilMode?: boolean, countIncludePad?: boolean): Tensor;
+export function avgPool2d(x: Tensor, ...rest: unknown[]): Tensor {
+  return runAs('avgPool2d', ['input'], [x], () => {
+    need4d('avgPool2d', 'input', x);
+    const options = callForm('avgPool2d', rest, AVGPOOL_KEYS, AVGPOOL_FORMS) as Partial<AvgPool2dOptions>;
+    if (options.kernelSize === undefined) fail('avgPool2d', `kernelSize is required; accepted forms: ${AVGPOOL_FORMS}`);
+    const k = pair('avgPool2d', 'kernelSize', options.kernelSize, 1, AVGPOOL_FORMS);
+    const s = pair('avgPool2d', 'stride', options.stride ?? k, 1, AVGPOOL_FORMS);
+    const p = pair('avgPool2d', 'padding', options.padding ?? 0, 0, AVGPOOL_FORMS);
+    poolChecks('avgPool2d', k, p);
+    const g = geometry('avgPool2d', x, k, s, p, [1, 1], flag('avgPool2d', 'ceilMode', options.ceilMode, false, AVGPOOL_FORMS));
+    return o.avgPool2dPrim(x, { ...g, countIncludePad: flag('avgPool2d', 'countIncludePad', options.countIncludePad, true, AVGPOOL_FORMS) });
+  });
 }
 
 /**
@@ -324,56 +441,64 @@ export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor {
  * with a constant pooling matrix.
  */
 export function adaptiveAvgPool2d(x: Tensor, outputSize: Pair): Tensor {
-  need4d('adaptiveAvgPool2d', 'input', x);
-  const [oh, ow] = pair('adaptiveAvgPool2d', 'outputSize', outputSize, 1);
-  const [n, c, h, w] = x.shape;
-  if (h === 0 || w === 0) fail('adaptiveAvgPool2d', `input ${fmt(x.shape)} has an empty spatial dimension`);
-  if (oh === 1 && ow === 1) return o.mean(x, [2, 3], true);
-  if (h % oh === 0 && w % ow === 0) return avgPool2d(x, { kernelSize: [h / oh, w / ow] });
-  const pm = new Float32Array(h * w * oh * ow);
-  for (let i = 0; i < oh; i++) {
-    const y0 = Math.floor((i * h) / oh);
-    const y1 = Math.ceil(((i + 1) * h) / oh);
-    for (let j = 0; j < ow; j++) {
-      const x0 = Math.floor((j * w) / ow);
-      const x1 = Math.ceil(((j + 1) * w) / ow);
-      const inv = 1 / ((y1 - y0) * (x1 - x0));
-      for (let yy = y0; yy < y1; yy++) for (let xx = x0; xx < x1; xx++) pm[(yy * w + xx) * oh * ow + i * ow + j] = inv;
+  return runAs('adaptiveAvgPool2d', ['input'], [x], () => {
+    need4d('adaptiveAvgPool2d', 'input', x);
+    const [oh, ow] = pair('adaptiveAvgPool2d', 'outputSize', outputSize, 1);
+    const [n, c, h, w] = x.shape;
+    if (h === 0 || w === 0) fail('adaptiveAvgPool2d', `input ${fmt(x.shape)} has an empty spatial dimension`);
+    if (oh === 1 && ow === 1) return o.mean(x, [2, 3], true);
+    if (h % oh === 0 && w % ow === 0) return avgPool2d(x, { kernelSize: [h / oh, w / ow] });
+    const pm = new Float32Array(h * w * oh * ow);
+    for (let i = 0; i < oh; i++) {
+      const y0 = Math.floor((i * h) / oh);
+      const y1 = Math.ceil(((i + 1) * h) / oh);
+      for (let j = 0; j < ow; j++) {
+        const x0 = Math.floor((j * w) / ow);
+        const x1 = Math.ceil(((j + 1) * w) / ow);
+        const inv = 1 / ((y1 - y0) * (x1 - x0));
+        for (let yy = y0; yy < y1; yy++) for (let xx = x0; xx < x1; xx++) pm[(yy * w + xx) * oh * ow + i * ow + j] = inv;
+      }
     }
-  }
-  const be = x.backend;
-  const P = fromStorage(be, be.upload(pm), [h * w, oh * ow]);
-  return o.reshape(o.matmul(o.reshape(x, [n * c, h * w]), P), [n, c, oh, ow]);
+    const be = x.backend;
+    const P = fromStorage(be, be.upload(pm), [h * w, oh * ow]);
+    return o.reshape(o.matmul(o.reshape(x, [n * c, h * w]), P), [n, c, oh, ow]);
+  });
 }
 
 /** y = x·Wᵀ + b for x [..., in], weight [out, in], bias [out] or null. */
 export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
-  if (!(x instanceof Tensor) || !(weight instanceof Tensor)) fail('linear', 'input and weight must be Tensors');
-  if (weight.rank !== 2) fail('linear', `weight must be 2-D [out, in], got ${fmt(weight.shape)}`);
-  if (x.rank < 1) fail('linear', `input must have at least 1 dimension, got ${fmt(x.shape)}`);
-  const [out, inF] = weight.shape;
-  if (x.shape[x.rank - 1] !== inF) fail('linear', `input has ${x.shape[x.rank - 1]} features (last dim of ${fmt(x.shape)}) but weight ${fmt(weight.shape)} expects ${inF}`);
-  if (bias !== null && (bias.rank !== 1 || bias.shape[0] !== out)) fail('linear', `bias must have shape [${out}], got ${fmt(bias.shape)}`);
-  const lead = x.shape.slice(0, -1);
-  const x2 = o.reshape(x, [lead.reduce((a, b) => a * b, 1), inF]);
-  let y = o.matmulT(x2, weight, false, true, 'linear');
-  if (bias) y = o.add(y, bias);
-  return o.reshape(y, [...lead, out]);
+  return runAs('linear', ['input', 'weight', 'bias'], [x, weight, bias], () => {
+    if (!(x instanceof Tensor) || !(weight instanceof Tensor)) fail('linear', 'input and weight must be Tensors');
+    if (weight.rank !== 2) fail('linear', `weight must be 2-D [out, in], got ${fmt(weight.shape)}`);
+    if (x.rank < 1) fail('linear', `input must have at least 1 dimension, got ${fmt(x.shape)}`);
+    const [out, inF] = weight.shape;
+    if (x.shape[x.rank - 1] !== inF) fail('linear', `input has ${x.shape[x.rank - 1]} features (last dim of ${fmt(x.shape)}) but weight ${fmt(weight.shape)} expects ${inF}`);
+    if (bias !== null && (bias.rank !== 1 || bias.shape[0] !== out)) fail('linear', `bias must have shape [${out}], got ${fmt(bias.shape)}`);
+    const lead = x.shape.slice(0, -1);
+    const x2 = o.reshape(x, [lead.reduce((a, b) => a * b, 1), inF]);
+    let y = o.matmulT(x2, weight, false, true, 'linear');
+    if (bias) y = o.add(y, bias);
+    return o.reshape(y, [...lead, out]);
+  });
 }
 
 export const relu = o.relu;
 
 /** log(softmax(x)) along `dim`, computed stably by subtracting the (constant) maximum. */
 export function logSoftmax(x: Tensor, dim = -1): Tensor {
-  if (!(x instanceof Tensor)) fail('logSoftmax', 'input must be a Tensor');
-  if (x.rank === 0) fail('logSoftmax', 'input must have at least 1 dimension');
-  const m = noGrad(() => o.max(x, dim, true));
-  const z = o.sub(x, m);
-  return o.sub(z, o.log(o.sum(o.exp(z), dim, true)));
+  return runAs('logSoftmax', ['input'], [x], () => {
+    if (!(x instanceof Tensor)) fail('logSoftmax', 'input must be a Tensor');
+    if (x.rank === 0) fail('logSoftmax', 'input must have at least 1 dimension');
+    const m = noGrad(() => o.max(x, dim, true));
+    const z = o.sub(x, m);
+    return o.sub(z, o.log(o.sum(o.exp(z), dim, true)));
+  });
 }
 
 export function softmax(x: Tensor, dim = -1): Tensor {
-  return o.exp(logSoftmax(x, dim));
+  return runAs('softmax', ['input'], [x], () => {
+    return o.exp(logSoftmax(x, dim));
+  });
 }
 
 /** Labels as class indices: a Tensor (read synchronously where the backend allows) or a plain array. */
@@ -407,20 +532,24 @@ function oneHot(op: string, labels: Labels, n: number, classes: number, like: Te
 
 /** Mean negative log-likelihood of the labels under softmax(logits); logits [N, C]. */
 export function crossEntropy(logits: Tensor, labels: Labels): Tensor {
-  if (!(logits instanceof Tensor)) fail('crossEntropy', 'logits must be a Tensor');
-  if (logits.rank !== 2) fail('crossEntropy', `logits must be 2-D [N, classes], got ${fmt(logits.shape)}`);
-  const [n, classes] = logits.shape;
-  if (n === 0) fail('crossEntropy', 'the batch is empty');
-  const hot = oneHot('crossEntropy', labels, n, classes, logits);
-  return o.div(o.neg(o.sum(o.mul(logSoftmax(logits, 1), hot))), n);
+  return runAs('crossEntropy', ['logits', 'labels'], [logits, labels], () => {
+    if (!(logits instanceof Tensor)) fail('crossEntropy', 'logits must be a Tensor');
+    if (logits.rank !== 2) fail('crossEntropy', `logits must be 2-D [N, classes], got ${fmt(logits.shape)}`);
+    const [n, classes] = logits.shape;
+    if (n === 0) fail('crossEntropy', 'the batch is empty');
+    const hot = oneHot('crossEntropy', labels, n, classes, logits);
+    return o.div(o.neg(o.sum(o.mul(logSoftmax(logits, 1), hot))), n);
+  });
 }
 
 /** Mean squared error between tensors of the same shape. */
 export function mseLoss(input: Tensor, target: Tensor): Tensor {
-  if (!(input instanceof Tensor) || !(target instanceof Tensor)) fail('mseLoss', 'input and target must be Tensors');
-  if (input.rank !== target.rank || input.shape.some((d, i) => d !== target.shape[i])) {
-    fail('mseLoss', `input ${fmt(input.shape)} and target ${fmt(target.shape)} must have the same shape`);
-  }
-  const d = o.sub(input, target);
-  return o.mean(o.mul(d, d));
+  return runAs('mseLoss', ['input', 'target'], [input, target], () => {
+    if (!(input instanceof Tensor) || !(target instanceof Tensor)) fail('mseLoss', 'input and target must be Tensors');
+    if (input.rank !== target.rank || input.shape.some((d, i) => d !== target.shape[i])) {
+      fail('mseLoss', `input ${fmt(input.shape)} and target ${fmt(target.shape)} must have the same shape`);
+    }
+    const d = o.sub(input, target);
+    return o.mean(o.mul(d, d));
+  });
 }

@@ -6,6 +6,7 @@ import { broadcastShapes, checkShape, normAxes, sameShape, sizeOf, type Shape } 
 import { fromStorage, Tensor } from './tensor.js';
 import { isGradEnabled, keep, opHook } from './engine.js';
 import { inBackward, type GradNode, type Prim, type PrimAttrs } from './autograd.js';
+import { primHook, runAs } from './opscope.js';
 
 // ---- plumbing ----
 
@@ -30,6 +31,8 @@ function record<P extends Prim>(op: P, inputs: Tensor[], attrs: PrimAttrs[P], ha
   const out = fromStorage(b, handle, shape, node as GradNode | null, needs);
   const hook = opHook();
   if (hook) hook(out, op);
+  const check = primHook();
+  if (check) check(op, inputs, out);
   return out;
 }
 
@@ -107,7 +110,7 @@ export function mean(x: Tensor, axes?: number | readonly number[], keepdim = fal
   checkTensor('mean', 'x', x);
   const ax = normAxes('mean', axes, x.rank);
   const count = ax.reduce((n, a) => n * x.shape[a], 1);
-  return div(sum(x, ax, keepdim), count);
+  return runAs('mean', ['input'], [x], () => div(sum(x, ax, keepdim), count));
 }
 
 // ---- movement ----
@@ -338,6 +341,8 @@ export function matmulEpilogue(a: Tensor, b: Tensor, scale: Tensor, shift: Tenso
   const out = fromStorage(be, be.matmulEpilogue(a.storage, b.storage, g, { scale: scale.storage, shift: shift.storage, residual: residual ? residual.storage : null, relu }), [m, n]);
   const hook = opHook();
   if (hook) hook(out, 'matmulEpilogue');
+  const check = primHook();
+  if (check) check('matmulEpilogue', ts, out);
   return out;
 }
 
