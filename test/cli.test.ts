@@ -66,6 +66,12 @@ describe('gpugrad CLI refuses bad input clearly', () => {
     writeFileSync(missingKey, writeSafetensors(state, { metadata: { 'gpugrad.config': JSON.stringify(cfg) } }));
     const notResnet = join(dir, 'not-resnet.safetensors');
     writeFileSync(notResnet, writeSafetensors(new Map([['w', tensor([1, 2], [2])]])));
+    // conv1's weights all NaN (a diverged run): predict used to print '41.71% 6' and exit 0.
+    const nanState = new Map(model.stateDict());
+    const w1 = nanState.get('conv1.weight')!;
+    nanState.set('conv1.weight', tensor(new Float32Array(w1.size).fill(NaN), w1.shape));
+    const nanWeights = join(dir, 'nan-weights.safetensors');
+    writeFileSync(nanWeights, writeSafetensors(nanState, { metadata: { 'gpugrad.config': JSON.stringify(cfg) } }));
     const corrupt = join(dir, 'corrupt.safetensors');
     writeFileSync(corrupt, readFileSync(good).subarray(0, 100));
 
@@ -87,6 +93,7 @@ describe('gpugrad CLI refuses bad input clearly', () => {
       [['predict', '--weights', badShape, png], /shape mismatch for 'fc\.weight': checkpoint \[10,63\], model \[10,64\]/, 1],
       [['predict', '--weights', missingKey, png], /missing keys \(1\): layer2\.0\.bn1\.running_mean/, 1],
       [['predict', '--weights', notResnet, png], /is not a ResNet state dict: it has no 'conv1\.weight'/, 1],
+      [['predict', '--weights', nanWeights, png], /^gpugrad: predict: .*nan-weights\.safetensors: 'conv1\.weight' \[\d+,1,3,3\] holds NaN at flat index 0 \((\d+) of \1 values are not finite\); the weights are corrupt or come from a run that diverged\n$/, 1],
       [['predict', png], /predict needs --weights/, 2],
     ];
     const results = await Promise.all(cases.map(([args]) => runCli(args)));

@@ -7,6 +7,7 @@ import { imageToTensor, readImage } from '../io/image.js';
 import { noGrad, tidy } from '../engine.js';
 import { UsageError, type OptionSpec, type OptionValue } from './args.js';
 import { buildNet, readWeights } from './model.js';
+import { refuseNonFinite } from './finite.js';
 import { chooseBackend } from './train.js';
 import { getBackend } from '../backend.js';
 import { skipInit } from '../nn/layers.js';
@@ -29,6 +30,12 @@ export async function predict(o: Map<string, OptionValue>, images: string[], say
   const maxPixels = o.get('max-pixels') as number | undefined;
   const decoded = images.map((p) => ({ path: p, img: readImage(p, { maxPixels }) }));
   const { state, config } = readWeights(weights);
+  try {
+    await refuseNonFinite('predict', weights, state);
+  } catch (e) {
+    for (const t of state.values()) t.dispose();
+    throw e;
+  }
   // Every weight is overwritten by the file, so skip the (for ResNet-50, seconds-long) random init.
   const model = skipInit(() => buildNet(config));
   try {
