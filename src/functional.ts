@@ -6,6 +6,7 @@ import * as o from './ops.js';
 import { fromStorage, Tensor } from './tensor.js';
 import { isGradEnabled, noGrad, tidy } from './engine.js';
 import { runAs } from './opscope.js';
+import { checkKeys, describe, isOptions } from './options.js';
 
 type Pair = number | readonly [number, number];
 
@@ -16,29 +17,6 @@ function pair(op: string, name: string, v: Pair, min: number, forms = ''): [numb
     fail(op, `${name} must be an integer >= ${min} or a pair of them, got ${describe(v)}${forms ? `; accepted forms: ${forms}` : ''}`);
   }
   return p;
-}
-
-function describe(v: unknown): string {
-  if (v instanceof Tensor) return `a Tensor ${fmt(v.shape)}`;
-  if (typeof v === 'string') return `'${v}'`;
-  if (v === undefined || typeof v === 'function') return String(v);
-  try {
-    return JSON.stringify(v);
-  } catch {
-    return typeof v;
-  }
-}
-
-const isOptions = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Tensor) && !ArrayBuffer.isView(v);
-
-/** Refuses keys an options object does not know (a typo would otherwise be ignored), suggesting camelCase for snake_case. */
-function checkKeys(op: string, what: string, options: Record<string, unknown>, known: readonly string[], forms: string): void {
-  for (const k of Object.keys(options)) {
-    if (known.includes(k)) continue;
-    const camel = k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-    const hint = camel !== k && known.includes(camel) ? ` (did you mean '${camel}'?)` : '';
-    fail(op, `unknown option '${k}' in ${what}${hint}; known options: ${known.join(', ')}; accepted forms: ${forms}`);
-  }
 }
 
 /**
