@@ -47,7 +47,8 @@ export const exp = (x: Arr): Arr => map(x, Math.exp);
 export const log = (x: Arr): Arr => map(x, Math.log);
 export const sqrt = (x: Arr): Arr => map(x, Math.sqrt);
 export const abs = (x: Arr): Arr => map(x, Math.abs);
-export const relu = (x: Arr): Arr => map(x, (v) => (v > 0 ? v : 0));
+// NaN propagates as in PyTorch: relu(NaN) and any max over a NaN are NaN.
+export const relu = (x: Arr): Arr => map(x, (v) => (v < 0 ? 0 : v));
 export const pow = (x: Arr, p: number): Arr => map(x, (v) => Math.pow(v, p));
 
 /** Broadcast shape, or null when the shapes are incompatible. */
@@ -103,7 +104,7 @@ function reduceWith(x: Arr, axes: readonly number[] | undefined, keepdim: boolea
 }
 
 export const sum = (x: Arr, axes?: readonly number[], keepdim = false): Arr => reduceWith(x, axes, keepdim, 0, (a, v) => a + v);
-export const max = (x: Arr, axes?: readonly number[], keepdim = false): Arr => reduceWith(x, axes, keepdim, -Infinity, (a, v) => (v > a ? v : a));
+export const max = (x: Arr, axes?: readonly number[], keepdim = false): Arr => reduceWith(x, axes, keepdim, -Infinity, Math.max);
 export function mean(x: Arr, axes?: readonly number[], keepdim = false): Arr {
   const r = x.shape.length;
   const ax = (axes ?? x.shape.map((_, i) => i)).map((a) => (a < 0 ? a + r : a));

@@ -332,6 +332,42 @@ describe.each(backends)('op properties on $label', (tb) => {
     );
   });
 
+  it('NaN inputs propagate as in PyTorch: relu, neg, abs, max over any axes, maxPool2d', async () => {
+    const tol = tb.tolerance(1);
+    const same = async (what: string, got: Tensor, want: O.Arr): Promise<void> => {
+      expect(got.shape, what).toEqual(want.shape);
+      const g = await got.data();
+      g.forEach((v, i) => {
+        const w = want.data[i];
+        if (Number.isNaN(w) || Number.isNaN(v)) expect([what, i, v], `NaN mask`).toEqual([what, i, w]);
+        else expect(Math.abs(v - w) <= tol.atol + tol.rtol * Math.abs(w), `${what} at ${i}: ${v} vs ${w}`).toBe(true);
+      });
+    };
+    const caseArb = fc.record({ shape: shapeArb(1, 4), every: fc.integer({ min: 1, max: 6 }), axesMask: fc.integer({ min: 0, max: 15 }), seed: seedArb });
+    await fc.assert(
+      fc.asyncProperty(caseArb, async (c) => {
+        const data = values(c.seed, O.sizeOf(c.shape));
+        for (let i = c.seed % c.every; i < data.length; i += c.every) data[i] = NaN;
+        const ox = O.arr(c.shape, data);
+        const x = G.tensor(Float32Array.from(data), c.shape);
+        await same('relu', G.relu(x), O.relu(ox));
+        await same('F.relu', G.F.relu(x), O.relu(ox));
+        await same('neg', G.neg(x), O.neg(ox));
+        await same('abs', G.abs(x), O.abs(ox));
+        const axes = c.shape.map((_, i) => i).filter((i) => c.axesMask & (1 << i));
+        await same(`max(${axes})`, G.max(x, axes.length ? axes : undefined), O.max(ox, axes.length ? axes : undefined));
+        const [n, ch, h, w] = [...c.shape, 1, 1, 1].slice(0, 4);
+        // The same values as [N, C, H, W] (trailing 1s added): windows that fit, with and without padding.
+        const x4 = G.reshape(x, [n, ch, h, w]);
+        const o4 = O.reshape(ox, [n, ch, h, w]);
+        const [kh, kw] = [Math.min(2, h), Math.min(2, w)];
+        await same('maxPool2d k2', G.F.maxPool2d(x4, [kh, kw], 1), O.maxPool2d(o4, { kh, kw, sh: 1, sw: 1, ph: 0, pw: 0, dh: 1, dw: 1 }, false));
+        await same('maxPool2d k3 p1 s2', G.F.maxPool2d(x4, 3, 2, 1), O.maxPool2d(o4, { kh: 3, kw: 3, sh: 2, sw: 2, ph: 1, pw: 1, dh: 1, dw: 1 }, false));
+      }),
+      params(30),
+    );
+  });
+
   it('pow with an integer exponent accepts negative bases', async () => {
     await fc.assert(
       fc.asyncProperty(fc.record({ shape: shapeArb(1, 3), p: fc.constantFrom(2, 3, -1, -2), seed: seedArb }), async (c) => {
