@@ -76,7 +76,8 @@ function geometry(op: string, x: Tensor, k: [number, number], s: [number, number
 
 export interface Conv2dOptions {
   stride?: Pair;
-  padding?: Pair;
+  /** Zero padding per side, or PyTorch's 'valid' (none) and 'same' (stride 1; output size = input size). */
+  padding?: Pair | 'same' | 'valid';
   dilation?: Pair;
   groups?: number;
 }
@@ -87,7 +88,7 @@ export interface Conv2dOptions {
  */
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options?: Conv2dOptions): Tensor;
 /** PyTorch's positional form: conv2d(input, weight, bias, stride, padding, dilation, groups). */
-export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null | undefined, stride: Pair, padding?: Pair, dilation?: Pair, groups?: number): Tensor;
+export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null | undefined, stride: Pair, padding?: Pair | 'same' | 'valid', dilation?: Pair, groups?: number): Tensor;
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, ...rest: unknown[]): Tensor {
   return runAs('conv2d', ['input', 'weight', 'bias'], [x, weight, bias], () => {
     const options = callForm('conv2d', rest, CONV_KEYS, CONV_FORMS) as Conv2dOptions;
@@ -104,7 +105,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, ..
 }
 
 const CONV_KEYS = ['stride', 'padding', 'dilation', 'groups'] as const;
-const CONV_FORMS = 'conv2d(input, weight, bias?, stride?, padding?, dilation?, groups?) or conv2d(input, weight, bias, { stride?, padding?, dilation?, groups? })';
+const CONV_FORMS = "conv2d(input, weight, bias?, stride?, padding?, dilation?, groups?) or conv2d(input, weight, bias, { stride?, padding?, dilation?, groups? }), padding a number, a pair, 'valid' or 'same'";
 
 interface ConvSetup {
   n: number;
@@ -126,10 +127,10 @@ function convSetup(op: string, x: Tensor, weight: Tensor, bias: Tensor | null, o
   checkKeys(op, 'the options', raw, CONV_KEYS, forms);
   const groups = options.groups ?? 1;
   const stride = pair(op, 'stride', options.stride ?? 1, 1, forms);
-  const padding = pair(op, 'padding', options.padding ?? 0, 0, forms);
   const dilation = pair(op, 'dilation', options.dilation ?? 1, 1, forms);
   const [n, c] = x.shape;
   const [oc, icg, kh, kw] = weight.shape;
+  const padding = paddingOf(op, options.padding ?? 0, stride, dilation, [kh, kw], forms);
   const wdesc = `weight ${fmt(weight.shape)}, groups ${groups}`;
   if (!Number.isInteger(groups) || groups < 1) fail(op, `groups must be a positive integer, got ${describe(groups)}; accepted forms: ${forms}`);
   if (c % groups !== 0) fail(op, `input channels ${c} are not divisible by groups ${groups} (input ${fmt(x.shape)})`);
@@ -168,6 +169,18 @@ function byImageChunks(c: ConvSetup, x: Tensor, residual: Tensor | null, conv: (
   const out = o.concat(parts, 0);
   for (const p of parts) p.dispose();
   return out;
+}
+
+/** Numeric padding, or PyTorch's 'valid' / 'same' resolved for this kernel (symmetric 'same' only). */
+function paddingOf(op: string, p: unknown, stride: [number, number], dilation: [number, number], k: [number, number], forms: string): [number, number] {
+  if (p === 'valid') return [0, 0];
+  if (p !== 'same') return pair(op, 'padding', p as Pair, 0, forms);
+  if (stride[0] !== 1 || stride[1] !== 1) fail(op, `padding 'same' needs stride 1, got stride ${fmt(stride)} (as in PyTorch)`);
+  const total = [0, 1].map((i) => dilation[i] * (k[i] - 1));
+  if (total.some((t) => t % 2 !== 0)) {
+    fail(op, `padding 'same' for kernel ${fmt(k)} with dilation ${fmt(dilation)} needs uneven padding (${total.join(', ')} in total per axis), which gpugrad does not do; pad the input with different amounts per side first`);
+  }
+  return [total[0] / 2, total[1] / 2];
 }
 
 /** The columns [C·kh·kw, N·L] a convolution multiplies by its weight. */

@@ -34,6 +34,17 @@ describe('positional call forms', () => {
     await same(F.conv2d(x, w4, undefined, 1, [2, 1], 2), F.conv2d(x, w4, null, { padding: [2, 1], dilation: 2 }));
   });
 
+  it("conv2d's padding 'valid' and 'same' (PyTorch's strings)", async () => {
+    const w = randn([3, 4, 3, 5]);
+    await same(F.conv2d(x, w, null, 1, 'valid'), F.conv2d(x, w, null, { padding: 0 }));
+    const y = F.conv2d(x, w, null, { padding: 'same', dilation: [2, 1] });
+    expect(y.shape).toEqual([2, 3, 9, 9]);
+    await same(y, F.conv2d(x, w, null, 1, [2, 2], [2, 1]));
+    expect(errorOf(() => F.conv2d(x, w, null, 2, 'same')).message).toMatch(/^conv2d: padding 'same' needs stride 1/);
+    expect(errorOf(() => F.conv2d(x, randn([3, 4, 2, 2]), null, 1, 'same')).message).toMatch(/needs uneven padding/);
+    expect(errorOf(() => F.conv2d(x, w, null, 1, 'full' as never)).message).toMatch(/padding must be an integer >= 0 or a pair of them, got the string "full"; accepted forms: .*'valid' or 'same'/);
+  });
+
   it('unfold(x, kernelSize, dilation, padding, stride) in PyTorch\'s order', async () => {
     await same(F.unfold(x, 3, 2, 1, 2), F.unfold(x, 3, { dilation: 2, padding: 1, stride: 2 }));
   });
