@@ -17,6 +17,7 @@ export interface PrimAttrs {
   div: null;
   /** Comparisons give 0/1 masks and carry no gradient. */
   eq: null;
+  ne: null;
   gt: null;
   neg: null;
   exp: null;
@@ -71,6 +72,7 @@ const rules: { [P in Prim]: GradRule<P> } = {
   // d(a/b)/db = -a/b² = -y/b
   div: (g, n, y) => [o.sumTo(o.div(g, x1(n)), x0(n).shape), o.sumTo(o.neg(o.div(o.mul(g, y), x1(n))), x1(n).shape)],
   eq: () => [null, null],
+  ne: () => [null, null],
   gt: () => [null, null],
   neg: (g) => [o.neg(g)],
   exp: (g, _n, y) => [o.mul(g, y)],
@@ -78,8 +80,8 @@ const rules: { [P in Prim]: GradRule<P> } = {
   sqrt: (g, _n, y) => [o.div(g, o.mul(y, 2))],
   abs: (g, n) => [o.mul(g, o.sub(o.gt(x0(n), 0), o.gt(o.neg(x0(n)), 0)))],
   // PyTorch's threshold_backward on the output: zero where y <= 0, so a NaN input passes its gradient on
-  // (y is 0, -0, positive or NaN, and y <= 0 is y == 0). Reading y, not x, lets the input go.
-  relu: (g, _n, y) => [o.mul(g, o.sub(1, o.eq(y, 0)))],
+  // (y is 0, -0, positive or NaN, and y <= 0 is y == 0; NaN != 0 holds). Reading y, not x, lets the input go.
+  relu: (g, _n, y) => [o.mul(g, o.ne(y, 0))],
   pow: (g, n) => [o.mul(g, o.mul(o.pow(x0(n), n.attrs.p - 1), n.attrs.p))],
   sum: (g, n) => [o.expand(g, x0(n).shape)],
   // Ties share the gradient equally (torch.amax semantics).
@@ -152,6 +154,7 @@ const reads: { [P in Prim]: { inputs: readonly number[] | 'all'; output: boolean
   mul: { inputs: 'all', output: false },
   div: { inputs: [1], output: true },
   eq: { inputs: [], output: false },
+  ne: { inputs: [], output: false },
   gt: { inputs: [], output: false },
   neg: { inputs: [], output: false },
   exp: { inputs: [], output: true },

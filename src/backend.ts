@@ -11,8 +11,8 @@ export interface Storage {
 }
 
 export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'relu' | 'pow' | 'abs';
-/** `eq` and `gt` give 1 or 0 and take no gradient; they build masks for the gradient rules. */
-export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'eq' | 'gt';
+/** `eq`, `ne` and `gt` give 1 or 0 and take no gradient; they build masks for the gradient rules. */
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'eq' | 'ne' | 'gt';
 export type ReduceOp = 'sum' | 'max';
 
 /**

@@ -27,6 +27,7 @@ export {
   div,
   eq,
   gt,
+  ne,
   neg,
   exp,
   log,

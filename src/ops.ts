@@ -24,7 +24,7 @@ function backendOf(op: string, ts: readonly Tensor[]): Backend {
 /** Wraps a kernel's output and records the node when any input needs a gradient. */
 function record<P extends Prim>(op: P, inputs: Tensor[], attrs: PrimAttrs[P], handle: Storage, shape: Shape, saved: Tensor[] = []): Tensor {
   const b = inputs[0].backend;
-  const needs = isGradEnabled() && op !== 'eq' && op !== 'gt' && inputs.some((t) => t.requiresGrad);
+  const needs = isGradEnabled() && op !== 'eq' && op !== 'ne' && op !== 'gt' && inputs.some((t) => t.requiresGrad);
   const node: GradNode<P> | null = needs ? { op, inputs, attrs, saved, freed: false, versions: [] } : null;
   // Saved tensors belong to the node (freed with it), not to the scope they were made in.
   if (node) for (const t of saved) keep(t);
@@ -72,6 +72,8 @@ export const div = (a: Tensor | number, b: Tensor | number): Tensor => binary('d
 export const eq = (a: Tensor | number, b: Tensor | number): Tensor => binary('eq', a, b);
 /** 1 where a > b, else 0 (no gradient). */
 export const gt = (a: Tensor | number, b: Tensor | number): Tensor => binary('gt', a, b);
+/** 1 where a != b (NaN included), else 0 (no gradient). */
+export const ne = (a: Tensor | number, b: Tensor | number): Tensor => binary('ne', a, b);
 
 function unary(op: UnaryOp & Prim, x: Tensor, param = 0, attrs: PrimAttrs[typeof op] = null as never): Tensor {
   checkTensor(op, 'x', x);

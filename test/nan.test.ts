@@ -2,6 +2,7 @@
 // (→ add) → ReLU GEMM epilogue at sizes that take each backend's different GEMM paths, max pooling, max
 // reductions and a product with a zero factor. A NaN that a kernel turns into a number hides a broken model.
 import { beforeEach, describe, expect, it } from 'vitest';
+import * as G from '../src/index.js';
 import { currentBackend, F, noGrad, tensor, type Tensor } from '../src/index.js';
 import { testBackends, useBackend } from './backends.js';
 import { availableBackends } from './fd.js';
@@ -37,6 +38,14 @@ describe.each(backends)('NaN propagation on $label', (tb) => {
     const x = tensor([N, 0, -1, 3], [4], { requiresGrad: true });
     x.relu().sum().backward();
     expect(Array.from(await (x.grad as Tensor).data())).toEqual([1, 0, 0, 1]);
+  });
+
+  it('ne (the mask of relu\'s gradient) is 1 at NaN, 0 for equal values including -0 == 0', async () => {
+    // 11 values: the wasm kernel's f32x4 body and its scalar tail, against a tensor and against a scalar.
+    const a = tensor([N, 0, -0, 1, N, 2, 3, N, 0, 5, N]);
+    const b = tensor([0, -0, 0, 1, N, 3, 3, 1, 0, 5, 2]);
+    expect(Array.from(await G.ne(a, b).data())).toEqual([1, 0, 0, 0, 1, 1, 0, 1, 0, 0, 1]);
+    expect(Array.from(await G.ne(a, 0).data())).toEqual([1, 0, 0, 1, 1, 1, 1, 1, 0, 1, 1]);
   });
 
   it('max reductions propagate NaN (all axes, one axis, and next to -Infinity)', async () => {

@@ -226,7 +226,7 @@ describe('im2col kernel', () => {
 describe('broadcast binary kernels', () => {
   it.skipIf(!wasmThreadsAvailable())('match the reference on 1 and 2 threads (runs split across workers)', async () => {
     const two = (await twoP) as WasmBackend;
-    const ops = ['add', 'sub', 'mul', 'div', 'eq', 'gt'] as const;
+    const ops = ['add', 'sub', 'mul', 'div', 'eq', 'ne', 'gt'] as const;
     const size = (s: number[]): number => s.reduce((p, q) => p * q, 1);
     fc.assert(
       fc.property(

@@ -59,6 +59,8 @@ const binaryExpr: Record<BinaryOp, string> = {
   mul: 'x * y',
   div: 'x / y',
   eq: '(x == y ? 1.0 : 0.0)',
+  // NaN != y is true whether GL evaluates != directly or as !(x == y).
+  ne: '(x != y ? 1.0 : 0.0)',
   gt: '(x > y ? 1.0 : 0.0)',
 };
 

@@ -2,7 +2,7 @@
 // caller, which walks the outer dims and calls a kernel per run with the operands in vector/scalar roles.
 import { F32, Func, I32, V128, type ModuleBuilder } from './emit.js';
 
-export type WasmBinary = 'add' | 'sub' | 'mul' | 'div' | 'eq' | 'gt';
+export type WasmBinary = 'add' | 'sub' | 'mul' | 'div' | 'eq' | 'ne' | 'gt';
 export type WasmUnary = 'neg' | 'abs' | 'sqrt' | 'relu';
 /** vv: both operands advance; vs: b is one value repeated; sv: a is one value repeated. */
 export type RunMode = 'vv' | 'vs' | 'sv';
@@ -15,6 +15,7 @@ function vecOp(f: Func, op: WasmBinary, one: number): void {
     case 'div': f.f32x4Div(); break;
     // Masks are all-ones lanes; AND with 1.0 turns them into 1/0.
     case 'eq': f.f32x4Eq().get(one).v128And(); break;
+    case 'ne': f.f32x4Ne().get(one).v128And(); break;
     case 'gt': f.f32x4Gt().get(one).v128And(); break;
   }
 }
@@ -26,6 +27,7 @@ function scalarOp(f: Func, op: WasmBinary): void {
     case 'mul': f.f32Mul(); break;
     case 'div': f.f32Div(); break;
     case 'eq': f.f32Eq().op(0xb2); break; // f32.convert_i32_s
+    case 'ne': f.f32Ne().op(0xb2); break;
     case 'gt': f.f32Gt().op(0xb2); break;
   }
 }
@@ -163,7 +165,7 @@ function epilogue(residual: boolean, relu: boolean): Func {
   return f;
 }
 
-export const BINARY_OPS: readonly WasmBinary[] = ['add', 'sub', 'mul', 'div', 'eq', 'gt'];
+export const BINARY_OPS: readonly WasmBinary[] = ['add', 'sub', 'mul', 'div', 'eq', 'ne', 'gt'];
 export const UNARY_OPS: readonly WasmUnary[] = ['neg', 'abs', 'sqrt', 'relu'];
 export const RUN_MODES: readonly RunMode[] = ['vv', 'vs', 'sv'];
 

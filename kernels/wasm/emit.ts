@@ -113,6 +113,7 @@ export class Func {
   i32ShrS(): this { return this.op(0x75); }
   // f32
   f32Eq(): this { return this.op(0x5b); }
+  f32Ne(): this { return this.op(0x5c); }
   f32Lt(): this { return this.op(0x5d); }
   f32Gt(): this { return this.op(0x5e); }
   f32Abs(): this { return this.op(0x8b); }
@@ -136,6 +137,7 @@ export class Func {
   v128And(): this { return this.simd(0x4e); }
   v128Bitselect(): this { return this.simd(0x52); }
   f32x4Eq(): this { return this.simd(0x41); }
+  f32x4Ne(): this { return this.simd(0x42); }
   f32x4Gt(): this { return this.simd(0x44); }
   f32x4Abs(): this { return this.simd(0xe0); }
   f32x4Neg(): this { return this.simd(0xe1); }

@@ -798,6 +798,7 @@ function binaryRun(f: Float32Array, op: BinaryOp, o: number, a: number, ia: numb
     case 'mul': for (let j = 0; j < L; j++) f[o + j] = f[a + j * ia] * f[b + j * ib]; break;
     case 'div': for (let j = 0; j < L; j++) f[o + j] = f[a + j * ia] / f[b + j * ib]; break;
     case 'eq': for (let j = 0; j < L; j++) f[o + j] = f[a + j * ia] === f[b + j * ib] ? 1 : 0; break;
+    case 'ne': for (let j = 0; j < L; j++) f[o + j] = f[a + j * ia] !== f[b + j * ib] ? 1 : 0; break;
     case 'gt': for (let j = 0; j < L; j++) f[o + j] = f[a + j * ia] > f[b + j * ib] ? 1 : 0; break;
   }
 }
