@@ -1,9 +1,14 @@
 // F's options objects: an option name nobody knows (a typo, a snake_case habit from PyTorch) is refused
 // rather than silently ignored.
-import { describeValue as describe, fail } from './errors.js';
+import { describeValue, fail } from './errors.js';
 import { Tensor } from './tensor.js';
 
-export { describe };
+/** A bad value as the caller wrote it: numbers and short number arrays (sizes, pairs) verbatim, the rest by kind. */
+export function describe(v: unknown): string {
+  if (typeof v === 'number') return String(v);
+  if (Array.isArray(v) && v.length <= 8 && v.every((d) => typeof d === 'number')) return JSON.stringify(v);
+  return describeValue(v);
+}
 
 export const isOptions = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Tensor) && !ArrayBuffer.isView(v);
 
