@@ -25,6 +25,9 @@ export interface PrimAttrs {
   abs: null;
   relu: null;
   pow: { p: number };
+  sigmoid: null;
+  tanh: null;
+  erf: null;
   /** Reductions keep the reduced dims as size 1; `keepdim: false` is a reshape on top. */
   sum: { axes: number[] };
   max: { axes: number[] };
@@ -80,6 +83,10 @@ const rules: { [P in Prim]: GradRule<P> } = {
   // y > 0 exactly where x > 0, and reading y lets the input go.
   relu: (g, _n, y) => [o.mul(g, o.gt(y, 0))],
   pow: (g, n) => [o.mul(g, o.mul(o.pow(x0(n), n.attrs.p - 1), n.attrs.p))],
+  sigmoid: (g, _n, y) => [o.mul(g, o.mul(y, o.sub(1, y)))],
+  tanh: (g, _n, y) => [o.mul(g, o.sub(1, o.mul(y, y)))],
+  // d erf(x)/dx = 2/√π · e^(−x²)
+  erf: (g, n) => [o.mul(g, o.mul(o.exp(o.neg(o.mul(x0(n), x0(n)))), 2 / Math.sqrt(Math.PI)))],
   sum: (g, n) => [o.expand(g, x0(n).shape)],
   // Ties share the gradient equally (torch.amax semantics).
   max: (g, n, y) => {
@@ -159,6 +166,9 @@ const reads: { [P in Prim]: { inputs: readonly number[] | 'all'; output: boolean
   abs: { inputs: [0], output: false },
   relu: { inputs: [], output: true },
   pow: { inputs: [0], output: false },
+  sigmoid: { inputs: [], output: true },
+  tanh: { inputs: [], output: true },
+  erf: { inputs: [0], output: false },
   sum: { inputs: [], output: false },
   max: { inputs: [0], output: true },
   expand: { inputs: [], output: false },

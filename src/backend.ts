@@ -10,7 +10,8 @@ export interface Storage {
   readonly size: number;
 }
 
-export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'relu' | 'pow' | 'abs';
+/** sigmoid, tanh and erf are primitives: composed from exp they cost 5-15 passes and overflow in their gradients. */
+export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'relu' | 'pow' | 'abs' | 'sigmoid' | 'tanh' | 'erf';
 /** `eq` and `gt` give 1 or 0 and take no gradient; they build masks for the gradient rules. */
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'eq' | 'gt';
 export type ReduceOp = 'sum' | 'max';

@@ -82,6 +82,9 @@ export const log = (x: Tensor): Tensor => unary('log', x);
 export const sqrt = (x: Tensor): Tensor => unary('sqrt', x);
 export const abs = (x: Tensor): Tensor => unary('abs', x);
 export const relu = (x: Tensor): Tensor => unary('relu', x);
+export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x);
+export const tanh = (x: Tensor): Tensor => unary('tanh', x);
+export const erf = (x: Tensor): Tensor => unary('erf', x);
 export function pow(x: Tensor, p: number): Tensor {
   if (typeof p !== 'number' || !Number.isFinite(p)) fail('pow', `exponent must be a finite number, got ${p}`);
   return unary('pow', x, p, { p });

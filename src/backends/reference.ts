@@ -4,6 +4,7 @@ import { guardStorages, type AdamParams, type AvgPoolGeometry, type Backend, typ
 import { avgPoolWindow, broadcastStrides, sizeOf, stridesOf, type Shape } from '../shape.js';
 
 import { bnBackwardHost, bnForwardHost } from './batchnorm.js';
+import { erf64 } from '../special.js';
 
 class HostStorage implements Storage {
   constructor(readonly data: Float32Array) {}
@@ -46,6 +47,9 @@ const unaryFns: Record<UnaryOp, (x: number, p: number) => number> = {
   relu: (x) => (x > 0 ? x : 0),
   pow: (x, p) => Math.pow(x, p),
   abs: (x) => Math.abs(x),
+  sigmoid: (x) => 1 / (1 + Math.exp(-x)),
+  tanh: (x) => Math.tanh(x),
+  erf: (x) => erf64(x),
 };
 
 const binaryFns: Record<BinaryOp, (a: number, b: number) => number> = {
