@@ -187,9 +187,14 @@ function varImpl(op: string, x: Tensor, dim: number | readonly number[] | VarOpt
   return o.div(o.sum(o.mul(d, d), ax, options.keepdim ?? false), Math.max(0, n - correction));
 }
 
-/** Standard deviation: √variance with the same options. */
+/**
+ * Standard deviation: √variance with the same options. Where the variance is 0 the gradient is 0, as PyTorch's
+ * (√ has an infinite slope there): the root is taken of v + 1 and 1 taken off again.
+ */
 export function std(x: Tensor, dim?: number | readonly number[] | VarOptions, options: VarOptions = {}): Tensor {
-  return o.sqrt(varImpl('std', x, dim, options));
+  const v = varImpl('std', x, dim, options);
+  const zero = noGrad(() => o.eq(v, 0));
+  return o.sub(o.sqrt(o.add(v, zero)), zero);
 }
 
 // ---- joins and splits ----
