@@ -21,6 +21,7 @@ const cases: Record<string, Case> = {
   'upload/read': (_b, up) => [up(v(7))],
   fill: (b) => [b.fill(6, 0.25)],
   'unary (neg exp log sqrt relu pow abs)': (b, up) => (['neg', 'exp', 'relu', 'abs'] as const).map((o) => b.unary(o, up(v(6)), 0)).concat([b.unary('log', up(v(6).map(Math.abs)), 0), b.unary('sqrt', up(v(6).map(Math.abs)), 0), b.unary('pow', up(v(6)), 3)]),
+  'unary sigmoid tanh erf': (b, up) => (['sigmoid', 'tanh', 'erf'] as const).map((o) => b.unary(o, up(v(6).map((x) => x * 3)), 0)),
   'binary, broadcasting (add sub mul div eq gt)': (b, up) => (['add', 'sub', 'mul', 'div', 'eq', 'gt'] as const).map((o) => b.binary(o, up(v(6)), [2, 3], up(v(3, 2)), [3], [2, 3])),
   'reduce sum/max (any axes)': (b, up) => [b.reduce('sum', up(v(24)), [2, 3, 4], [0, 2]), b.reduce('max', up(v(24)), [2, 3, 4], [1])],
   permute: (b, up) => [b.permute(up(v(24)), [2, 3, 4], [2, 0, 1])],
