@@ -121,6 +121,16 @@ def tensor_ops():
     c.append(case("argsort descending", "argsort", {"dim": 1, "descending": True}, {"x": xs}, lambda x: torch.argsort(x, 1, descending=True).double()))
     c.append(case("topk 2 of 6", "topk", {"k": 2, "dim": -1, "largest": True}, {"x": xs}, lambda x: (lambda r: (r.values, r.indices.double()))(torch.topk(x, 2, -1)), grad=("x",)))
     c.append(case("topk 2 smallest dim 0", "topk", {"k": 2, "dim": 0, "largest": False}, {"x": xs}, lambda x: (lambda r: (r.values, r.indices.double()))(torch.topk(x, 2, 0, largest=False)), grad=("x",)))
+    # Past 16 picks sort/topk select by rank (an n×n comparison) instead of by repeated extremes.
+    big = torch.cat([rand(2, 14), torch.tensor([[0.5, 0.5, -1.0, 0.5, 2.0, -1.0], [1.0, 1.0, 1.0, 0.0, 0.0, 3.0]])], 1)
+    c.append(case("sort 20 with ties (rank path)", "sort", {"dim": -1, "descending": False}, {"x": big}, lambda x: (lambda r: (r.values, r.indices.double()))(torch.sort(x, stable=True, dim=-1)), grad=("x",)))
+    c.append(case("sort 20 descending with ties (rank path)", "sort", {"dim": 1, "descending": True}, {"x": big}, lambda x: (lambda r: (r.values, r.indices.double()))(torch.sort(x, stable=True, dim=1, descending=True)), grad=("x",)))
+    c.append(case("topk 18 of 20 (rank path)", "topk", {"k": 18, "dim": -1, "largest": True}, {"x": rand(3, 20)}, lambda x: (lambda r: (r.values, r.indices.double()))(torch.topk(x, 18, -1)), grad=("x",)))
+    # Small k on rows longer than 64: repeated extremes. (PyTorch's topk orders tied values arbitrarily, so no ties
+    # here; the stable sorts above pin gpugrad's tie order.)
+    long = rand(2, 100)
+    c.append(case("topk 4 of 100 (pick path)", "topk", {"k": 4, "dim": 1, "largest": True}, {"x": long}, lambda x: (lambda r: (r.values, r.indices.double()))(torch.topk(x, 4, 1)), grad=("x",)))
+    c.append(case("topk 3 smallest of 100 (pick path)", "topk", {"k": 3, "dim": -1, "largest": False}, {"x": long}, lambda x: (lambda r: (r.values, r.indices.double()))(torch.topk(x, 3, -1, largest=False)), grad=("x",)))
     c.append(case("oneHot 5 classes", "oneHot", {"labels": [0, 3, 1, 4, 3, 0], "shape": [2, 3], "numClasses": 5}, {}, lambda: F.one_hot(torch.tensor([[0, 3, 1], [4, 3, 0]]), 5).double()))
     c.append(case("oneHot inferred classes", "oneHot", {"labels": [2, 0, 1], "shape": [3], "numClasses": -1}, {}, lambda: F.one_hot(torch.tensor([2, 0, 1])).double()))
     c.append(case("eye 3", "eye", {"n": 3, "m": None}, {}, lambda: torch.eye(3)))

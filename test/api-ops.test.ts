@@ -137,6 +137,15 @@ describe('issue #18 ops: behaviour beyond the fixtures', () => {
     expect(G.ones([2, 1, 1]).squeeze(1).shape).toEqual([2, 1]);
   });
 
+  it('sort and topk keep tied values in their order (stable), on short rows and on long ones', async () => {
+    const short = tensor([1, 5, 5, 3, 5]);
+    expect(await G.argsort(short, -1, { descending: true }).toArray()).toEqual([1, 2, 4, 3, 0]);
+    expect(await short.topk(3)[1].toArray()).toEqual([1, 2, 4]);
+    const long = tensor([...Array.from({ length: 70 }, (_, i) => -i), 5, 5, 2, 5]);
+    expect(await long.topk(3)[1].toArray()).toEqual([70, 71, 73]);
+    expect(await long.topk(2, 0, { largest: false })[1].toArray()).toEqual([69, 68]);
+  });
+
   it('clone has its own storage and passes gradients', async () => {
     const x = tensor([1, 2, 3], undefined, { requiresGrad: true });
     const c = x.clone();

@@ -518,6 +518,12 @@ describe.each(backends)('issue #18 ops on $label', (tb) => {
       { op: 'chunk', shape: [5, 2], dim: 0, k: 4, flag: false, seed: 3 },
       { op: 'gather', shape: [3, 4], dim: 1, k: 3, flag: true, seed: 4 },
       { op: 'pad', shape: [2, 3, 3], dim: 0, k: 1, flag: false, seed: 5 },
+      // Past 16 picks sort selects by rank (an n×n comparison) instead of by repeated extremes.
+      { op: 'sort', shape: [2, 19], dim: -1, k: 1, flag: true, seed: 6 },
+      { op: 'sortIndices', shape: [17, 2], dim: 0, k: 1, flag: false, seed: 7 },
+      // Small k on rows longer than 64: repeated extremes.
+      { op: 'topk', shape: [2, 70], dim: 1, k: 4, flag: true, seed: 8 },
+      { op: 'topkIndices', shape: [67], dim: 0, k: 3, flag: false, seed: 9 },
     ];
     await fc.assert(fc.asyncProperty(idxArb, async (c) => checkOp(tb, idxCheck(c))), params(50, edge));
   });

@@ -10,7 +10,7 @@ import { MR, NR } from '../../kernels/wasm/gemm.js';
 import { WorkerPool } from '../../kernels/wasm/pool.js';
 import { hardwareThreads, sharedMemoryWhyNot } from '../platform.js';
 import type { WasmBinary, WasmUnary } from '../../kernels/wasm/elementwise.js';
-import { erf64 } from '../special.js';
+import { erf32 } from '../special.js';
 
 class WasmStorage implements Storage {
   released = false;
@@ -280,7 +280,7 @@ export class WasmBackend implements Backend {
     else if (op === 'log') for (let i = 0; i < n; i++) f[o0 + i] = Math.log(f[i0 + i]);
     else if (op === 'sigmoid') for (let i = 0; i < n; i++) f[o0 + i] = 1 / (1 + Math.exp(-f[i0 + i]));
     else if (op === 'tanh') for (let i = 0; i < n; i++) f[o0 + i] = Math.tanh(f[i0 + i]);
-    else if (op === 'erf') for (let i = 0; i < n; i++) f[o0 + i] = erf64(f[i0 + i]);
+    else if (op === 'erf') for (let i = 0; i < n; i++) f[o0 + i] = erf32(f[i0 + i]);
     else for (let i = 0; i < n; i++) f[o0 + i] = Math.pow(f[i0 + i], param);
     return out;
   }
