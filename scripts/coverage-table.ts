@@ -27,6 +27,7 @@ const cases: Record<string, Case> = {
   permute: (b, up) => [b.permute(up(v(24)), [2, 3, 4], [2, 0, 1])],
   slice: (b, up) => [b.slice(up(v(24)), [2, 3, 4], 1, 1, 2)],
   concat: (b, up) => [b.concat([up(v(6)), up(v(3, 3))], [[2, 3], [1, 3]], 0)],
+  'gather / scatterAdd (index along an axis)': (b, up) => [b.gather(up(v(24)), up([2, 0, 3, 3, 1, 0]), { outer: 2, n: 4, k: 3, inner: 1 }), b.scatterAdd(up(v(6)), up([2, 0, 2, 3, 1, 0]), { outer: 2, n: 4, k: 3, inner: 1 })],
   'matmul (batched, transposes)': (b, up) => [b.matmul(up(v(24)), up(v(20, 5)), mm), b.matmul(up(v(12)), up(v(20)), { ...mm, batch: 1, batchA: 1, transA: true, transB: false })],
   im2col: (b, up) => [b.im2col(up(v(32)), win)],
   col2im: (b, up) => [b.col2im(up(v(18 * 16)), win)],

@@ -1,6 +1,6 @@
 // Reverse-mode autograd: the primitives, one gradient rule each (the whole table fits on a screen),
 // and backward() as a topological sort followed by a reverse walk.
-import type { AvgPoolGeometry, WindowGeometry } from './backend.js';
+import type { AvgPoolGeometry, GatherGeometry, WindowGeometry } from './backend.js';
 import { fail, fmt } from './errors.js';
 import { sameShape } from './shape.js';
 import { fromStorage, type Tensor } from './tensor.js';
@@ -36,6 +36,9 @@ export interface PrimAttrs {
   permute: { perm: number[] };
   slice: { axis: number; start: number; length: number };
   concat: { axis: number };
+  /** Inputs: x and the index (no gradient); each is the other's adjoint. */
+  gather: GatherGeometry;
+  scatterAdd: GatherGeometry;
   matmul: { transA: boolean; transB: boolean };
   im2col: WindowGeometry;
   col2im: WindowGeometry;
@@ -105,6 +108,8 @@ const rules: { [P in Prim]: GradRule<P> } = {
       return part;
     });
   },
+  gather: (g, n) => [o.scatterAddPrim(g, x1(n), n.attrs), null],
+  scatterAdd: (g, n) => [o.gatherPrim(g, x1(n), n.attrs), null],
   // C = op(A)·op(B); each case is the familiar dA = dC·Bᵀ, dB = Aᵀ·dC written for stored layouts.
   matmul: (g, n) => {
     const [a, b] = n.inputs;
@@ -176,6 +181,8 @@ const reads: { [P in Prim]: { inputs: readonly number[] | 'all'; output: boolean
   permute: { inputs: [], output: false },
   slice: { inputs: [], output: false },
   concat: { inputs: [], output: false },
+  gather: { inputs: [1], output: false },
+  scatterAdd: { inputs: [1], output: false },
   matmul: { inputs: 'all', output: false },
   im2col: { inputs: [], output: false },
   col2im: { inputs: [], output: false },

@@ -204,8 +204,8 @@ export interface InterpolateOptions {
 
 /**
  * Resizes the spatial dims of [N, C, L] (nearest, linear) or [N, C, H, W] (nearest, bilinear) with PyTorch's
- * coordinate rules (float32 arithmetic, 1/scaleFactor as the scale when a factor is given). Each spatial dim is
- * one product with a constant interpolation matrix, so gradients come from matmul's rule.
+ * coordinate rules (float32 arithmetic, 1/scaleFactor as the scale when a factor is given). Nearest copies entries
+ * (indexSelect); linear modes multiply each spatial dim by a constant interpolation matrix.
  */
 export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
   checkTensor('interpolate', 'x', x);
@@ -241,7 +241,12 @@ export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
   for (let i = 0; i < sp; i++) {
     const axis = 2 + i;
     if (ins[i] === outs[i] && mode === 'nearest') continue;
-    const M = interpMatrix(ins[i], outs[i], mode === 'nearest', align, scales[i]);
+    if (mode === 'nearest') {
+      // A copy of the source entries (the gather primitive): ±∞ and NaN stay where they are, as in PyTorch.
+      y = indexSelect(y, axis, nearestIndex(ins[i], outs[i], scales[i]));
+      continue;
+    }
+    const M = interpMatrix(ins[i], outs[i], align, scales[i]);
     const m = constantOf(x, M, [outs[i], ins[i]]);
     // Bring the axis to the second-last place, multiply by M on the left, and put it back.
     const moved = axis === x.rank - 2 ? y : o.transpose(y, axis, -2);
@@ -251,15 +256,17 @@ export function interpolate(x: Tensor, options: InterpolateOptions): Tensor {
   return y === x ? o.reshape(x, x.shape) : y;
 }
 
+/** The source entry of each output position of a nearest resize (PyTorch's float32 rule). */
+function nearestIndex(inp: number, out: number, scale: number | null): number[] {
+  const f = Math.fround;
+  const s = f(scale ?? inp / out);
+  return Array.from({ length: out }, (_, d) => Math.min(Math.floor(f(d * s)), inp - 1));
+}
+
 /** The [out, in] matrix of one dim's resize (PyTorch's float32 source-index rules). */
-function interpMatrix(inp: number, out: number, nearest: boolean, align: boolean, scale: number | null): Float32Array {
+function interpMatrix(inp: number, out: number, align: boolean, scale: number | null): Float32Array {
   const f = Math.fround;
   const M = new Float32Array(out * inp);
-  if (nearest) {
-    const s = f(scale ?? inp / out);
-    for (let d = 0; d < out; d++) M[d * inp + Math.min(Math.floor(f(d * s)), inp - 1)] = 1;
-    return M;
-  }
   const s = align ? (out > 1 ? f((inp - 1) / (out - 1)) : 0) : f(scale ?? inp / out);
   for (let d = 0; d < out; d++) {
     let src = align ? f(s * d) : f(f(s * f(d + 0.5)) - 0.5);

@@ -266,9 +266,9 @@ export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   index.shape.forEach((s, a) => {
     if (a !== d && s < x.shape[a]) xs = o.slice(xs, a, 0, s);
   });
-  // A one-hot over a new axis d+1 picks the entry: Σ_k [index == k]·x[.., k, ..].
-  const hot = noGrad(() => o.eq(o.unsqueeze(index, d + 1), iota(x, n, d + 1, x.rank + 1)));
-  return o.sum(o.mul(hot, o.unsqueeze(xs, d)), d + 1);
+  const g = { outer: sizeOf(index.shape.slice(0, d)), n, k: index.shape[d], inner: sizeOf(index.shape.slice(d + 1)) };
+  const y = o.gatherPrim(o.reshape(xs, [g.outer, n, g.inner]), o.reshape(index, [g.outer, g.k, g.inner]), g);
+  return o.reshape(y, index.shape);
 }
 
 /** The entries of x at the given indices along dim (a 1-D tensor or an array of integers), as torch.index_select. */
@@ -287,11 +287,10 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor | ArrayLike<nu
   }
   checkIndices('indexSelect', 'index', hostValues(index), n, d);
   const k = idx.size;
-  // A [k, n] selection matrix times x viewed as [outer, n, inner]: one GEMM, with its gradient for free.
-  const P = noGrad(() => o.eq(o.reshape(idx, [k, 1]), iota(x, n, 1, 2)));
-  const outer = sizeOf(xx.shape.slice(0, d));
-  const inner = sizeOf(xx.shape.slice(d + 1));
-  const y = o.matmul(P, o.reshape(xx, [outer, n, inner]));
+  const g = { outer: sizeOf(xx.shape.slice(0, d)), n, k, inner: sizeOf(xx.shape.slice(d + 1)) };
+  // The index repeated over the outer and inner positions: the gather primitive reads one entry per output.
+  const full = noGrad(() => (g.outer * g.inner === 1 ? o.reshape(idx, [1, k, 1]) : o.expand(o.reshape(idx, [1, k, 1]), [g.outer, k, g.inner])));
+  const y = o.gatherPrim(o.reshape(xx, [g.outer, n, g.inner]), full, g);
   return o.reshape(y, xx.shape.map((s, a) => (a === d ? k : s)));
 }
 
@@ -345,8 +344,8 @@ function pair(values: Tensor, indices: Tensor): ValuesIndices {
 }
 
 /**
- * The first k of x sorted along dim, as a [.., k, n] one-hot of the chosen positions: its product with x gives the
- * values (and their gradient), with 0..n−1 the indices. Ties keep their order (stable), like PyTorch's stable sort.
+ * The first k of x sorted along dim: a [.., k, n] one-hot of the chosen positions gives their indices (its product
+ * with 0..n−1), and the gather primitive the values (its adjoint, scatterAdd, their gradient). Ties keep their order (stable), like PyTorch's stable sort.
  * Small k on long rows (topk's usual case) picks the extreme k times, O(k·n) per row; otherwise each element's rank counts the
  * elements before it, O(n²) per row. The one-hot keeps n innermost so every pass runs over contiguous rows, and
  * the selection's intermediates are freed at once (they carry no graph).
@@ -358,9 +357,16 @@ function rankSelect(op: string, x: Tensor, k: number, dim: number, descending: b
   const last = xx.rank - 1;
   const xt = d === last ? xx : o.transpose(xx, d, last);
   const r = xt.rank;
-  const hot = noGrad(() => tidy(() => (k <= SMALL_K && n > 64 ? pickRepeatedly(xt, n, k, descending) : byRank(xt, n, k, descending))));
-  let values = o.sum(o.mul(hot, o.unsqueeze(xt, -2)), -1);
-  let indices = noGrad(() => tidy(() => o.sum(o.mul(hot, iota(x, n, r, r + 1)), -1)));
+  // The positions from the one-hot (its sums with 0..n−1 are exact), then the values copied by the gather
+  // primitive: no product with x, so NaN or ±∞ elsewhere in a row cannot leak into the chosen values.
+  let indices = noGrad(() =>
+    tidy(() => {
+      const hot = k <= SMALL_K && n > 64 ? pickRepeatedly(xt, n, k, descending) : byRank(xt, n, k, descending);
+      return o.sum(o.mul(hot, iota(x, n, r, r + 1)), -1);
+    }),
+  );
+  const outer = sizeOf(xt.shape.slice(0, -1));
+  let values = o.reshape(o.gatherPrim(o.reshape(xt, [outer, n, 1]), o.reshape(indices, [outer, k, 1]), { outer, n, k, inner: 1 }), indices.shape);
   if (d !== last) {
     values = o.transpose(values, d, last);
     indices = o.transpose(indices, d, last);

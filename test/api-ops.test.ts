@@ -5,6 +5,10 @@ import { describe, expect, it } from 'vitest';
 import * as G from '../src/index.js';
 import { F, manualSeed, tensor } from '../src/index.js';
 import { errorOf } from './helpers/errors.js';
+import { testBackends, useBackend } from './backends.js';
+import { availableBackends } from './fd.js';
+
+const backends = await availableBackends(testBackends);
 
 const arr = async (t: G.Tensor): Promise<number[]> => Array.from(await t.data());
 
@@ -185,5 +189,19 @@ describe('issue #18 ops: behaviour beyond the fixtures', () => {
     expect(await G.oneHot([1, 0, 2]).toArray()).toEqual([[0, 1, 0], [1, 0, 0], [0, 0, 1]]);
     expect(F.oneHot(tensor([[1], [3]]), 4).shape).toEqual([2, 1, 4]);
     expect(errorOf(() => G.oneHot([0, 4], 3)).message).toMatch(/labels\[1\] is 4/);
+  });
+});
+
+describe.each(backends)('issue #18 index ops on $label', (tb) => {
+  it('index ops copy entries: NaN and ±∞ elsewhere in x do not leak into the selected values', async () => {
+    await useBackend(tb);
+    const x = tensor([[1, Number.NaN, -Infinity], [Infinity, 2, 3]]);
+    expect(await arr(G.indexSelect(x, 1, [0]))).toEqual([1, Infinity]);
+    expect(await arr(G.gather(x, 1, tensor([[0], [2]])))).toEqual([1, 3]);
+    expect(await arr(F.pad(G.slice(x, 1, 1, 2), [0, 1], { mode: 'replicate' }))).toEqual([Number.NaN, -Infinity, -Infinity, 2, 3, 3]);
+    expect(await arr(F.interpolate(G.reshape(x, [1, 1, 2, 3]), { size: [2, 6] }))).toEqual([1, 1, Number.NaN, Number.NaN, -Infinity, -Infinity, Infinity, Infinity, 2, 2, 3, 3]);
+    const y = tensor([[3, -Infinity, 1, 2], [Infinity, 0, 5, -1]]);
+    expect(await y.sort(1).values.toArray()).toEqual([[-Infinity, 1, 2, 3], [-1, 0, 5, Infinity]]);
+    expect(await y.topk(1)[0].toArray()).toEqual([[3], [Infinity]]);
   });
 });

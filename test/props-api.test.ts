@@ -386,7 +386,11 @@ function nnCheck(c: NnCase): OpCheck {
       const p = c.flag ? 2 : 1;
       const dim = c.a % 4;
       const d = p === 1 ? avoid(data, [0]) : data;
-      return { name: `normalize(p ${p}, dim ${dim}) of ${JSON.stringify(shape)}`, inputs: [inp(shape, d)], run: (ts) => F.normalize(ts[0], { p, dim }), oracle: (xs) => A.normalize(xs[0], p, dim, 1e-12), k: shape[dim], seed: c.seed };
+      // The gradient's two terms are each about 1/‖x‖ and cancel (completely along a size-1 dim): float32
+      // intermediates lose ε32/‖x‖ absolutely, so the smallest norm sets the condition factor.
+      const norms = A.reduceBy({ shape, data: d }, [dim], false, (vs) => vs.reduce((s, v) => s + Math.abs(v) ** p, 0) ** (1 / p));
+      const condition = Math.max(1, ...Array.from(norms.data, (v) => 1 / v));
+      return { name: `normalize(p ${p}, dim ${dim}) of ${JSON.stringify(shape)}`, inputs: [inp(shape, d)], run: (ts) => F.normalize(ts[0], { p, dim }), oracle: (xs) => A.normalize(xs[0], p, dim, 1e-12), k: shape[dim], condition, seed: c.seed };
     }
   }
 }
