@@ -62,6 +62,8 @@ export interface GradNode<P extends Prim = Prim> {
   freed: boolean;
   /** The storage version of each input whose values the rule reads (-1 for the others), for the in-place check. */
   versions: number[];
+  /** The output's storage version when the rule reads the output (exp, sqrt, sigmoid, …), for the same check. */
+  outputVersion?: number;
 }
 
 /** Given the output gradient g, the node and its output y, the gradient for each input (null: none). */
@@ -289,7 +291,7 @@ function step(t: Tensor, grads: Map<Tensor, Tensor>, retainGraph: boolean): void
     g.dispose();
     fail('backward', `the graph behind this tensor was already freed by an earlier backward(); pass { retainGraph: true } to the first backward() to call it twice`);
   }
-  checkVersions(node);
+  checkVersions(node, t);
   const rule = rules[node.op] as GradRule<Prim>;
   // The rule's own intermediates (masks, negations, constants) go when it returns; only the gradients stay.
   const ins = tidy(() => rule(g, node, t));
@@ -319,13 +321,17 @@ function step(t: Tensor, grads: Map<Tensor, Tensor>, retainGraph: boolean): void
 }
 
 /** PyTorch's version check: a value the rule reads must not have been overwritten in place since the forward. */
-function checkVersions(node: GradNode): void {
+function checkVersions(node: GradNode, y: Tensor): void {
   node.versions.forEach((v, i) => {
     const t = node.inputs[i];
     if (v >= 0 && t.version !== v) {
       fail('backward', `input ${i} ${fmt(t.shape)} of op '${node.op}' is needed for the gradient but was modified in place since the forward pass (version ${v} → ${t.version}); clone it before changing it`);
     }
   });
+  const v = node.outputVersion ?? -1;
+  if (v >= 0 && y.version !== v) {
+    fail('backward', `the output ${fmt(y.shape)} of op '${node.op}' is needed for its gradient but was modified in place since the forward pass (version ${v} → ${y.version}); clone it before changing it`);
+  }
 }
 
 function accumulateLeaf(t: Tensor, g: Tensor): void {

@@ -6,6 +6,7 @@ import { sizeOf } from './shape.js';
 import type { GradNode } from './autograd.js';
 import * as ops from './ops.js';
 import * as ox from './ops-extra.js';
+import * as ip from './inplace.js';
 import { backward as runBackward, inBackward } from './autograd.js';
 import { Buffer, engine, noGrad } from './engine.js';
 import { attachNode, collected, Core, dropHandle, makeBuffer, maybeReclaim, releaseBuffer } from './lifetime.js';
@@ -389,6 +390,40 @@ export class Tensor {
   }
   argsort(dim = -1, options: ox.SortOptions = {}): Tensor {
     return ox.argsort(this, dim, options);
+  }
+
+  // ---- in-place ops (inplace.ts): values change in the existing storage; the version check guards backward ----
+  add_(other: Tensor | number, options: ip.AddOptions = {}): this {
+    ip.add_(this, other, options);
+    return this;
+  }
+  sub_(other: Tensor | number): this {
+    ip.sub_(this, other);
+    return this;
+  }
+  mul_(other: Tensor | number): this {
+    ip.mul_(this, other);
+    return this;
+  }
+  div_(other: Tensor | number): this {
+    ip.div_(this, other);
+    return this;
+  }
+  zero_(): this {
+    ip.zero_(this);
+    return this;
+  }
+  fill_(value: number): this {
+    ip.fill_(this, value);
+    return this;
+  }
+  copy_(src: Tensor): this {
+    ip.copy_(this, src);
+    return this;
+  }
+  clamp_(min?: Tensor | number | null, max?: Tensor | number | null): this {
+    ip.clamp_(this, min, max);
+    return this;
   }
 }
 
