@@ -133,6 +133,16 @@ def tensor_ops():
     c.append(case("topk 3 smallest of 100 (pick path)", "topk", {"k": 3, "dim": -1, "largest": False}, {"x": long}, lambda x: (lambda r: (r.values, r.indices.double()))(torch.topk(x, 3, -1, largest=False)), grad=("x",)))
     c.append(case("oneHot 5 classes", "oneHot", {"labels": [0, 3, 1, 4, 3, 0], "shape": [2, 3], "numClasses": 5}, {}, lambda: F.one_hot(torch.tensor([[0, 3, 1], [4, 3, 0]]), 5).double()))
     c.append(case("oneHot inferred classes", "oneHot", {"labels": [2, 0, 1], "shape": [3], "numClasses": -1}, {}, lambda: F.one_hot(torch.tensor([2, 0, 1])).double()))
+    # In-place ops: the values (their gradients are refused while recording, as for PyTorch's leaves).
+    xi, yi = rand(2, 3), rand(3)
+    c.append(case("add_ alpha 0.5 broadcast", "add_", {"alpha": 0.5}, {"x": xi, "y": yi}, lambda x, y: x.clone().add_(y, alpha=0.5)))
+    c.append(case("sub_", "sub_", {}, {"x": xi, "y": yi}, lambda x, y: x.clone().sub_(y)))
+    c.append(case("mul_ broadcast", "mul_", {}, {"x": xi, "y": yi}, lambda x, y: x.clone().mul_(y)))
+    c.append(case("div_ broadcast", "div_", {}, {"x": xi, "y": rand(3, lo=0.5, hi=2)}, lambda x, y: x.clone().div_(y)))
+    c.append(case("clamp_ [-0.5, 1]", "clamp_", {"min": -0.5, "max": 1}, {"x": xi}, lambda x: x.clone().clamp_(-0.5, 1)))
+    c.append(case("copy_ broadcast", "copy_", {}, {"x": xi, "y": yi}, lambda x, y: x.clone().copy_(y)))
+    c.append(case("fill_ 1.25", "fill_", {"value": 1.25}, {"x": xi}, lambda x: x.clone().fill_(1.25)))
+    c.append(case("zero_", "zero_", {}, {"x": xi}, lambda x: x.clone().zero_()))
     c.append(case("eye 3", "eye", {"n": 3, "m": None}, {}, lambda: torch.eye(3)))
     c.append(case("eye 2x4", "eye", {"n": 2, "m": 4}, {}, lambda: torch.eye(2, 4)))
     for s, e, st in [(0, 5, 1), (1, 2.5, 0.5), (0, 1, 0.1), (5, 0, -1.5), (-1, 1, 0.3)]:

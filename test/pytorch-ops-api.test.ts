@@ -89,6 +89,14 @@ const runners: Record<string, Runner> = {
     }
     return G.oneHot(labels, n(p.numClasses));
   },
+  add_: (t, p) => t.x.add_(t.y, { alpha: n(p.alpha) }),
+  sub_: (t) => t.x.sub_(t.y),
+  mul_: (t) => t.x.mul_(t.y),
+  div_: (t) => t.x.div_(t.y),
+  clamp_: (t, p) => t.x.clamp_(n(p.min), n(p.max)),
+  copy_: (t) => t.x.copy_(t.y),
+  fill_: (t, p) => t.x.fill_(n(p.value)),
+  zero_: (t) => t.x.zero_(),
   eye: (_t, p) => G.eye(n(p.n), opt<number>(p.m)),
   arange: (_t, p) => G.arange(n(p.start), n(p.end), n(p.step)),
   linspace: (_t, p) => G.linspace(n(p.start), n(p.end), n(p.steps)),
