@@ -7,7 +7,7 @@ import * as o from './ops.js';
 import { Tensor } from './tensor.js';
 import { noGrad } from './engine.js';
 import { globalGenerator, type Generator } from './random.js';
-import { checkOptions, checkTensor, clamp, constantOf, hostValues, indexSelect, iota, ne } from './ops-extra.js';
+import { checkOptions, checkTensor, clamp, constantOf, ge, hostValues, indexSelect, iota, le, ne, where } from './ops-extra.js';
 import { logSoftmax } from './functional.js';
 
 type Pair = number | readonly [number, number];
@@ -68,12 +68,8 @@ export function hardtanh(x: Tensor, minVal = -1, maxVal = 1): Tensor {
   finite('hardtanh', 'minVal', minVal);
   finite('hardtanh', 'maxVal', maxVal);
   if (minVal > maxVal) fail('hardtanh', `minVal ${minVal} must not exceed maxVal ${maxVal}`);
-  const [inside, low, high] = noGrad(() => {
-    const lo = o.sub(1, o.gt(x, minVal));
-    const hi = o.sub(1, o.gt(maxVal, x));
-    return [o.mul(o.gt(x, minVal), o.gt(maxVal, x)), o.mul(lo, minVal), o.mul(o.mul(hi, o.sub(1, lo)), maxVal)];
-  });
-  return o.add(o.add(o.mul(x, inside), low), high);
+  // Bounds chosen at and beyond them (le/ge), so the gradient is 0 there (PyTorch's hardtanh, unlike clamp).
+  return where(le(x, minVal), minVal, where(ge(x, maxVal), maxVal, x));
 }
 
 /** min(max(x, 0), 6). */
@@ -95,31 +91,24 @@ export function softplus(x: Tensor, options: SoftplusOptions = {}): Tensor {
   const z = beta === 1 ? x : o.mul(x, beta);
   const sp = softplusOf(z);
   const y = beta === 1 ? sp : o.div(sp, beta);
-  const lin = noGrad(() => o.gt(z, threshold));
-  return o.add(o.mul(x, lin), o.mul(y, noGrad(() => o.sub(1, lin))));
+  return where(o.gt(z, threshold), x, y);
 }
 
 /** log(1 + e^z) = max(z, 0) + log(1 + e^(−|z|)), with the max and |z| written through a constant sign mask so the
  * gradient at z = 0 is the true ½ (relu'(0) = |·|'(0) = 0 would lose it). */
 export function softplusOf(z: Tensor): Tensor {
-  const [pos, sign] = noGrad(() => {
-    const p = o.gt(z, 0);
-    return [p, o.sub(o.mul(p, 2), 1)];
-  });
-  return o.add(o.mul(z, pos), o.log(o.add(o.exp(o.neg(o.mul(z, sign))), 1)));
+  const pos = noGrad(() => o.gt(z, 0));
+  // Selections rather than products with the mask, so z = ±∞ gives ∞ or 0, not ∞·0 = NaN.
+  return o.add(where(pos, z, 0), o.log(o.add(o.exp(where(pos, o.neg(z), z)), 1)));
 }
 
 /** x where x > 0, else α(eᕽ − 1). */
 export function elu(x: Tensor, alpha = 1): Tensor {
   checkTensor('elu', 'x', x);
   finite('elu', 'alpha', alpha);
-  const [pos, neg] = noGrad(() => {
-    const p = o.gt(x, 0);
-    return [p, o.sub(1, p)];
-  });
-  // e^x only of the non-positive part, so large x cannot overflow into ∞·0.
-  const e = o.mul(o.sub(o.exp(o.mul(x, neg)), 1), o.mul(neg, alpha));
-  return o.add(o.mul(x, pos), e);
+  const pos = noGrad(() => o.gt(x, 0));
+  // e^x only of the non-positive part (selected, so x = +∞ cannot become ∞·0).
+  return where(pos, x, o.mul(o.sub(o.exp(where(pos, 0, x)), 1), alpha));
 }
 
 export interface DropoutOptions {

@@ -4,7 +4,7 @@
 // dtype), exact up to 2^24.
 import { currentBackend } from './backend.js';
 import { fail, fmt } from './errors.js';
-import { normAxes, sameShape, sizeOf } from './shape.js';
+import { broadcastShapes, normAxes, sameShape, sizeOf } from './shape.js';
 import * as o from './ops.js';
 import { fromStorage, Tensor } from './tensor.js';
 import { noGrad, tidy } from './engine.js';
@@ -70,25 +70,26 @@ export const ge = (a: Operand, b: Operand): Tensor => noGrad(() => o.add(o.gt(a,
 export const ne = (a: Operand, b: Operand): Tensor => noGrad(() => o.sub(1, o.eq(a, b)));
 
 /**
- * Elementwise a where cond is non-zero, else b (all three broadcast). Composed as a·c + b·(1−c): a tensor
- * operand must be finite where it is not selected (∞·0 is NaN); ±∞ given as a number is exact.
+ * Elementwise a where cond is non-zero, else b (all three broadcast). The two branches are stacked and the gather
+ * primitive copies the chosen one, so NaN or ±∞ in the branch not taken cannot leak in (a·c + b·(1−c) would give
+ * ∞·0 = NaN); the gradient goes to the branch taken (scatterAdd), as PyTorch's.
  */
 export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
   checkTensor('where', 'condition', cond);
-  const c = ne(cond, 0);
-  const notC = noGrad(() => o.sub(1, c));
-  return o.add(pick(a, c), pick(b, notC));
-}
-
-/** v·mask, with ±∞ numbers exact: log(1 − mask) is −∞ where the mask is 1 and 0 elsewhere, without a NaN. */
-function pick(v: Operand, mask: Tensor): Tensor {
-  if (typeof v === 'number' && !Number.isFinite(v) && !Number.isNaN(v)) {
-    return noGrad(() => {
-      const l = o.log(o.sub(1, mask));
-      return v > 0 ? o.neg(l) : l;
-    });
-  }
-  return o.mul(mask, v);
+  const asT = (name: string, v: Operand): Tensor => {
+    if (v instanceof Tensor) return v;
+    if (typeof v !== 'number') fail('where', `${name} must be a Tensor or a number, got ${v === null ? 'null' : typeof v}`);
+    return o.constant(cond, [], v);
+  };
+  const ta = asT('input', a);
+  const tb = asT('other', b);
+  const shape = broadcastShapes('where', broadcastShapes('where', cond.shape, ta.shape), tb.shape);
+  const size = sizeOf(shape);
+  const flat = (t: Tensor): Tensor => o.reshape(sameShape(t.shape, shape) ? t : o.expand(t, shape), [1, 1, size]);
+  // [1, 2, size]: row 0 the 'else' branch, row 1 the 'then' branch; the index (0 or 1) picks per element.
+  const both = o.concat([flat(tb), flat(ta)], 1);
+  const idx = noGrad(() => flat(ne(cond, 0)));
+  return o.reshape(o.gatherPrim(both, idx, { outer: 1, n: 2, k: 1, inner: size }), shape);
 }
 
 /** Elementwise maximum; a tie sends half of the gradient to each side (PyTorch's rule). */
@@ -116,13 +117,10 @@ export function clamp(x: Tensor, min?: Operand | null, max?: Operand | null): Te
   for (const [name, v] of [['min', min], ['max', max]] as const) {
     if (!none(v) && !(v instanceof Tensor) && (typeof v !== 'number' || Number.isNaN(v))) fail('clamp', `${name} must be a number, a Tensor or null, got ${String(v)}`);
   }
+  // Selections (where), so ±∞ and NaN in x behave as in PyTorch; the gradient reaches x where no bound was taken.
   let y = x;
-  const apply = (bound: Operand, below: boolean): void => {
-    const m = below ? lt(y, bound) : o.gt(y, bound);
-    y = o.add(o.mul(y, noGrad(() => o.sub(1, m))), pick(bound, m));
-  };
-  if (!none(min) && min !== -Infinity) apply(min, true);
-  if (!none(max) && max !== Infinity) apply(max, false);
+  if (!none(min) && min !== -Infinity) y = where(lt(y, min), min, y);
+  if (!none(max) && max !== Infinity) y = where(o.gt(y, max), max, y);
   return y === x ? o.reshape(x, x.shape) : y;
 }
 

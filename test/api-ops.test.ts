@@ -165,6 +165,14 @@ describe('issue #18 ops: behaviour beyond the fixtures', () => {
     const m = G.gt(x, 0);
     expect(await arr(G.where(m, x, -Infinity))).toEqual([1, -Infinity, 3]);
     expect(await arr(G.where(m, Infinity, x))).toEqual([Infinity, -2, Infinity]);
+    // The branch not taken may hold NaN or ±∞ (a masked-product where would turn them into NaN).
+    const wild = tensor([Number.NaN, Infinity, -Infinity]);
+    expect(await arr(G.where(tensor([0, 0, 0]), wild, x))).toEqual([1, -2, 3]);
+    expect(await arr(G.clamp(tensor([-Infinity, Infinity, Number.NaN]), -1, 1))).toEqual([-1, 1, Number.NaN]);
+    expect(await arr(F.hardtanh(tensor([-Infinity, Infinity])))).toEqual([-1, 1]);
+    expect(await arr(F.relu6(tensor([Infinity, -Infinity])))).toEqual([6, 0]);
+    expect(await arr(F.softplus(tensor([Infinity, -Infinity])))).toEqual([Infinity, 0]);
+    expect(await arr(F.elu(tensor([Infinity, -Infinity])))).toEqual([Infinity, -1]);
     expect(await arr(G.clamp(x, -Infinity, 2))).toEqual([1, -2, 2]);
     expect(await arr(G.clamp(x, 0, Infinity))).toEqual([1, 0, 3]);
     const loss = F.binaryCrossEntropy(tensor([0, 1, 0, 1]), tensor([0, 1, 1, 0]), { reduction: 'none' });
