@@ -7,7 +7,7 @@ import { defineConfig } from 'vitest/config';
 const modes = process.env.GPUGRAD_GPUJS_MODES?.split(',');
 const env = { GPUGRAD_BACKEND: process.env.GPUGRAD_BACKEND ?? 'reference' };
 // The property suites, the fuzz, the PyTorch fixtures and the mode's own checks.
-const webgpuFiles = ['props-core', 'props-graph', 'props-nn', 'fuzz', 'pytorch-ops', 'gpujs', 'nan'].map((f) => `test/${f}.test.ts`);
+const webgpuFiles = ['props-core', 'props-graph', 'props-nn', 'props-api', 'fuzz', 'pytorch-ops', 'pytorch-ops-api', 'api-ops', 'inplace', 'gpujs', 'nan'].map((f) => `test/${f}.test.ts`);
 
 export default defineConfig({
   test: {

@@ -1,6 +1,6 @@
 // Reverse-mode autograd: the primitives, one gradient rule each (the whole table fits on a screen),
 // and backward() as a topological sort followed by a reverse walk.
-import type { AvgPoolGeometry, WindowGeometry } from './backend.js';
+import type { AvgPoolGeometry, GatherGeometry, WindowGeometry } from './backend.js';
 import { fail, fmt } from './errors.js';
 import { sameShape } from './shape.js';
 import { fromStorage, type Tensor } from './tensor.js';
@@ -26,6 +26,9 @@ export interface PrimAttrs {
   abs: null;
   relu: null;
   pow: { p: number };
+  sigmoid: null;
+  tanh: null;
+  erf: null;
   /** Reductions keep the reduced dims as size 1; `keepdim: false` is a reshape on top. */
   sum: { axes: number[] };
   max: { axes: number[] };
@@ -34,6 +37,9 @@ export interface PrimAttrs {
   permute: { perm: number[] };
   slice: { axis: number; start: number; length: number };
   concat: { axis: number };
+  /** Inputs: x and the index (no gradient); each is the other's adjoint. */
+  gather: GatherGeometry;
+  scatterAdd: GatherGeometry;
   matmul: { transA: boolean; transB: boolean };
   im2col: WindowGeometry;
   col2im: WindowGeometry;
@@ -57,6 +63,8 @@ export interface GradNode<P extends Prim = Prim> {
   freed: boolean;
   /** The storage version of each input whose values the rule reads (-1 for the others), for the in-place check. */
   versions: number[];
+  /** The output's storage version when the rule reads the output (exp, sqrt, sigmoid, …), for the same check. */
+  outputVersion?: number;
 }
 
 /** Given the output gradient g, the node and its output y, the gradient for each input (null: none). */
@@ -83,6 +91,10 @@ const rules: { [P in Prim]: GradRule<P> } = {
   // (y is 0, -0, positive or NaN, and y <= 0 is y == 0; NaN != 0 holds). Reading y, not x, lets the input go.
   relu: (g, _n, y) => [o.mul(g, o.ne(y, 0))],
   pow: (g, n) => [o.mul(g, o.mul(o.pow(x0(n), n.attrs.p - 1), n.attrs.p))],
+  sigmoid: (g, _n, y) => [o.mul(g, o.mul(y, o.sub(1, y)))],
+  tanh: (g, _n, y) => [o.mul(g, o.sub(1, o.mul(y, y)))],
+  // d erf(x)/dx = 2/√π · e^(−x²)
+  erf: (g, n) => [o.mul(g, o.mul(o.exp(o.neg(o.mul(x0(n), x0(n)))), 2 / Math.sqrt(Math.PI)))],
   sum: (g, n) => [o.expand(g, x0(n).shape)],
   // Ties share the gradient equally (torch.amax semantics).
   max: (g, n, y) => {
@@ -101,6 +113,8 @@ const rules: { [P in Prim]: GradRule<P> } = {
       return part;
     });
   },
+  gather: (g, n) => [o.scatterAddPrim(g, x1(n), n.attrs), null],
+  scatterAdd: (g, n) => [o.gatherPrim(g, x1(n), n.attrs), null],
   // C = op(A)·op(B); each case is the familiar dA = dC·Bᵀ, dB = Aᵀ·dC written for stored layouts.
   matmul: (g, n) => {
     const [a, b] = n.inputs;
@@ -163,6 +177,9 @@ const reads: { [P in Prim]: { inputs: readonly number[] | 'all'; output: boolean
   abs: { inputs: [0], output: false },
   relu: { inputs: [], output: true },
   pow: { inputs: [0], output: false },
+  sigmoid: { inputs: [], output: true },
+  tanh: { inputs: [], output: true },
+  erf: { inputs: [0], output: false },
   sum: { inputs: [], output: false },
   max: { inputs: [0], output: true },
   expand: { inputs: [], output: false },
@@ -170,6 +187,8 @@ const reads: { [P in Prim]: { inputs: readonly number[] | 'all'; output: boolean
   permute: { inputs: [], output: false },
   slice: { inputs: [], output: false },
   concat: { inputs: [], output: false },
+  gather: { inputs: [1], output: false },
+  scatterAdd: { inputs: [1], output: false },
   matmul: { inputs: 'all', output: false },
   im2col: { inputs: [], output: false },
   col2im: { inputs: [], output: false },
@@ -276,7 +295,7 @@ function step(t: Tensor, grads: Map<Tensor, Tensor>, retainGraph: boolean): void
     g.dispose();
     fail('backward', `the graph behind this tensor was already freed by an earlier backward(); pass { retainGraph: true } to the first backward() to call it twice`);
   }
-  checkVersions(node);
+  checkVersions(node, t);
   const rule = rules[node.op] as GradRule<Prim>;
   // The rule's own intermediates (masks, negations, constants) go when it returns; only the gradients stay.
   const ins = tidy(() => rule(g, node, t));
@@ -306,13 +325,17 @@ function step(t: Tensor, grads: Map<Tensor, Tensor>, retainGraph: boolean): void
 }
 
 /** PyTorch's version check: a value the rule reads must not have been overwritten in place since the forward. */
-function checkVersions(node: GradNode): void {
+function checkVersions(node: GradNode, y: Tensor): void {
   node.versions.forEach((v, i) => {
     const t = node.inputs[i];
     if (v >= 0 && t.version !== v) {
       fail('backward', `input ${i} ${fmt(t.shape)} of op '${node.op}' is needed for the gradient but was modified in place since the forward pass (version ${v} → ${t.version}); clone it before changing it`);
     }
   });
+  const v = node.outputVersion ?? -1;
+  if (v >= 0 && y.version !== v) {
+    fail('backward', `the output ${fmt(y.shape)} of op '${node.op}' is needed for its gradient but was modified in place since the forward pass (version ${v} → ${y.version}); clone it before changing it`);
+  }
 }
 
 function accumulateLeaf(t: Tensor, g: Tensor): void {

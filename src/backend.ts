@@ -10,7 +10,8 @@ export interface Storage {
   readonly size: number;
 }
 
-export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'relu' | 'pow' | 'abs';
+/** sigmoid, tanh and erf are primitives: composed from exp they cost 5-15 passes and overflow in their gradients. */
+export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'relu' | 'pow' | 'abs' | 'sigmoid' | 'tanh' | 'erf';
 /** `eq`, `ne` and `gt` give 1 or 0 and take no gradient; they build masks for the gradient rules. */
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'eq' | 'ne' | 'gt';
 export type ReduceOp = 'sum' | 'max';
@@ -77,6 +78,17 @@ export interface WindowGeometry {
   ow: number;
 }
 
+/**
+ * An index gather along one axis: x viewed as [outer, n, inner] and an index [outer, k, inner] of positions in
+ * 0..n−1 (float values) give out[o, j, i] = x[o, index[o, j, i], i]; scatterAdd is its adjoint.
+ */
+export interface GatherGeometry {
+  outer: number;
+  n: number;
+  k: number;
+  inner: number;
+}
+
 export interface AvgPoolGeometry extends WindowGeometry {
   countIncludePad: boolean;
 }
@@ -136,6 +148,10 @@ export interface Backend {
   permute(x: Storage, shape: Shape, perm: readonly number[]): Storage;
   slice(x: Storage, shape: Shape, axis: number, start: number, length: number): Storage;
   concat(xs: readonly Storage[], shapes: readonly Shape[], axis: number): Storage;
+  /** out[o, j, i] = x[o, index[o, j, i], i]: copies, so values elsewhere in x (NaN, ±∞) cannot leak in. */
+  gather(x: Storage, index: Storage, g: GatherGeometry): Storage;
+  /** The adjoint of gather: out [outer, n, inner] with out[o, index[o, j, i], i] += src[o, j, i]. */
+  scatterAdd(src: Storage, index: Storage, g: GatherGeometry): Storage;
   matmul(a: Storage, b: Storage, g: MatmulGeometry): Storage;
   /**
    * Training-mode batch norm over x [n, c, h, w] (shape): batch mean and biased variance per channel, then
@@ -303,7 +319,7 @@ export function backendFallbackReason(): string | null {
 
 /** Backend members that take storages: each refuses one it does not own (see guardStorages). */
 const STORAGE_MEMBERS = [
-  'read', 'readSync', 'release', 'bytes', 'copyInto', 'unary', 'binary', 'reduce', 'permute', 'slice', 'concat', 'matmul',
+  'read', 'readSync', 'release', 'bytes', 'copyInto', 'unary', 'binary', 'reduce', 'permute', 'slice', 'concat', 'gather', 'scatterAdd', 'matmul',
   'batchNorm', 'batchNormBackward', 'matmulEpilogue', 'im2col', 'col2im', 'maxPool2d', 'maxPool2dBackward', 'avgPool2d',
   'avgPool2dBackward', 'sgdStep', 'adamStep',
 ] as const;

@@ -1,4 +1,5 @@
 // F: the neural-network functions (conv, batch norm, pools, losses), composed from the primitives in ops.ts.
+// Activations, padding, resizing, transposed convolution, layer/group norm and the losses live in functional-extra.ts.
 import type { WindowGeometry } from './backend.js';
 import { fail, fmt } from './errors.js';
 import { sameShape } from './shape.js';
@@ -7,6 +8,10 @@ import { fromStorage, Tensor } from './tensor.js';
 import { isGradEnabled, noGrad, tidy } from './engine.js';
 import { runAs } from './opscope.js';
 import { checkKeys, describe, isOptions } from './options.js';
+import { checkOptions } from './ops-extra.js';
+
+export * from './functional-extra.js';
+export { oneHot } from './ops-extra.js';
 
 type Pair = number | readonly [number, number];
 
@@ -119,6 +124,7 @@ interface ConvSetup {
 
 /** Checks conv2d's arguments (throwing with both shapes and the rule) and works out the GEMM's geometry. */
 function convSetup(op: string, x: Tensor, weight: Tensor, bias: Tensor | null, options: Conv2dOptions): ConvSetup {
+  checkOptions(op, options, ['stride', 'padding', 'dilation', 'groups']);
   need4d(op, 'input', x);
   need4d(op, 'weight', weight);
   const forms = op === 'conv2d' ? CONV_FORMS : AFFINE_FORMS;
@@ -489,58 +495,5 @@ export function logSoftmax(x: Tensor, dim = -1): Tensor {
 export function softmax(x: Tensor, dim = -1): Tensor {
   return runAs('softmax', ['input'], [x], () => {
     return o.exp(logSoftmax(x, dim));
-  });
-}
-
-/** Labels as class indices: a Tensor (read synchronously where the backend allows) or a plain array. */
-export type Labels = Tensor | ArrayLike<number>;
-
-function oneHot(op: string, labels: Labels, n: number, classes: number, like: Tensor): Tensor {
-  let values: ArrayLike<number> | null = null;
-  if (labels instanceof Tensor) {
-    if (labels.rank !== 1 || labels.shape[0] !== n) fail(op, `labels must have shape [${n}] for logits [${n},${classes}], got ${fmt(labels.shape)}`);
-    if (labels.backend.readSync) values = labels.backend.readSync(labels.storage);
-    else {
-      // Async backend: build the mask on the device; labels are trusted to be valid class indices.
-      const be = like.backend;
-      const cls = fromStorage(be, be.upload(Float32Array.from({ length: classes }, (_, i) => i)), [1, classes]);
-      return o.eq(o.reshape(labels, [n, 1]), cls);
-    }
-  } else {
-    values = labels;
-    if (values.length !== n) fail(op, `got ${values.length} labels for a batch of ${n}`);
-  }
-  const hot = new Float32Array(n * classes);
-  for (let i = 0; i < n; i++) {
-    const v = values[i];
-    if (!Number.isInteger(v)) fail(op, `label ${i} is ${v}, not an integer class index`);
-    if (v < 0 || v >= classes) fail(op, `label ${i} is ${v}, outside the ${classes} classes [0, ${classes - 1}]`);
-    hot[i * classes + v] = 1;
-  }
-  const be = like.backend;
-  return fromStorage(be, be.upload(hot), [n, classes]);
-}
-
-/** Mean negative log-likelihood of the labels under softmax(logits); logits [N, C]. */
-export function crossEntropy(logits: Tensor, labels: Labels): Tensor {
-  return runAs('crossEntropy', ['logits', 'labels'], [logits, labels], () => {
-    if (!(logits instanceof Tensor)) fail('crossEntropy', 'logits must be a Tensor');
-    if (logits.rank !== 2) fail('crossEntropy', `logits must be 2-D [N, classes], got ${fmt(logits.shape)}`);
-    const [n, classes] = logits.shape;
-    if (n === 0) fail('crossEntropy', 'the batch is empty');
-    const hot = oneHot('crossEntropy', labels, n, classes, logits);
-    return o.div(o.neg(o.sum(o.mul(logSoftmax(logits, 1), hot))), n);
-  });
-}
-
-/** Mean squared error between tensors of the same shape. */
-export function mseLoss(input: Tensor, target: Tensor): Tensor {
-  return runAs('mseLoss', ['input', 'target'], [input, target], () => {
-    if (!(input instanceof Tensor) || !(target instanceof Tensor)) fail('mseLoss', 'input and target must be Tensors');
-    if (input.rank !== target.rank || input.shape.some((d, i) => d !== target.shape[i])) {
-      fail('mseLoss', `input ${fmt(input.shape)} and target ${fmt(target.shape)} must have the same shape`);
-    }
-    const d = o.sub(input, target);
-    return o.mean(o.mul(d, d));
   });
 }

@@ -50,6 +50,7 @@ export function releaseBuffer(b: Buffer): void {
 export function attachNode(core: Core, node: GradNode, inputCores: readonly Core[]): void {
   const r = nodeReads(node.op);
   node.versions = inputCores.map((c, i) => (readsInput(r.inputs, i) && c.buf ? c.buf.version : -1));
+  node.outputVersion = r.output && core.buf ? core.buf.version : -1;
   inputCores.forEach((c, i) => {
     c.graphRefs++;
     if (readsInput(r.inputs, i)) c.valueRefs++;

@@ -1,6 +1,6 @@
 // The op layer: each primitive validates its arguments, dispatches one backend kernel and records its
 // autograd node; the remaining tensor ops are compositions of those primitives.
-import type { AvgPoolGeometry, Backend, BinaryOp, Storage, UnaryOp, WindowGeometry } from './backend.js';
+import type { AvgPoolGeometry, Backend, BinaryOp, GatherGeometry, Storage, UnaryOp, WindowGeometry } from './backend.js';
 import { fail, fmt } from './errors.js';
 import { broadcastShapes, checkShape, normAxes, sameShape, sizeOf, type Shape } from './shape.js';
 import { fromStorage, Tensor } from './tensor.js';
@@ -87,6 +87,9 @@ export const log = (x: Tensor): Tensor => unary('log', x);
 export const sqrt = (x: Tensor): Tensor => unary('sqrt', x);
 export const abs = (x: Tensor): Tensor => unary('abs', x);
 export const relu = (x: Tensor): Tensor => unary('relu', x);
+export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x);
+export const tanh = (x: Tensor): Tensor => unary('tanh', x);
+export const erf = (x: Tensor): Tensor => unary('erf', x);
 export function pow(x: Tensor, p: number): Tensor {
   if (typeof p !== 'number' || !Number.isFinite(p)) fail('pow', `exponent must be a finite number, got ${p}`);
   return unary('pow', x, p, { p });
@@ -225,6 +228,8 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
 /** `length` entries of `axis` from `start` (torch's narrow). */
 export function slice(x: Tensor, axis: number, start: number, length: number): Tensor {
   checkTensor('slice', 'x', x);
+  // normAxes lets axis 0 through at rank 0 (for reductions); a 0-d tensor has no axis to slice.
+  if (x.rank === 0) fail('slice', 'x is zero-dimensional (shape []): there is no axis to slice; reshape to [1] first');
   const [a] = normAxes('slice', axis, x.rank);
   const d = x.shape[a];
   if (!Number.isInteger(start) || !Number.isInteger(length) || start < 0 || length < 0 || start + length > d) {
@@ -253,6 +258,23 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   if (xs.length === 1) return reshape(xs[0], xs[0].shape);
   const out = xs[0].shape.map((d, j) => (j === a ? xs.reduce((n, t) => n + t.shape[a], 0) : d));
   return record('concat', [...xs], { axis: a }, be.concat(xs.map((t) => t.storage), xs.map((t) => t.shape), a), out);
+}
+
+/**
+ * x viewed as [outer, n, inner] read at an index [outer, k, inner] of positions along n (the primitive under
+ * gather, indexSelect, sort/topk values and reflect/replicate padding; callers check the index values).
+ */
+export function gatherPrim(x: Tensor, index: Tensor, g: GatherGeometry): Tensor {
+  const be = backendOf('gather', [x, index]);
+  if (x.size !== g.outer * g.n * g.inner || index.size !== g.outer * g.k * g.inner) fail('gather', `internal: geometry ${JSON.stringify(g)} does not fit x ${fmt(x.shape)} and index ${fmt(index.shape)}`);
+  return record('gather', [x, index], g, be.gather(x.storage, index.storage, g), [g.outer, g.k, g.inner]);
+}
+
+/** The adjoint of gatherPrim: [outer, n, inner] with the sources added at their indices. */
+export function scatterAddPrim(src: Tensor, index: Tensor, g: GatherGeometry): Tensor {
+  const be = backendOf('scatterAdd', [src, index]);
+  if (src.size !== g.outer * g.k * g.inner || index.size !== src.size) fail('scatterAdd', `internal: geometry ${JSON.stringify(g)} does not fit src ${fmt(src.shape)} and index ${fmt(index.shape)}`);
+  return record('scatterAdd', [src, index], g, be.scatterAdd(src.storage, index.storage, g), [g.outer, g.n, g.inner]);
 }
 
 /** Pads `axis` with `before` zeros in front and `after` behind (the adjoint of slice). */

@@ -5,8 +5,10 @@ import { fail, fmt } from './errors.js';
 import { sizeOf } from './shape.js';
 import type { GradNode } from './autograd.js';
 import * as ops from './ops.js';
+import * as ox from './ops-extra.js';
+import * as ip from './inplace.js';
 import { backward as runBackward, inBackward } from './autograd.js';
-import { Buffer, engine } from './engine.js';
+import { Buffer, engine, noGrad } from './engine.js';
 import { attachNode, collected, Core, dropHandle, makeBuffer, maybeReclaim, releaseBuffer } from './lifetime.js';
 import { sameShape } from './shape.js';
 import type { NestedArray } from './creation.js';
@@ -274,6 +276,154 @@ export class Tensor {
   /** console.log and util.inspect print the same text as toString() instead of the backend's internals. */
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return formatTensor(this);
+  }
+
+  // ---- PyTorch-parity methods (ops-extra.ts, functional.ts; issue #18) ----
+  eq(b: Tensor | number): Tensor {
+    return ops.eq(this, b);
+  }
+  gt(b: Tensor | number): Tensor {
+    return ops.gt(this, b);
+  }
+  lt(b: Tensor | number): Tensor {
+    return ox.lt(this, b);
+  }
+  le(b: Tensor | number): Tensor {
+    return ox.le(this, b);
+  }
+  ge(b: Tensor | number): Tensor {
+    return ox.ge(this, b);
+  }
+  ne(b: Tensor | number): Tensor {
+    return ox.ne(this, b);
+  }
+  maximum(b: Tensor | number): Tensor {
+    return ox.maximum(this, b);
+  }
+  minimum(b: Tensor | number): Tensor {
+    return ox.minimum(this, b);
+  }
+  clamp(min?: Tensor | number | null, max?: Tensor | number | null): Tensor {
+    return ox.clamp(this, min, max);
+  }
+  /** this where cond is non-zero, else other (torch's x.where(cond, y)). */
+  where(cond: Tensor, other: Tensor | number): Tensor {
+    return ox.where(cond, this, other);
+  }
+  min(axes?: number | readonly number[], keepdim = false): Tensor {
+    return ox.min(this, axes, keepdim);
+  }
+  amax(axes?: number | readonly number[], keepdim = false): Tensor {
+    return ops.max(this, axes, keepdim);
+  }
+  amin(axes?: number | readonly number[], keepdim = false): Tensor {
+    return ox.min(this, axes, keepdim);
+  }
+  argmax(dim?: number, keepdim = false): Tensor {
+    return ox.argmax(this, dim, keepdim);
+  }
+  argmin(dim?: number, keepdim = false): Tensor {
+    return ox.argmin(this, dim, keepdim);
+  }
+  var(dim?: number | readonly number[] | ox.VarOptions, options: ox.VarOptions = {}): Tensor {
+    return ox.variance(this, dim, options);
+  }
+  std(dim?: number | readonly number[] | ox.VarOptions, options: ox.VarOptions = {}): Tensor {
+    return ox.std(this, dim, options);
+  }
+  split(sizes: number | readonly number[], dim = 0): Tensor[] {
+    return ox.split(this, sizes, dim);
+  }
+  chunk(chunks: number, dim = 0): Tensor[] {
+    return ox.chunk(this, chunks, dim);
+  }
+  gather(dim: number, index: Tensor): Tensor {
+    return ox.gather(this, dim, index);
+  }
+  indexSelect(dim: number, index: Tensor | ArrayLike<number>): Tensor {
+    return ox.indexSelect(this, dim, index);
+  }
+  /** The matrix transpose (rank <= 2). */
+  t(): Tensor {
+    return ox.t(this);
+  }
+  /** All dims reversed. */
+  get T(): Tensor {
+    return ox.reverseDims(this);
+  }
+  squeeze(dim?: number): Tensor {
+    return ops.squeeze(this, dim);
+  }
+  unsqueeze(dim: number): Tensor {
+    return ops.unsqueeze(this, dim);
+  }
+  softmax(dim: number): Tensor {
+    return ops.exp(this.logSoftmax(dim));
+  }
+  logSoftmax(dim: number): Tensor {
+    const m = noGrad(() => ops.max(this, dim, true));
+    const z = ops.sub(this, m);
+    return ops.sub(z, ops.log(ops.sum(ops.exp(z), dim, true)));
+  }
+  sigmoid(): Tensor {
+    return ops.sigmoid(this);
+  }
+  tanh(): Tensor {
+    return ops.tanh(this);
+  }
+  clone(): Tensor {
+    return ox.clone(this);
+  }
+  /** The number of dims (rank). */
+  dim(): number {
+    return this.rank;
+  }
+  /** The number of elements. */
+  numel(): number {
+    return this.size;
+  }
+  topk(k: number, dim = -1, options: ox.TopkOptions = {}): ox.ValuesIndices {
+    return ox.topk(this, k, dim, options);
+  }
+  sort(dim = -1, options: ox.SortOptions = {}): ox.ValuesIndices {
+    return ox.sort(this, dim, options);
+  }
+  argsort(dim = -1, options: ox.SortOptions = {}): Tensor {
+    return ox.argsort(this, dim, options);
+  }
+
+  // ---- in-place ops (inplace.ts): values change in the existing storage; the version check guards backward ----
+  add_(other: Tensor | number, options: ip.AddOptions = {}): this {
+    ip.add_(this, other, options);
+    return this;
+  }
+  sub_(other: Tensor | number): this {
+    ip.sub_(this, other);
+    return this;
+  }
+  mul_(other: Tensor | number): this {
+    ip.mul_(this, other);
+    return this;
+  }
+  div_(other: Tensor | number): this {
+    ip.div_(this, other);
+    return this;
+  }
+  zero_(): this {
+    ip.zero_(this);
+    return this;
+  }
+  fill_(value: number): this {
+    ip.fill_(this, value);
+    return this;
+  }
+  copy_(src: Tensor): this {
+    ip.copy_(this, src);
+    return this;
+  }
+  clamp_(min?: Tensor | number | null, max?: Tensor | number | null): this {
+    ip.clamp_(this, min, max);
+    return this;
   }
 }
 

@@ -28,6 +28,9 @@ const OPS = [
   'sum', 'mean', 'max', 'reshape', 'permute', 'transpose', 'flatten', 'concat', 'slice', 'matmul',
   'conv2d', 'maxPool2d', 'avgPool2d', 'adaptiveAvgPool2d', 'batchNorm2d', 'linear', 'logSoftmax',
   'crossEntropy', 'mseLoss', 'expand', 'fresh',
+  // issue #18's ops
+  'argmax', 'clamp', 'where', 'maximum', 'var', 'stack', 'indexSelect', 'topk', 'sort', 'sigmoid', 'tanh', 'gelu',
+  'softplus', 'pad', 'interpolate', 'convTranspose2d', 'layerNorm', 'groupNorm', 'crossEntropyOptions', 'l1Loss',
 ] as const;
 
 const stepArb: fc.Arbitrary<Step> = fc.record({
@@ -98,6 +101,27 @@ function apply(step: Step, pool: Tensor[], seed: number): Tensor {
     case 'crossEntropy': return F.crossEntropy(x, step.ints.slice(0, Math.max(0, x.shape[0] ?? 0)).map((v) => (i4 > 3 ? v + 0.5 : Math.abs(v) % 3)));
     case 'mseLoss': return F.mseLoss(x, y);
     case 'fresh': return tensor(values(step.dims.reduce((p, d) => p * d, 1), seed), step.dims);
+    case 'argmax': return G.argmax(x, step.flag ? undefined : i0, i1 > 0);
+    case 'clamp': return G.clamp(x, step.flag ? i0 / 2 : null, i1 / 2);
+    case 'where': return G.where(G.gt(x, 0), x, step.flag ? y : i0);
+    case 'maximum': return G.maximum(x, y);
+    case 'var': return G.var(x, step.flag ? undefined : i0, { correction: Math.abs(i1) % 2, keepdim: i2 > 0 });
+    case 'stack': return G.stack([x, y], i0);
+    case 'indexSelect': return G.indexSelect(x, i0, [i1, i2, i3].map((v) => Math.abs(v)));
+    case 'topk': return G.topk(x, Math.abs(i0), i1, { largest: step.flag })[i2 > 0 ? 1 : 0];
+    case 'sort': return G.sort(x, i0, { descending: step.flag })[i1 > 0 ? 1 : 0];
+    case 'sigmoid': return G.sigmoid(x);
+    case 'tanh': return G.tanh(x);
+    case 'gelu': return F.gelu(x, { approximate: step.flag ? 'tanh' : 'none' });
+    case 'softplus': return F.softplus(x, { beta: Math.max(1, i0) });
+    case 'pad': return F.pad(x, [i0, i1], { mode: (['constant', 'reflect', 'replicate'] as const)[Math.abs(i2) % 3] });
+    case 'interpolate': return F.interpolate(x, { size: Math.max(1, i0), mode: step.flag ? 'bilinear' : 'nearest' });
+    case 'convTranspose2d': return F.convTranspose2d(x, y, null, { stride: Math.max(1, i0), padding: Math.max(0, i1 % 2), outputPadding: Math.max(0, i2 % 2), groups: Math.max(1, i3 % 3) });
+    case 'layerNorm': return F.layerNorm(x, x.shape.slice(Math.max(0, x.rank - 1 - (Math.abs(i0) % 2))));
+    case 'groupNorm': return F.groupNorm(x, Math.max(1, i0));
+    case 'crossEntropyOptions':
+      return F.crossEntropy(x, step.ints.slice(0, Math.max(0, x.shape[0] ?? 0)).map((v) => Math.abs(v) % 3), { labelSmoothing: Math.abs(i4) / 10, ignoreIndex: i3, reduction: (['mean', 'sum', 'none'] as const)[Math.abs(i2) % 3] });
+    case 'l1Loss': return F.l1Loss(x, y, { reduction: step.flag ? 'sum' : 'mean' });
     default: throw new Error(`unknown fuzz op ${step.op}`);
   }
 }

@@ -2,6 +2,13 @@
 import type { BinaryOp, UnaryOp } from '../../src/backend.js';
 import { decode, flt, nanFrom, reluExpr, type KernelSpec } from './common.js';
 
+// erf via erfc(|x|) ≈ t·exp(−x² + P(t)), t = 1/(1 + |x|/2): a Chebyshev fit with relative error below 1.2e-7,
+// the float32 resolution; the sign is restored for negative x.
+const erfPoly = [-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277];
+const erfT = '(1.0 / (1.0 + 0.5 * Math.abs(x)))';
+const erfHorner = erfPoly.reduceRight((acc, c) => (acc === '' ? flt(c) : `${flt(c)} + t * (${acc})`), '');
+const erfExpr = `(x != x ? x : (x >= 0.0 ? 1.0 : -1.0) * (1.0 - ${erfT} * Math.exp(-x * x + ${erfHorner.replace(/\bt\b/g, erfT)})))`;
+
 /** Unary op expressions over `x` (and the float parameter `p` for pow). */
 function unaryExpr(op: UnaryOp, p: number): string {
   switch (op) {
@@ -17,6 +24,13 @@ function unaryExpr(op: UnaryOp, p: number): string {
       return reluExpr('x');
     case 'abs':
       return 'Math.abs(x)';
+    // Written with exp of a non-positive argument only, so nothing overflows at either tail.
+    case 'sigmoid':
+      return '(x >= 0.0 ? 1.0 / (1.0 + Math.exp(-x)) : Math.exp(x) / (1.0 + Math.exp(x)))';
+    case 'tanh':
+      return '(x != x ? x : (x >= 0.0 ? (1.0 - Math.exp(-2.0 * x)) / (1.0 + Math.exp(-2.0 * x)) : (Math.exp(2.0 * x) - 1.0) / (Math.exp(2.0 * x) + 1.0)))';
+    case 'erf':
+      return erfExpr;
     case 'pow': {
       if (p === 0) return '1.0';
       if (p === 1) return 'x';

@@ -31,3 +31,23 @@ export function concatSource(outer: number, lens: readonly number[], inner: numb
   });
   return { op: 'concat', source: `function(${args.join(', ')}) {\n${lines.join('\n')}\n}`, output: outer * total, maxLoop: 0 };
 }
+
+/** x [outer, n, inner] read at index [outer, k, inner] (float positions along n). */
+export function gatherSource(outer: number, n: number, k: number, inner: number): KernelSpec {
+  const body = `${decode('this.thread.x', [outer, k, inner], ['base'], [[n * inner, 0, 1]])}\nreturn x[base + idx[this.thread.x] * ${flt(inner)}];`;
+  return { op: 'gather', source: `function(x, idx) {\n${body}\n}`, output: outer * k * inner, maxLoop: 0 };
+}
+
+/** The adjoint of gather: each output [o, p, i] sums the k sources whose index is p (a loop over k). */
+export function scatterAddSource(outer: number, n: number, k: number, inner: number): KernelSpec {
+  const body = [
+    decode('this.thread.x', [outer, n, inner], ['base', 'p'], [[k * inner, 0, 1], [0, 1, 0]]),
+    'let s = 0.0;',
+    `for (let j = 0; j < ${k}; j++) {`,
+    `  const q = base + j * ${flt(inner)};`,
+    '  if (idx[q] == p) { s += src[q]; }',
+    '}',
+    'return s;',
+  ].join('\n');
+  return { op: 'scatterAdd', source: `function(src, idx) {\n${body}\n}`, output: outer * n * inner, maxLoop: k };
+}

@@ -4,7 +4,7 @@
 // failures: loop truncation (loopMaxIterations), f32 flat indices at or above 2^24, GL output limits.
 import { GPU, Input, WebAssemblyKernel, type IKernelRunShortcut, type Texture } from 'gpu.js';
 import * as gpujsModule from 'gpu.js';
-import { guardStorages, type AdamParams, type AvgPoolGeometry, type Backend, type BatchNormGrads, type BatchNormResult, type BinaryOp, type GemmEpilogue, type MatmulGeometry, type ReduceOp, type SgdParams, type Storage, type UnaryOp, type WindowGeometry } from '../backend.js';
+import { guardStorages, type AdamParams, type AvgPoolGeometry, type Backend, type GatherGeometry, type BatchNormGrads, type BatchNormResult, type BinaryOp, type GemmEpilogue, type MatmulGeometry, type ReduceOp, type SgdParams, type Storage, type UnaryOp, type WindowGeometry } from '../backend.js';
 import { broadcastStrides, sizeOf, type Shape } from '../shape.js';
 import { fail } from '../errors.js';
 import { ReferenceBackend } from './reference.js';
@@ -12,7 +12,7 @@ import { bnBackwardComposed, bnForwardComposed } from './batchnorm.js';
 import type { KernelSpec } from '../../kernels/gpujs/common.js';
 import { binarySource, copySource, fillSource, unarySource } from '../../kernels/gpujs/elementwise.js';
 import { reduceSource } from '../../kernels/gpujs/reduce.js';
-import { concatSource, permuteSource, sliceSource } from '../../kernels/gpujs/layout.js';
+import { concatSource, gatherSource, permuteSource, scatterAddSource, sliceSource } from '../../kernels/gpujs/layout.js';
 import { applyEpilogueHost, epilogueSource, gemmHostSource, glGemmLayout, glGemmSource, glPackASource, glPackBSource, glPacked, glUnpackSource, hostOperandDims, matmulSource, transposedGeometry, unpackHostQuads, type GemmSpec } from '../../kernels/gpujs/matmul.js';
 import { avgPoolBackwardSource, avgPoolSource, col2imSource, im2colSource, maxPoolBackwardSource, maxPoolSource } from '../../kernels/gpujs/window.js';
 import { adamFusedSource, adamSource, sgdBufSource, sgdFusedSource, sgdParamSource } from '../../kernels/gpujs/optim.js';
@@ -250,6 +250,8 @@ const K = {
   reduceSource: memo('reduceSource', reduceSource),
   permuteSource: memo('permuteSource', permuteSource),
   sliceSource: memo('sliceSource', sliceSource),
+  gatherSource: memo('gatherSource', gatherSource),
+  scatterAddSource: memo('scatterAddSource', scatterAddSource),
   concatSource: memo('concatSource', concatSource),
   matmulSource: memo('matmulSource', matmulSource),
   im2colSource: memo('im2colSource', im2colSource),
@@ -704,6 +706,27 @@ export class GpujsBackend implements Backend {
     const outer = sizeOf(shape.slice(0, axis));
     const inner = sizeOf(shape.slice(axis + 1));
     return yield* this.run(K.sliceSource(outer, shape[axis], inner, start, length), [this.arg(x)]);
+  }
+
+  gather(x: Storage, index: Storage, g: GatherGeometry): Storage {
+    return this.one(g.outer * g.k * g.inner, () => this.gatherStep(x, index, g));
+  }
+  private *gatherStep(x: Storage, index: Storage, g: GatherGeometry): Step<GpujsStorage> {
+    const total = g.outer * g.k * g.inner;
+    if (total === 0) return this.make(0, new Float32Array(0), null);
+    if (this.isBig(total, x.size)) return yield* this.viaHost('gather', (r, h) => this.fromRef(r.gather(h(x), h(index), g)));
+    return yield* this.run(K.gatherSource(g.outer, g.n, g.k, g.inner), [this.arg(x), this.arg(index)]);
+  }
+
+  scatterAdd(src: Storage, index: Storage, g: GatherGeometry): Storage {
+    return this.one(g.outer * g.n * g.inner, () => this.scatterAddStep(src, index, g));
+  }
+  private *scatterAddStep(src: Storage, index: Storage, g: GatherGeometry): Step<GpujsStorage> {
+    const total = g.outer * g.n * g.inner;
+    if (total === 0) return this.make(0, new Float32Array(0), null);
+    if (g.k === 0) return yield* this.fillStep(total, 0);
+    if (this.isBig(total, src.size)) return yield* this.viaHost('scatterAdd', (r, h) => this.fromRef(r.scatterAdd(h(src), h(index), g)));
+    return yield* this.run(K.scatterAddSource(g.outer, g.n, g.k, g.inner), [this.arg(src), this.arg(index)]);
   }
 
   concat(xs: readonly Storage[], shapes: readonly Shape[], axis: number): Storage {

@@ -1,9 +1,10 @@
 // The reference backend: plain TypeScript loops with float64 accumulation. It is the oracle every other
 // backend is tested against, so it favours obviously-correct code over speed.
-import { guardStorages, type AdamParams, type AvgPoolGeometry, type Backend, type BatchNormGrads, type BatchNormResult, type BinaryOp, type ReduceOp, type SgdParams, type Storage, type UnaryOp, type WindowGeometry, type MatmulGeometry } from '../backend.js';
+import { guardStorages, type AdamParams, type AvgPoolGeometry, type Backend, type GatherGeometry, type BatchNormGrads, type BatchNormResult, type BinaryOp, type ReduceOp, type SgdParams, type Storage, type UnaryOp, type WindowGeometry, type MatmulGeometry } from '../backend.js';
 import { avgPoolWindow, broadcastStrides, sizeOf, stridesOf, type Shape } from '../shape.js';
 
 import { bnBackwardHost, bnForwardHost } from './batchnorm.js';
+import { erf64 } from '../special.js';
 
 class HostStorage implements Storage {
   constructor(readonly data: Float32Array) {}
@@ -47,6 +48,9 @@ const unaryFns: Record<UnaryOp, (x: number, p: number) => number> = {
   relu: (x) => (x < 0 ? 0 : x),
   pow: (x, p) => Math.pow(x, p),
   abs: (x) => Math.abs(x),
+  sigmoid: (x) => 1 / (1 + Math.exp(-x)),
+  tanh: (x) => Math.tanh(x),
+  erf: (x) => erf64(x),
 };
 
 const binaryFns: Record<BinaryOp, (a: number, b: number) => number> = {
@@ -154,6 +158,32 @@ export class ReferenceBackend implements Backend {
       out.set(X.subarray(from, from + length * inner), o * length * inner);
     }
     return wrap(out);
+  }
+
+  gather(x: Storage, index: Storage, g: GatherGeometry): Storage {
+    const X = d(x);
+    const I = d(index);
+    const out = new Float32Array(g.outer * g.k * g.inner);
+    for (let o = 0; o < g.outer; o++)
+      for (let j = 0; j < g.k; j++)
+        for (let i = 0; i < g.inner; i++) {
+          const f = (o * g.k + j) * g.inner + i;
+          out[f] = X[(o * g.n + I[f]) * g.inner + i];
+        }
+    return wrap(out);
+  }
+
+  scatterAdd(src: Storage, index: Storage, g: GatherGeometry): Storage {
+    const S = d(src);
+    const I = d(index);
+    const out = new Float64Array(g.outer * g.n * g.inner);
+    for (let o = 0; o < g.outer; o++)
+      for (let j = 0; j < g.k; j++)
+        for (let i = 0; i < g.inner; i++) {
+          const f = (o * g.k + j) * g.inner + i;
+          out[(o * g.n + I[f]) * g.inner + i] += S[f];
+        }
+    return wrap(Float32Array.from(out));
   }
 
   concat(xs: readonly Storage[], shapes: readonly Shape[], axis: number): Storage {

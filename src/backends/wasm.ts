@@ -1,6 +1,6 @@
 // The wasm backend: tensors live in one WebAssembly.Memory (shared with a worker pool when possible); GEMM and
 // elementwise ops run gpugrad's own emitted SIMD kernels, data movement and the rest run over the same heap.
-import { guardStorages, type AdamParams, type AvgPoolGeometry, type Backend, type BatchNormGrads, type BatchNormResult, type BinaryOp, type GemmEpilogue, type MatmulGeometry, type ReduceOp, type SgdParams, type Storage, type UnaryOp, type WindowGeometry } from '../backend.js';
+import { guardStorages, type AdamParams, type AvgPoolGeometry, type Backend, type GatherGeometry, type BatchNormGrads, type BatchNormResult, type BinaryOp, type GemmEpilogue, type MatmulGeometry, type ReduceOp, type SgdParams, type Storage, type UnaryOp, type WindowGeometry } from '../backend.js';
 import { avgPoolWindow, broadcastStrides, sizeOf, stridesOf, type Shape } from '../shape.js';
 import { Heap, HeapExhausted } from '../../kernels/wasm/heap.js';
 import { outOfMemory } from '../engine.js';
@@ -10,6 +10,7 @@ import { MR, NR } from '../../kernels/wasm/gemm.js';
 import { WorkerPool } from '../../kernels/wasm/pool.js';
 import { hardwareThreads, sharedMemoryWhyNot } from '../platform.js';
 import type { WasmBinary, WasmUnary } from '../../kernels/wasm/elementwise.js';
+import { erf32 } from '../special.js';
 
 class WasmStorage implements Storage {
   released = false;
@@ -277,6 +278,9 @@ export class WasmBackend implements Backend {
     const o0 = at(out);
     if (op === 'exp') for (let i = 0; i < n; i++) f[o0 + i] = Math.exp(f[i0 + i]);
     else if (op === 'log') for (let i = 0; i < n; i++) f[o0 + i] = Math.log(f[i0 + i]);
+    else if (op === 'sigmoid') for (let i = 0; i < n; i++) f[o0 + i] = 1 / (1 + Math.exp(-f[i0 + i]));
+    else if (op === 'tanh') for (let i = 0; i < n; i++) f[o0 + i] = Math.tanh(f[i0 + i]);
+    else if (op === 'erf') for (let i = 0; i < n; i++) f[o0 + i] = erf32(f[i0 + i]);
     else for (let i = 0; i < n; i++) f[o0 + i] = Math.pow(f[i0 + i], param);
     return out;
   }
@@ -489,6 +493,34 @@ export class WasmBackend implements Backend {
       const from = at(x) + (o * shape[axis] + start) * inner;
       f.copyWithin(at(out) + o * run, from, from + run);
     }
+    return out;
+  }
+
+  gather(x: Storage, index: Storage, g: GatherGeometry): Storage {
+    const total = g.outer * g.k * g.inner;
+    const out = this.alloc(total);
+    const f = this.f;
+    const [x0, i0, o0] = [at(x), at(index), at(out)];
+    for (let o = 0; o < g.outer; o++)
+      for (let j = 0; j < g.k; j++)
+        for (let i = 0; i < g.inner; i++) {
+          const q = (o * g.k + j) * g.inner + i;
+          f[o0 + q] = f[x0 + (o * g.n + f[i0 + q]) * g.inner + i];
+        }
+    return out;
+  }
+
+  scatterAdd(src: Storage, index: Storage, g: GatherGeometry): Storage {
+    const out = this.alloc(g.outer * g.n * g.inner);
+    const f = this.f;
+    const [s0, i0, o0] = [at(src), at(index), at(out)];
+    f.fill(0, o0, o0 + g.outer * g.n * g.inner);
+    for (let o = 0; o < g.outer; o++)
+      for (let j = 0; j < g.k; j++)
+        for (let i = 0; i < g.inner; i++) {
+          const q = (o * g.k + j) * g.inner + i;
+          f[o0 + (o * g.n + f[i0 + q]) * g.inner + i] += f[s0 + q];
+        }
     return out;
   }
 
