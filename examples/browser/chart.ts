@@ -31,7 +31,8 @@ export function drawChart(canvas: HTMLCanvasElement, d: ChartData): void {
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   const half = canvas.width / 2;
   const x = (step: number): number => (step + 1) / d.stepsPerEpoch;
-  const maxLoss = Math.max(0.5, ...d.losses.slice(0, 5), ...d.losses.slice(5).filter(Number.isFinite));
+  // The loss axis ends at the next half unit above the largest loss, so its labels stay round.
+  const maxLoss = Math.ceil(2 * Math.max(0.5, ...d.losses.filter(Number.isFinite))) / 2;
   panel(ctx, 0, half, canvas.height, 'loss', [0, maxLoss], d.epochs, [
     { color: '#c5cde0', width: 1, points: d.losses.map((l, i) => [x(i), l]) },
     { color: '#2456c8', width: 2, points: smooth(d.losses).map((l, i) => [x(i), l]) },
@@ -69,10 +70,10 @@ function panel(ctx: CanvasRenderingContext2D, left: number, width: number, heigh
     ctx.moveTo(left + pad.l, py(v));
     ctx.lineTo(left + pad.l + w, py(v));
     ctx.stroke();
-    ctx.fillText(v >= 10 ? v.toFixed(0) : v.toFixed(2), left + 6, py(v) + 4);
+    ctx.fillText(y1 >= 10 ? v.toFixed(0) : v.toFixed(2), left + 6, py(v) + 4);
   }
   for (let e = 0; e <= epochs; e++) ctx.fillText(String(e), px(e) - 3, pad.t + h + 16);
-  ctx.fillText('epoch', left + pad.l + w - 32, pad.t + h + 16);
+  ctx.fillText('epoch', left + pad.l + w / 2 - 16, pad.t + h + 16);
   for (const s of series) {
     ctx.strokeStyle = ctx.fillStyle = s.color;
     ctx.lineWidth = s.width;
