@@ -3,12 +3,14 @@
 // progress, chart and evaluation), checks the held-out accuracy it reports, classifies a digit drawn with
 // the mouse, and saves a screenshot (out/browser-demo.png; GPUGRAD_DEMO_SCREENSHOT=path to put it elsewhere).
 // Needs /usr/bin/chromium (.ci/run installs it); GPUGRAD_SKIP_BROWSER=1 skips it on machines without one.
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDemo } from '../examples/browser/build.js';
 import { serveStatic, type StaticServer } from '../examples/browser/serve.js';
 import { launchChromium, type Chromium } from '../examples/browser/chromium.js';
+import { encodePng } from '../src/io/image.js';
 
 const SCREENSHOT = resolve(process.env.GPUGRAD_DEMO_SCREENSHOT ?? 'out/browser-demo.png');
 // One epoch of the full 8,000 training images: ~6 s of one core on an idle machine, ~30 s on a loaded one.
@@ -64,6 +66,21 @@ describe.skipIf(process.env.GPUGRAD_SKIP_BROWSER === '1')('browser demo (headles
 
     mkdirSync(dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+    // Weights from a user-picked torch.save file (torchvision's ResNet-18 layout, 5 classes): the architecture
+    // is inferred from its keys, and a picked picture gets its top 5.
+    await page.selectOption('#model-source', 'file');
+    await page.setInputFiles('#weights-file', resolve('test/fixtures/pth/tiny-resnet.pth'));
+    await page.waitForFunction(() => /classes/.test(document.getElementById('model-info')!.textContent ?? ''), null, { timeout: 30_000 });
+    expect(await page.textContent('#model-info')).toContain('tiny-resnet.pth: BasicBlock ResNet 1,1,1,1, 5 classes, input 3×224×224');
+    const png = join(mkdtempSync(join(tmpdir(), 'gpugrad-demo-')), 'rgb.png');
+    writeFileSync(png, encodePng(new Float32Array(3 * 40 * 30).map((_, i) => (Math.sin(i * 0.37) + 1) / 2), 40, 30, 3));
+    await page.setInputFiles('#image-file', png);
+    await page.waitForFunction(() => /forward pass/.test(document.getElementById('model-info')!.textContent ?? ''), null, { timeout: 30_000 });
+    const top = await page.$$eval('#top5 li', (items) => items.map((li) => li.textContent ?? ''));
+    expect(top).toHaveLength(5);
+    for (const t of top) expect(t).toMatch(/^class [0-4] \d+\.\d\d%$/);
+    expect(errors).toEqual([]);
     console.log(`browser demo: held-out ${(100 * accuracy).toFixed(2)}% in ${d.trainSeconds} s on ${d.backend}; screenshot ${SCREENSHOT}`);
   }, 300_000);
 });
