@@ -181,6 +181,10 @@ async function train(): Promise<void> {
     setProgress(step / totalSteps, `${stopped ? 'stopped' : 'done'}: ${step} steps, ${trainSet.count.toLocaleString('en-US')} training images per epoch, ${seconds.toFixed(1)} s, ${((step * TRAIN.batchSize) / seconds).toFixed(0)} img/s on ${getBackend()}`);
     $('train-result').textContent = `Held-out accuracy ${(100 * acc).toFixed(2)}% (${right.toLocaleString('en-US')} of ${split.test.count.toLocaleString('en-US')} digits) after ${chart.heldOut.length} epoch${chart.heldOut.length > 1 ? 's' : ''}, ${seconds.toFixed(1)} s on ${getBackend()}`;
     trainedWeights = await writeSafetensorsAsync(model.stateDict(), { metadata: { 'gpugrad.config': JSON.stringify(config), 'gpugrad.epoch': String(chart.heldOut.length) } });
+    const download = $<HTMLAnchorElement>('download');
+    if (download.href) URL.revokeObjectURL(download.href);
+    download.href = URL.createObjectURL(new Blob([trainedWeights as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
+    download.hidden = false;
     forgetModel();
     $('model-source').querySelector<HTMLOptionElement>('option[value=trained]')!.textContent = `the digit model trained above (${(100 * acc).toFixed(2)}%)`;
     if (($('model-source') as HTMLSelectElement).value === 'trained') await describeModel();
