@@ -5,6 +5,7 @@
 //   node --import tsx bench/browser/run.ts [--threads 1,2] [--rounds 10] [--no-write]
 // The peers come from bench/node_modules (cd bench && npm install --ignore-scripts).
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -98,6 +99,13 @@ async function main(): Promise<void> {
   console.log(rows.join('\n'));
   if (!write) return;
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  // The page's user agent carries a reduced version (Chrome/156.0.0.0); the binary knows its own.
+  let chromium = 'Chromium';
+  try {
+    chromium = execFileSync(CHROMIUM, ['--version'], { encoding: 'utf8' }).trim();
+  } catch {
+    // keep the generic name
+  }
   const section = [
     BEGIN,
     '## In the browser: ResNet-50 eval 224² b1 in headless Chromium',
@@ -106,11 +114,12 @@ async function main(): Promise<void> {
     "execution provider) on the same seeded ResNet-50 weights and input; each system's logits must agree with",
     "PyTorch's (max abs error ≤ 1e-3 × max |logit|) before it is timed. After one cold call each, the warm calls",
     'are interleaved (one call of each system per round), so load from other processes falls on all three alike.',
-    '"gpugrad ÷ this" below 1 means gpugrad was faster.',
+    '"gpugrad ÷ this" below 1 means gpugrad was faster. On a shared machine (see the load average) single calls',
+    'vary by 2× or more; compare systems within one thread count of one run.',
     '',
     `- Command: \`${['node --import tsx bench/browser/run.ts', ...process.argv.slice(2)].join(' ')}\``,
     `- Date: ${new Date().toISOString()}`,
-    `- Machine: ${cpu}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; ${pages[0]?.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? 'Chromium'} (${CHROMIUM}), page cross-origin isolated: ${pages.every((p) => p.crossOriginIsolated) ? 'yes' : 'no'}; load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')}`,
+    `- Machine: ${cpu}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB; ${chromium} (${CHROMIUM}), page cross-origin isolated: ${pages.every((p) => p.crossOriginIsolated) ? 'yes' : 'no'}; load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')}`,
     `- ${rounds} warm rounds per thread count`,
     '',
     ...rows,
