@@ -13,7 +13,9 @@ import { launchChromium, type Chromium } from '../examples/browser/chromium.js';
 import { encodePng } from '../src/io/image.js';
 
 const SCREENSHOT = resolve(process.env.GPUGRAD_DEMO_SCREENSHOT ?? 'out/browser-demo.png');
-// One epoch of the full 8,000 training images: ~6 s of one core on an idle machine, ~30 s on a loaded one.
+// One epoch of the full 8,000 training images: ~6 s of one core on an idle machine, 25–32 s on this project's
+// loaded 2-core one. One wasm thread, not the page's default: with the machine's two cores shared with the
+// browser and other processes, two threads took 69 s for the same epoch.
 const PAGE = '?backend=wasm:1&epochs=1&images=8000&train=1';
 
 describe.skipIf(process.env.GPUGRAD_SKIP_BROWSER === '1')('browser demo (headless Chromium)', () => {
