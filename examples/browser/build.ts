@@ -29,7 +29,8 @@ export function digitsAsset(): Uint8Array {
     if (Math.fround(digitValue(k)) !== ds.pixels[i]) throw new Error(`digits asset: pixel ${i} = ${ds.pixels[i]} is not a rounded k/255 value; the byte encoding would change the data`);
     bytes[40 + i] = k;
   }
-  return gzipSync(bytes, { level: 9 });
+  // Level 6: level 9 took 25× longer (12 s) for a file 2% smaller.
+  return gzipSync(bytes, { level: 6 });
 }
 
 /** Builds the page into `outDir`; returns the files written with their sizes in bytes. */
