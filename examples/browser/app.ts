@@ -22,7 +22,7 @@ import {
   type ResNet,
 } from '../../src/index.js';
 import { IMAGENET_CLASSES } from '../../src/data/imagenet-classes.js';
-import { buildNet, digitNetConfig, readWeightsBytes, type NetConfig } from '../../src/models/netconfig.js';
+import { buildNet, digitNetConfig, parseWeights, type NetConfig } from '../../src/models/netconfig.js';
 import { drawChart, type ChartData } from './chart.js';
 import { fetchDigits } from './digits.js';
 
@@ -214,7 +214,7 @@ function loadModel(): { model: ResNet; config: NetConfig; what: string } {
   const source = ($('model-source') as HTMLSelectElement).value;
   const file = source === 'trained' ? (trainedWeights && { name: 'the trained digit model', bytes: trainedWeights }) : weightsFile;
   if (!file) throw new Error(source === 'trained' ? 'train the digit model first, or choose a weights file' : 'choose a .safetensors or .pth weights file');
-  const { state, config } = readWeightsBytes(file.bytes, file.name);
+  const { state, config } = parseWeights(file.bytes, file.name);
   // Every weight comes from the file, so skip the random initialisation (seconds for ResNet-50).
   const model = nn.skipInit(() => buildNet(config));
   try {
