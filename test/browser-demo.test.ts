@@ -2,14 +2,15 @@
 // loads it in Debian's headless Chromium, trains the digit ResNet for one epoch on wasm (the page's own
 // progress, chart and evaluation), checks the held-out accuracy it reports, classifies a digit drawn with
 // the mouse, and saves a screenshot (out/browser-demo.png; GPUGRAD_DEMO_SCREENSHOT=path to put it elsewhere).
-// Needs /usr/bin/chromium (.ci/run installs it); GPUGRAD_SKIP_BROWSER=1 skips it on machines without one.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+// Needs /usr/bin/chromium (GPUGRAD_CHROMIUM: another one): without it the file is skipped, unless
+// GPUGRAD_REQUIRE_CHROMIUM=1 (.ci/run sets it and installs chromium), as for test/browser.test.ts.
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDemo } from '../examples/browser/build.js';
 import { serveStatic, type StaticServer } from '../examples/browser/serve.js';
-import { launchChromium, type Chromium } from '../examples/browser/chromium.js';
+import { CHROMIUM, launchChromium, type Chromium } from '../examples/browser/chromium.js';
 import { encodePng } from '../src/io/image.js';
 
 const SCREENSHOT = resolve(process.env.GPUGRAD_DEMO_SCREENSHOT ?? 'out/browser-demo.png');
@@ -18,7 +19,10 @@ const SCREENSHOT = resolve(process.env.GPUGRAD_DEMO_SCREENSHOT ?? 'out/browser-d
 // browser and other processes, two threads took 69 s for the same epoch.
 const PAGE = '?backend=wasm:1&epochs=1&images=8000&train=1';
 
-describe.skipIf(process.env.GPUGRAD_SKIP_BROWSER === '1')('browser demo (headless Chromium)', () => {
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium && process.env.GPUGRAD_REQUIRE_CHROMIUM === '1') throw new Error(`GPUGRAD_REQUIRE_CHROMIUM=1 but there is no Chromium at ${CHROMIUM} (apt-get install chromium)`);
+
+describe.skipIf(!haveChromium)('browser demo (headless Chromium)', () => {
   let server: StaticServer;
   let browser: Chromium;
   beforeAll(async () => {

@@ -10,7 +10,6 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { nodeShims } from '../../examples/browser/node-shims.js';
 import { serveStatic } from '../../examples/browser/serve.js';
 import { launchChromium, CHROMIUM } from '../../examples/browser/chromium.js';
 import { BENCH_DIR, CACHE, prepareFixture } from '../peers/fixture.js';
@@ -36,7 +35,6 @@ export async function buildBenchPage(): Promise<void> {
     target: 'es2022',
     minify: true,
     logLevel: 'warning',
-    plugins: [nodeShims],
   });
   copyFileSync(join(here, 'index.html'), join(DIST, 'index.html'));
   symlinkSync(join(BENCH_DIR, 'node_modules/onnxruntime-web/dist'), join(DIST, 'ort'));

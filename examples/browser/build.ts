@@ -7,7 +7,6 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { loadMnistPackage } from '../../src/data/mnist.js';
-import { nodeShims } from './node-shims.js';
 import { digitValue } from './digits.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -46,7 +45,6 @@ export async function buildDemo(outDir = DEMO_DIST, options: { minify?: boolean 
     minify: options.minify ?? true,
     sourcemap: true,
     logLevel: 'warning',
-    plugins: [nodeShims],
   });
   for (const f of ['index.html', 'style.css']) copyFileSync(join(here, f), join(outDir, f));
   writeFileSync(join(outDir, 'digits.bin.gz'), digitsAsset());
