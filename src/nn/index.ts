@@ -1,7 +1,9 @@
 // nn: the Module base class, the standard layers and the initialisers.
-export { Module, type LoadStateDictOptions, type LoadStateDictResult } from './module.js';
+export { Module, Parameter, Buffer, type LoadStateDictOptions, type LoadStateDictResult } from './module.js';
 export {
   Conv2d,
+  BatchNorm,
+  BatchNorm1d,
   BatchNorm2d,
   ReLU,
   Identity,
@@ -21,5 +23,7 @@ export {
   type LinearOptions,
 } from './layers.js';
 export { invalidateFoldedBatchNorms } from './fold-epoch.js';
+export { ModuleList, ModuleDict } from './containers.js';
 export * as init from './init.js';
 export { checkpoint } from './checkpoint.js';
+export * as utils from './utils.js';

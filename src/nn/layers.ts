@@ -175,9 +175,10 @@ export interface BatchNorm2dOptions {
 
 /**
  * Batch normalisation with PyTorch's buffers: running_mean, running_var and num_batches_tracked (a
- * float32 scalar here; safetensors I/O converts it to and from torch's int64).
+ * float32 scalar here; safetensors I/O converts it to and from torch's int64). The shared part of
+ * BatchNorm1d and BatchNorm2d (torch's _BatchNorm); the subclasses check their input's rank.
  */
-export class BatchNorm2d extends Module {
+export abstract class BatchNorm extends Module {
   readonly numFeatures: number;
   readonly eps: number;
   readonly momentum: number | null;
@@ -189,8 +190,9 @@ export class BatchNorm2d extends Module {
 
   constructor(numFeatures: number, options: BatchNorm2dOptions = {}) {
     super();
-    positiveInt('BatchNorm2d', 'numFeatures', numFeatures);
-    checkOptions('BatchNorm2d', options, {
+    const op = this.constructor.name;
+    positiveInt(op, 'numFeatures', numFeatures);
+    checkOptions(op, options, {
       eps: (v) => (typeof v === 'number' ? null : 'a positive number'),
       momentum: (v) => (v === null || typeof v === 'number' ? null : 'a number in [0, 1] or null'),
       affine: isBool,
@@ -199,8 +201,8 @@ export class BatchNorm2d extends Module {
     this.numFeatures = numFeatures;
     this.eps = options.eps ?? 1e-5;
     this.momentum = options.momentum === undefined ? 0.1 : options.momentum;
-    if (!(this.eps > 0)) fail('BatchNorm2d', `eps must be positive, got ${this.eps}`);
-    if (this.momentum !== null && !(this.momentum >= 0 && this.momentum <= 1)) fail('BatchNorm2d', `momentum must be in [0, 1] or null, got ${this.momentum}`);
+    if (!(this.eps > 0)) fail(op, `eps must be positive, got ${this.eps}`);
+    if (this.momentum !== null && !(this.momentum >= 0 && this.momentum <= 1)) fail(op, `momentum must be in [0, 1] or null, got ${this.momentum}`);
     const affine = options.affine ?? true;
     this.weight = affine ? this.registerParameter('weight', ones([numFeatures])) : null;
     this.bias = affine ? this.registerParameter('bias', zeros([numFeatures])) : null;
@@ -210,18 +212,13 @@ export class BatchNorm2d extends Module {
     this.numBatchesTracked = track ? this.registerBuffer('num_batches_tracked', full([], 0)) : null;
   }
 
-  protected override freeCaches(): void {
-    dropFold(this);
-  }
-
-  forward(x: Tensor): Tensor {
-    if (!(x instanceof Tensor) || x.rank !== 4) fail('BatchNorm2d', `input must be a 4-D Tensor [N, C, H, W], got ${x instanceof Tensor ? fmt(x.shape) : typeof x}`);
-    if (x.shape[1] !== this.numFeatures) fail('BatchNorm2d', `input ${fmt(x.shape)} has ${x.shape[1]} channels, expected ${this.numFeatures}`);
+  /** Normalises a 4-D [N, C, H, W] view of the input (the subclasses reshape to it). */
+  protected normalize(x: Tensor): Tensor {
     const updating = this.training && this.runningMean !== null;
     let momentum = this.momentum ?? 0;
     const nbt = this.numBatchesTracked;
     if (updating && this.momentum === null && nbt) {
-      if (!nbt.backend.readSync) fail('BatchNorm2d', 'momentum=null (cumulative average) needs a backend that reads synchronously');
+      if (!nbt.backend.readSync) fail(this.constructor.name, 'momentum=null (cumulative average) needs a backend that reads synchronously');
       momentum = 1 / (nbt.itemSync() + 1);
     }
     const y = F.batchNorm2d(x, this.runningMean, this.runningVar, this.weight, this.bias, {
@@ -242,6 +239,30 @@ export class BatchNorm2d extends Module {
 
   override extraRepr(): string {
     return `${this.numFeatures}, eps=${this.eps}, momentum=${this.momentum}`;
+  }
+}
+
+export class BatchNorm2d extends BatchNorm {
+  // Eval-mode folds (conv → BN) are cached per BatchNorm2d.
+  protected override freeCaches(): void {
+    dropFold(this);
+  }
+
+  forward(x: Tensor): Tensor {
+    if (!(x instanceof Tensor) || x.rank !== 4) fail('BatchNorm2d', `input must be a 4-D Tensor [N, C, H, W], got ${x instanceof Tensor ? fmt(x.shape) : typeof x}`);
+    if (x.shape[1] !== this.numFeatures) fail('BatchNorm2d', `input ${fmt(x.shape)} has ${x.shape[1]} channels, expected ${this.numFeatures}`);
+    return this.normalize(x);
+  }
+}
+
+/** torch.nn.BatchNorm1d: statistics per feature over [N, C] or per channel over [N, C, L]. */
+export class BatchNorm1d extends BatchNorm {
+  forward(x: Tensor): Tensor {
+    if (!(x instanceof Tensor) || (x.rank !== 2 && x.rank !== 3)) fail('BatchNorm1d', `input must be a 2-D [N, C] or 3-D [N, C, L] Tensor, got ${x instanceof Tensor ? fmt(x.shape) : typeof x}`);
+    if (x.shape[1] !== this.numFeatures) fail('BatchNorm1d', `input ${fmt(x.shape)} has ${x.shape[1]} features, expected ${this.numFeatures}`);
+    if (this.training && x.shape[0] * (x.shape[2] ?? 1) < 2) fail('BatchNorm1d', `training needs more than one value per feature, got input ${fmt(x.shape)}`);
+    // [N, C(, L)] → [N, C, L, 1]: the same per-channel statistics as the 2-D kernel's.
+    return o.reshape(this.normalize(o.reshape(x, [x.shape[0], x.shape[1], x.shape[2] ?? 1, 1])), x.shape);
   }
 }
 
@@ -370,10 +391,11 @@ export class Sequential extends Module {
   get length(): number {
     return this.list.length;
   }
-  at(i: number): Module {
+  /** The i-th module (negative counts from the end); `at<nn.Linear>(1)` types it (unchecked, like a cast). */
+  at<T extends Module = Module>(i: number): T {
     const m = this.list[i < 0 ? this.list.length + i : i];
     if (!m) fail('Sequential.at', `index ${i} is out of range for ${this.list.length} modules`);
-    return m;
+    return m as T;
   }
   [Symbol.iterator](): Iterator<Module> {
     return this.list[Symbol.iterator]();

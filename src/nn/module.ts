@@ -1,5 +1,6 @@
 // The Module base class: a tree of named children, parameters and buffers with PyTorch's naming,
-// train/eval switching, state dicts (all-or-nothing loading) and disposal.
+// train/eval switching, state dicts (all-or-nothing loading) and disposal. Children, nn.Parameter(...) and
+// nn.Buffer(...) values assigned to fields are registered under the field's name, as torch's __setattr__ does.
 import { fail, fmt, GpugradError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { keep, noGrad, tidy } from '../engine.js';
@@ -17,7 +18,32 @@ export interface LoadStateDictResult {
   unexpectedKeys: string[];
 }
 
-export abstract class Module {
+// Tensors marked by Parameter()/Buffer(): a field holding one is registered as a parameter or buffer.
+const parameterMarks = new WeakSet<Tensor>();
+const bufferMarks = new WeakSet<Tensor>();
+
+/**
+ * torch.nn.Parameter: marks a leaf tensor as a module parameter (requiresGrad set, exempt from tidy scopes) and
+ * returns it, so `this.scale = nn.Parameter(ones([8]))` in a module registers it as `scale`.
+ */
+export function Parameter(t: Tensor, requiresGrad = true): Tensor {
+  if (!(t instanceof Tensor)) fail('Parameter', 'expects a Tensor');
+  if (t.node) fail('Parameter', `tensor ${fmt(t.shape)} must be a leaf (detach it first)`);
+  t.requiresGrad = requiresGrad;
+  parameterMarks.add(t);
+  return keep(t);
+}
+
+/** torch.nn.Buffer: marks a tensor as persistent non-trained state; a field holding it is registered as a buffer. */
+export function Buffer(t: Tensor): Tensor {
+  if (!(t instanceof Tensor)) fail('Buffer', 'expects a Tensor');
+  bufferMarks.add(t);
+  return keep(t);
+}
+
+// Any module whatever its forward's signature. The defaults let `class M extends Module { forward(a, b) … }`
+// compile without type arguments; call()'s types come from the subclass's own forward.
+export abstract class Module<In extends unknown[] = any[], Out = any> {
   /** Whether the module is in training mode (batch statistics in BatchNorm). Set with train()/eval(). */
   training = true;
   // Maps keep insertion order, which fixes the order of namedParameters() and stateDict() keys
@@ -26,18 +52,20 @@ export abstract class Module {
   private readonly bufferMap = new Map<string, Tensor>();
   private readonly childMap = new Map<string, Module>();
 
-  abstract forward(x: Tensor): Tensor;
+  /** The computation: any number of inputs; a tensor, a tuple or an object out. */
+  abstract forward(...args: In): Out;
 
   constructor() {
-    // Every forward runs in a tidy scope: its intermediates are freed on return, except what it returns and what
-    // a recorded graph still needs for backward. This is what lets a plain PyTorch-style loop run without tidy().
-    const fwd = this.forward;
-    Object.defineProperty(this, 'forward', { value: (x: Tensor): Tensor => tidy(() => fwd.call(this, x)), writable: true, configurable: true });
+    // Every forward runs in a tidy scope: its intermediates are freed on return, except what it returns (tensors,
+    // or tensors inside a returned tuple or object) and what a recorded graph still needs for backward. This is
+    // what lets a plain PyTorch-style loop run without tidy().
+    const fwd = this.forward as (...a: unknown[]) => unknown;
+    Object.defineProperty(this, 'forward', { value: (...args: unknown[]): unknown => tidy(() => fwd.apply(this, args)), writable: true, configurable: true });
   }
 
-  /** Same as forward(x); reads like calling a torch module. */
-  call(x: Tensor): Tensor {
-    return this.forward(x);
+  /** Same as forward(...args); reads like calling a torch module. Typed by the subclass's forward. */
+  call(...args: Parameters<this['forward']>): ReturnType<this['forward']> {
+    return (this.forward as (...a: unknown[]) => ReturnType<this['forward']>)(...args);
   }
 
   /**
@@ -77,7 +105,50 @@ export abstract class Module {
     return m;
   }
 
+  /** Replaces (or adds) the child `name`, keeping its position: for containers such as ModuleDict. */
+  protected setModule(name: string, m: Module | null): void {
+    if (m === null) {
+      this.childMap.delete(name);
+      return;
+    }
+    if (!(m instanceof Module)) fail('Module', `child '${name}' must be a Module`);
+    if (name === '' || name.includes('.') || this.paramMap.has(name) || this.bufferMap.has(name)) fail('Module', `invalid child name '${name}'`);
+    this.childMap.set(name, m);
+  }
+
+  /**
+   * Registers what fields hold and registration has not seen: a Module as a child, a Parameter()-marked or
+   * requiresGrad leaf tensor as a parameter, a Buffer()-marked tensor as a buffer, each under the field's
+   * name (in declaration order, after what was registered explicitly). A field reassigned to another module or
+   * marked tensor replaces the one registered under its name in place, as `model.fc = new nn.Linear(…)` does
+   * in torch. Runs lazily before every walk of the tree, so it sees assignments made after construction.
+   */
+  private discover(): void {
+    let known: Set<unknown> | null = null;
+    for (const key of Object.keys(this)) {
+      const v: unknown = (this as Record<string, unknown>)[key];
+      if (!(v instanceof Module) && !(v instanceof Tensor)) continue;
+      if (v === this || key === '' || key.includes('.')) continue;
+      if (this.childMap.get(key) === v || this.paramMap.get(key) === v || this.bufferMap.get(key) === v) continue;
+      // A value already registered under another name (BatchNorm2d's runningMean is 'running_mean').
+      known ??= new Set<unknown>([...this.childMap.values(), ...this.paramMap.values(), ...this.bufferMap.values()]);
+      if (known.has(v)) continue;
+      if (v instanceof Module) {
+        if (this.paramMap.has(key) || this.bufferMap.has(key)) continue;
+        this.childMap.set(key, v);
+      } else if (bufferMarks.has(v)) {
+        if (this.paramMap.has(key) || this.childMap.has(key) || v.isDisposed) continue;
+        this.bufferMap.set(key, keep(v));
+      } else if (parameterMarks.has(v) || (v.requiresGrad && !v.node)) {
+        if (this.bufferMap.has(key) || this.childMap.has(key) || v.isDisposed) continue;
+        this.paramMap.set(key, keep(v));
+      } else continue;
+      known.add(v);
+    }
+  }
+
   private checkName(name: string): void {
+    this.discover();
     if (name === '' || name.includes('.')) fail('Module', `invalid name '${name}': names must be non-empty and contain no '.'`);
     if (this.paramMap.has(name) || this.bufferMap.has(name) || this.childMap.has(name)) {
       fail('Module', `name '${name}' is already registered on ${this.constructor.name}`);
@@ -86,15 +157,16 @@ export abstract class Module {
 
   /** Direct children with their names, in registration order. */
   namedChildren(): [string, Module][] {
+    this.discover();
     return [...this.childMap];
   }
   children(): Module[] {
-    return [...this.childMap.values()];
+    return this.namedChildren().map(([, m]) => m);
   }
   /** This module and every descendant, depth first, with dotted names ('' for this one). */
   namedModules(prefix = ''): [string, Module][] {
     const out: [string, Module][] = [[prefix, this]];
-    for (const [n, c] of this.childMap) out.push(...c.namedModules(prefix ? `${prefix}.${n}` : n));
+    for (const [n, c] of this.namedChildren()) out.push(...c.namedModules(prefix ? `${prefix}.${n}` : n));
     return out;
   }
   modules(): Module[] {
@@ -116,6 +188,7 @@ export abstract class Module {
 
   private collect(kind: 'param' | 'buffer' | 'both', prefix = '', out: [string, Tensor][] = []): [string, Tensor][] {
     const p = prefix ? `${prefix}.` : '';
+    this.discover();
     if (kind !== 'buffer') for (const [n, t] of this.paramMap) out.push([p + n, t]);
     if (kind !== 'param') for (const [n, t] of this.bufferMap) out.push([p + n, t]);
     for (const [n, c] of this.childMap) c.collect(kind, p + n, out);
@@ -134,6 +207,19 @@ export abstract class Module {
   /** Drops every parameter's gradient. */
   zeroGrad(): void {
     for (const t of this.parameters()) t.zeroGrad();
+  }
+
+  /** Calls fn on every descendant and then on this module (children first, as torch's apply); returns this. */
+  apply(fn: (m: Module) => void): this {
+    for (const c of this.children()) c.apply(fn);
+    fn(this);
+    return this;
+  }
+
+  /** Sets requiresGrad on every parameter (false freezes the module, e.g. a backbone being fine-tuned). */
+  requiresGrad_(flag = true): this {
+    for (const t of this.parameters()) t.requiresGrad = flag;
+    return this;
   }
 
   /**
@@ -235,8 +321,9 @@ export abstract class Module {
   /** The module tree in PyTorch's print(model) style. */
   toString(): string {
     const head = `${this.constructor.name}(${this.extraRepr()}`;
-    if (this.childMap.size === 0) return `${head})`;
-    const lines = [...this.childMap].map(([n, c]) => `  (${n}): ${c.toString().split('\n').join('\n  ')}`);
+    const children = this.namedChildren();
+    if (children.length === 0) return `${head})`;
+    const lines = children.map(([n, c]) => `  (${n}): ${c.toString().split('\n').join('\n  ')}`);
     return `${head}\n${lines.join('\n')}\n)`;
   }
 }
