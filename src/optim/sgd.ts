@@ -1,14 +1,20 @@
 // SGD with momentum, dampening, Nesterov momentum and L2 weight decay, following torch.optim.SGD.
 import { fail } from '../errors.js';
 import type { Tensor } from '../tensor.js';
-import { checkNumber, Optimizer, type ParamState } from './optimizer.js';
+import { bool, num, Optimizer, type Hyper, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 
 export interface SgdOptions {
-  lr: number;
+  lr?: number;
   momentum?: number;
   dampening?: number;
   weightDecay?: number;
   nesterov?: boolean;
+}
+
+const RULES = { lr: num('lr', 0), momentum: num('momentum', 0), dampening: num('dampening', 0, 1), weightDecay: num('weightDecay', 0), nesterov: bool('nesterov') };
+
+function checkGroup(h: Hyper, op: string): void {
+  if (h.nesterov && ((h.momentum as number) <= 0 || h.dampening !== 0)) fail(op, `nesterov needs momentum > 0 and dampening 0, got momentum ${h.momentum}, dampening ${h.dampening}`);
 }
 
 /**
@@ -17,46 +23,29 @@ export interface SgdOptions {
  */
 export class SGD extends Optimizer {
   readonly kind = 'SGD';
-  momentum: number;
-  dampening: number;
-  weightDecay: number;
-  nesterov: boolean;
 
-  constructor(params: Iterable<Tensor>, options: SgdOptions) {
-    super('SGD', params, options?.lr);
-    if (typeof options !== 'object') fail('SGD', 'options { lr, ... } are required');
-    this.momentum = checkNumber('SGD', 'momentum', options.momentum ?? 0, 0);
-    this.dampening = checkNumber('SGD', 'dampening', options.dampening ?? 0, 0, 1);
-    this.weightDecay = checkNumber('SGD', 'weightDecay', options.weightDecay ?? 0, 0);
-    this.nesterov = options.nesterov ?? false;
-    if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) fail('SGD', `nesterov needs momentum > 0 and dampening 0, got momentum ${this.momentum}, dampening ${this.dampening}`);
+  /** `options.lr` is required unless every group sets its own, as in torch. */
+  constructor(params: Params<SgdOptions>, options: SgdOptions = {}) {
+    if (options === null || typeof options !== 'object') fail('SGD', 'options { lr, ... } are required');
+    super('SGD', params, options, { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false }, RULES, checkGroup);
   }
 
-  protected stateNames(): string[] {
-    return this.momentum !== 0 ? ['momentumBuffer'] : [];
+  protected stateNames(group: ParamGroup): string[] {
+    return group.hyper.momentum !== 0 ? ['momentumBuffer'] : [];
   }
 
-  protected update(p: Tensor, g: Tensor, _i: number, s: ParamState): void {
-    const buf = s.tensors.get('momentumBuffer') ?? null;
+  protected update(p: Tensor, g: Tensor, s: ParamState, group: ParamGroup): void {
+    const h = group.hyper;
+    const buf = h.momentum !== 0 ? (s.tensors.get('momentumBuffer') ?? null) : null;
     const be = p.backend;
     be.sgdStep(p.storage, g.storageOn(be, 'SGD.step'), buf ? buf.storageOn(be, 'SGD.step') : null, {
-      lr: this.lr,
-      momentum: this.momentum,
-      dampening: this.dampening,
-      weightDecay: this.weightDecay,
-      nesterov: this.nesterov,
-      firstStep: s.step === 0,
+      lr: group.lr,
+      momentum: buf ? (h.momentum as number) : 0,
+      dampening: h.dampening as number,
+      weightDecay: h.weightDecay as number,
+      nesterov: h.nesterov as boolean,
+      firstStep: s.step === 0 || !buf,
     });
     s.step++;
-  }
-
-  protected hyper(): Record<string, number | boolean> {
-    return { momentum: this.momentum, dampening: this.dampening, weightDecay: this.weightDecay, nesterov: this.nesterov };
-  }
-  protected setHyper(h: Record<string, number | boolean>): void {
-    if (typeof h.momentum === 'number') this.momentum = h.momentum;
-    if (typeof h.dampening === 'number') this.dampening = h.dampening;
-    if (typeof h.weightDecay === 'number') this.weightDecay = h.weightDecay;
-    if (typeof h.nesterov === 'boolean') this.nesterov = h.nesterov;
   }
 }
