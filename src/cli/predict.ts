@@ -48,7 +48,7 @@ export async function predict(o: Map<string, OptionValue>, images: string[], say
   const names = config.classes ?? (config.numClasses === 1000 ? IMAGENET_CLASSES : null);
   const top = Math.min((o.get('top') as number | undefined) ?? 5, config.numClasses);
   const inv = (o.get('invert') as string | undefined) ?? 'auto';
-  say(`backend ${getBackend()}; model: ${config.block === 'bottleneck' ? 'Bottleneck' : 'BasicBlock'} ResNet ${config.layers.join(',')}, ${config.numClasses} classes, input ${config.inChannels}×${config.inputSize}×${config.inputSize}`);
+  say(`backend ${getBackend()}; model: ${config.block === 'bottleneck' ? 'Bottleneck' : 'BasicBlock'} ResNet ${config.layers.join(',')}${config.groups || config.widthPerGroup ? ` (groups ${config.groups ?? 1}, width per group ${config.widthPerGroup ?? 64})` : ''}, ${config.numClasses} classes, input ${config.inChannels}×${config.inputSize}×${config.inputSize}`);
   for (const { path, img } of decoded) {
     const digits = config.inChannels === 1;
     const probs = noGrad(() =>

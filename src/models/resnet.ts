@@ -1,5 +1,5 @@
 // ResNet (v1.5, torchvision's layout and names): conv helpers, BasicBlock, Bottleneck, makeLayer, ResNet and
-// the resnet18…152 builders. Read top-down; docs/resnet.md walks through it against the seed blog post.
+// the resnet18…152, ResNeXt and Wide ResNet builders. Read top-down; docs/resnet.md walks through it against the seed blog post.
 import { fail, fmt } from '../errors.js';
 import * as o from '../ops.js';
 import type { Generator } from '../random.js';
@@ -150,6 +150,7 @@ export interface ResNetOptions {
   stemStride?: number;
   /** The 3×3/2 max pool after the stem (default true). */
   maxPool?: boolean;
+  /** Bottleneck's grouped 3×3 convolution: groups (default 1) × widthPerGroup (default 64) channels per 64 planes (ResNeXt, Wide ResNet). */
   groups?: number;
   widthPerGroup?: number;
   /** Generator for initialisation (default: the global one, seeded by manualSeed). */
@@ -259,3 +260,11 @@ export const resnet34 = (options: ResNetOptions = {}): ResNet => new ResNet(Basi
 export const resnet50 = (options: ResNetOptions = {}): ResNet => new ResNet(Bottleneck, [3, 4, 6, 3], options);
 export const resnet101 = (options: ResNetOptions = {}): ResNet => new ResNet(Bottleneck, [3, 4, 23, 3], options);
 export const resnet152 = (options: ResNetOptions = {}): ResNet => new ResNet(Bottleneck, [3, 8, 36, 3], options);
+
+// ResNeXt (grouped 3×3 convolutions: groups × widthPerGroup channels in each bottleneck) and Wide ResNet (bottlenecks
+// twice as wide), as torchvision builds them: the same ResNet with Bottleneck's groups and base width set.
+export const resnext50_32x4d = (options: ResNetOptions = {}): ResNet => new ResNet(Bottleneck, [3, 4, 6, 3], { groups: 32, widthPerGroup: 4, ...options });
+export const resnext101_32x8d = (options: ResNetOptions = {}): ResNet => new ResNet(Bottleneck, [3, 4, 23, 3], { groups: 32, widthPerGroup: 8, ...options });
+export const resnext101_64x4d = (options: ResNetOptions = {}): ResNet => new ResNet(Bottleneck, [3, 4, 23, 3], { groups: 64, widthPerGroup: 4, ...options });
+export const wide_resnet50_2 = (options: ResNetOptions = {}): ResNet => new ResNet(Bottleneck, [3, 4, 6, 3], { widthPerGroup: 128, ...options });
+export const wide_resnet101_2 = (options: ResNetOptions = {}): ResNet => new ResNet(Bottleneck, [3, 4, 23, 3], { widthPerGroup: 128, ...options });

@@ -132,7 +132,7 @@ export abstract class Optimizer {
   }
 
   /** Adds a group `{ params, ...options }`; options not given come from the constructor's. */
-  addParamGroup(group: ParamGroupInput<object>): void {
+  addParamGroup(group: ParamGroupInput<Record<string, unknown>>): void {
     const op = `${this.op}.addParamGroup`;
     if (group === null || typeof group !== 'object' || !('params' in group)) fail(op, 'a group must be an object { params, ...options }');
     const params = group.params instanceof Tensor ? [group.params] : [...(group.params ?? [])];
