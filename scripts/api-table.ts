@@ -23,6 +23,7 @@ const EXCEPTIONS: Record<string, Record<string, string>> = {
     cat: 'torch.cat',
     slice: 'torch.narrow',
     noGrad: 'torch.no_grad',
+    noGradAsync: 'torch.no_grad (async code)',
     manualSeed: 'torch.manual_seed',
     Generator: 'torch.Generator',
     Tensor: 'torch.Tensor',
@@ -52,6 +53,10 @@ const EXCEPTIONS: Record<string, Record<string, string>> = {
     zeroGrad: 'Tensor.grad = None',
     toString: 'Tensor.__repr__',
     dispose: ONLY,
+    moveTo: 'Tensor.data = t.to(…)',
+    version: 'Tensor._version',
+    markModified: ONLY,
+    node: 'Tensor.grad_fn',
     rank: 'Tensor.dim',
     size: 'Tensor.numel',
   },
@@ -91,7 +96,7 @@ const RUNTIME = /^(tidy|tidyAsync|keep|setLeakTracking|liveTensors|setBackend|ge
 const MODELS = /^(ResNet|BasicBlock|Bottleneck|makeLayer|conv1x1|conv3x3|resnet\d+|resnext\w+|wide_resnet\w+)$/;
 const SCHEDULERS = /LR$|^LRScheduler$|^ReduceLROnPlateau$/;
 // Internal helpers on the prototypes (TypeScript-private or protected plumbing), not API.
-const HIDDEN = new Set(['storage', 'setStorage', 'shareAs', 'backend', 'isDisposed', 'checkName', 'collect', 'discover', 'setModule', 'groupHyper', 'paramState', 'initialState']);
+const HIDDEN = new Set(['storage', 'setStorage', 'shareAs', 'backend', 'isDisposed', 'storageOn', 'checkName', 'collect', 'discover', 'setModule', 'groupHyper', 'paramState', 'initialState']);
 
 function methods(proto: object): string[] {
   return Object.getOwnPropertyNames(proto).filter((n) => n !== 'constructor' && !n.startsWith('_') && !HIDDEN.has(n)).sort();
