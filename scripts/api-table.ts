@@ -24,6 +24,7 @@ const EXCEPTIONS: Record<string, Record<string, string>> = {
     slice: 'torch.narrow',
     noGrad: 'torch.no_grad',
     noGradAsync: 'torch.no_grad (async code)',
+    setPrintOptions: 'torch.set_printoptions',
     manualSeed: 'torch.manual_seed',
     Generator: 'torch.Generator',
     Tensor: 'torch.Tensor',
@@ -70,6 +71,7 @@ const EXCEPTIONS: Record<string, Record<string, string>> = {
     batchNormFolding: ONLY,
     skipInit: 'torch.nn.utils.skip_init',
     initSkipped: ONLY,
+    checkpoint: 'torch.utils.checkpoint.checkpoint',
   },
   init: { fans: 'torch.nn.init._calculate_fan_in_and_fan_out', gain: 'torch.nn.init.calculate_gain' },
   module: {

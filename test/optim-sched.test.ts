@@ -23,7 +23,7 @@ import {
   type LRScheduler,
   type Optimizer,
 } from '../src/optim/index.js';
-import { testBackends, useBackend } from './backends.js';
+import { readyBackends, testBackends, useBackend } from './backends.js';
 
 type Opts = Record<string, unknown>;
 interface SchedSpec extends Opts {
@@ -37,6 +37,7 @@ interface Run {
   scheduler: SchedSpec;
   steps: { lrs: number[]; loss: number; w: number[]; b: number[] }[];
 }
+const ready = await readyBackends();
 const fx = JSON.parse(readFileSync(new URL('./fixtures/optim/trajectories.json', import.meta.url), 'utf8')) as { X: number[]; Y: number[]; W0: number[]; B0: number[]; runs: Run[] };
 
 // The same functions as the script's LAMBDAS.
@@ -87,8 +88,7 @@ for (const tb of testBackends) {
   describe(`parameter groups, RMSprop, Adagrad and schedulers vs torch.optim (20 steps) on ${tb.label}`, () => {
     for (const run of fx.runs) {
       for (const roundTrip of [false, true]) {
-        it(`${run.name}${roundTrip ? ': state dicts round-tripped at step 10' : ''}`, async () => {
-          if (!(await tb.available())) return;
+        it.skipIf(!ready.has(tb))(`${run.name}${roundTrip ? ': state dicts round-tripped at step 10' : ''}`, async () => {
           await useBackend(tb);
           const x = tensor(fx.X, [8, 4]);
           const y = tensor(fx.Y, [8, 3]);
