@@ -5,7 +5,8 @@
 // Run: node --import tsx scripts/api-table.ts   (writes docs/api.md; test/api-table.test.ts checks it is current)
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import * as gg from '../src/index.js';
+// The Node entry: the portable index plus the file helpers (gpugrad/node).
+import * as gg from '../src/node.js';
 
 /** crossEntropy → cross_entropy, maxPool2d → max_pool2d, requiresGrad_ → requires_grad_. */
 export function snake(name: string): string {
@@ -41,6 +42,19 @@ const EXCEPTIONS: Record<string, Record<string, string>> = {
     subset: 'torch.utils.data.Subset',
     splitHoldout: 'torch.utils.data.random_split (stratified here)',
     memory: 'torch.cuda.memory_allocated (per backend)',
+    imageToTensor: 'torchvision.transforms.functional.to_tensor + normalize',
+    resizePlanar: 'torchvision.transforms.functional.resize',
+    toPlanar: ONLY,
+    IMAGENET_CLASSES: "torchvision.models.ResNet50_Weights.IMAGENET1K_V1.meta['categories']",
+    IMAGENET_MEAN: ONLY,
+    IMAGENET_STD: ONLY,
+    readImage: 'torchvision.io.read_image',
+    decodeImage: 'torchvision.io.decode_image',
+    encodePng: 'torchvision.io.encode_png',
+    readIdx: ONLY,
+    loadIdxPair: ONLY,
+    loadIdxDir: ONLY,
+    loadMnistPackage: 'torchvision.datasets.MNIST',
   },
   tensor: {
     data: 'Tensor.numpy (async)',
@@ -123,7 +137,8 @@ export function apiTable(): string {
     '# API coverage',
     '',
     'Every public name gpugrad exports and its PyTorch counterpart, generated from the exports by',
-    '`scripts/api-table.ts` (`node --import tsx scripts/api-table.ts`; a test fails when this file is out of date).',
+    '`scripts/api-table.ts` (`node --import tsx scripts/api-table.ts`; a test fails when this file is out of date),',
+    'read from the Node entry (`gpugrad/node`: the portable `gpugrad` plus the file helpers).',
     'Names follow PyTorch in camelCase; options are objects (`F.crossEntropy(x, t, { labelSmoothing: 0.1 })`).',
     '',
   ];
