@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { F, nn, noGrad, resnext101_32x8d, resnext101_64x4d, resnext50_32x4d, wide_resnet101_2, wide_resnet50_2, type ResNet, type Tensor } from '../src/index.js';
-import { buildNet, inferNetConfig } from '../src/cli/model.js';
+import { buildNet, countNetParameters, inferNetConfig, NET_LIMITS } from '../src/cli/model.js';
 import { summaryCommand } from '../src/cli/summary.js';
 import { testBackends, useBackend } from './backends.js';
 import { hashStateDict, hashTensor } from './helpers/hashinit.js';
@@ -57,6 +57,12 @@ describe('the CLI knows them', () => {
     const plain = inferNetConfig(new Map(keys.keys.resnet50), 'x');
     expect(plain.groups).toBeUndefined();
     expect(plain.widths).toEqual([64, 128, 256, 512]);
+    // The size check predict runs before building counts parameters and BN buffers exactly, grouped convs included.
+    for (const name of Object.keys(builders)) {
+      const stateSize = fx.keys[name].filter(([k]) => !k.endsWith('num_batches_tracked')).reduce((n, [, sh]) => n + sh.reduce((a, b) => a * b, 1), 0);
+      expect(countNetParameters(inferNetConfig(shapes(name), 'x'))).toBe(stateSize);
+      expect(stateSize).toBeLessThanOrEqual(NET_LIMITS.parameters);
+    }
     const m = nn.skipInit(() => buildNet(inferNetConfig(shapes('resnext50_32x4d'), 'x')));
     expect([...m.stateDict()].map(([k, t]) => [k, [...t.shape]])).toEqual(fx.keys.resnext50_32x4d);
     m.dispose();
