@@ -86,6 +86,7 @@ const EXCEPTIONS: Record<string, Record<string, string>> = {
     skipInit: 'torch.nn.utils.skip_init',
     initSkipped: ONLY,
     checkpoint: 'torch.utils.checkpoint.checkpoint',
+    invalidateFoldedBatchNorms: ONLY,
   },
   init: { fans: 'torch.nn.init._calculate_fan_in_and_fan_out', gain: 'torch.nn.init.calculate_gain' },
   module: {
@@ -108,11 +109,11 @@ const EXCEPTIONS: Record<string, Record<string, string>> = {
 };
 
 // Top-level exports that are backend and runtime plumbing (no PyTorch counterpart): listed together, once.
-const RUNTIME = /^(tidy|tidyAsync|keep|setLeakTracking|liveTensors|setBackend|getBackend|registerBackend|registeredBackends|backendFallbackReason|currentBackend|readyBackend|defaultBackendChoice|GpujsBackend|WasmBackend|gpujsModeAvailable|gpujsThreadsAvailable|installWebGPU|fastestGpujsMode|wasmAvailable|wasmThreadsAvailable|defaultWasmThreads|readSafetensors|writeSafetensors|writeSafetensorsAsync|readSafetensorsMetadata|parseSafetensorsHeader|loadSafetensors|saveSafetensors)$/;
+const RUNTIME = /^(tidy|tidyAsync|keep|setLeakTracking|liveTensors|setBackend|getBackend|registerBackend|registeredBackends|backendFallbackReason|currentBackend|readyBackend|defaultBackendChoice|GpujsBackend|WasmBackend|gpujsModeAvailable|gpujsThreadsAvailable|installWebGPU|fastestGpujsMode|wasmAvailable|wasmThreadsAvailable|defaultWasmThreads|enableRelaxedSimd|relaxedSimdAvailable|wasmRelaxedDefault|readSafetensors|writeSafetensors|writeSafetensorsAsync|readSafetensorsMetadata|parseSafetensorsHeader|loadSafetensors|saveSafetensors)$/;
 const MODELS = /^(ResNet|BasicBlock|Bottleneck|makeLayer|conv1x1|conv3x3|resnet\d+|resnext\w+|wide_resnet\w+)$/;
 const SCHEDULERS = /LR$|^LRScheduler$|^ReduceLROnPlateau$/;
 // Internal helpers on the prototypes (TypeScript-private or protected plumbing), not API.
-const HIDDEN = new Set(['storage', 'setStorage', 'shareAs', 'backend', 'isDisposed', 'storageOn', 'checkName', 'collect', 'discover', 'setModule', 'groupHyper', 'paramState', 'initialState']);
+const HIDDEN = new Set(['storage', 'setStorage', 'shareAs', 'backend', 'isDisposed', 'storageOn', 'checkName', 'collect', 'discover', 'setModule', 'freeCaches', 'groupHyper', 'paramState', 'initialState']);
 
 function methods(proto: object): string[] {
   return Object.getOwnPropertyNames(proto).filter((n) => n !== 'constructor' && !n.startsWith('_') && !HIDDEN.has(n)).sort();
