@@ -277,6 +277,10 @@ describe('module ergonomics', () => {
     expect(() => bn.call(zeros([2, 3, 1, 1]))).toThrow(/2-D \[N, C\] or 3-D \[N, C, L\]/);
     expect(() => nn.utils.clipGradNorm_([], 1, { norm: 2 } as never)).toThrow(/unknown option 'norm'/);
     expect(() => nn.utils.clipGradValue_([], -1)).toThrow(/clipValue must be a finite non-negative number/);
+    const p = tensor([1, 2], [2], { requiresGrad: true });
+    p.grad = tensor([Number.NaN, 1], [2]);
+    expect(() => nn.utils.clipGradNorm_([p], 1, { errorIfNonfinite: true })).toThrow(/total norm of order 2 of the gradients is NaN/);
+    p.dispose();
     bn.dispose();
   });
 });

@@ -45,8 +45,11 @@ export function clipGradNorm_(params: Iterable<Tensor> | Tensor, maxNorm: number
       return p === 1 ? s : p === 2 ? o.sqrt(s) : o.pow(s, 1 / p);
     });
     if (options.errorIfNonfinite) {
-      const v = total.backend.readSync ? total.itemSync() : Number.NaN;
-      if (!total.backend.readSync) fail(op, 'errorIfNonfinite needs a backend that reads synchronously');
+      if (!total.backend.readSync) {
+        total.dispose();
+        fail(op, 'errorIfNonfinite needs a backend that reads synchronously');
+      }
+      const v = total.itemSync();
       if (!Number.isFinite(v)) {
         total.dispose();
         fail(op, `the total norm of order ${p} of the gradients is ${v}, so they cannot be clipped`);
