@@ -19,6 +19,9 @@ export interface NetConfig {
   stemKernel: number;
   stemStride: number;
   maxPool: boolean;
+  /** Bottleneck's grouped convolution (ResNeXt, Wide ResNet); absent means 1 and 64, a plain ResNet. */
+  groups?: number;
+  widthPerGroup?: number;
   /** Input side length and per-channel normalisation the network was trained with. */
   inputSize: number;
   mean: number[];
@@ -39,6 +42,9 @@ export const NET_LIMITS = {
   inputSize: 1024,
   stemKernel: 15,
   stemStride: 8,
+  /** Bottleneck groups (ResNeXt-101 64x4d: 64) and width per group (Wide ResNet: 128). */
+  groups: 1024,
+  widthPerGroup: 8192,
   /** Parameters and buffers of the whole network (ResNet-152: 60 M; 2^27 float32 are 512 MiB). */
   parameters: 2 ** 27,
   className: 200,
@@ -53,8 +59,11 @@ export function countNetParameters(c: NetConfig): number {
   for (let s = 0; s < 4; s++) {
     const p = c.widths[s];
     const out = c.block === 'bottleneck' ? 4 * p : p;
+    // A bottleneck's inner width: floor(planes·widthPerGroup/64)·groups; its 3×3 convolution is grouped.
+    const groups = c.groups ?? 1;
+    const w = Math.floor((p * (c.widthPerGroup ?? 64)) / 64) * groups;
     for (let b = 0; b < c.layers[s]; b++) {
-      n += c.block === 'bottleneck' ? inplanes * p + 9 * p * p + p * out + bn(p) + bn(p) + bn(out) : 9 * inplanes * p + 9 * p * p + bn(p) + bn(p);
+      n += c.block === 'bottleneck' ? inplanes * w + (9 * w * w) / groups + w * out + bn(w) + bn(w) + bn(out) : 9 * inplanes * p + 9 * p * p + bn(p) + bn(p);
       if (b === 0 && (s > 0 || inplanes !== out)) n += inplanes * out + bn(out);
       inplanes = out;
     }
@@ -110,6 +119,12 @@ export function validateNetConfig(raw: unknown, source: string, op = 'config'): 
     mean: floats('mean', false),
     std: floats('std', true),
   };
+  // ResNeXt / Wide ResNet bottlenecks; absent means a plain ResNet (groups 1, width per group 64).
+  if (c.groups !== undefined || c.widthPerGroup !== undefined) {
+    config.groups = c.groups === undefined ? 1 : int('groups', 1, NET_LIMITS.groups);
+    config.widthPerGroup = c.widthPerGroup === undefined ? 64 : int('widthPerGroup', 1, NET_LIMITS.widthPerGroup);
+    if (config.block === 'basic' && (config.groups !== 1 || config.widthPerGroup !== 64)) bad('groups and widthPerGroup', "1 and 64 for 'basic' blocks", [config.groups, config.widthPerGroup]);
+  }
   if (c.classes !== undefined && c.classes !== null) {
     const v = c.classes;
     if (!Array.isArray(v) || v.length !== config.numClasses || !v.every((x) => typeof x === 'string' && x.length <= NET_LIMITS.className)) bad('classes', `a list of ${config.numClasses} names (one per class) of at most ${NET_LIMITS.className} characters`, v);
@@ -152,6 +167,8 @@ export function buildNet(c: NetConfig, zeroInitResidual = false): ResNet {
     stemKernel: c.stemKernel,
     stemStride: c.stemStride,
     maxPool: c.maxPool,
+    groups: c.groups,
+    widthPerGroup: c.widthPerGroup,
     zeroInitResidual,
   });
 }
@@ -177,8 +194,18 @@ export function inferNetConfig(shapes: Map<string, readonly number[]>, what: str
     while (shapes.has(`layer${s}.${n}.conv1.weight`) && n <= NET_LIMITS.blocks) n++;
     if (n === 0) fail('predict', `${what} is not a ResNet state dict: it has no 'layer${s}.0.conv1.weight'`);
     layers.push(n);
-    widths.push(need(`layer${s}.0.conv1.weight`)[0]);
     bottleneck = shapes.has(`layer${s}.0.conv3.weight`);
+    // A bottleneck's planes are its output channels / 4; its inner width (conv1's outputs) is larger in ResNeXt/WRN.
+    widths.push(bottleneck ? need(`layer${s}.0.conv3.weight`)[0] / 4 : need(`layer${s}.0.conv1.weight`)[0]);
+  }
+  // ResNeXt / Wide ResNet: conv2 is grouped (its weight has width/groups input channels) and the inner width is
+  // floor(planes·widthPerGroup/64)·groups.
+  let groups = 1;
+  let widthPerGroup = 64;
+  if (bottleneck) {
+    const inner = need('layer1.0.conv1.weight')[0];
+    groups = inner / need('layer1.0.conv2.weight')[1];
+    widthPerGroup = Math.round(((inner / groups) * 64) / widths[0]);
   }
   if (conv1.length !== 4 || fc.length !== 2) fail('predict', `${what}: conv1.weight ${fmt(conv1)} or fc.weight ${fmt(fc)} has the wrong rank`);
   const rgb = conv1[1] === 3;
@@ -192,6 +219,7 @@ export function inferNetConfig(shapes: Map<string, readonly number[]>, what: str
     // torchvision's stem for RGB inputs; a 1-channel net without metadata is taken to be a digit net.
     stemStride: rgb ? 2 : 1,
     maxPool: rgb,
+    ...(groups !== 1 || widthPerGroup !== 64 ? { groups, widthPerGroup } : {}),
     inputSize: rgb ? 224 : 28,
     mean: rgb ? [0.485, 0.456, 0.406] : [MNIST_MEAN],
     std: rgb ? [0.229, 0.224, 0.225] : [MNIST_STD],
