@@ -24,6 +24,27 @@ export {
 } from './layers.js';
 export { invalidateFoldedBatchNorms } from './fold-epoch.js';
 export { ModuleList, ModuleDict } from './containers.js';
+export {
+  Dropout,
+  LayerNorm,
+  GroupNorm,
+  ConvTranspose2d,
+  Upsample,
+  GELU,
+  SiLU,
+  Sigmoid,
+  Tanh,
+  LeakyReLU,
+  ReLU6,
+  Softmax,
+  CrossEntropyLoss,
+  NLLLoss,
+  MSELoss,
+  L1Loss,
+  BCEWithLogitsLoss,
+  type LayerNormOptions,
+  type ConvTranspose2dOptions,
+} from './layers-extra.js';
 export * as init from './init.js';
 export { checkpoint } from './checkpoint.js';
 export * as utils from './utils.js';
