@@ -19,6 +19,8 @@ const ONLY = '— (gpugrad only)';
 const EXCEPTIONS: Record<string, Record<string, string>> = {
   top: {
     concat: 'torch.cat',
+    oneHot: 'torch.nn.functional.one_hot',
+    variance: 'torch.var',
     expand: 'Tensor.expand',
     view: 'Tensor.view',
     cat: 'torch.cat',
@@ -68,6 +70,7 @@ const EXCEPTIONS: Record<string, Record<string, string>> = {
     zeroGrad: 'Tensor.grad = None',
     toString: 'Tensor.__repr__',
     dispose: ONLY,
+    T: 'Tensor.T',
     moveTo: 'Tensor.data = t.to(…)',
     version: 'Tensor._version',
     markModified: ONLY,
@@ -75,11 +78,11 @@ const EXCEPTIONS: Record<string, Record<string, string>> = {
     rank: 'Tensor.dim',
     size: 'Tensor.numel',
   },
-  F: { conv2dAffine: ONLY, batchNorm2d: 'torch.nn.functional.batch_norm' },
+  F: { conv2dAffine: ONLY, softplusOf: ONLY, batchNorm2d: 'torch.nn.functional.batch_norm' },
   nn: {
     BatchNorm: 'torch.nn.modules.batchnorm._BatchNorm',
     Parameter: 'torch.nn.Parameter',
-    Buffer: 'torch.nn.Buffer',
+    Buffer: 'torch.nn.Buffer (torch ≥ 2.5)',
     convBn: ONLY,
     setBatchNormFolding: ONLY,
     batchNormFolding: ONLY,
