@@ -1,6 +1,6 @@
 // Starts Debian's Chromium headless through playwright-core, with the flags that give this project's CI
 // machines (no GPU, no sandbox) WebGL through SwiftShader and WebGPU, and a fresh profile that is deleted on
-// close. Used by the demo's test (test/browser-demo.test.ts) and the browser benchmark (bench/browser/).
+// close. Used by the browser tests (test/browser/harness.ts, test/browser-demo.test.ts) and the browser benchmark.
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,7 +1,7 @@
 // `gpugrad summary`: builds a named model and prints the library's summary() of it (layers, output shapes,
 // parameters, multiply-accumulates).
 import { fail } from '../errors.js';
-import { resnet101, resnet152, resnet18, resnet34, resnet50, resnext101_32x8d, resnext101_64x4d, resnext50_32x4d, wide_resnet101_2, wide_resnet50_2, type ResNet } from '../models/resnet.js';
+import { RESNET_BUILDERS } from '../models/resnet.js';
 import { summary } from '../summary.js';
 import { skipInit } from '../nn/layers.js';
 import { UsageError, type OptionSpec, type OptionValue } from './args.js';
@@ -15,18 +15,7 @@ export const SUMMARY_OPTIONS: Record<string, OptionSpec> = {
   help: { kind: 'flag', help: 'show this help' },
 };
 
-const MODELS: Record<string, (o: { numClasses: number }) => ResNet> = {
-  resnet18,
-  resnet34,
-  resnet50,
-  resnet101,
-  resnet152,
-  resnext50_32x4d,
-  resnext101_32x8d,
-  resnext101_64x4d,
-  wide_resnet50_2,
-  wide_resnet101_2,
-};
+const MODELS = RESNET_BUILDERS;
 
 export async function summaryCommand(o: Map<string, OptionValue>, positionals: string[], say: (line: string) => void = console.log): Promise<number> {
   const name = positionals[0] ?? 'resnet50';

@@ -268,3 +268,17 @@ export const resnext101_32x8d = (options: ResNetOptions = {}): ResNet => new Res
 export const resnext101_64x4d = (options: ResNetOptions = {}): ResNet => new ResNet(Bottleneck, [3, 4, 23, 3], { groups: 64, widthPerGroup: 4, ...options });
 export const wide_resnet50_2 = (options: ResNetOptions = {}): ResNet => new ResNet(Bottleneck, [3, 4, 6, 3], { widthPerGroup: 128, ...options });
 export const wide_resnet101_2 = (options: ResNetOptions = {}): ResNet => new ResNet(Bottleneck, [3, 4, 23, 3], { widthPerGroup: 128, ...options });
+
+/** torchvision's builders by name (the names `gpugrad summary` takes). */
+export const RESNET_BUILDERS: Readonly<Record<string, (options?: ResNetOptions) => ResNet>> = {
+  resnet18,
+  resnet34,
+  resnet50,
+  resnet101,
+  resnet152,
+  resnext50_32x4d,
+  resnext101_32x8d,
+  resnext101_64x4d,
+  wide_resnet50_2,
+  wide_resnet101_2,
+};

@@ -11,20 +11,9 @@ import * as esbuild from 'esbuild';
 import { chromium, type BrowserContext } from 'playwright-core';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const CHROMIUM = process.env.GPUGRAD_CHROMIUM ?? '/usr/bin/chromium';
-/** The flags that give Chromium WebGL2 and WebGPU on SwiftShader, headless, with nothing phoning home. */
-export const CHROMIUM_FLAGS = [
-  '--no-sandbox',
-  '--headless=new',
-  '--use-gl=angle',
-  '--use-angle=swiftshader',
-  '--enable-unsafe-swiftshader',
-  '--enable-unsafe-webgpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
+// One list of Chromium flags for the tests, the demo and the browser benchmark.
+export { CHROMIUM, CHROMIUM_FLAGS } from '../../examples/browser/chromium.js';
+import { CHROMIUM, CHROMIUM_FLAGS } from '../../examples/browser/chromium.js';
 
 /** The packed package installed in a scratch project: `app` is that project's root. */
 export interface PackedApp {

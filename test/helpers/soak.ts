@@ -75,22 +75,18 @@ export async function soak(tb: TestBackend, steps: number, every = 50, warmup = 
       samples.push({ step, tensors: m.tensors, bytes: m.bytes, rss: u.rss, heap: u.heapUsed + u.external });
     }
   }
-  const ms = (performance.now() - t0) / steps;
-  const after = samples.filter((s) => s.step > warmup);
-  const xs = after.map((s) => s.step);
-  const result: SoakResult = {
-    backend: tb.label,
-    steps,
-    samples,
-    tensorSlope: slope(xs, after.map((s) => s.tensors)),
-    byteSlope: slope(xs, after.map((s) => s.bytes)),
-    rssSlope: slope(xs, after.map((s) => s.rss)),
-    heapSlope: slope(xs, after.map((s) => s.heap)),
-    msPerStep: ms,
-  };
+  const result = summarise(tb.label, steps, samples, warmup, (performance.now() - t0) / steps);
   model.dispose();
   x.dispose();
   return result;
+}
+
+/** The slopes after warm-up of a run's samples. */
+function summarise(backend: string, steps: number, samples: SoakSample[], warmup: number, msPerStep: number): SoakResult {
+  const after = samples.filter((s) => s.step > warmup);
+  const xs = after.map((s) => s.step);
+  const fit = (pick: (s: SoakSample) => number): number => slope(xs, after.map(pick));
+  return { backend, steps, samples, tensorSlope: fit((s) => s.tensors), byteSlope: fit((s) => s.bytes), rssSlope: fit((s) => s.rss), heapSlope: fit((s) => s.heap), msPerStep };
 }
 
 /**
@@ -122,21 +118,11 @@ export async function soakPlain(tb: TestBackend, steps: number, every = 50, warm
     }
   }
   const ms = (performance.now() - t0) / steps;
-  const after = samples.filter((s) => s.step > warmup);
-  const xs = after.map((s) => s.step);
   model.dispose();
   opt.dispose();
-  return {
-    backend: `${tb.label} (plain loop)`,
-    steps,
-    samples,
-    tensorSlope: slope(xs, after.map((s) => s.tensors)),
-    byteSlope: slope(xs, after.map((s) => s.bytes)),
-    rssSlope: slope(xs, after.map((s) => s.rss)),
-    heapSlope: slope(xs, after.map((s) => s.heap)),
-    msPerStep: ms,
-  };
+  return summarise(`${tb.label} (plain loop)`, steps, samples, warmup, ms);
 }
+
 
 export function formatSoak(r: SoakResult): string {
   const last = r.samples[r.samples.length - 1];
