@@ -324,12 +324,6 @@ const STORAGE_MEMBERS = [
   'avgPool2dBackward', 'sgdStep', 'adamStep',
 ] as const;
 
-/** Which backend made each storage that became a tensor, for the ownership error's wording. */
-const madeBy = new WeakMap<Storage, Backend>();
-/** @internal Notes the backend a storage belongs to (the tensor layer calls this for every buffer). */
-export function noteOwner(s: Storage, b: Backend): void {
-  madeBy.set(s, b);
-}
 
 /**
  * Makes every storage-taking member of `backend` check, before any pointer, texture or array is touched, that the
@@ -351,8 +345,10 @@ export function guardStorages(backend: Backend, owns: (s: Storage) => boolean): 
       return;
     }
     if (!owns(v as Storage)) {
-      const other = madeBy.get(v as Storage);
-      fail(op, `backend '${name(backend)}' was given a storage that belongs to ${other ? `'${name(other)}'` : 'another backend'}; move the tensor with toBackend() (or Module.to()) first`);
+      // Storages name their backend in an `owner` field where they have one (all of gpugrad's do).
+      const other = (v as { owner?: unknown }).owner;
+      const known = other && typeof other === 'object' && 'name' in other && 'mode' in other ? (other as Backend) : null;
+      fail(op, `backend '${name(backend)}' was given a storage that belongs to ${known ? `'${name(known)}'` : 'another backend'}; move the tensor with toBackend() (or Module.to()) first`);
     }
   };
   for (const m of STORAGE_MEMBERS) {

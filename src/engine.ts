@@ -3,6 +3,7 @@ import type { Tensor } from './tensor.js';
 import { Tensor as TensorClass } from './tensor.js';
 import type { Backend, Storage } from './backend.js';
 import { fail } from './errors.js';
+import { watch } from './lifetime.js';
 
 /** A backend buffer shared by a tensor and its views (reshape, detach); freed when the last one goes. */
 export class Buffer {
@@ -109,6 +110,7 @@ function closeScope(scope: Set<Tensor>, result: unknown): void {
   for (const t of scope) {
     if (kept.has(t)) {
       if (parent) parent.add(t);
+      else watch(t, t.core); // no scope owns it now: the garbage collector does
     } else {
       t.dispose();
     }
@@ -171,6 +173,7 @@ export function scoped<F extends (...args: never[]) => unknown>(fn: F): F {
 /** Exempts a tensor from every open tidy scope; it lives until disposed. */
 export function keep<T extends Tensor>(t: T): T {
   for (const s of engine.scopes) s.delete(t);
+  watch(t, t.core);
   return t;
 }
 

@@ -11,11 +11,13 @@
 import { Buffer, engine } from './engine.js';
 import type { GradNode } from './autograd.js';
 import { nodeReads } from './autograd.js';
-import { noteOwner, type Backend, type Storage } from './backend.js';
+import type { Backend, Storage } from './backend.js';
 
 /** What a Tensor owns, kept apart from the Tensor object so it can be released after the object is collected. */
 export class Core {
   handle = true;
+  /** Registered with the FinalizationRegistry (only tensors that no scope owns are). */
+  watched = false;
   graphRefs = 0;
   valueRefs = 0;
   /** The backend the storage lives on (kept after the storage is released, for messages and printing). */
@@ -29,7 +31,6 @@ export class Core {
 }
 
 export function makeBuffer(backend: Backend, handle: Storage): Buffer {
-  noteOwner(handle, backend);
   const b = new Buffer(backend, handle, backend.bytes(handle));
   engine.buffers.add(b);
   engine.allocatedSinceReclaim += b.bytes;
@@ -126,7 +127,21 @@ export function dropHandle(core: Core): void {
  * Tensors the program dropped without dispose() are released when the garbage collector finds them. The held
  * value is the Core, never the Tensor, so registration does not keep the tensor alive.
  */
-export const collected = new FinalizationRegistry<Core>((core) => dropHandle(core));
+const collected = new FinalizationRegistry<Core>((core) => dropHandle(core));
+
+/**
+ * Hands a tensor to the garbage collector's care once no scope owns it. Tensors made inside a module call or
+ * tidy() are disposed by their scope, so registering them (most tensors) would only cost time.
+ */
+export function watch(t: object, core: Core): void {
+  if (core.watched || !core.handle) return;
+  core.watched = true;
+  collected.register(t, core, core);
+}
+export function unwatch(core: Core): void {
+  if (core.watched) collected.unregister(core);
+  core.watched = false;
+}
 
 /**
  * Gives pending finalizers a turn when much was allocated since the last one: they run only as macrotasks, and

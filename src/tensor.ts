@@ -9,7 +9,7 @@ import * as ox from './ops-extra.js';
 import * as ip from './inplace.js';
 import { backward as runBackward, inBackward } from './autograd.js';
 import { Buffer, engine, noGrad } from './engine.js';
-import { attachNode, collected, Core, dropHandle, makeBuffer, maybeReclaim, releaseBuffer } from './lifetime.js';
+import { attachNode, Core, dropHandle, unwatch, watch, makeBuffer, maybeReclaim, releaseBuffer } from './lifetime.js';
 import { sameShape } from './shape.js';
 import type { NestedArray } from './creation.js';
 import { formatTensor } from './print.js';
@@ -36,10 +36,10 @@ export class Tensor {
     this.requiresGrad = requiresGrad;
     this.createdAt = engine.trackCreation ? new Error().stack?.split('\n').slice(2, 8).join('\n') : undefined;
     engine.live++;
-    collected.register(this, this.core, this.core);
     if (engine.tracked) engine.tracked.add(this);
     const scope = engine.scopes[engine.scopes.length - 1];
     if (scope) scope.add(this);
+    else watch(this, this.core);
   }
 
   /** The autograd node that produced this tensor (null on leaves and outside recording). */
@@ -118,7 +118,7 @@ export class Tensor {
     if (!this.core.handle) return;
     if (engine.tracked) engine.tracked.delete(this);
     for (const s of engine.scopes) s.delete(this);
-    collected.unregister(this.core);
+    unwatch(this.core);
     if (this.grad) {
       this.grad.dispose();
       this.grad = null;

@@ -11,6 +11,10 @@ class HostStorage implements Storage {
   get size(): number {
     return this.data.length;
   }
+  /** Names the backend in another backend's ownership refusal (every reference instance reads the same arrays). */
+  get owner(): { name: string; mode: string } {
+    return { name: 'reference', mode: 'float64' };
+  }
 }
 
 const d = (s: Storage): Float32Array => (s as HostStorage).data;

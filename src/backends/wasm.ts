@@ -14,7 +14,7 @@ import { erf32 } from '../special.js';
 
 class WasmStorage implements Storage {
   released = false;
-  constructor(readonly ptr: number, readonly size: number, readonly cap: number, readonly heap: Heap) {}
+  constructor(readonly ptr: number, readonly size: number, readonly cap: number, readonly heap: Heap, readonly owner: Backend) {}
 }
 
 const st = (s: Storage): WasmStorage => s as WasmStorage;
@@ -197,7 +197,7 @@ export class WasmBackend implements Backend {
 
   private alloc(size: number): WasmStorage {
     const { ptr, cap } = this.block(size * 4);
-    return new WasmStorage(ptr, size, cap, this.heap);
+    return new WasmStorage(ptr, size, cap, this.heap, this);
   }
   /** A heap block; exhaustion becomes an error that says what is live and what to do. */
   private block(bytes: number): { ptr: number; cap: number } {
