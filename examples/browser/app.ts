@@ -25,6 +25,7 @@ import { IMAGENET_CLASSES } from '../../src/data/imagenet-classes.js';
 import { buildNet, digitNetConfig, parseWeights, type NetConfig } from '../../src/models/netconfig.js';
 import { drawChart, type ChartData } from './chart.js';
 import { fetchDigits } from './digits.js';
+import { countCorrect } from '../../src/data/metrics.js';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
@@ -82,16 +83,6 @@ let trainedWeights: Uint8Array | null = null;
 
 /** Lets the browser paint (progress bar, chart) between training steps; ops themselves are synchronous. */
 const yieldToBrowser = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
-
-function countCorrect(logits: Float32Array, labels: Int32Array, classes: number): number {
-  let c = 0;
-  for (let i = 0; i < labels.length; i++) {
-    let best = 0;
-    for (let k = 1; k < classes; k++) if (logits[i * classes + k] > logits[i * classes + best]) best = k;
-    if (best === labels[i]) c++;
-  }
-  return c;
-}
 
 /**
  * Held-out accuracy in eval mode (BatchNorm's running statistics), 100 images at a time: at 250 (the CLI's

@@ -18,6 +18,7 @@ import { buildNet, digitNetConfig, encodeModel, encodeOptimizer, loadOptimizer, 
 import { plotPanels } from './plot.js';
 import { summary } from '../summary.js';
 import { chooseBackend, loadData, makeOptimizer, makeSchedule, opt, TRAIN_OPTIONS, validateSavedOptions } from './train-options.js';
+import { countCorrect } from '../data/metrics.js';
 
 export { chooseBackend, TRAIN_OPTIONS } from './train-options.js';
 
@@ -74,16 +75,6 @@ function pixelStats(ds: ImageDataset): { mean: number; std: number } {
   }
   const mean = sum / ds.pixels.length;
   return { mean, std: Math.sqrt(Math.max(sq / ds.pixels.length - mean * mean, 1e-12)) };
-}
-
-function countCorrect(logits: Float32Array, labels: Int32Array, classes: number): number {
-  let c = 0;
-  for (let i = 0; i < labels.length; i++) {
-    let best = 0;
-    for (let k = 1; k < classes; k++) if (logits[i * classes + k] > logits[i * classes + best]) best = k;
-    if (best === labels[i]) c++;
-  }
-  return c;
 }
 
 /**

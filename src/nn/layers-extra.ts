@@ -108,13 +108,8 @@ export class GroupNorm extends Module {
 
 // ---- transposed convolution and resizing ----
 
-export interface ConvTranspose2dOptions {
-  stride?: Pair;
-  padding?: Pair;
-  outputPadding?: Pair;
-  groups?: number;
-  dilation?: Pair;
-  /** Default true, as in PyTorch. */
+/** F.convTranspose2d's options, plus the module's bias (default true, as in PyTorch) and its initialiser's generator. */
+export interface ConvTranspose2dOptions extends F.ConvTranspose2dOptions {
   bias?: boolean;
   generator?: Generator;
 }
