@@ -5,28 +5,7 @@ import type { Arr } from './oracle.js';
 
 const sizeOf = O.sizeOf;
 
-function strides(s: readonly number[]): number[] {
-  const st = new Array<number>(s.length);
-  let acc = 1;
-  for (let i = s.length - 1; i >= 0; i--) {
-    st[i] = acc;
-    acc *= s[i];
-  }
-  return st;
-}
-function unravel(f: number, s: readonly number[]): number[] {
-  const idx = new Array<number>(s.length);
-  for (let i = s.length - 1; i >= 0; i--) {
-    idx[i] = f % s[i];
-    f = Math.floor(f / s[i]);
-  }
-  return idx;
-}
-function ravel(idx: readonly number[], s: readonly number[]): number {
-  let f = 0;
-  for (let i = 0; i < s.length; i++) f = f * s[i] + idx[i];
-  return f;
-}
+const { strides, unravel, ravel } = O; // one copy of the index helpers, in oracle.ts
 const norm = (d: number, r: number): number => (d < 0 ? d + r : d);
 
 // ---- elementwise ----

@@ -10,7 +10,7 @@ export interface Arr {
 export const arr = (shape: readonly number[], data: ArrayLike<number>): Arr => ({ shape: [...shape], data: Float64Array.from(data) });
 export const sizeOf = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 
-function strides(s: readonly number[]): number[] {
+export function strides(s: readonly number[]): number[] {
   const st = new Array<number>(s.length);
   let acc = 1;
   for (let i = s.length - 1; i >= 0; i--) {
@@ -21,7 +21,7 @@ function strides(s: readonly number[]): number[] {
 }
 
 /** Multi-index of flat position `f` in shape `s`. */
-function unravel(f: number, s: readonly number[]): number[] {
+export function unravel(f: number, s: readonly number[]): number[] {
   const idx = new Array<number>(s.length);
   for (let i = s.length - 1; i >= 0; i--) {
     idx[i] = f % s[i];
@@ -30,7 +30,7 @@ function unravel(f: number, s: readonly number[]): number[] {
   return idx;
 }
 
-function ravel(idx: readonly number[], s: readonly number[]): number {
+export function ravel(idx: readonly number[], s: readonly number[]): number {
   let f = 0;
   for (let i = 0; i < s.length; i++) f = f * s[i] + idx[i];
   return f;
