@@ -184,7 +184,7 @@ describe.runIf(wasmAvailable())('sizes are checked against the backend before an
       refused(f, op, /needs 4400000000 bytes \(4\.1 GiB\)/, /'wasm' backend holds at most 4294967296 bytes \(4 GiB\)/, /smaller shape or batch/);
     }
     // Refused before any allocation: randn([1.1e9]) used to spend over a minute filling two host copies.
-    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(performance.now() - t0).toBeLessThan(5000); // generous: a loaded CI machine, not a speed test
     // The backend is still usable afterwards.
     expect(values(ones(2))).toEqual([1, 1]);
     await setBackend('reference');

@@ -323,8 +323,11 @@ describe('threads without asking', () => {
     expect(r.status, r.stderr).toBe(0);
     const got = JSON.parse(r.stdout.trim().split('\n').pop() as string) as Record<string, unknown>;
     expect(got.backend).toMatch(/^wasm:.*simd-threads\d+$/);
-    expect(got.readyAtFirstOp).toBe(false); // the first op did not wait for the workers
-    expect(got.readySync).toBe(true); // they came up while the main thread never yielded
+    // The first op never waits for the workers. Whether they were already up by then is a race a fast machine
+    // wins (CI once saw `true`), so it is not asserted; what must hold is that they come up while the main
+    // thread never yields, and that the same instance serves before and after.
+    expect(typeof got.readyAtFirstOp).toBe('boolean');
+    expect(got.readySync).toBe(true);
     expect(got.diff).toBe(0); // split and unsplit GEMMs sum k in the same order
     expect(got.mixedFinite).toBe(true);
     expect(got.same).toBe(true); // readyBackend() hands back the instance already in use
