@@ -20,3 +20,12 @@ export async function refuseNonFinite(op: string, path: string, state: ReadonlyM
     }
   }
 }
+
+/** The first tensor holding NaN or ±Infinity, with the offending value; null when all are finite. */
+export async function firstNonFinite(named: Iterable<[string, Tensor]>): Promise<{ name: string; value: number } | null> {
+  for (const [name, t] of named) {
+    const bad = (await t.data()).find((v) => !Number.isFinite(v));
+    if (bad !== undefined) return { name, value: bad };
+  }
+  return null;
+}
