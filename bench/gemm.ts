@@ -1,6 +1,6 @@
 // GEMM GFLOP/s of the gpujs backend per gpu.js mode at the four ResNet-50 im2col shapes (C[M,N] = W[M,K]·col[K,N]),
 // cold (first call: kernel compile included) and warm (tinybench median), each beside a same-run baseline: a plain
-// JavaScript ikj loop on one thread (the first row of shared/notes/gpujs.md's GEMM table, 1.0 GFLOP/s there), so
+// JavaScript ikj loop on one thread (about 1.0 GFLOP/s on the 2-vCPU machines of bench/RESULTS.md), so
 // figures from different machines can be compared through their ratio to it.
 // Run: node --import tsx bench/gemm.ts [--modes webasm,webasm:threads2,headlessgl,webgpu,cpu] [--time 2000]  (GL modes under
 // xvfb-run -a). 'webasm:threads2' is gpu.js's webasm mode with its kernels split over 2 worker threads; webgpu (Node: the

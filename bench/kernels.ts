@@ -24,7 +24,7 @@ export interface KernelConfig {
 /** A call slower than this is timed once warm, not `minIter` times: the budget goes further. */
 export const SLOW_MS = 2000;
 
-/** C[M,N] = W[M,K]·col[K,N] at conv1, a layer1 3×3, a layer3 1×1 and a layer4 3×3 (see shared/notes/gpujs.md). */
+/** C[M,N] = W[M,K]·col[K,N] at conv1, a layer1 3×3, a layer3 1×1 and a layer4 3×3. */
 export const RESNET_GEMMS: [number, number, number][] = [
   [64, 147, 12544],
   [64, 576, 3136],

@@ -255,7 +255,7 @@ async function main(): Promise<void> {
         rows.push({ part: 'peers', work: trainWork(t.key), system: torch.eval?.system ?? 'PyTorch CPU', timing: ok ? t.timing : undefined, flop: trainFlop(cfg), relErr: lossErr, note: ok ? undefined : 'first-step loss disagrees: time withheld' });
         log(`  PyTorch train ${t.key}: median ${fmtMs(t.timing.medianMs)}, first loss ${t.firstLoss.toFixed(5)}`);
       }
-      notes.push('TensorFlow.js training is not timed: its `cpu` backend takes ~97 s per 32² batch-8 step and its `wasm` backend lacks Conv2DBackpropFilter (shared/notes/peers.md).');
+      notes.push('TensorFlow.js training is not timed: its `cpu` backend takes ~97 s per 32² batch-8 step and its `wasm` backend lacks Conv2DBackpropFilter (tfjs-backend-wasm registers no such kernel).');
       notes.push('onnxruntime runs inference only; its training package is not part of the peers.');
     }
     for (const t of weights.values()) t.dispose();
