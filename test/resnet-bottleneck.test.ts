@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { Bottleneck, makeLayer, noGrad, type Tensor } from '../src/index.js';
 import { testBackends, useBackend } from './backends.js';
 import { hashStateDict, hashTensor } from './helpers/hashinit.js';
-import { expectClose, type RefSummary } from './helpers/refcompare.js';
+import { expectSummaryClose, type RefSummary } from './helpers/refcompare.js';
 
 interface Case {
   inplanes: number;
@@ -45,21 +45,21 @@ for (const tb of testBackends) {
           block.eval();
           const ye = noGrad(() => block.forward(x));
           tmp.push(ye);
-          expectClose('eval output', await ye.data(), ye.shape, c.evalOut);
+          expectSummaryClose('eval output', await ye.data(), ye.shape, c.evalOut);
           block.train();
           x.requiresGrad_(true);
           const y = block.forward(x);
           const up = hashTensor(ref.seed, ref.upstreamStream, y.shape);
           const loss = y.mul(up).sum();
           tmp.push(y, up, loss);
-          expectClose('train output', await y.data(), y.shape, c.trainOut);
+          expectSummaryClose('train output', await y.data(), y.shape, c.trainOut);
           loss.backward();
-          expectClose('input gradient', await x.grad!.data(), x.shape, c.inputGrad);
+          expectSummaryClose('input gradient', await x.grad!.data(), x.shape, c.inputGrad);
           const params = new Map(block.namedParameters());
           expect([...params.keys()]).toEqual(Object.keys(c.grads));
-          for (const [name, r] of Object.entries(c.grads)) expectClose(`grad ${name}`, await params.get(name)!.grad!.data(), params.get(name)!.shape, r);
+          for (const [name, r] of Object.entries(c.grads)) expectSummaryClose(`grad ${name}`, await params.get(name)!.grad!.data(), params.get(name)!.shape, r);
           const bufs = new Map(block.namedBuffers());
-          for (const [name, r] of Object.entries(c.stats)) expectClose(name, await bufs.get(name)!.data(), bufs.get(name)!.shape, r);
+          for (const [name, r] of Object.entries(c.stats)) expectSummaryClose(name, await bufs.get(name)!.data(), bufs.get(name)!.shape, r);
           for (const [name, t] of bufs) if (name.endsWith('num_batches_tracked')) expect(await t.item()).toBe(1);
         } finally {
           for (const t of tmp) t.dispose();

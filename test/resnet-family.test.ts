@@ -4,28 +4,16 @@
 // every test backend; `gpugrad summary` and predict's architecture inference know them.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { F, nn, noGrad, resnext101_32x8d, resnext101_64x4d, resnext50_32x4d, wide_resnet101_2, wide_resnet50_2, type ResNet, type Tensor } from '../src/index.js';
+import { nn, resnext101_32x8d, resnext101_64x4d, resnext50_32x4d, wide_resnet101_2, wide_resnet50_2, type ResNet } from '../src/index.js';
 import { buildNet, countNetParameters, inferNetConfig, NET_LIMITS } from '../src/cli/model.js';
 import { summaryCommand } from '../src/cli/summary.js';
 import { testBackends, useBackend } from './backends.js';
-import { hashStateDict, hashTensor } from './helpers/hashinit.js';
-import { expectClose, type RefSummary } from './helpers/refcompare.js';
+import { checkResNetFixture, type ResNetRef } from './helpers/refcompare.js';
 
-interface Case {
-  seed: number;
-  inputStream: number;
-  inputShape: number[];
-  labels: number[];
-  evalLogits: RefSummary;
-  trainLogits: RefSummary;
-  loss: number;
-  inputGrad: RefSummary;
-  grads: Record<string, RefSummary>;
-}
 const fx = JSON.parse(readFileSync(new URL('./fixtures/resnet/family.json', import.meta.url), 'utf8')) as {
   parameterCounts: Record<string, number>;
   keys: Record<string, [string, number[]][]>;
-  cases: Record<string, Case>;
+  cases: Record<string, ResNetRef>;
 };
 
 const builders: Record<string, () => ResNet> = { resnext50_32x4d, resnext101_32x8d, resnext101_64x4d, wide_resnet50_2, wide_resnet101_2 };
@@ -91,29 +79,10 @@ for (const [name, ref] of Object.entries(fx.cases)) {
       test('eval logits; train logits, loss, input and parameter gradients', async () => {
         await useBackend(tb);
         const model = nn.skipInit(() => builders[name]());
-        const sd = hashStateDict(ref.seed, [...model.stateDict()].map(([k, t]) => [k, t.shape] as const));
-        model.loadStateDict(sd);
-        for (const t of sd.values()) t.dispose();
-        const x = hashTensor(ref.seed, ref.inputStream, ref.inputShape);
-        const read = async (t: Tensor): Promise<Float32Array> => t.data();
         try {
-          model.eval();
-          const evalLogits = noGrad(() => model.forward(x));
-          expectClose('eval logits', await read(evalLogits), evalLogits.shape, ref.evalLogits);
-          evalLogits.dispose();
-          model.train();
-          x.requiresGrad_(true);
-          const logits = model.forward(x);
-          const loss = F.crossEntropy(logits, ref.labels);
-          expectClose('train logits', await read(logits), logits.shape, ref.trainLogits);
-          expect(Math.abs((await loss.item()) - ref.loss)).toBeLessThanOrEqual(1e-3 * Math.abs(ref.loss));
-          loss.backward();
-          expectClose('input gradient', await read(x.grad!), x.shape, ref.inputGrad, gradRel);
-          const params = new Map(model.namedParameters());
-          for (const [k, r] of Object.entries(ref.grads)) expectClose(`grad ${k}`, await read(params.get(k)!.grad!), params.get(k)!.shape, r, k.startsWith('fc.') ? 1e-3 : gradRel);
+          await checkResNetFixture(model, ref, (k) => (k.startsWith('fc.') ? 1e-3 : gradRel));
         } finally {
           model.dispose();
-          x.dispose();
         }
       }, 600_000);
     });

@@ -3,25 +3,13 @@
 // scripts/fixtures_resnet.py), on every test backend.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { F, nn, noGrad, resnet18, resnet34, resnet50, resnet101, resnet152, type ResNet, type Tensor } from '../src/index.js';
+import { nn, resnet18, resnet34, resnet50, resnet101, resnet152, type ResNet } from '../src/index.js';
 import { testBackends, useBackend } from './backends.js';
-import { hashStateDict, hashTensor } from './helpers/hashinit.js';
-import { expectClose, type RefSummary } from './helpers/refcompare.js';
+import { checkResNetFixture, expectSummaryClose, type ResNetRef, type RefSummary } from './helpers/refcompare.js';
 
 const dir = new URL('./fixtures/resnet/', import.meta.url);
 const keys = JSON.parse(readFileSync(new URL('keys.json', dir), 'utf8')) as { parameterCounts: Record<string, number>; keys: Record<string, [string, number[]][]> };
-const ref = JSON.parse(readFileSync(new URL('resnet50_64.json', dir), 'utf8')) as {
-  seed: number;
-  inputStream: number;
-  inputShape: number[];
-  labels: number[];
-  evalLogits: RefSummary;
-  trainLogits: RefSummary;
-  loss: number;
-  inputGrad: RefSummary;
-  grads: Record<string, RefSummary>;
-  stats: Record<string, RefSummary>;
-};
+const ref = JSON.parse(readFileSync(new URL('resnet50_64.json', dir), 'utf8')) as ResNetRef & { stats: Record<string, RefSummary> };
 
 const builders: Record<string, () => ResNet> = { resnet18, resnet34, resnet50, resnet101, resnet152 };
 
@@ -62,41 +50,17 @@ for (const tb of testBackends) {
     test('eval logits; train logits, loss, input and parameter gradients, BN running stats', async () => {
       await useBackend(tb);
       const model = nn.skipInit(() => resnet50());
-      const entries = [...model.stateDict()].map(([k, t]) => [k, t.shape] as const);
-      const sd = hashStateDict(ref.seed, entries);
-      model.loadStateDict(sd);
-      for (const t of sd.values()) t.dispose();
-      const x = hashTensor(ref.seed, ref.inputStream, ref.inputShape);
-      const read = async (t: Tensor): Promise<Float32Array> => t.data();
       try {
-        model.eval();
-        const evalLogits = noGrad(() => model.forward(x));
-        expectClose('eval logits', await read(evalLogits), evalLogits.shape, ref.evalLogits);
-        evalLogits.dispose();
-
-        model.train();
-        x.requiresGrad_(true);
-        const logits = model.forward(x);
-        const loss = F.crossEntropy(logits, ref.labels);
-        expectClose('train logits', await read(logits), logits.shape, ref.trainLogits);
-        expect(Math.abs((await loss.item()) - ref.loss)).toBeLessThanOrEqual(1e-3 * Math.abs(ref.loss));
-        loss.backward();
-        expectClose('input gradient', await read(x.grad!), x.shape, ref.inputGrad);
-        const params = new Map(model.namedParameters());
-        for (const [name, r] of Object.entries(ref.grads)) {
-          const p = params.get(name)!;
-          expectClose(`grad ${name}`, await read(p.grad!), p.shape, r);
-        }
+        await checkResNetFixture(model, ref);
         const bufs = new Map(model.namedBuffers());
         for (const [name, r] of Object.entries(ref.stats)) {
           const b = bufs.get(name)!;
-          expectClose(name, await read(b), b.shape, r);
+          expectSummaryClose(name, await b.data(), b.shape, r);
         }
         // Not a parameter and not part of the graph: the step must leave the buffers without gradients.
         expect(model.buffers().every((b) => !b.requiresGrad)).toBe(true);
       } finally {
         model.dispose();
-        x.dispose();
       }
     }, 600_000);
   });
