@@ -8,7 +8,7 @@ import type { Device, GpujsStorage } from './device.js';
 import type { HostPath } from './host.js';
 import type { Step } from './schedule.js';
 
-/** The sizes of a reduction's output: the reduced axes kept as 1. */
+/** The size of a reduction's output (the reduced axes kept as 1). */
 export function reducedSize(shape: Shape, axes: readonly number[]): number {
   return sizeOf(shape.map((d, i) => (axes.includes(i) ? 1 : d)));
 }
