@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import type { Backend, Storage, WindowGeometry } from '../src/backend.js';
 import { ReferenceBackend } from '../src/backends/reference.js';
-import { GpujsBackend, gpujsModeAvailable, gpujsThreadsAvailable, installWebGPU, type GpujsMode } from '../src/backends/gpujs.js';
+import { GpujsBackend, gpujsModeAvailable, gpujsThreadsAvailable, installWebGPU, type GpujsMode } from '../src/backends/gpujs/index.js';
 import { WasmBackend, wasmAvailable } from '../src/backends/wasm.js';
 
 type Case = (b: Backend, up: (a: number[]) => Storage) => Storage[];

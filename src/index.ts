@@ -5,7 +5,7 @@ import { registerBackend, setDefaultBackendChooser } from './backend.js';
 import { chooseDefaultBackend } from './select.js';
 import { ReferenceBackend } from './backends/reference.js';
 import { WasmBackend } from './backends/wasm.js';
-import { GpujsBackend } from './backends/gpujs.js';
+import { GpujsBackend } from './backends/gpujs/index.js';
 
 registerBackend('reference', () => new ReferenceBackend());
 // wasm: usable at once; with more than one thread (the default: the machine's cores) its worker pool boots in
@@ -142,7 +142,7 @@ export {
   type WriteSafetensorsOptions,
 } from './io/safetensors.js';
 export { readTorchStateDict, isTorchFile, isTorchZip, type ReadTorchOptions } from './io/torch.js';
-export { GpujsBackend, gpujsModeAvailable, gpujsThreadsAvailable, installWebGPU, fastestGpujsMode, type GpujsMode } from './backends/gpujs.js';
+export { GpujsBackend, gpujsModeAvailable, gpujsThreadsAvailable, installWebGPU, fastestGpujsMode, type GpujsMode } from './backends/gpujs/index.js';
 export { WasmBackend, wasmAvailable, wasmThreadsAvailable, defaultWasmThreads, wasmRelaxedDefault, enableRelaxedSimd, relaxedSimdAvailable, type WasmBackendOptions } from './backends/wasm.js';
 export { summary, type ModelSummary, type SummaryRow, type SummaryOptions } from './summary.js';
 export { setPrintOptions, type PrintOptions } from './print.js';

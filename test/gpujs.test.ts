@@ -53,6 +53,18 @@ describe.each(modes)('gpujs:%s', (mode) => {
     for (const s of [...outs, x, y, z]) b.release(s);
   });
 
+  it('caches the GEMM pipeline\'s kernels like every other kernel: a repeated product compiles nothing', () => {
+    const g = { batch: 1, batchA: 1, batchB: 1, m: 24, k: 300, n: 40, transA: false, transB: false };
+    const a = b.upload(seq(g.m * g.k, (i) => Math.sin(i)));
+    const w = b.upload(seq(g.k * g.n, (i) => Math.cos(i)));
+    const first = b.matmul(a, w, g);
+    const after = b.compiled;
+    const again = b.matmul(a, w, g);
+    expect(b.compiled).toBe(after);
+    expect(Array.from(b.readSync!(again))).toEqual(Array.from(b.readSync!(first)));
+    for (const t of [a, w, first, again]) b.release(t);
+  });
+
   it('sums loops longer than gpu.js\'s default loopMaxIterations (1000) in full', () => {
     const k = 3000;
     const a = b.upload(new Float32Array(k).fill(1));

@@ -2,14 +2,18 @@
 // generators for index arithmetic. Sizes are baked into the source as literals (gpu.js then sees constants,
 // which is faster than arguments and keeps every loop bound fixed), so one source = one layer shape.
 
-/** What the adapter needs to compile and run one kernel. */
-export interface KernelSpec {
+/**
+ * What the adapter needs to compile and run one kernel. `Out` is the output's form: a number for the 1-D kernels
+ * of every op (the adapter checks it against the flat-index limit), gpu.js output dims (x first) for the GEMM
+ * pipeline's 2-D kernels, which would otherwise put that limit and GL's 16384 texture side on C itself.
+ */
+export interface KernelSpec<Out extends number | number[] = number> {
   /** Op name, for logs and cache statistics. */
   op: string;
   /** A gpu.js kernel function as source text (`function(a, b) { ... }`). */
   source: string;
-  /** Number of outputs (the kernel's 1-D output size). */
-  output: number;
+  /** The kernel's output: its size (1-D), or gpu.js output dims. */
+  output: Out;
   /** The largest loop bound in the source; the adapter raises `loopMaxIterations` above it. */
   maxLoop: number;
   /** Each thread returns 4 values (gpu.js output type Array(4)). */
@@ -19,6 +23,8 @@ export interface KernelSpec {
    * function that returns its argument. The kernel calls it with each extra output's value.
    */
   subKernels?: Record<string, string>;
+  /** gpu.js constants (webasm types integer constants i32, so index maths on them stays integer). */
+  constants?: Record<string, number>;
 }
 
 /** An integer literal; guards against NaN/fractions sneaking into generated index code. */

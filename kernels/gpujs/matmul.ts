@@ -25,24 +25,8 @@ export function matmulSource(g: MatmulGeometry): KernelSpec {
   return { op: 'matmul', source: `function(a, b) {\n${lines.join('\n')}\n}`, output: g.batch * m * n, maxLoop: k };
 }
 
-/**
- * A GEMM kernel with a 2-D output (gpu.js order: [x, y]) and Array(4) results. Separate from KernelSpec because
- * the 1-D outputs of the other ops would put the 2^24 flat-index limit and GL's 16384 texture side on C itself.
- */
-export interface GemmSpec {
-  op: string;
-  source: string;
-  /** gpu.js output dims, x first. */
-  output: number[];
-  /** The largest loop bound in the source (the adapter raises loopMaxIterations above it). */
-  maxLoop: number;
-  /** Each thread returns 4 values (output type Array(4)). */
-  vec4: boolean;
-  /** gpu.js constants (webasm types integer constants i32, so index maths on them stays integer). */
-  constants?: Record<string, number>;
-  /** Kernel-map outputs (name → source of a function returning its Array(4) argument): extra render targets. */
-  subKernels?: Record<string, string>;
-}
+/** A GEMM pipeline kernel: 2-D output (gpu.js order: [x, y]), often Array(4) results and integer constants. */
+export type GemmSpec = KernelSpec<number[]>;
 
 /** Outputs per thread of the tiled kernels. */
 export const GEMM_TILE = 4;
