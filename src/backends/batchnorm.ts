@@ -1,6 +1,6 @@
 // Training-mode batch norm as one kernel pair: host loops (reference and wasm backends, float64 sums, each
 // channel's values visited while they sit in cache) and a composition of any backend's own primitives (gpu.js).
-import type { Backend, BatchNormGrads, BatchNormResult, Storage } from '../backend.js';
+import type { BatchNormGrads, BatchNormResult, CoreBackend, Storage } from '../backend.js';
 
 /**
  * x [n, c, hw] → y = (x − mean_c)·w_c/√(var_c + eps) + b_c with the batch mean and biased variance per channel
@@ -61,7 +61,7 @@ export function bnBackwardHost(dy: Float32Array, x: Float32Array, dx: Float32Arr
  * The same pair composed from a backend's own reduce/binary/unary kernels, for backends (gpu.js) whose data
  * stay on the device. shape is [n, c, h, w]; weight, bias, mean and var hold c values.
  */
-export function bnForwardComposed(be: Backend, x: Storage, shape: readonly number[], weight: Storage, bias: Storage, eps: number): BatchNormResult {
+export function bnForwardComposed(be: CoreBackend, x: Storage, shape: readonly number[], weight: Storage, bias: Storage, eps: number): BatchNormResult {
   const [n, c, h, w] = shape;
   const cs = [1, c, 1, 1];
   const tmp: Storage[] = [];
@@ -77,7 +77,7 @@ export function bnForwardComposed(be: Backend, x: Storage, shape: readonly numbe
   return { out, mean: mean4, var: var4 };
 }
 
-export function bnBackwardComposed(be: Backend, dy: Storage, x: Storage, shape: readonly number[], mean: Storage, variance: Storage, weight: Storage, eps: number): BatchNormGrads {
+export function bnBackwardComposed(be: CoreBackend, dy: Storage, x: Storage, shape: readonly number[], mean: Storage, variance: Storage, weight: Storage, eps: number): BatchNormGrads {
   const [n, c, h, w] = shape;
   const cs = [1, c, 1, 1];
   const axes = [0, 2, 3];

@@ -109,6 +109,7 @@ const tileEfficiency = (m: number, n: number): number => (m * n) / (Math.ceil(m 
 
 export class WasmBackend implements Backend {
   readonly name = 'wasm';
+  readonly deferred = false;
   readonly mode: string;
   readonly fallbackReason: string | null;
   /** The heap's cap: wasm32 addresses 65536 pages of 64 KiB, 4 GiB for every tensor together, unless capped lower. */
