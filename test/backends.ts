@@ -33,7 +33,9 @@ export const testBackends: TestBackend[] = [
   entry('reference', exact, () => true),
   // The reference backend reduced to the contract's required core, every fast path composed by withDefaults():
   // only when named in GPUGRAD_TEST_BACKENDS (its own vitest project, vitest.config.ts, runs the suites on it).
-  entry('reference:core-only', exact, () => named('reference:core-only')),
+  // float32 bounds: a composition stores float32 intermediates (batch norm's statistics and coefficients) where
+  // the reference's own kernels keep float64 (the same compositions run on gpu.js).
+  entry('reference:core-only', f32, () => named('reference:core-only')),
   // Further entries (gpujs modes, wasm) are appended by their backends' work; keep `f32` for float32 ones.
   // wasm SIMD kernels, on the calling thread and with a 2-thread worker pool (GEMMs split across threads).
   entry('wasm', f32, () => wasmAvailable()),
