@@ -4,7 +4,8 @@
 // Shapes are checked by the front end before a backend is called, so kernels may trust their geometry.
 import { fail } from './errors.js';
 import type { Shape } from './shape.js';
-import { withDefaults } from './backends/defaults.js';
+import { CORE_MEMBERS } from './backends/core-only.js';
+import { FAST_PATHS, withDefaults } from './backends/defaults.js';
 
 /** An opaque handle to a backend's buffer of `size` float32 values. */
 export interface Storage {
@@ -358,12 +359,7 @@ export function backendFallbackReason(): string | null {
 }
 
 /** Backend members that take storages: each refuses one it does not own (see guardStorages). */
-const STORAGE_MEMBERS = [
-  'read', 'readSync', 'release', 'bytes', 'copyInto', 'unary', 'binary', 'reduce', 'permute', 'slice', 'concat', 'gather', 'scatterAdd', 'matmul',
-  'batchNorm', 'batchNormBackward', 'matmulEpilogue', 'im2col', 'col2im', 'maxPool2d', 'maxPool2dBackward', 'avgPool2d',
-  'avgPool2dBackward', 'sgdStep', 'adamStep',
-] as const;
-
+const STORAGE_MEMBERS = [...CORE_MEMBERS.filter((m) => m !== 'upload' && m !== 'fill' && m !== 'destroy' && m !== 'whenReady'), ...FAST_PATHS];
 
 /**
  * Makes every storage-taking member of `backend` check, before any pointer, texture or array is touched, that the
