@@ -1,12 +1,13 @@
 // The backend contract (src/backend.ts): withDefaults() composes every fast path from the core with the
 // reference backend's own kernels' results (pools with padding, ceil mode, ties, −∞ and NaN; both optimizers;
 // batch norm; the GEMM epilogue), keeps a backend's own kernels and its identity; coreOnly() exposes the core
-// alone; the registry's labels and backendLabel() name backends one way.
+// alone (and its compositions keep the deferred rule on a queued backend); the registry's labels and backendLabel() name backends one way.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { AvgPoolGeometry, Backend, Storage, WindowGeometry } from '../src/backend.js';
 import { backendLabel, BACKENDS, CORE_MEMBERS, coreOnly, FAST_PATHS, ownFastPaths, parseBackendLabel, withDefaults } from '../src/index.js';
 import { ReferenceBackend } from '../src/backends/reference.js';
+import { GpujsBackend, gpujsThreadsAvailable } from '../src/backends/gpujs/index.js';
 import { f32 } from './tolerance.js';
 import { params, seedArb, values } from './fd.js';
 
@@ -14,9 +15,9 @@ const own = withDefaults(new ReferenceBackend());
 const composed = withDefaults(coreOnly(new ReferenceBackend()));
 
 /** Runs `f` on the reference's own kernels and on the compositions; every storage it returns must agree. */
-async function same(what: string, f: (b: Backend, up: (a: ArrayLike<number>) => Storage) => Storage[], k = 16): Promise<void> {
+async function same(what: string, f: (b: Backend, up: (a: ArrayLike<number>) => Storage) => Storage[], k = 16, other: Backend = composed): Promise<void> {
   const run = (b: Backend): Promise<Float32Array[]> => Promise.all(f(b, (a) => b.upload(Float32Array.from(a))).map((s) => b.read(s)));
-  const [want, got] = [await run(own), await run(composed)];
+  const [want, got] = [await run(own), await run(other)];
   const { atol, rtol } = f32(k);
   want.forEach((w, i) =>
     w.forEach((v, j) => {
@@ -112,6 +113,32 @@ describe('withDefaults() on the core alone agrees with the reference backend’s
         }
         return [b.matmulEpilogue(up(values(1, 12)), up(values(2, 20)), g, e)];
       });
+    }
+  });
+});
+
+describe('the compositions on a deferred backend (gpu.js webasm on 2 threads: kernels queued, run later in call order)', () => {
+  it.skipIf(!gpujsThreadsAvailable())('pools, optimizer steps (in place, then read) and the epilogue agree with the reference', async () => {
+    const inner = new GpujsBackend('webasm', 2);
+    const deferred = withDefaults(coreOnly(inner));
+    try {
+      expect(deferred.deferred).toBe(true);
+      expect(deferred.readSync).toBeUndefined();
+      const g = pool(2, 3, 6, 5, 3, 2, 1, 1, true);
+      const a: AvgPoolGeometry = { ...g, dh: 1, dw: 1, oh: 3, ow: 3, countIncludePad: false };
+      await same('deferred pools', (b, up) => {
+        const x = up(values(1, 180));
+        const m = b.maxPool2d(x, g);
+        return [m.out, m.indices, b.maxPool2dBackward(up(values(2, 2 * 3 * g.oh * g.ow)), m.indices, g), b.avgPool2d(x, a), b.avgPool2dBackward(up(values(3, 54)), a)];
+      }, 9, deferred);
+      await same('deferred optimizer steps', (b, up) => {
+        const [p, m, v, q, buf] = [up(values(1, 9)), up(values(2, 9)), up(Array.from(values(4, 9), Math.abs)), up(values(5, 9)), up(values(6, 9))];
+        b.adamStep(p, up(values(3, 9)), m, v, { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, decoupled: true, step: 2 });
+        b.sgdStep(q, p, buf, { lr: 0.1, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: true, firstStep: false }); // reads the new p
+        return [p, m, v, q, buf];
+      }, 16, deferred);
+    } finally {
+      inner.destroy();
     }
   });
 });
