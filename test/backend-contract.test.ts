@@ -1,7 +1,7 @@
 // The backend contract (src/backend.ts): withDefaults() composes every fast path from the core with the
 // reference backend's own kernels' results (pools with padding, ceil mode, ties, −∞ and NaN; both optimizers;
-// batch norm; the GEMM epilogue), keeps a backend's own kernels and its identity; coreOnly() exposes the core
-// alone (and its compositions keep the deferred rule on a queued backend); the registry's labels and backendLabel() name backends one way.
+// batch norm; the GEMM epilogue), also on a deferred backend, and keeps a backend's own kernels and its
+// identity; coreOnly() exposes the core alone; the registry's labels and backendLabel() name backends one way.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { AvgPoolGeometry, Backend, Storage, WindowGeometry } from '../src/backend.js';
