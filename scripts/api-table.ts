@@ -112,7 +112,7 @@ const EXCEPTIONS: Record<string, Record<string, string>> = {
 };
 
 // Top-level exports that are backend and runtime plumbing (no PyTorch counterpart): listed together, once.
-const RUNTIME = /^(tidy|tidyAsync|keep|setLeakTracking|liveTensors|setBackend|getBackend|registerBackend|registeredBackends|backendFallbackReason|currentBackend|readyBackend|defaultBackendChoice|GpujsBackend|WasmBackend|gpujsModeAvailable|gpujsThreadsAvailable|installWebGPU|fastestGpujsMode|wasmAvailable|wasmThreadsAvailable|defaultWasmThreads|enableRelaxedSimd|relaxedSimdAvailable|wasmRelaxedDefault|readSafetensors|writeSafetensors|writeSafetensorsAsync|readSafetensorsMetadata|parseSafetensorsHeader|loadSafetensors|saveSafetensors)$/;
+const RUNTIME = /^(tidy|tidyAsync|keep|setLeakTracking|liveTensors|setBackend|getBackend|registerBackend|registeredBackends|backendFallbackReason|currentBackend|readyBackend|defaultBackendChoice|backendLabel|withDefaults|ownFastPaths|FAST_PATHS|coreOnly|CORE_MEMBERS|BACKENDS|GPUJS_MODES|parseBackendLabel|GpujsBackend|WasmBackend|gpujsModeAvailable|gpujsThreadsAvailable|installWebGPU|fastestGpujsMode|wasmAvailable|wasmThreadsAvailable|defaultWasmThreads|enableRelaxedSimd|relaxedSimdAvailable|wasmRelaxedDefault|readSafetensors|writeSafetensors|writeSafetensorsAsync|readSafetensorsMetadata|parseSafetensorsHeader|loadSafetensors|saveSafetensors)$/;
 const MODELS = /^(ResNet|BasicBlock|Bottleneck|makeLayer|conv1x1|conv3x3|resnet\d+|resnext\w+|wide_resnet\w+)$/;
 const SCHEDULERS = /LR$|^LRScheduler$|^ReduceLROnPlateau$/;
 // Internal helpers on the prototypes (TypeScript-private or protected plumbing), not API.

@@ -6,10 +6,11 @@
 // and headless-gl cannot share one process's GL.
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import type { Backend, Storage, WindowGeometry } from '../src/backend.js';
-import { ReferenceBackend } from '../src/backends/reference.js';
-import { GpujsBackend, gpujsModeAvailable, gpujsThreadsAvailable, installWebGPU, type GpujsMode } from '../src/backends/gpujs/index.js';
-import { WasmBackend, wasmAvailable } from '../src/backends/wasm.js';
+import type { Backend, BackendImpl, FastPaths, Storage, WindowGeometry } from '../src/backend.js';
+import { ownFastPaths, withDefaults } from '../src/backends/defaults.js';
+import { BACKENDS, GPUJS_MODES, parseBackendLabel } from '../src/backends/registry.js';
+import { GpujsBackend, gpujsModeAvailable, gpujsThreadsAvailable, installWebGPU } from '../src/backends/gpujs/index.js';
+import { wasmAvailable } from '../src/backends/wasm.js';
 
 type Case = (b: Backend, up: (a: number[]) => Storage) => Storage[];
 const win: WindowGeometry = { n: 1, c: 2, h: 4, w: 4, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, oh: 4, ow: 4 };
@@ -64,17 +65,14 @@ const cases: Record<string, Case> = {
     b.adamStep(p, up(v(5, 3)), m, s, { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, decoupled: true, step: 3 });
     return [p, m, s];
   },
-  // Optional: a backend without it gets the composed path (matmul, mul, add, relu); the row then says so.
-  'matmulEpilogue (optional: fused eval conv → BN → add → ReLU)': (b, up) => {
+  'matmulEpilogue (fused eval conv → BN → add → ReLU)': (b, up) => {
     const g = { batch: 1, batchA: 1, batchB: 1, m: 3, k: 4, n: 5, transA: false, transB: false };
     const [a, x, scale, shift, res] = [up(v(12)), up(v(20, 5)), up(v(3, 1)), up(v(3, 2)), up(v(15, 3))];
-    if (b.matmulEpilogue) return [b.matmulEpilogue(a, x, g, { scale, shift, residual: res, relu: true })];
-    const y = b.binary('add', b.binary('mul', b.matmul(a, x, g), [3, 5], scale, [3, 1], [3, 5]), [3, 5], shift, [3, 1], [3, 5]);
-    return [b.unary('relu', b.binary('add', y, [3, 5], res, [3, 5], [3, 5]), 0)];
+    return [b.matmulEpilogue(a, x, g, { scale, shift, residual: res, relu: true })];
   },
 };
-/** Optional primitives (case name → Backend method): marked "composed" where a backend does not provide them. */
-const optional: Record<string, keyof Backend> = { 'matmulEpilogue (optional: fused eval conv → BN → add → ReLU)': 'matmulEpilogue' };
+/** The fast path (src/backend.ts's FastPaths) each case exercises: marked "composed" where withDefaults() supplies it. */
+const fastPathOf = (name: string): keyof FastPaths | undefined => (['batchNorm', 'batchNormBackward', 'matmulEpilogue', 'maxPool2d', 'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward', 'sgdStep', 'adamStep'] as const).find((m) => name === m || name.startsWith(`${m} `));
 
 async function results(b: Backend): Promise<Record<string, Float32Array[] | string>> {
   const out: Record<string, Float32Array[] | string> = {};
@@ -89,7 +87,13 @@ async function results(b: Backend): Promise<Record<string, Float32Array[] | stri
   return out;
 }
 
-const ref = await results(new ReferenceBackend());
+/** A backend from the registry by label, completed as setBackend() would. */
+const make = (label: string): BackendImpl | Promise<BackendImpl> => {
+  const { name, options } = parseBackendLabel(label);
+  return BACKENDS.find((e) => e.name === name)!.create(options);
+};
+
+const ref = await results(withDefaults(await make('reference')));
 
 interface Column {
   marks: Record<string, string>;
@@ -97,10 +101,13 @@ interface Column {
 }
 
 /** Runs every case on one backend and marks each against the reference. */
-async function column(make: () => Backend | Promise<Backend>): Promise<Column> {
+async function column(start: () => BackendImpl | Promise<BackendImpl>): Promise<Column> {
   let b: Backend;
+  let own: Set<keyof FastPaths>;
   try {
-    b = await make();
+    const impl = await start();
+    own = ownFastPaths(impl);
+    b = withDefaults(impl);
   } catch (e) {
     return { marks: Object.fromEntries(Object.keys(cases).map((n) => [n, '–'])), note: (e as Error).message };
   }
@@ -113,7 +120,7 @@ async function column(make: () => Backend | Promise<Backend>): Promise<Column> {
     else {
       let err = 0;
       g.forEach((arr, i) => arr.forEach((x, j) => (err = Math.max(err, Math.abs(x - want[i][j]) / (1 + Math.abs(want[i][j]))))));
-      marks[name] = err > 1e-4 ? `✗ (rel err ${err.toExponential(1)})` : optional[name] && !b[optional[name]] ? 'composed' : '✓';
+      marks[name] = err > 1e-4 ? `✗ (rel err ${err.toExponential(1)})` : fastPathOf(name) && !own.has(fastPathOf(name)!) ? 'composed' : '✓';
     }
   }
   let note: string | undefined;
@@ -122,7 +129,7 @@ async function column(make: () => Backend | Promise<Backend>): Promise<Column> {
   return { marks, note };
 }
 
-const webgpuColumn = async (): Promise<Backend> => {
+const webgpuColumn = async (): Promise<BackendImpl> => {
   const why = await installWebGPU();
   if (why !== null) throw new Error(why);
   return new GpujsBackend('webgpu');
@@ -136,13 +143,16 @@ if (only >= 0) {
   process.exit(0);
 }
 
-const columns: { label: string; make: () => Backend | Promise<Backend>; apart?: boolean }[] = [{ label: 'reference', make: () => new ReferenceBackend() }];
-if (wasmAvailable()) columns.push({ label: 'wasm', make: () => WasmBackend.createSync({ threads: 1 }) });
-for (const m of ['cpu', 'webasm', 'headlessgl', 'webgl2', 'webgpu'] as GpujsMode[]) {
+const columns: { label: string; make: () => BackendImpl | Promise<BackendImpl>; apart?: boolean }[] = [{ label: 'reference', make: () => make('reference') }];
+// The reference backend reduced to the contract's core: every fast path composed (the "composed" marks).
+columns.push({ label: 'reference:core-only', make: () => make('reference:core-only') });
+if (wasmAvailable()) columns.push({ label: 'wasm', make: () => make('wasm:threads1') });
+const unavailable = (): Promise<never> => Promise.reject(new Error('not available here'));
+for (const m of GPUJS_MODES.filter((x) => x !== 'webgl')) {
   if (m === 'webgpu') columns.push({ label: 'gpujs:webgpu', make: webgpuColumn, apart: true });
-  else columns.push({ label: `gpujs:${m}`, make: () => (gpujsModeAvailable(m) ? new GpujsBackend(m) : Promise.reject(new Error('not available here'))) });
+  else columns.push({ label: `gpujs:${m}`, make: () => (gpujsModeAvailable(m) ? make(`gpujs:${m}`) : unavailable()) });
   // Threaded webasm runs its kernels asynchronously (queued ops, no synchronous read).
-  if (m === 'webasm') columns.push({ label: 'gpujs:webasm:threads2', make: () => (gpujsThreadsAvailable() ? new GpujsBackend('webasm', 2) : Promise.reject(new Error('not available here'))) });
+  if (m === 'webasm') columns.push({ label: 'gpujs:webasm:threads2', make: () => (gpujsThreadsAvailable() ? make('gpujs:webasm:threads2') : unavailable()) });
 }
 
 const cells: Record<string, Record<string, string>> = {};
@@ -165,7 +175,7 @@ const lines = [
   'Generated by `scripts/coverage-table.ts` (run it under `xvfb-run -a` to include headlessgl): each Backend',
   'primitive is run once per backend/mode on a small input and compared with the reference backend.',
   '✓ agrees (relative error ≤ 1e-4), ✗ disagrees or throws, – backend not available on the generating machine;',
-  '"composed": an optional primitive this backend does not provide, whose callers compose it from the others.',
+  '"composed": a fast path this backend does not provide, composed from its core by withDefaults() (src/backends/defaults.ts).',
   'Every tensor op, composed op and gradient rule reduces to these primitives.',
   '',
   `| primitive | ${labels.join(' | ')} |`,

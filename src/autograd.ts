@@ -133,7 +133,7 @@ const rules: { [P in Prim]: GradRule<P> } = {
     const b = g.backend;
     return [fromStorage(b, b.avgPool2dBackward(g.storage, n.attrs), x0(n).shape)];
   },
-  // dx = w·invstd·(dy − mean(dy) − x̂·mean(dy·x̂)), dweight = Σdy·x̂, dbias = Σdy (per channel; the kernels).
+  // The backend's kernel pair (the formula, written once: bnGradCoefficients in src/backends/batchnorm.ts).
   batchNorm: (g, n) => {
     const [x, w] = n.inputs;
     const b = g.backend;

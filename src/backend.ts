@@ -4,6 +4,8 @@
 // Shapes are checked by the front end before a backend is called, so kernels may trust their geometry.
 import { fail } from './errors.js';
 import type { Shape } from './shape.js';
+import { CORE_MEMBERS } from './backends/core-only.js';
+import { FAST_PATHS, withDefaults } from './backends/defaults.js';
 
 /** An opaque handle to a backend's buffer of `size` float32 values. */
 export interface Storage {
@@ -114,13 +116,27 @@ export interface AdamParams {
   step: number;
 }
 
-export interface Backend {
+/**
+ * The required core every backend implements: storage, the elementwise/reduce/layout kernels, matmul and
+ * im2col/col2im. Every op, gradient rule and fast path of gpugrad reduces to these; a new backend starts here
+ * and gets the rest from withDefaults() (src/backends/defaults.ts).
+ *
+ * **Deferred execution.** A backend with `deferred: true` (gpu.js on worker threads or WebGPU) returns storages
+ * at once and runs their kernels later, but always in call order, so a kernel sees every earlier write. `read`
+ * waits until the kernels writing its storage have run; there is no `readSync`. `release` is ordered after every
+ * pending use of the storage (a queued kernel may still read it), and `copyInto` like any kernel, after pending
+ * use of both storages. With `deferred: false` each call has finished when it returns. Callers never need to
+ * know which: they issue calls in program order and await `read`; composed defaults follow the same rule.
+ */
+export interface CoreBackend {
   /** 'reference', 'gpujs' or 'wasm'. */
   readonly name: string;
   /** The mode within the backend ('float64' for reference, gpu.js's mode for gpujs). */
   readonly mode: string;
   /** Why the backend runs in a mode other than the one asked for, or null. */
   readonly fallbackReason: string | null;
+  /** Whether kernels run after their call returns (in call order); see the rule above. */
+  readonly deferred: boolean;
   /**
    * The most bytes one storage can ever take here (4 GiB for wasm32's heap), where the backend has such a
    * limit; creation functions refuse larger tensors before making any host copy.
@@ -130,7 +146,7 @@ export interface Backend {
   upload(data: Float32Array): Storage;
   fill(size: number, value: number): Storage;
   read(s: Storage): Promise<Float32Array>;
-  /** Present only where a synchronous read is honest (data already on the host). */
+  /** Present only where a synchronous read is honest (data already on the host; never when deferred). */
   readSync?(s: Storage): Float32Array;
   release(s: Storage): void;
   /**
@@ -154,34 +170,12 @@ export interface Backend {
   scatterAdd(src: Storage, index: Storage, g: GatherGeometry): Storage;
   matmul(a: Storage, b: Storage, g: MatmulGeometry): Storage;
   /**
-   * Training-mode batch norm over x [n, c, h, w] (shape): batch mean and biased variance per channel, then
-   * y = (x − mean)/√(var + eps)·weight + bias. weight and bias hold c values.
-   */
-  batchNorm(x: Storage, shape: Shape, weight: Storage, bias: Storage, eps: number): BatchNormResult;
-  /** Its gradient from dy, the input and the saved statistics. */
-  batchNormBackward(dy: Storage, x: Storage, shape: Shape, mean: Storage, variance: Storage, weight: Storage, eps: number): BatchNormGrads;
-  /**
-   * Optional fast path, not a primitive: matmul (batch 1) with the epilogue applied while C is hot. Used only
-   * where no gradient is recorded (eval-mode conv + folded batch norm + residual + ReLU); backends without it
-   * get the same result composed from primitives.
-   */
-  matmulEpilogue?(a: Storage, b: Storage, g: MatmulGeometry, e: GemmEpilogue): Storage;
-  /**
    * im2col: [n,c,h,w] → [c·kh·kw, n·oh·ow]. Row r = (c·kh + ky)·kw + kx, column j = (b·oh + oy)·ow + ox;
    * padding reads 0. Batch sits in the columns so a convolution is one GEMM with the weight [o, c·kh·kw].
    */
   im2col(x: Storage, g: WindowGeometry): Storage;
   /** col2im, the adjoint of im2col: [c·kh·kw, n·oh·ow] → [n,c,h,w], overlapping windows summed. */
   col2im(cols: Storage, g: WindowGeometry): Storage;
-  /** Max pool; `indices` holds, per output, the flat index (y·w + x) of its max within the plane. */
-  maxPool2d(x: Storage, g: WindowGeometry): { out: Storage; indices: Storage };
-  maxPool2dBackward(gy: Storage, indices: Storage, g: WindowGeometry): Storage;
-  avgPool2d(x: Storage, g: AvgPoolGeometry): Storage;
-  avgPool2dBackward(gy: Storage, g: AvgPoolGeometry): Storage;
-
-  /** In-place optimizer updates: they overwrite `param` and the state buffers. */
-  sgdStep(param: Storage, grad: Storage, momentumBuf: Storage | null, p: SgdParams): void;
-  adamStep(param: Storage, grad: Storage, m: Storage, v: Storage, p: AdamParams): void;
 
   /** Frees compiled kernels and pools; the backend is unusable afterwards. */
   destroy?(): void;
@@ -191,6 +185,43 @@ export interface Backend {
    */
   whenReady?(): Promise<void>;
 }
+
+/**
+ * Fast paths: not primitives, each one kernel (or a few) where a composition of the core would take many passes.
+ * A backend may implement any of them; withDefaults() composes the others from the core with the same results
+ * (up to rounding), so callers use them without asking whether they exist.
+ */
+export interface FastPaths {
+  /**
+   * Training-mode batch norm over x [n, c, h, w] (shape): batch mean and biased variance per channel, then
+   * y = (x − mean)/√(var + eps)·weight + bias. weight and bias hold c values.
+   */
+  batchNorm(x: Storage, shape: Shape, weight: Storage, bias: Storage, eps: number): BatchNormResult;
+  /** Its gradient from dy, the input and the saved statistics (the formula: src/backends/batchnorm.ts). */
+  batchNormBackward(dy: Storage, x: Storage, shape: Shape, mean: Storage, variance: Storage, weight: Storage, eps: number): BatchNormGrads;
+  /**
+   * matmul (batch 1) with the epilogue applied while C is hot. Used only where no gradient is recorded
+   * (eval-mode conv + folded batch norm + residual + ReLU).
+   */
+  matmulEpilogue(a: Storage, b: Storage, g: MatmulGeometry, e: GemmEpilogue): Storage;
+  /** Max pool; `indices` holds, per output, the flat index (y·w + x) of its max within the plane. */
+  maxPool2d(x: Storage, g: WindowGeometry): { out: Storage; indices: Storage };
+  maxPool2dBackward(gy: Storage, indices: Storage, g: WindowGeometry): Storage;
+  avgPool2d(x: Storage, g: AvgPoolGeometry): Storage;
+  avgPool2dBackward(gy: Storage, g: AvgPoolGeometry): Storage;
+  /** In-place optimizer updates: they overwrite `param` and the state buffers. */
+  sgdStep(param: Storage, grad: Storage, momentumBuf: Storage | null, p: SgdParams): void;
+  adamStep(param: Storage, grad: Storage, m: Storage, v: Storage, p: AdamParams): void;
+}
+
+/** What a backend implements: the core and any of the fast paths. */
+export type BackendImpl = CoreBackend & Partial<FastPaths>;
+
+/**
+ * The completed interface the engine calls: every member present (withDefaults() fills the fast paths a
+ * backend lacks). Tensors hold a Backend, so nothing above this layer tests for an optional kernel.
+ */
+export interface Backend extends CoreBackend, FastPaths {}
 
 export interface BackendOptions {
   /** gpu.js mode ('webasm', 'headlessgl', 'webgpu', 'webgl2', 'cpu'); ignored by other backends. */
@@ -203,7 +234,8 @@ export interface BackendOptions {
   relaxed?: boolean;
 }
 
-export type BackendFactory = (options: BackendOptions) => Backend | Promise<Backend>;
+/** Makes a backend: the core and any fast paths; setBackend() completes it with withDefaults(). */
+export type BackendFactory = (options: BackendOptions) => BackendImpl | Promise<BackendImpl>;
 
 const factories = new Map<string, BackendFactory>();
 const instances = new Map<string, Backend>();
@@ -275,15 +307,17 @@ function install(name: string, options: BackendOptions): Backend | Promise<Backe
   }
   const made = factory(options);
   if (made instanceof Promise) {
-    return made.then((b) => {
+    return made.then((impl) => {
+      const b = withDefaults(impl);
       instances.set(k, b);
       current = b;
       return b;
     });
   }
-  instances.set(k, made);
-  current = made;
-  return made;
+  const b = withDefaults(made);
+  instances.set(k, b);
+  current = b;
+  return b;
 }
 
 /** The backend in use (created on first use). */
@@ -306,10 +340,17 @@ export async function readyBackend(): Promise<Backend> {
   return b;
 }
 
+/**
+ * A backend's name and mode as messages print them, e.g. 'gpujs:webasm' or 'wasm:relaxed-simd-threads2'; the
+ * plain reference backend is 'reference' (it has one precision, so its mode says nothing).
+ */
+export function backendLabel(b: { readonly name: string; readonly mode: string }): string {
+  return b.name === 'reference' && b.mode === 'float64' ? 'reference' : `${b.name}:${b.mode}`;
+}
+
 /** Names the backend and mode in use, e.g. 'reference' or 'gpujs:webasm'. */
 export function getBackend(): string {
-  const b = currentBackend();
-  return b.name === 'reference' ? 'reference' : `${b.name}:${b.mode}`;
+  return backendLabel(currentBackend());
 }
 
 /** Why the current backend runs in a mode other than the one asked for, or null. */
@@ -318,21 +359,15 @@ export function backendFallbackReason(): string | null {
 }
 
 /** Backend members that take storages: each refuses one it does not own (see guardStorages). */
-const STORAGE_MEMBERS = [
-  'read', 'readSync', 'release', 'bytes', 'copyInto', 'unary', 'binary', 'reduce', 'permute', 'slice', 'concat', 'gather', 'scatterAdd', 'matmul',
-  'batchNorm', 'batchNormBackward', 'matmulEpilogue', 'im2col', 'col2im', 'maxPool2d', 'maxPool2dBackward', 'avgPool2d',
-  'avgPool2dBackward', 'sgdStep', 'adamStep',
-] as const;
-
+const STORAGE_MEMBERS = [...CORE_MEMBERS.filter((m) => m !== 'upload' && m !== 'fill' && m !== 'destroy' && m !== 'whenReady'), ...FAST_PATHS];
 
 /**
  * Makes every storage-taking member of `backend` check, before any pointer, texture or array is touched, that the
  * storages it was given are its own: a tensor made on another backend (or another instance of the same one, with
  * its own heap) is refused with an error naming both, instead of being read as a raw address.
  */
-export function guardStorages(backend: Backend, owns: (s: Storage) => boolean): void {
+export function guardStorages(backend: BackendImpl, owns: (s: Storage) => boolean): void {
   const self = backend as unknown as Record<string, unknown>;
-  const name = (b: Backend): string => (b.name === 'reference' ? 'reference' : `${b.name}:${b.mode}`);
   const check = (op: string, v: unknown): void => {
     if (v === null || typeof v !== 'object') return;
     if (Array.isArray(v)) {
@@ -348,7 +383,7 @@ export function guardStorages(backend: Backend, owns: (s: Storage) => boolean): 
       // Storages name their backend in an `owner` field where they have one (all of gpugrad's do).
       const other = (v as { owner?: unknown }).owner;
       const known = other && typeof other === 'object' && 'name' in other && 'mode' in other ? (other as Backend) : null;
-      fail(op, `backend '${name(backend)}' was given a storage that belongs to ${known ? `'${name(known)}'` : 'another backend'}; move the tensor with toBackend() (or Module.to()) first`);
+      fail(op, `backend '${backendLabel(backend)}' was given a storage that belongs to ${known ? `'${backendLabel(known)}'` : 'another backend'}; move the tensor with toBackend() (or Module.to()) first`);
     }
   };
   for (const m of STORAGE_MEMBERS) {

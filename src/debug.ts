@@ -1,6 +1,7 @@
 // Debugging aids: anomaly mode (the first NaN/Inf in a parameter, an input, an op's output or a gradient is
 // named, with the public op the user called) and the leak tracker re-exported from the tensor engine.
 import { inBackward, setGradCheck, type GradNode, type Prim } from './autograd.js';
+import { backendLabel } from './backend.js';
 import { GpugradError, fmt } from './errors.js';
 import { Tensor } from './tensor.js';
 import { setLeakTracking } from './engine.js';
@@ -36,7 +37,7 @@ export interface AnomalyOptions {
 
 function firstBad(t: Tensor): { index: number; value: number } | null {
   if (!t.backend.readSync) {
-    throw new GpugradError('detectAnomaly', `backend '${t.backend.name}:${t.backend.mode}' cannot read synchronously, which anomaly mode needs`);
+    throw new GpugradError('detectAnomaly', `backend '${backendLabel(t.backend)}' cannot read synchronously, which anomaly mode needs`);
   }
   const d = t.backend.readSync(t.storage);
   for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) return { index: i, value: d[i] };

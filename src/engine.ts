@@ -1,7 +1,7 @@
 // Engine state shared by every tensor: grad mode, tidy scopes, the memory counters and the debug hooks.
 import type { Tensor } from './tensor.js';
 import { Tensor as TensorClass } from './tensor.js';
-import type { Backend, Storage } from './backend.js';
+import { backendLabel, type Backend, type Storage } from './backend.js';
 import { fail } from './errors.js';
 import { watch } from './lifetime.js';
 
@@ -192,7 +192,7 @@ export function memory(): MemoryInfo {
   const backends: Record<string, { buffers: number; bytes: number }> = {};
   let bytes = 0;
   for (const b of engine.buffers) {
-    const k = b.backend.name === 'reference' ? 'reference' : `${b.backend.name}:${b.backend.mode}`;
+    const k = backendLabel(b.backend);
     const e = (backends[k] ??= { buffers: 0, bytes: 0 });
     e.buffers++;
     e.bytes += b.bytes;
@@ -218,7 +218,7 @@ export interface LiveTensor {
 /** Tensors created since leak tracking was turned on and not yet disposed, with where they were made. */
 export function liveTensors(): LiveTensor[] {
   if (!engine.tracked) fail('liveTensors', 'leak tracking is off; call setLeakTracking(true) before the code under test');
-  return [...engine.tracked].map((t) => ({ id: t.id, shape: t.shape, backend: `${t.backend.name}:${t.backend.mode}`, createdAt: t.createdAt ?? '' }));
+  return [...engine.tracked].map((t) => ({ id: t.id, shape: t.shape, backend: backendLabel(t.backend), createdAt: t.createdAt ?? '' }));
 }
 
 /** @internal Installs the per-op hook used by anomaly mode. */

@@ -251,7 +251,7 @@ function conv2dAffineBody(x: Tensor, weight: Tensor, e: ConvEpilogue, options: C
   const relu = flag('conv2dAffine', 'relu', e.relu, false, AFFINE_FORMS);
   const inputs = res ? [x, weight, e.scale, e.shift, res] : [x, weight, e.scale, e.shift];
   const wantsGrad = isGradEnabled() && inputs.some((t) => t.requiresGrad);
-  if (!wantsGrad && c.groups === 1 && x.backend.matmulEpilogue) {
+  if (!wantsGrad && c.groups === 1) {
     if (imagesPerChunk(c) < n) return byImageChunks(c, x, res, (xs, rs) => conv2dAffine(xs, weight, { ...e, residual: rs }, options));
     const cols = convCols(c, x);
     // The GEMM's rows are channels and its columns (image, position): the residual in that order too.

@@ -3,17 +3,10 @@
 // module. Node adds file helpers in node.ts (`gpugrad/node`, and `gpugrad` itself under Node).
 import { registerBackend, setDefaultBackendChooser } from './backend.js';
 import { chooseDefaultBackend } from './select.js';
-import { ReferenceBackend } from './backends/reference.js';
-import { WasmBackend } from './backends/wasm.js';
-import { GpujsBackend } from './backends/gpujs/index.js';
+import { BACKENDS } from './backends/registry.js';
 
-registerBackend('reference', () => new ReferenceBackend());
-// wasm: usable at once; with more than one thread (the default: the machine's cores) its worker pool boots in
-// the background and ops switch to it when it is up (setBackend's Promise / readyBackend() wait for that).
-registerBackend('wasm', (o) => (o.threads !== undefined && o.threads <= 1 ? WasmBackend.createSync({ threads: 1, relaxed: o.relaxed, maxBytes: o.maxBytes }) : WasmBackend.open({ threads: o.threads, relaxed: o.relaxed, maxBytes: o.maxBytes })));
-// Without a mode: the fastest gpu.js mode available here (headlessgl if `gl` loads and a context can be made).
-// webgpu starts asynchronously (Node's navigator.gpu comes from the optional `webgpu` package).
-registerBackend('gpujs', (o) => (o.mode === 'webgpu' ? GpujsBackend.create(o.mode, o.threads) : new GpujsBackend(o.mode, o.threads)));
+// The shipped backends and their factories: src/backends/registry.ts.
+for (const b of BACKENDS) registerBackend(b.name, b.create);
 // The default (when no setBackend was called): see select.ts for the order and the reason it reports.
 setDefaultBackendChooser(chooseDefaultBackend);
 
@@ -99,13 +92,20 @@ export {
   currentBackend,
   readyBackend,
   defaultBackendChoice,
+  backendLabel,
   type DefaultChoice,
   type Backend,
+  type BackendImpl,
+  type CoreBackend,
+  type FastPaths,
   type BackendOptions,
   type Storage,
   type WindowGeometry,
   type MatmulGeometry,
 } from './backend.js';
+export { withDefaults, ownFastPaths, FAST_PATHS } from './backends/defaults.js';
+export { coreOnly, CORE_MEMBERS } from './backends/core-only.js';
+export { BACKENDS, GPUJS_MODES, parseBackendLabel, type BackendEntry } from './backends/registry.js';
 export type { Prim } from './autograd.js';
 export { detectAnomaly, setAnomalyDetection, AnomalyError, liveTensors, type LiveTensor } from './debug.js';
 export * as nn from './nn/index.js';

@@ -2,6 +2,7 @@
 // it into the tensor's own storage with assign(), which bumps the storage's version, so backward() refuses a graph
 // that saved the old values (PyTorch's version counter). gpugrad records no in-place history: while gradients are
 // recorded, a tensor that requires grad is refused (as PyTorch refuses leaves); inside noGrad(…) any tensor may change.
+import { backendLabel } from './backend.js';
 import { fail, fmt } from './errors.js';
 import { isGradEnabled, noGrad } from './engine.js';
 import * as o from './ops.js';
@@ -61,7 +62,7 @@ export function fill_(t: Tensor, value: number): Tensor {
 /** Copies src's values (broadcast to this shape) into the tensor. */
 export function copy_(t: Tensor, src: Tensor): Tensor {
   checkTensor('copy_', 'src', src);
-  if (src.backend !== t.backend) fail('copy_', `src lives on '${src.backend.name}:${src.backend.mode}' and the tensor on '${t.backend.name}:${t.backend.mode}'; move it with toBackend() first`);
+  if (src.backend !== t.backend) fail('copy_', `src lives on '${backendLabel(src.backend)}' and the tensor on '${backendLabel(t.backend)}'; move it with toBackend() first`);
   return inPlace('copy_', t, [src], () => broadcastTo('copy_', src, t));
 }
 export const clamp_ = (t: Tensor, min?: Operand | null, max?: Operand | null): Tensor => inPlace('clamp_', t, [min, max], () => clamp(t, min, max));

@@ -2,7 +2,7 @@
 // joins and splits, index ops, sorting), each composed from the primitives in ops.ts so every backend runs it
 // and autograd differentiates it without a rule of its own. Index results are float32 tensors (gpugrad's only
 // dtype), exact up to 2^24.
-import { currentBackend } from './backend.js';
+import { backendLabel, currentBackend } from './backend.js';
 import { fail, fmt } from './errors.js';
 import { broadcastShapes, normAxes, sameShape, sizeOf } from './shape.js';
 import * as o from './ops.js';
@@ -303,7 +303,7 @@ export function oneHot(labels: Tensor | ArrayLike<number>, numClasses = -1): Ten
     t = fromStorage(be, be.upload(Float32Array.from(labels)), [labels.length]);
   }
   if (numClasses === -1) {
-    if (!vals) fail('oneHot', `numClasses must be given on backend '${t.backend.name}:${t.backend.mode}' (its values cannot be read synchronously)`);
+    if (!vals) fail('oneHot', `numClasses must be given on backend '${backendLabel(t.backend)}' (its values cannot be read synchronously)`);
     numClasses = vals.length ? Math.max(...Array.from(vals)) + 1 : 0;
   }
   if (!Number.isInteger(numClasses) || numClasses < 0) fail('oneHot', `numClasses must be a non-negative integer or -1, got ${numClasses}`);

@@ -1,6 +1,6 @@
 // The op layer: each primitive validates its arguments, dispatches one backend kernel and records its
 // autograd node; the remaining tensor ops are compositions of those primitives.
-import type { AvgPoolGeometry, Backend, BinaryOp, GatherGeometry, Storage, UnaryOp, WindowGeometry } from './backend.js';
+import { backendLabel, type AvgPoolGeometry, type Backend, type BinaryOp, type GatherGeometry, type Storage, type UnaryOp, type WindowGeometry } from './backend.js';
 import { fail, fmt } from './errors.js';
 import { broadcastShapes, checkShape, normAxes, sameShape, sizeOf, type Shape } from './shape.js';
 import { fromStorage, Tensor } from './tensor.js';
@@ -15,7 +15,7 @@ function backendOf(op: string, ts: readonly Tensor[]): Backend {
   for (const t of ts) {
     if (t.isDisposed && !inBackward()) fail(op, `an input tensor ${fmt(t.shape)} was used after dispose()`);
     if (t.backend !== b) {
-      fail(op, `inputs live on different backends ('${b.name}:${b.mode}' and '${t.backend.name}:${t.backend.mode}'); move one with toBackend()`);
+      fail(op, `inputs live on different backends ('${backendLabel(b)}' and '${backendLabel(t.backend)}'); move one with toBackend()`);
     }
   }
   return b;
@@ -349,13 +349,12 @@ export function matmulT(a: Tensor, b: Tensor, transA: boolean, transB: boolean, 
 
 /**
  * Not a primitive: act(a·b·scale[i] + shift[i] (+ residual)) for a [m,k], b [k,n], through the backend's fused
- * GEMM epilogue. Records nothing, so callers use it only where no gradient is wanted; returns null when the
- * backend has no such path (callers then compose the same result from primitives).
+ * GEMM epilogue (composed from matmul and elementwise kernels where the backend has none: withDefaults()).
+ * Records nothing, so callers use it only where no gradient is wanted.
  */
-export function matmulEpilogue(a: Tensor, b: Tensor, scale: Tensor, shift: Tensor, residual: Tensor | null, relu: boolean, opName = 'matmul'): Tensor | null {
+export function matmulEpilogue(a: Tensor, b: Tensor, scale: Tensor, shift: Tensor, residual: Tensor | null, relu: boolean, opName = 'matmul'): Tensor {
   const ts = residual ? [a, b, scale, shift, residual] : [a, b, scale, shift];
   const be = backendOf(opName, ts);
-  if (!be.matmulEpilogue) return null;
   const [m, k] = a.shape;
   const n = b.shape[1];
   if (a.rank !== 2 || b.rank !== 2 || b.shape[0] !== k) fail(opName, `expected a [m,k] and b [k,n], got ${fmt(a.shape)} and ${fmt(b.shape)}`);

@@ -2,6 +2,7 @@
 // them out (precision 4, summarised with '...' past 1000 elements, 3 edge items, lines of 80 columns), then its
 // shape, backend and autograd state. Values are shown only where the backend reads synchronously; elsewhere the
 // text says how to get them. Printing never throws.
+import { backendLabel } from './backend.js';
 import { describeValue, fail } from './errors.js';
 import type { Tensor } from './tensor.js';
 
@@ -51,7 +52,7 @@ export function formatTensor(t: Tensor): string {
 
 function describeTail(t: Tensor): string {
   const b = t.backend;
-  const parts = [`shape=[${t.shape.join(', ')}]`, `backend=${b.name === 'reference' ? 'reference' : `${b.name}:${b.mode}`}`];
+  const parts = [`shape=[${t.shape.join(', ')}]`, `backend=${backendLabel(b)}`];
   // As in PyTorch, an op's output names its grad_fn; a leaf says that it requires a gradient.
   if (t.node) parts.push(`gradFn=<${t.node.op}>`);
   else if (t.requiresGrad) parts.push('requiresGrad=true');

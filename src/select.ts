@@ -4,6 +4,7 @@
 // fit the host (a page, a Web Worker, Node).
 import type { DefaultChoice } from './backend.js';
 import { defaultWasmThreads, wasmAvailable, wasmRelaxedDefault, wasmThreadsAvailable } from './backends/wasm.js';
+import { parseBackendLabel } from './backends/registry.js';
 import { envVar, host, sharedMemoryWhyNot, type Host } from './platform.js';
 
 /** What the choice depends on; probed from the runtime, or given by tests. */
@@ -60,12 +61,10 @@ export function probeEnvironment(): SelectEnvironment {
 }
 
 function fromVariable(v: string): DefaultChoice {
-  const [name, mode, extra] = v.split(':');
-  const threadsOf = (t: string | undefined): number | undefined => (t ? Number(t.replace(/^threads/, '')) : undefined);
-  // 'wasm:threads2', 'gpujs:webasm', 'gpujs:webasm:threads2'
+  // 'wasm:threads2', 'gpujs:webasm', 'gpujs:webasm:threads2' (the label syntax of src/backends/registry.ts).
   // The wasm pool boots in the background of a synchronous first use (WasmBackend.open): no separate sync options.
-  const options = name === 'wasm' ? { threads: threadsOf(mode), relaxed: wasmRelaxedDefault() } : mode ? { mode, ...(extra ? { threads: threadsOf(extra) } : {}) } : {};
-  return { name, options, reason: `GPUGRAD_BACKEND=${v}` };
+  const { name, options } = parseBackendLabel(v);
+  return { name, options: name === 'wasm' ? { ...options, relaxed: options.relaxed ?? wasmRelaxedDefault() } : options, reason: `GPUGRAD_BACKEND=${v}` };
 }
 
 /** Whether the GPU context is hardware, and the words for the reason. */

@@ -1,6 +1,6 @@
 // The Tensor: a shape, a reference-counted backend buffer and the autograd node that produced it.
 // Engine state (grad mode, scopes, memory counters) lives in engine.ts, the creation functions in creation.ts.
-import type { Backend, Storage } from './backend.js';
+import { backendLabel, type Backend, type Storage } from './backend.js';
 import { fail, fmt } from './errors.js';
 import { sizeOf } from './shape.js';
 import type { GradNode } from './autograd.js';
@@ -69,7 +69,7 @@ export class Tensor {
   storageOn(backend: Backend, op: string): Storage {
     const h = this.storage;
     if (this.backend !== backend) {
-      fail(op, `tensor #${this.id} ${fmt(this.shape)} lives on '${label(this.backend)}' but the kernel runs on '${label(backend)}'; move it with toBackend()`);
+      fail(op, `tensor #${this.id} ${fmt(this.shape)} lives on '${backendLabel(this.backend)}' but the kernel runs on '${backendLabel(backend)}'; move it with toBackend()`);
     }
     return h;
   }
@@ -87,7 +87,7 @@ export class Tensor {
   /** Synchronous read, only on backends whose data are already on the host. */
   dataSync(): Float32Array {
     const b = this.backend;
-    if (!b.readSync) fail('dataSync', `backend '${label(b)}' cannot read synchronously; use await t.data()`);
+    if (!b.readSync) fail('dataSync', `backend '${backendLabel(b)}' cannot read synchronously; use await t.data()`);
     return b.readSync(this.storage);
   }
   /** The single value of a one-element tensor. */
@@ -142,7 +142,7 @@ export class Tensor {
   assign(src: Tensor): this {
     if (!(src instanceof Tensor)) fail('assign', `source must be a Tensor, got ${src === null ? 'null' : typeof src}`);
     if (!sameShape(src.shape, this.shape)) fail('assign', `source shape ${fmt(src.shape)} differs from target shape ${fmt(this.shape)}`);
-    if (src.backend !== this.backend) fail('assign', `source lives on '${label(src.backend)}' and target on '${label(this.backend)}'`);
+    if (src.backend !== this.backend) fail('assign', `source lives on '${backendLabel(src.backend)}' and target on '${backendLabel(this.backend)}'`);
     if (src.core.buf === this.core.buf) return this;
     this.backend.copyInto(this.storage, src.storage);
     this.markModified();
@@ -160,7 +160,7 @@ export class Tensor {
     if (!c.buf || c.buf.backend === target) return;
     if (c.node) fail('to', `tensor #${this.id} ${fmt(this.shape)} is part of a recorded graph; only leaves (parameters, buffers) move in place`);
     const src = c.buf.backend;
-    if (!src.readSync) fail('to', `backend '${label(src)}' cannot read synchronously; use toBackendAsync()`);
+    if (!src.readSync) fail('to', `backend '${backendLabel(src)}' cannot read synchronously; use toBackendAsync()`);
     const moved = makeBuffer(target, target.upload(src.readSync(c.buf.handle)));
     releaseBuffer(c.buf);
     c.buf = moved;
@@ -175,7 +175,7 @@ export class Tensor {
   toBackend(target: Backend): Tensor {
     if (target === this.backend) return this.detach();
     const src = this.backend;
-    if (!src.readSync) fail('toBackend', `backend '${label(src)}' cannot read synchronously; use await t.toBackendAsync()`);
+    if (!src.readSync) fail('toBackend', `backend '${backendLabel(src)}' cannot read synchronously; use await t.toBackendAsync()`);
     return fromStorage(target, target.upload(src.readSync(this.storage)), this.shape);
   }
   async toBackendAsync(target: Backend): Promise<Tensor> {
@@ -432,7 +432,3 @@ export function fromStorage(backend: Backend, handle: Storage, shape: readonly n
   return new Tensor(makeBuffer(backend, handle), shape, node, requiresGrad);
 }
 
-/** The name a backend is reported under: 'reference', 'wasm:simd-threads2', 'gpujs:webasm'. */
-export function label(b: Backend): string {
-  return b.name === 'reference' ? 'reference' : `${b.name}:${b.mode}`;
-}

@@ -1,5 +1,5 @@
 // The backends the shared op suites run on, each with its tolerance; backends add themselves here.
-import { enableRelaxedSimd, gpujsModeAvailable, gpujsThreadsAvailable, installWebGPU, setBackend, wasmAvailable, wasmThreadsAvailable, type BackendOptions, type GpujsMode } from '../src/index.js';
+import { enableRelaxedSimd, GPUJS_MODES, gpujsModeAvailable, parseBackendLabel, gpujsThreadsAvailable, installWebGPU, setBackend, wasmAvailable, wasmThreadsAvailable, type BackendOptions, type GpujsMode } from '../src/index.js';
 import { f32 } from './tolerance.js';
 
 // The wasm labels run the fused multiply-add kernels where relaxed SIMD exists (Node 20: turned on here through
@@ -22,28 +22,34 @@ export interface TestBackend {
 }
 
 
+/** A test backend named by its label (src/backends/registry.ts's syntax); wasm labels default to one thread. */
+function entry(label: string, tolerance: TestBackend['tolerance'], available: TestBackend['available']): TestBackend {
+  const { name, options } = parseBackendLabel(label);
+  return { label, name, options: name === 'wasm' ? { threads: 1, relaxed, ...options } : options, tolerance, available };
+}
+const exact = (): { atol: number; rtol: number } => ({ atol: 1e-6, rtol: 1e-5 });
+
 export const testBackends: TestBackend[] = [
-  { label: 'reference', name: 'reference', tolerance: () => ({ atol: 1e-6, rtol: 1e-5 }), available: () => true },
+  entry('reference', exact, () => true),
+  // The reference backend reduced to the contract's required core, every fast path composed by withDefaults():
+  // only when named in GPUGRAD_TEST_BACKENDS (its own vitest project, vitest.config.ts, runs the suites on it).
+  // float32 bounds: a composition stores float32 intermediates (batch norm's statistics and coefficients) where
+  // the reference's own kernels keep float64 (the same compositions run on gpu.js).
+  entry('reference:core-only', f32, () => named('reference:core-only')),
   // Further entries (gpujs modes, wasm) are appended by their backends' work; keep `f32` for float32 ones.
   // wasm SIMD kernels, on the calling thread and with a 2-thread worker pool (GEMMs split across threads).
-  { label: 'wasm', name: 'wasm', options: { threads: 1, relaxed }, tolerance: f32, available: () => wasmAvailable() },
-  { label: 'wasm:threads2', name: 'wasm', options: { threads: 2, relaxed }, tolerance: f32, available: () => wasmAvailable() && wasmThreadsAvailable() },
-  { label: 'wasm:simd128', name: 'wasm', options: { threads: 1, relaxed: false }, tolerance: f32, available: () => wasmAvailable() },
+  entry('wasm', f32, () => wasmAvailable()),
+  entry('wasm:threads2', f32, () => wasmAvailable() && wasmThreadsAvailable()),
+  entry('wasm:simd128', f32, () => wasmAvailable()),
   // Only when named in GPUGRAD_TEST_BACKENDS (the benchmark's plain-SIMD row): threads add nothing FMA-specific to check.
-  { label: 'wasm:simd128:threads2', name: 'wasm', options: { threads: 2, relaxed: false }, tolerance: f32, available: () => named('wasm:simd128:threads2') && wasmAvailable() && wasmThreadsAvailable() },
+  entry('wasm:simd128:threads2', f32, () => named('wasm:simd128:threads2') && wasmAvailable() && wasmThreadsAvailable()),
   // gpu.js modes: GPUGRAD_GPUJS_MODES (comma list, e.g. 'cpu,webasm') restricts which ones the suites run.
-  ...(['cpu', 'webasm', 'headlessgl', 'webgpu'] as const).map(
-    (mode: GpujsMode): TestBackend => ({
-      label: `gpujs:${mode}`,
-      name: 'gpujs',
-      options: { mode },
-      tolerance: f32,
-      // webgpu: Node's navigator.gpu comes from the optional `webgpu` package, installed on first ask.
-      available: async () => gpujsWanted(mode) && (mode === 'webgpu' ? (await installWebGPU()) === null : gpujsModeAvailable(mode)),
-    }),
+  // webgpu: Node's navigator.gpu comes from the optional `webgpu` package, installed on first ask.
+  ...GPUJS_MODES.filter((m) => m !== 'webgl2' && m !== 'webgl').map((mode: GpujsMode) =>
+    entry(`gpujs:${mode}`, f32, async () => gpujsWanted(mode) && (mode === 'webgpu' ? (await installWebGPU()) === null : gpujsModeAvailable(mode))),
   ),
   // gpu.js's webasm mode on 2 worker threads: its kernels run asynchronously, so ops are queued (no readSync).
-  { label: 'gpujs:webasm:threads2', name: 'gpujs', options: { mode: 'webasm', threads: 2 }, tolerance: f32, available: () => gpujsWanted('webasm:threads2') && gpujsThreadsAvailable() },
+  entry('gpujs:webasm:threads2', f32, () => gpujsWanted('webasm:threads2') && gpujsThreadsAvailable()),
 ];
 
 // GPUGRAD_TEST_BACKENDS (comma list of labels; '-label' leaves one out) narrows the list further, e.g. for the

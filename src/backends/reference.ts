@@ -1,6 +1,6 @@
 // The reference backend: plain TypeScript loops with float64 accumulation. It is the oracle every other
 // backend is tested against, so it favours obviously-correct code over speed.
-import { guardStorages, type AdamParams, type AvgPoolGeometry, type Backend, type GatherGeometry, type BatchNormGrads, type BatchNormResult, type BinaryOp, type ReduceOp, type SgdParams, type Storage, type UnaryOp, type WindowGeometry, type MatmulGeometry } from '../backend.js';
+import { guardStorages, type AdamParams, type AvgPoolGeometry, type BackendImpl, type GatherGeometry, type BatchNormGrads, type BatchNormResult, type BinaryOp, type ReduceOp, type SgdParams, type Storage, type UnaryOp, type WindowGeometry, type MatmulGeometry } from '../backend.js';
 import { avgPoolWindow, broadcastStrides, sizeOf, stridesOf, type Shape } from '../shape.js';
 
 import { bnBackwardHost, bnForwardHost } from './batchnorm.js';
@@ -67,7 +67,8 @@ const binaryFns: Record<BinaryOp, (a: number, b: number) => number> = {
   gt: (a, b) => (a > b ? 1 : 0),
 };
 
-export class ReferenceBackend implements Backend {
+export class ReferenceBackend implements BackendImpl {
+  readonly deferred = false;
   readonly name = 'reference';
   readonly mode = 'float64';
   readonly fallbackReason = null;

@@ -2,6 +2,7 @@
 // elementwise ops run gpugrad's own emitted SIMD kernels, data movement and the rest run over the same heap.
 import { guardStorages, type AdamParams, type AvgPoolGeometry, type Backend, type GatherGeometry, type BatchNormGrads, type BatchNormResult, type BinaryOp, type GemmEpilogue, type MatmulGeometry, type ReduceOp, type SgdParams, type Storage, type UnaryOp, type WindowGeometry } from '../backend.js';
 import { avgPoolWindow, broadcastStrides, sizeOf, stridesOf, type Shape } from '../shape.js';
+import { bnGradCoefficients, hostMath } from './batchnorm.js';
 import { Heap, HeapExhausted } from '../../kernels/wasm/heap.js';
 import { outOfMemory } from '../engine.js';
 import { fail } from '../errors.js';
@@ -109,6 +110,7 @@ const tileEfficiency = (m: number, n: number): number => (m * n) / (Math.ceil(m 
 
 export class WasmBackend implements Backend {
   readonly name = 'wasm';
+  readonly deferred = false;
   readonly mode: string;
   readonly fallbackReason: string | null;
   /** The heap's cap: wasm32 addresses 65536 pages of 64 KiB, 4 GiB for every tensor together, unless capped lower. */
@@ -768,18 +770,13 @@ export class WasmBackend implements Backend {
     const T = this.T(n * c * hw >= 1 << 15);
     const split = splitRange(c, T);
     this.par('bnbwdstats', split.map(([c0, c1]) => [st(dy).ptr, st(x).ptr, n, c, hw, c0, c1, st(mean).ptr, st(sums).ptr]));
-    // dx = a·dy + k·(x − mean) + m per channel (see bnBackwardHost), as a·dy + k·x + (m − k·mean).
+    // dx = a·dy + k·(x − mean) + m per channel (bnGradCoefficients), applied as a·dy + k·x + (m − k·mean).
     const f = this.f;
     const [S, M, V, W, DW, DB, K] = [at(sums), at(mean), at(variance), at(weight), at(dweight), at(dbias), at(coef)];
     for (let ch = 0; ch < c; ch++) {
-      const sdy = f[S + 2 * ch];
-      const sdx = f[S + 2 * ch + 1];
-      const invstd = 1 / Math.sqrt(f[V + ch] + eps);
-      f[DB + ch] = sdy;
-      f[DW + ch] = sdx * invstd;
-      const a = f[W + ch] * invstd;
-      const k = (-a * invstd * invstd * sdx) / cnt;
-      const m = (-a * sdy) / cnt;
+      const { a, k, m, dweight: dw, dbias: db } = bnGradCoefficients(hostMath, f[W + ch], 1 / Math.sqrt(f[V + ch] + eps), f[S + 2 * ch], f[S + 2 * ch + 1], cnt);
+      f[DB + ch] = db;
+      f[DW + ch] = dw;
       f[K + 3 * ch] = a;
       f[K + 3 * ch + 1] = k;
       f[K + 3 * ch + 2] = m - k * f[M + ch];

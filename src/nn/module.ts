@@ -4,7 +4,7 @@
 import { fail, fmt, GpugradError } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { keep, noGrad, tidy } from '../engine.js';
-import type { Backend } from '../backend.js';
+import { backendLabel, type Backend } from '../backend.js';
 import { invalidateFoldedBatchNorms } from './fold-epoch.js';
 
 export interface LoadStateDictOptions {
@@ -260,7 +260,7 @@ export abstract class Module<In extends unknown[] = any[], Out = any> {
         continue;
       }
       if (src.backend !== dst.backend && !src.backend.readSync) {
-        problems.push(`'${k}' lives on '${src.backend.name}:${src.backend.mode}', which cannot be read synchronously; move it with toBackendAsync() first`);
+        problems.push(`'${k}' lives on '${backendLabel(src.backend)}', which cannot be read synchronously; move it with toBackendAsync() first`);
         continue;
       }
       pairs.push([dst, src]);

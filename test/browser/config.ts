@@ -2,6 +2,8 @@
 // ?backend=wasm:threads2&suites=props,resnet — imported first by the suite bundle so the property files,
 // which pick their backends when they load, see them.
 
+import { parseBackendLabel, type BackendOptions } from '../../src/index.js';
+
 export interface BrowserRunConfig {
   /** A test-backend label: 'wasm', 'wasm:threads2', 'gpujs:webgl2', 'gpujs:webgpu', 'gpujs:cpu', 'gpujs:webasm'. */
   backend: string;
@@ -17,10 +19,8 @@ export const config: BrowserRunConfig = {
   grep: q.get('grep') ?? '',
 };
 
-/** Backend name and options of a label. */
-export function parseLabel(label: string): { name: string; options: { mode?: string; threads?: number } } {
-  const [name, a] = label.split(':');
-  if (name === 'wasm') return { name, options: { threads: a ? Number(a.replace('threads', '')) : 1 } };
-  if (name === 'gpujs') return { name, options: { mode: a } };
-  return { name, options: {} };
+/** Backend name and options of a label (src/backends/registry.ts's syntax); wasm defaults to one thread here. */
+export function parseLabel(label: string): { name: string; options: BackendOptions } {
+  const { name, options } = parseBackendLabel(label);
+  return { name, options: name === 'wasm' ? { threads: 1, ...options } : options };
 }
