@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { sleb, uleb } from '../kernels/wasm/emit.js';
 import { buildKernelModule } from '../kernels/wasm/module.js';
 import { blockSize, Heap, HeapExhausted } from '../kernels/wasm/heap.js';
+import type { WorkerPool } from '../kernels/wasm/pool.js';
 import { ReferenceBackend } from '../src/backends/reference.js';
 import { enableRelaxedSimd, WasmBackend, wasmThreadsAvailable } from '../src/backends/wasm.js';
 import { F, memory, randn, setBackend, tidy, manualSeed } from '../src/index.js';
@@ -300,14 +301,14 @@ describe('max pool kernel', () => {
 describe('worker pool', () => {
   it.skipIf(!wasmThreadsAvailable())('reports a trap in a worker as an error and keeps working afterwards', async () => {
     const two = (await twoP) as WasmBackend;
-    const pool = (two as unknown as { pool: { run(n: string, a: number[][], l: (...a: number[]) => void): void } }).pool;
+    const pool = (two as unknown as { pool: WorkerPool }).pool;
     // Threads claim pieces as they free up: the calling thread's piece takes 20 ms, so the worker claims
     // the others, each an im2col whose output lies far past the end of memory: they trap.
     const slow = (): void => {
       const t = Date.now();
       while (Date.now() - t < 20);
     };
-    const bad = [0, 2 ** 31 - 64, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1];
+    const bad = { x: 0, out: 2 ** 31 - 64, n: 1, c: 1, h: 1, w: 1, kh: 1, kw: 1, sh: 1, sw: 1, ph: 0, pw: 0, dh: 1, dw: 1, oh: 1, ow: 1, r0: 0, r1: 1 };
     expect(() => pool.run('im2col', [bad, bad, bad, bad], slow)).toThrow(/trapped in a worker/);
     const g = { batch: 1, batchA: 1, batchB: 1, m: 64, k: 200, n: 96, transA: false, transB: false };
     const a = rnd(64 * 200, 1);

@@ -19,7 +19,7 @@ export interface Signature<P extends string = string> {
 export type ArgsOf<S> = S extends Signature<infer P> ? { readonly [K in P]: number } : never;
 
 /** A compiled kernel export (returns a value only for kernels declared with one, e.g. sumrun). */
-export type KernelFn = (...args: number[]) => number | undefined;
+export type KernelFn = (...args: number[]) => unknown;
 
 /** A signature whose parameters are i32 unless named in `f32`. */
 export function signature<const P extends string>(params: readonly P[], opt: { f32?: readonly P[]; result?: ValType } = {}): Signature<P> {
@@ -36,10 +36,14 @@ export function funcOf<P extends string>(sig: Signature<P>): { f: Func; p: Recor
   return { f: new Func([...sig.types], [...sig.results]), p };
 }
 
-/** The positional argument list of a call with signature `sig`. */
-export function argList<P extends string>(sig: Signature<P>, args: { readonly [K in P]: number }): number[] {
+/**
+ * The positional argument list of a call with signature `sig`. Callers type `args` as ArgsOf their kernel
+ * (WasmBackend.par, WorkerPool.run); here it is only read by the signature's names.
+ */
+export function argList(sig: Signature, args: object): number[] {
+  const named = args as Readonly<Record<string, number>>;
   const out = new Array<number>(sig.params.length);
-  for (let i = 0; i < out.length; i++) out[i] = args[sig.params[i]];
+  for (let i = 0; i < out.length; i++) out[i] = named[sig.params[i]];
   return out;
 }
 

@@ -210,6 +210,7 @@ function bnBwdApply(): Func {
 }
 
 export const BATCHNORM_KERNELS = { bnstats: BN_STATS, chaffine: CH_AFFINE, bnbwdstats: BN_BWD_STATS, bnbwdapply: BN_BWD_APPLY };
+export type BatchNormKernel = keyof typeof BATCHNORM_KERNELS;
 
 export function addBatchNormKernels(mb: ModuleBuilder): void {
   mb.add('bnstats', bnStats());
