@@ -8,13 +8,14 @@ import { Heap, HeapExhausted } from '../../kernels/wasm/heap.js';
 import { outOfMemory } from '../engine.js';
 import { fail } from '../errors.js';
 import { argList, unreachable, type Signature } from '../../kernels/wasm/abi.js';
-import { buildKernelModule, enableRelaxedSimd, KERNELS, MAX_PAGES, relaxedSimdAvailable, type KernelArgs, type KernelName, type Kernels } from '../../kernels/wasm/module.js';
-import { MR, NR } from '../../kernels/wasm/gemm.js';
+import { buildKernelModule, KERNELS, MAX_PAGES, relaxedSimdAvailable, type KernelArgs, type KernelName, type Kernels } from '../../kernels/wasm/module.js';
 import { BIN, SUMRUN, type RunMode, type WasmBinary } from '../../kernels/wasm/elementwise.js';
 import type { BatchNormKernel } from '../../kernels/wasm/batchnorm.js';
 import * as host from '../../kernels/wasm/host.js';
-import { WorkerPool } from '../../kernels/wasm/pool.js';
-import { hardwareThreads, sharedMemoryWhyNot } from '../platform.js';
+import { splitRange, WorkerPool } from '../../kernels/wasm/pool.js';
+import { sharedMemoryWhyNot } from '../platform.js';
+import { defaultWasmThreads, wasmRelaxedDefault, wasmThreadsAvailable, type WasmBackendOptions } from './wasm-env.js';
+import { WasmGemm } from './wasm-gemm.js';
 
 class WasmStorage implements Storage {
   released = false;
@@ -25,89 +26,9 @@ const st = (s: Storage): WasmStorage => s as WasmStorage;
 /** Float index of a storage in the heap view. */
 const at = (s: Storage): number => st(s).ptr >>> 2; // unsigned: blocks may sit above 2 GiB
 
-export interface WasmBackendOptions {
-  /** Threads including the calling one; 1 runs everything on the calling thread. */
-  threads?: number;
-  /** Cap on the heap in bytes (default and maximum: 4 GiB, all wasm32 can address); e.g. for a page that must stay small. */
-  maxBytes?: number;
-  /**
-   * Fused multiply-add GEMMs (relaxed SIMD) where nothing needs a gradient (the eval path: matmulEpilogue);
-   * default: wasmRelaxedDefault().
-   */
-  relaxed?: boolean;
-  /**
-   * With `relaxed`, every GEMM fused, training's too (default false). Off by default because fused rounding
-   * moves a few near-zero pre-ReLU values of a train-mode ResNet-50 across zero (test/resnet.test.ts's
-   * fixture: input gradients then 1e-2 off float64 while every kernel is within float32 rounding), so training
-   * keeps the plain kernels' results. Default: GPUGRAD_WASM_RELAXED=all.
-   */
-  fmaTraining?: boolean;
-  /**
-   * Keep eval-mode conv weights packed for the GEMM between calls (default true; GPUGRAD_WASM_PREPACK=0 turns
-   * it off): saves a pass over every weight per forward, at the cost of a packed copy of them (~the model's size).
-   */
-  prepack?: boolean;
-}
+export { defaultWasmThreads, enableRelaxedSimd, relaxedSimdAvailable, wasmAvailable, wasmRelaxedDefault, wasmThreadsAvailable, type WasmBackendOptions } from './wasm-env.js';
 
-/**
- * Whether wasm backends use relaxed SIMD's fused multiply-add unless told otherwise: GPUGRAD_WASM_RELAXED=0
- * turns it off, =1 turns it on (flipping Node's V8 flag if needed, see enableRelaxedSimd), =all also for
- * training's GEMMs (WasmBackendOptions.fmaTraining); unset, it is on
- * where the engine already validates it (Chromium; Node started with --experimental-wasm-relaxed-simd).
- */
-export function wasmRelaxedDefault(): boolean {
-  const env = typeof process !== 'undefined' ? process.env.GPUGRAD_WASM_RELAXED : undefined;
-  if (env === '0') return false;
-  if (env === '1' || env === 'all') return enableRelaxedSimd();
-  return relaxedSimdAvailable();
-}
-export { enableRelaxedSimd, relaxedSimdAvailable };
-
-/** Whether this runtime can run the wasm backend (WebAssembly with SIMD). */
-export function wasmAvailable(): boolean {
-  if (availableCache === null) {
-    try {
-      availableCache = typeof WebAssembly === 'object' && WebAssembly.validate(buildKernelModule(false, 1));
-    } catch {
-      availableCache = false;
-    }
-  }
-  return availableCache;
-}
-let availableCache: boolean | null = null;
-
-/** Whether worker threads can share the heap (SharedArrayBuffer present; in browsers, a cross-origin-isolated page). */
-export function wasmThreadsAvailable(): boolean {
-  return sharedMemoryWhyNot() === null;
-}
-
-/** The default thread count: the machine's cores, capped. */
-export function defaultWasmThreads(): number {
-  return Math.max(1, Math.min(8, hardwareThreads()));
-}
-
-/** GEMMs below this many multiply-adds run on one thread: a dispatch costs more than it saves. */
-const THREAD_MIN_WORK = 1 << 18;
-/** k block: bounds the A block swept per B micro-panel (4·kc·mr·4 bytes per tile) to what L2 holds; measured noisy on a loaded 2-core box, 1024 was no worse than 256. */
-const KC = 1024;
 const INITIAL_PAGES = 256;
-
-/**
- * Pieces per thread when work is split: threads claim pieces as they free up (kernels/wasm/pool.ts), so a
- * thread that the OS deschedules (another process on the core) delays one piece instead of half the call.
- */
-const PIECES_PER_THREAD = 4;
-
-/** [start, end) ranges covering 0..total: one for one thread, PIECES_PER_THREAD per thread otherwise. */
-function splitRange(total: number, threads: number): [number, number][] {
-  const parts = threads > 1 ? threads * PIECES_PER_THREAD : 1;
-  const out: [number, number][] = [];
-  for (let t = 0; t < parts; t++) out.push([Math.floor((total * t) / parts), Math.floor((total * (t + 1)) / parts)]);
-  return out.filter(([a, b]) => b > a);
-}
-
-/** Fraction of a padded tile grid doing useful work. */
-const tileEfficiency = (m: number, n: number): number => (m * n) / (Math.ceil(m / MR) * MR * Math.ceil(n / NR) * NR);
 
 export class WasmBackend implements Backend {
   readonly name = 'wasm';
@@ -119,8 +40,8 @@ export class WasmBackend implements Backend {
   private readonly k: Kernels;
   private pool: WorkerPool | null = null;
   private readonly threads: number;
-  /** Packed GEMM panels of weights (matmulEpilogue's A), per storage; dropped when it is written or released. */
-  private readonly packed = new Map<WasmStorage, { key: string; ptr: number; cap: number }>();
+  /** The GEMM driver, with the packed panels of weights (matmulEpilogue's A) that it keeps per storage. */
+  private readonly gemms: WasmGemm<WasmStorage>;
   prepack: boolean;
 
   /** Whether matmul (training's GEMMs) uses the fused kernel too; see WasmBackendOptions.fmaTraining. */
@@ -137,6 +58,7 @@ export class WasmBackend implements Backend {
     this.fallbackReason = reason;
     // A pointer into another instance's heap would read or write this one's memory: refuse it up front.
     guardStorages(this, (s) => s instanceof WasmStorage && s.heap === this.heap && !s.released);
+    this.gemms = new WasmGemm({ block: (n) => this.block(n), free: (b) => this.heap.release(b.ptr, b.cap), threads: (big) => this.T(big), par: (name, parts) => this.par(name, parts), f32: () => this.f });
   }
 
   /** Starts the backend; the Promise resolves once the worker pool is up (immediately for one thread). */
@@ -246,29 +168,19 @@ export class WasmBackend implements Backend {
     const w = st(s);
     if (w.released) return;
     w.released = true;
-    this.unpack(w);
+    this.gemms.forget(w);
     this.heap.release(w.ptr, w.cap);
-  }
-
-  /** Forgets a storage's packed panels (it was released or written in place). */
-  private unpack(s: WasmStorage): void {
-    const p = this.packed.get(s);
-    if (!p) return;
-    this.packed.delete(s);
-    this.heap.release(p.ptr, p.cap);
   }
 
   /** Bytes held by pre-packed weight panels. */
   packedBytes(): number {
-    let n = 0;
-    for (const p of this.packed.values()) n += p.cap;
-    return n;
+    return this.gemms.packedBytes();
   }
   bytes(s: Storage): number {
     return st(s).cap;
   }
   copyInto(dst: Storage, src: Storage): void {
-    this.unpack(st(dst)); // assign and loadStateDict write weights in place: a kept packing would be stale
+    this.gemms.forget(st(dst)); // assign and loadStateDict write weights in place: a kept packing would be stale
     this.f.copyWithin(at(dst), at(src), at(src) + src.size);
   }
 
@@ -410,65 +322,9 @@ export class WasmBackend implements Backend {
     return out;
   }
 
-  /**
-   * C[m,n] (row-major at pc) = A·B with element strides as in matmul. When the padded tile grid of Cᵀ = Bᵀ·Aᵀ
-   * wastes less (n small, e.g. 49), computes that instead and transposes on the way out.
-   */
+  /** C[m,n] (row-major at byte address pc) = A·B with element strides as in matmul (see WasmGemm.run). */
   gemm(pa: number, rsA: number, psA: number, pb: number, csB: number, psB: number, m: number, n: number, k: number, pc: number, weightA: WasmStorage | null = null, fused = false): void {
-    if (tileEfficiency(n, m) > tileEfficiency(m, n) * 1.05) {
-      this.gemmTiles(pb, csB, psB, pa, rsA, psA, n, m, k, pc, true, weightA, fused);
-    } else this.gemmTiles(pa, rsA, psA, pb, csB, psB, m, n, k, pc, false, weightA, fused);
-  }
-
-  /** `weight`: the storage behind the original A (after a swap, this call's B), whose packing may be kept. */
-  private gemmTiles(pa: number, rsA: number, psA: number, pb: number, csB: number, psB: number, m: number, n: number, k: number, pc: number, transposeOut: boolean, weight: WasmStorage | null, fused: boolean): void {
-    const mt = Math.ceil(m / MR);
-    const nt = Math.ceil(n / NR);
-    const T = this.T(m * n * k >= THREAD_MIN_WORK);
-    // A kept packing is valid for the same storage, role, geometry and strides.
-    const key = !weight ? '' : transposeOut ? `B:${n}:${k}:${csB}:${psB}:${pb}` : `A:${m}:${k}:${rsA}:${psA}:${pa}`;
-    let kept = weight ? this.packed.get(weight) : undefined;
-    if (kept && kept.key !== key) {
-      this.unpack(weight as WasmStorage);
-      kept = undefined;
-    }
-    const fresh = weight !== null && kept === undefined;
-    const A = !transposeOut && kept ? kept : this.block(mt * MR * k * 4);
-    const B = transposeOut && kept ? kept : this.block(nt * NR * k * 4);
-    const packA = !(kept && !transposeOut);
-    const packB = !(kept && transposeOut);
-    let done = false;
-    const direct = !transposeOut && m % MR === 0 && n % NR === 0;
-    const ldc = direct ? n : nt * NR;
-    const C = direct ? null : this.block(mt * MR * ldc * 4);
-    const cp = C ? C.ptr : pc;
-    try {
-      if (!packA) {
-        // kept: nothing to pack
-      } else if (rsA === 1 && psA !== 1 && m >= MR) {
-        // Transposed A: full tiles by the k-blocked kernel, a partial last tile by the general one.
-        const full = Math.floor(m / MR);
-        this.par('packAT', splitRange(full, T).map(([it0, it1]) => ({ src: pa, dst: A.ptr, k, ps: psA, it0, it1 })));
-        if (full < mt) this.par('packA', [{ src: pa, dst: A.ptr, m, k, rs: rsA, ps: psA, it0: full, it1: mt }]);
-      } else this.par('packA', splitRange(mt, T).map(([it0, it1]) => ({ src: pa, dst: A.ptr, m, k, rs: rsA, ps: psA, it0, it1 })));
-      if (packB) this.par('packB', splitRange(nt, T).map(([jt0, jt1]) => ({ src: pb, dst: B.ptr, n, k, cs: csB, ps: psB, jt0, jt1 })));
-      // Split the tile grid along whichever side gives each thread several tiles.
-      const tiles = { pa: A.ptr, pb: B.ptr, pc: cp, k, ldc, kc: KC };
-      const parts =
-        nt >= 2 * T || nt >= mt
-          ? splitRange(nt, T).map(([jt0, jt1]) => ({ ...tiles, it0: 0, it1: mt, jt0, jt1 }))
-          : splitRange(mt, T).map(([it0, it1]) => ({ ...tiles, it0, it1, jt0: 0, jt1: nt }));
-      this.par(fused && this.relaxed ? 'gemm_fma' : 'gemm', parts);
-      if (C) host.unpadGemm(this.f, C.ptr >>> 2, ldc, pc >>> 2, m, n, transposeOut);
-      done = true;
-    } finally {
-      // Keep a fresh packing only when the call completed (a trap may have left it half written).
-      const keep = fresh && done ? (transposeOut ? B : A) : null;
-      if (keep) this.packed.set(weight as WasmStorage, { key, ptr: keep.ptr, cap: keep.cap });
-      if (A !== keep && A !== kept) this.heap.release(A.ptr, A.cap);
-      if (B !== keep && B !== kept) this.heap.release(B.ptr, B.cap);
-      if (C) this.heap.release(C.ptr, C.cap);
-    }
+    this.gemms.run({ ptr: pa, rs: rsA, ps: psA }, { ptr: pb, rs: csB, ps: psB }, m, n, k, pc, weightA, fused && this.relaxed ? 'gemm_fma' : 'gemm');
   }
 
   im2col(x: Storage, g: WindowGeometry): Storage {
@@ -585,7 +441,7 @@ export class WasmBackend implements Backend {
   }
 
   sgdStep(param: Storage, grad: Storage, momentumBuf: Storage | null, p: SgdParams): void {
-    this.unpack(st(param)); // written in place below: a kept packing would be stale
+    this.gemms.forget(st(param)); // written in place below: a kept packing would be stale
     const useM = momentumBuf !== null && p.momentum !== 0;
     // buf = a·m + b·g; g' = cg·g + cb·buf (see kernels/wasm/optim.ts)
     const a = p.firstStep ? 0 : p.momentum;
@@ -599,7 +455,7 @@ export class WasmBackend implements Backend {
   }
 
   adamStep(param: Storage, grad: Storage, mS: Storage, vS: Storage, p: AdamParams): void {
-    this.unpack(st(param)); // written in place below
+    this.gemms.forget(st(param)); // written in place below
     const bc1 = 1 - Math.pow(p.beta1, p.step);
     const bc2 = 1 - Math.pow(p.beta2, p.step);
     const decay = p.decoupled ? 1 - p.lr * p.weightDecay : 1;
