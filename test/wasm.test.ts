@@ -324,6 +324,17 @@ describe('broadcast binary kernels', () => {
   });
 });
 
+describe('permute', () => {
+  it('matches the reference at rank ≤ 3 after merging (perm3 kernel) and above (host loop), contiguous and strided rows', () => {
+    const shape = [2, 3, 4, 5, 6];
+    const x = rnd(720, 7);
+    for (const perm of [[0, 2, 1, 3, 4], [4, 3, 2, 1, 0], [1, 0, 3, 2, 4], [0, 2, 4, 1, 3], [2, 0, 1, 3, 4]]) {
+      const want = ref.readSync(ref.permute(ref.upload(x), shape, perm));
+      expect(one.readSync(one.permute(one.upload(x), shape, perm)), JSON.stringify(perm)).toEqual(want);
+    }
+  });
+});
+
 describe('reductions', () => {
   it('sum long runs (wasm f32x4 path) within a float32 tolerance of the float64 reference', () => {
     fc.assert(

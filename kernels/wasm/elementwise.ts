@@ -1,5 +1,6 @@
-// Elementwise kernels over contiguous runs: f32x4 bodies with a scalar tail. Broadcasting is handled by the
-// caller, which walks the outer dims and calls a kernel per run with the operands in vector/scalar roles.
+// Elementwise kernels over contiguous runs: f32x4 bodies with a scalar tail; the GEMM epilogue; a run sum.
+// Broadcasting is planned by the caller: a binary kernel walks up to two outer dims itself (one call covers a
+// broadcast of rank ≤ 3 after merging), higher ranks are called run by run, operands in vector/scalar roles.
 import { family, funcOf, signature, unreachable } from './abi.js';
 import { F32, Func, I32, V128, type ModuleBuilder } from './emit.js';
 

@@ -67,7 +67,7 @@ export function broadcastPlan(aShape: Shape, bShape: Shape, outShape: Shape): { 
   return { dims, sa, sb };
 }
 
-/** Calls run(outOffset, aOffset, bOffset) for each innermost run of a plan, in output order. */
+/** Calls run(outOffset, aOffset, bOffset) for each innermost run of a plan (dims with a's and b's strides), in output order. */
 export function eachRun(dims: readonly number[], sa: readonly number[], sb: readonly number[], run: (o: number, oa: number, ob: number) => void): void {
   const r = dims.length;
   const L = dims[r - 1];
@@ -182,26 +182,14 @@ export function permutePlan(shape: Shape, perm: readonly number[]): { dims: numb
   return { dims, ss };
 }
 
-/** out = x gathered by a permute plan of any rank (size floats): an odometer over the outer dims, a run per step. */
-export function permuteLoop(f: Float32Array, x: number, out: number, size: number, dims: readonly number[], ss: readonly number[]): void {
-  const r = dims.length;
-  const L = dims[r - 1];
-  const s = ss[r - 1];
-  const idx = new Array<number>(r).fill(0);
-  let src = 0;
-  const outer = size / L;
-  for (let o = 0; o < outer; o++) {
-    const dst = out + o * L;
-    if (s === 1) f.copyWithin(dst, x + src, x + src + L);
-    else for (let j = 0; j < L; j++) f[dst + j] = f[x + src + j * s];
-    for (let d = r - 2; d >= 0; d--) {
-      idx[d]++;
-      src += ss[d];
-      if (idx[d] < dims[d]) break;
-      src -= ss[d] * dims[d];
-      idx[d] = 0;
-    }
-  }
+/** out = x gathered by a permute plan of any rank, a run (copied, or strided) per innermost row. */
+export function permuteLoop(f: Float32Array, x: number, out: number, dims: readonly number[], ss: readonly number[]): void {
+  const L = dims[dims.length - 1];
+  const s = ss[ss.length - 1];
+  eachRun(dims, ss, ss, (o, src) => {
+    if (s === 1) f.copyWithin(out + o, x + src, x + src + L);
+    else for (let j = 0; j < L; j++) f[out + o + j] = f[x + src + j * s];
+  });
 }
 
 /** out = x[..., start:start+length, ...] along `axis`. */

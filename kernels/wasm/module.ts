@@ -1,4 +1,5 @@
-// Builds gpugrad's wasm kernel module (GEMM, elementwise, im2col, batch norm, permute, optimizer updates) over one imported linear memory.
+// Builds gpugrad's wasm kernel module (GEMM, elementwise, im2col, batch norm, permute, optimizer updates) over one
+// imported linear memory, and lists its kernels by name with their signatures (KERNELS), the names callers may use.
 import type { ArgsOf, KernelFn } from './abi.js';
 import { Func, ModuleBuilder, V128 } from './emit.js';
 import { addGemmKernels, GEMM_KERNELS } from './gemm.js';

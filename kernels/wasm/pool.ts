@@ -132,21 +132,10 @@ export class WorkerPool {
     names.forEach((n, i) => this.index.set(n, i));
   }
 
-  /** Starts `threads - 1` workers (the main thread is thread 0) and resolves once all are up. */
-  static async start(threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly KernelName[]): Promise<WorkerPool> {
-    const pool = WorkerPool.launch(threads, module, memory, names);
-    try {
-      await pool.started;
-    } catch (e) {
-      pool.destroy();
-      throw e;
-    }
-    return pool;
-  }
-
   /**
-   * Starts `threads - 1` workers without waiting for them: the pool is usable at once (isReady() says when
-   * calls are worth splitting), so a synchronous caller can keep running ops while the workers boot.
+   * Starts `threads - 1` workers (the main thread is thread 0) without waiting for them: the pool is usable
+   * at once (isReady() says when calls are worth splitting), so a synchronous caller can keep running ops
+   * while the workers boot; `started` resolves once all are up.
    */
   static launch(threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly KernelName[]): WorkerPool {
     const ctrl = new SharedArrayBuffer((ARGS_AT + MAX_PIECES * MAX_ARGS) * 8);

@@ -17,6 +17,8 @@ import { sharedMemoryWhyNot } from '../platform.js';
 import { defaultWasmThreads, wasmRelaxedDefault, wasmThreadsAvailable, type WasmBackendOptions } from './wasm-env.js';
 import { WasmGemm } from './wasm-gemm.js';
 
+export { defaultWasmThreads, enableRelaxedSimd, relaxedSimdAvailable, wasmAvailable, wasmRelaxedDefault, wasmThreadsAvailable, type WasmBackendOptions } from './wasm-env.js';
+
 class WasmStorage implements Storage {
   released = false;
   constructor(readonly ptr: number, readonly size: number, readonly cap: number, readonly heap: Heap, readonly owner: Backend) {}
@@ -25,8 +27,6 @@ class WasmStorage implements Storage {
 const st = (s: Storage): WasmStorage => s as WasmStorage;
 /** Float index of a storage in the heap view. */
 const at = (s: Storage): number => st(s).ptr >>> 2; // unsigned: blocks may sit above 2 GiB
-
-export { defaultWasmThreads, enableRelaxedSimd, relaxedSimdAvailable, wasmAvailable, wasmRelaxedDefault, wasmThreadsAvailable, type WasmBackendOptions } from './wasm-env.js';
 
 const INITIAL_PAGES = 256;
 
@@ -142,10 +142,11 @@ export class WasmBackend implements Backend {
   private par(name: BatchNormKernel, parts: readonly (readonly number[])[]): void;
   private par(name: KernelName, parts: readonly object[]): void {
     const sig: Signature = KERNELS[name];
-    const named = parts.map((p) => (Array.isArray(p) ? Object.fromEntries(sig.params.map((q, i) => [q, (p as number[])[i]])) : p));
     const fn = this.k[name];
-    if (this.pool && parts.length > 1) this.pool.run(name, named as never, fn);
-    else for (const a of named) fn(...argList(sig, a));
+    if (this.pool && parts.length > 1) {
+      const named = parts.map((p) => (Array.isArray(p) ? Object.fromEntries(sig.params.map((q, i) => [q, (p as number[])[i]])) : p));
+      this.pool.run(name, named as never, fn);
+    } else for (const p of parts) fn(...(Array.isArray(p) ? (p as number[]) : argList(sig, p)));
   }
 
   upload(data: Float32Array): Storage {
@@ -246,7 +247,7 @@ export class WasmBackend implements Backend {
     if (x.size === 0) return out;
     const { dims, ss } = host.permutePlan(shape, perm);
     if (dims.length > 3) {
-      host.permuteLoop(this.f, at(x), at(out), x.size, dims, ss);
+      host.permuteLoop(this.f, at(x), at(out), dims, ss);
       return out;
     }
     // Rank ≤ 3 after merging (every conv-layout permute): one kernel, threads split the outer dim.
