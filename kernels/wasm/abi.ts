@@ -36,11 +36,8 @@ export function funcOf<P extends string>(sig: Signature<P>): { f: Func; p: Recor
   return { f: new Func([...sig.types], [...sig.results]), p };
 }
 
-/**
- * The positional argument list of a call with signature `sig`. Callers type `args` as ArgsOf their kernel
- * (WasmBackend.par, WorkerPool.run); here it is only read by the signature's names.
- */
-export function argList(sig: Signature, args: object): number[] {
+/** The positional argument list of a call with signature `sig`. */
+export function argList<S extends Signature>(sig: S, args: ArgsOf<S>): number[] {
   const named = args as Readonly<Record<string, number>>;
   const out = new Array<number>(sig.params.length);
   for (let i = 0; i < out.length; i++) out[i] = named[sig.params[i]];

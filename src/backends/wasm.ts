@@ -7,7 +7,7 @@ import { sizeOf, type Shape } from '../shape.js';
 import { Heap, HeapExhausted } from '../../kernels/wasm/heap.js';
 import { outOfMemory } from '../engine.js';
 import { fail } from '../errors.js';
-import { argList, unreachable, type Signature } from '../../kernels/wasm/abi.js';
+import { argList, unreachable, type ArgsOf, type Signature } from '../../kernels/wasm/abi.js';
 import { buildKernelModule, KERNELS, MAX_PAGES, relaxedSimdAvailable, type KernelArgs, type KernelName, type Kernels } from '../../kernels/wasm/module.js';
 import { BIN, SUMRUN, type RunMode, type WasmBinary } from '../../kernels/wasm/elementwise.js';
 import type { BatchNormKernel } from '../../kernels/wasm/batchnorm.js';
@@ -146,7 +146,7 @@ export class WasmBackend implements Backend {
     if (this.pool && parts.length > 1) {
       const named = parts.map((p) => (Array.isArray(p) ? Object.fromEntries(sig.params.map((q, i) => [q, (p as number[])[i]])) : p));
       this.pool.run(name, named as never, fn);
-    } else for (const p of parts) fn(...(Array.isArray(p) ? (p as number[]) : argList(sig, p)));
+    } else for (const p of parts) fn(...(Array.isArray(p) ? (p as number[]) : argList(sig, p as ArgsOf<Signature>)));
   }
 
   upload(data: Float32Array): Storage {
