@@ -30,7 +30,7 @@ function channelRuns(
 /** Sums of all four lanes of v plus s. */
 function hsum(f: Func, v: number, s: number): void {
   f.get(s);
-  for (let l = 0; l < 4; l++) f.get(v).op(0xfd, 0x1f, l).f32Add(); // f32x4.extract_lane
+  for (let l = 0; l < 4; l++) f.get(v).f32x4ExtractLane(l).f32Add();
 }
 
 /**
@@ -42,7 +42,7 @@ function bnStats(): Func {
   const { f, p: P } = funcOf(BN_STATS);
   const { x, out } = P;
   const off = f.local(I32), acc = f.local(V128), s = f.local(F32), mu = f.local(F32), muv = f.local(V128), d = f.local(V128), t = f.local(F32), cnt = f.local(F32);
-  f.get(P.n).get(P.hw).i32Mul().op(0xb2).set(cnt); // f32.convert_i32_s
+  f.get(P.n).get(P.hw).i32Mul().f32ConvertI32S().set(cnt);
   const ptr = (byteOff: () => void): void => {
     f.get(x);
     byteOff();

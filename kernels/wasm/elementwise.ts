@@ -29,9 +29,9 @@ function scalarOp(f: Func, op: WasmBinary): void {
     case 'sub': f.f32Sub(); break;
     case 'mul': f.f32Mul(); break;
     case 'div': f.f32Div(); break;
-    case 'eq': f.f32Eq().op(0xb2); break; // f32.convert_i32_s
-    case 'ne': f.f32Ne().op(0xb2); break;
-    case 'gt': f.f32Gt().op(0xb2); break;
+    case 'eq': f.f32Eq().f32ConvertI32S(); break;
+    case 'ne': f.f32Ne().f32ConvertI32S(); break;
+    case 'gt': f.f32Gt().f32ConvertI32S(); break;
     default: unreachable(op, 'wasm binary op');
   }
 }
@@ -132,7 +132,7 @@ function sumRun(): Func {
   });
   f.get(acc[0]).get(acc[1]).f32x4Add().get(acc[2]).get(acc[3]).f32x4Add().f32x4Add().set(acc[0]);
   for (let l = 0; l < 4; l++) {
-    f.get(t).get(acc[0]).op(0xfd, 0x1f, l).f32Add().set(t); // f32x4.extract_lane l
+    f.get(t).get(acc[0]).f32x4ExtractLane(l).f32Add().set(t);
   }
   f.forLoop(i, () => f.get(n16), () => f.get(n), 1, () => void f.get(t).get(x).get(i).i32(4).i32Mul().i32Add().f32Load().f32Add().set(t));
   f.get(t);

@@ -162,18 +162,18 @@ function maxPool(): Func {
             f.get(ox).get(sw).i32Mul().get(pw).i32Sub().get(kx).get(dw).i32Mul().i32Add().tee(ix).get(w).i32LtU().if_();
             f.get(base).get(iy).get(w).i32Mul().get(ix).i32Add().i32(4).i32Mul().i32Add().f32Load().set(v);
             // v > best || where < 0 || v is NaN
-            f.get(v).get(best).f32Gt().get(where).i32(0).i32LtS().i32Or().get(v).get(v).op(0x5c).i32Or().if_();
+            f.get(v).get(best).f32Gt().get(where).i32(0).i32LtS().i32Or().get(v).get(v).f32Ne().i32Or().if_();
             f.get(v).set(best);
             f.get(iy).get(w).i32Mul().get(ix).i32Add().set(where);
             // NaN: end this window row (as the reference does; a NaN in a later row takes over).
-            f.get(v).get(v).op(0x5c).if_().get(kw).set(kx).end();
+            f.get(v).get(v).f32Ne().if_().get(kw).set(kx).end();
             f.end();
             f.end();
           });
           f.end();
         });
         f.get(out).get(o).i32(4).i32Mul().i32Add().get(best).f32Store();
-        f.get(idx).get(o).i32(4).i32Mul().i32Add().get(where).op(0xb2).f32Store();
+        f.get(idx).get(o).i32(4).i32Mul().i32Add().get(where).f32ConvertI32S().f32Store();
         f.get(o).i32(1).i32Add().set(o);
       });
     });
