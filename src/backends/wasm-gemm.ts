@@ -1,7 +1,7 @@
 // The wasm backend's GEMM driver over the packed-panel kernels of kernels/wasm/gemm.ts: picks the orientation
 // whose padded tile grid wastes less, packs A and B into micro-kernel panels (absorbing transposes), keeps a
 // weight's packed panels between calls (pre-packing), splits the tile grid over threads and copies the result
-// out of a padded grid. Heap blocks, threads and kernel calls come from the backend (GemmHost).
+// out of a padded grid. Heap blocks, threads and kernel calls come from the backend (GemmContext).
 import { MR, NR } from '../../kernels/wasm/gemm.js';
 import { unpadGemm } from '../../kernels/wasm/host.js';
 import type { KernelArgs, KernelName } from '../../kernels/wasm/module.js';
@@ -14,7 +14,7 @@ export interface Block {
 }
 
 /** What the driver uses of its backend. */
-export interface GemmHost {
+export interface GemmContext {
   block(bytes: number): Block;
   free(b: Block): void;
   /** Threads a call should use, given whether it is worth splitting. */
@@ -43,14 +43,14 @@ export class WasmGemm<S> {
   /** Packed GEMM panels of weights (matmulEpilogue's A), per storage; dropped when it is written or released. */
   private readonly packed = new Map<S, Block & { key: string }>();
 
-  constructor(private readonly host: GemmHost) {}
+  constructor(private readonly ctx: GemmContext) {}
 
   /** Forgets a storage's packed panels (it was released or written in place). */
   forget(s: S): void {
     const p = this.packed.get(s);
     if (!p) return;
     this.packed.delete(s);
-    this.host.free(p);
+    this.ctx.free(p);
   }
 
   /** Bytes held by pre-packed weight panels. */
@@ -74,10 +74,10 @@ export class WasmGemm<S> {
   private tiles(a: Operand, b: Operand, m: number, n: number, k: number, pc: number, transposeOut: boolean, weight: S | null, kernel: 'gemm' | 'gemm_fma'): void {
     const { ptr: pa, rs: rsA, ps: psA } = a;
     const { ptr: pb, rs: csB, ps: psB } = b;
-    const host = this.host;
+    const ctx = this.ctx;
     const mt = Math.ceil(m / MR);
     const nt = Math.ceil(n / NR);
-    const T = host.threads(m * n * k >= THREAD_MIN_WORK);
+    const T = ctx.threads(m * n * k >= THREAD_MIN_WORK);
     // A kept packing is valid for the same storage, role, geometry and strides.
     const key = weight === null ? '' : transposeOut ? `B:${n}:${k}:${csB}:${psB}:${pb}` : `A:${m}:${k}:${rsA}:${psA}:${pa}`;
     let kept = weight !== null ? this.packed.get(weight) : undefined;
@@ -86,14 +86,14 @@ export class WasmGemm<S> {
       kept = undefined;
     }
     const fresh = weight !== null && kept === undefined;
-    const A = !transposeOut && kept ? kept : host.block(mt * MR * k * 4);
-    const B = transposeOut && kept ? kept : host.block(nt * NR * k * 4);
+    const A = !transposeOut && kept ? kept : ctx.block(mt * MR * k * 4);
+    const B = transposeOut && kept ? kept : ctx.block(nt * NR * k * 4);
     const packA = !(kept && !transposeOut);
     const packB = !(kept && transposeOut);
     let done = false;
     const direct = !transposeOut && m % MR === 0 && n % NR === 0;
     const ldc = direct ? n : nt * NR;
-    const C = direct ? null : host.block(mt * MR * ldc * 4);
+    const C = direct ? null : ctx.block(mt * MR * ldc * 4);
     const cp = C ? C.ptr : pc;
     try {
       if (!packA) {
@@ -101,26 +101,26 @@ export class WasmGemm<S> {
       } else if (rsA === 1 && psA !== 1 && m >= MR) {
         // Transposed A: full tiles by the k-blocked kernel, a partial last tile by the general one.
         const full = Math.floor(m / MR);
-        host.par('packAT', splitRange(full, T).map(([it0, it1]) => ({ src: pa, dst: A.ptr, k, ps: psA, it0, it1 })));
-        if (full < mt) host.par('packA', [{ src: pa, dst: A.ptr, m, k, rs: rsA, ps: psA, it0: full, it1: mt }]);
-      } else host.par('packA', splitRange(mt, T).map(([it0, it1]) => ({ src: pa, dst: A.ptr, m, k, rs: rsA, ps: psA, it0, it1 })));
-      if (packB) host.par('packB', splitRange(nt, T).map(([jt0, jt1]) => ({ src: pb, dst: B.ptr, n, k, cs: csB, ps: psB, jt0, jt1 })));
+        ctx.par('packAT', splitRange(full, T).map(([it0, it1]) => ({ src: pa, dst: A.ptr, k, ps: psA, it0, it1 })));
+        if (full < mt) ctx.par('packA', [{ src: pa, dst: A.ptr, m, k, rs: rsA, ps: psA, it0: full, it1: mt }]);
+      } else ctx.par('packA', splitRange(mt, T).map(([it0, it1]) => ({ src: pa, dst: A.ptr, m, k, rs: rsA, ps: psA, it0, it1 })));
+      if (packB) ctx.par('packB', splitRange(nt, T).map(([jt0, jt1]) => ({ src: pb, dst: B.ptr, n, k, cs: csB, ps: psB, jt0, jt1 })));
       // Split the tile grid along whichever side gives each thread several tiles.
       const grid = { pa: A.ptr, pb: B.ptr, pc: cp, k, ldc, kc: KC };
       const parts =
         nt >= 2 * T || nt >= mt
           ? splitRange(nt, T).map(([jt0, jt1]) => ({ ...grid, it0: 0, it1: mt, jt0, jt1 }))
           : splitRange(mt, T).map(([it0, it1]) => ({ ...grid, it0, it1, jt0: 0, jt1: nt }));
-      host.par(kernel, parts);
-      if (C) unpadGemm(host.f32(), C.ptr >>> 2, ldc, pc >>> 2, m, n, transposeOut);
+      ctx.par(kernel, parts);
+      if (C) unpadGemm(ctx.f32(), C.ptr >>> 2, ldc, pc >>> 2, m, n, transposeOut);
       done = true;
     } finally {
       // Keep a fresh packing only when the call completed (a trap may have left it half written).
       const keep = fresh && done ? (transposeOut ? B : A) : null;
       if (keep) this.packed.set(weight as S, { key, ptr: keep.ptr, cap: keep.cap });
-      if (A !== keep && A !== kept) host.free(A);
-      if (B !== keep && B !== kept) host.free(B);
-      if (C) host.free(C);
+      if (A !== keep && A !== kept) ctx.free(A);
+      if (B !== keep && B !== kept) ctx.free(B);
+      if (C) ctx.free(C);
     }
   }
 }
