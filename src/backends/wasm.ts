@@ -224,7 +224,7 @@ export class WasmBackend implements Backend {
       this.par(name, splitRange(total / L, T).map(([q0, q1]) => ({ pa, pb, po, n: L, d1, a0, a1, b0, b1, q0, q1 })));
       return out;
     }
-    // One run at a time: the kernel for long contiguous runs, a JS loop for short or strided ones.
+    // One run at a time: the kernel for long runs, a JS loop for short ones and runs where both operands repeat.
     const kern = name ? this.k[name] : null;
     const f = this.f;
     host.eachRun(dims, sa, sb, (o, oa, ob) => {
