@@ -5,9 +5,12 @@ import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import fc from 'fast-check';
 import { sleb, uleb } from '../kernels/wasm/emit.js';
-import { buildKernelModule } from '../kernels/wasm/module.js';
+import { buildKernelModule, KERNELS, type KernelArgs, type KernelName } from '../kernels/wasm/module.js';
+import { argList } from '../kernels/wasm/abi.js';
 import { blockSize, Heap, HeapExhausted } from '../kernels/wasm/heap.js';
+import type { WorkerPool } from '../kernels/wasm/pool.js';
 import { ReferenceBackend } from '../src/backends/reference.js';
+import type { BinaryOp, UnaryOp } from '../src/backend.js';
 import { enableRelaxedSimd, WasmBackend, wasmThreadsAvailable } from '../src/backends/wasm.js';
 import { F, memory, randn, setBackend, tidy, manualSeed } from '../src/index.js';
 
@@ -39,6 +42,76 @@ describe('emitter', () => {
   it('emits modules that validate, shared and unshared', () => {
     expect(WebAssembly.validate(buildKernelModule(false, 1))).toBe(true);
     if (wasmThreadsAvailable()) expect(WebAssembly.validate(buildKernelModule(true, 1))).toBe(true);
+  });
+});
+
+describe('kernel ABI', () => {
+  it('the module exports exactly the KERNELS table, each export taking its signature\'s parameters', () => {
+    for (const relaxed of hasRelaxed ? [false, true] : [false]) {
+      const mem = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
+      const inst = new WebAssembly.Instance(new WebAssembly.Module(buildKernelModule(false, 1, relaxed)), { env: { mem } });
+      const want = (Object.keys(KERNELS) as KernelName[]).filter((n) => relaxed || n !== 'gemm_fma');
+      expect(Object.keys(inst.exports).sort()).toEqual([...want].sort());
+      for (const n of want) expect((inst.exports[n] as (...a: number[]) => unknown).length, n).toBe(KERNELS[n].params.length);
+    }
+  });
+  it('turns named arguments into the signature\'s order, and the compiler refuses a wrong set', () => {
+    const args: KernelArgs<'perm3'> = { i1: 9, i0: 8, s2: 7, s1: 6, s0: 5, d2: 4, d1: 3, out: 2, x: 1 };
+    expect(argList(KERNELS.perm3, args)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    // @ts-expect-error: a parameter missing (i1)
+    const missing: KernelArgs<'perm3'> = { x: 1, out: 2, d1: 3, d2: 4, s0: 5, s1: 6, s2: 7, i0: 8 };
+    // @ts-expect-error: another kernel's arguments (perm3's are not im2col's)
+    const other: KernelArgs<'im2col'> = args;
+    // @ts-expect-error: a direct call is checked the same way (sumrun takes x and n)
+    expect(() => argList(KERNELS.sumrun, { x: 0 })).not.toThrow();
+    expect([missing, other].length).toBe(2);
+  });
+});
+
+describe('every elementwise op of the Backend contract', () => {
+  // Records over UnaryOp and BinaryOp: an op added to src/backend.ts does not compile here until it is listed,
+  // and then it must run on wasm like the reference through every dispatch path.
+  const unaryInputs: Record<UnaryOp, { lo: number; hi: number; param?: number }> = {
+    neg: { lo: -3, hi: 3 }, abs: { lo: -3, hi: 3 }, relu: { lo: -3, hi: 3 }, sqrt: { lo: 0, hi: 9 }, exp: { lo: -5, hi: 5 }, log: { lo: 0.01, hi: 9 },
+    sigmoid: { lo: -8, hi: 8 }, tanh: { lo: -4, hi: 4 }, erf: { lo: -3, hi: 3 }, pow: { lo: 0.1, hi: 3, param: 1.7 },
+  };
+  const binaryOps: Record<BinaryOp, true> = { add: true, sub: true, mul: true, div: true, eq: true, ne: true, gt: true };
+  const close = (got: Float32Array, want: Float32Array, what: string): void => {
+    expect(got.length, what).toBe(want.length);
+    let bad = -1;
+    for (let i = 0; i < want.length && bad < 0; i++) if (!(Math.abs(got[i] - want[i]) <= 1e-6 + 1e-6 * Math.abs(want[i]))) bad = i;
+    expect(bad, `${what}: first mismatch (${got[bad]} vs ${want[bad]})`).toBe(-1);
+  };
+  const backends = [plain, ...(fused ? [fused] : [])];
+
+  it('unary: every op, short and long (host loop, SIMD body and tail)', () => {
+    for (const [op, r] of Object.entries(unaryInputs) as [UnaryOp, (typeof unaryInputs)[UnaryOp]][])
+      for (const n of [3, 37, 1001]) {
+        const x = Float32Array.from(rnd(n, n), (v) => r.lo + (v + 0.5) * (r.hi - r.lo));
+        const want = ref.readSync(ref.unary(op, ref.upload(x), r.param ?? 0));
+        for (const w of backends) close(w.readSync(w.unary(op, w.upload(x), r.param ?? 0)), want, `${op} n=${n} on ${w.mode}`);
+      }
+  });
+
+  it('binary: every op through the batched kernel, single long runs (rank > 3) and short host runs', () => {
+    const cases: [number[], number[], number[]][] = [
+      [[4, 16], [4, 16], [4, 16]], // one contiguous run: the vv kernel
+      [[5, 3], [1, 3], [5, 3]], // runs of 3: the host loop
+      [[3, 1], [1, 1], [3, 4]], // both operands broadcast along the run: the host loop with zero strides
+      [[2, 3, 4, 5, 8], [2, 1, 4, 1, 8], [2, 3, 4, 5, 8]], // rank 5 after merging, runs of 8: the kernel run by run
+      [[2, 3, 4, 5, 3], [2, 1, 4, 1, 3], [2, 3, 4, 5, 3]], // rank 5, runs of 3: the host loop by odometer
+      [[6, 1, 9], [1, 7, 9], [6, 7, 9]], // vv over broadcast outer dims
+      [[6, 7, 9], [6, 7, 1], [6, 7, 9]], // vs
+      [[6, 7, 1], [6, 7, 9], [6, 7, 9]], // sv
+    ];
+    const size = (s: number[]): number => s.reduce((p, q) => p * q, 1);
+    for (const op of Object.keys(binaryOps) as BinaryOp[])
+      for (const [as, bs, out] of cases) {
+        const xa = Float32Array.from({ length: size(as) }, (_, i) => Math.round(Math.sin(i) * 4));
+        const xb = Float32Array.from({ length: size(bs) }, (_, i) => Math.round(Math.cos(i) * 4) || 1);
+        const want = ref.readSync(ref.binary(op, ref.upload(xa), as, ref.upload(xb), bs, out));
+        for (const w of backends) close(w.readSync(w.binary(op, w.upload(xa), as, w.upload(xb), bs, out)), want, `${op} ${JSON.stringify(as)}·${JSON.stringify(bs)} on ${w.mode}`);
+      }
   });
 });
 
@@ -253,6 +326,17 @@ describe('broadcast binary kernels', () => {
   });
 });
 
+describe('permute', () => {
+  it('matches the reference at rank ≤ 3 after merging (perm3 kernel) and above (host loop), contiguous and strided rows', () => {
+    const shape = [2, 3, 4, 5, 6];
+    const x = rnd(720, 7);
+    for (const perm of [[0, 2, 1, 3, 4], [4, 3, 2, 1, 0], [1, 0, 3, 2, 4], [0, 2, 4, 1, 3], [2, 0, 1, 3, 4]]) {
+      const want = ref.readSync(ref.permute(ref.upload(x), shape, perm));
+      expect(one.readSync(one.permute(one.upload(x), shape, perm)), JSON.stringify(perm)).toEqual(want);
+    }
+  });
+});
+
 describe('reductions', () => {
   it('sum long runs (wasm f32x4 path) within a float32 tolerance of the float64 reference', () => {
     fc.assert(
@@ -300,14 +384,14 @@ describe('max pool kernel', () => {
 describe('worker pool', () => {
   it.skipIf(!wasmThreadsAvailable())('reports a trap in a worker as an error and keeps working afterwards', async () => {
     const two = (await twoP) as WasmBackend;
-    const pool = (two as unknown as { pool: { run(n: string, a: number[][], l: (...a: number[]) => void): void } }).pool;
+    const pool = (two as unknown as { pool: WorkerPool }).pool;
     // Threads claim pieces as they free up: the calling thread's piece takes 20 ms, so the worker claims
     // the others, each an im2col whose output lies far past the end of memory: they trap.
     const slow = (): void => {
       const t = Date.now();
       while (Date.now() - t < 20);
     };
-    const bad = [0, 2 ** 31 - 64, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0, 1];
+    const bad = { x: 0, out: 2 ** 31 - 64, n: 1, c: 1, h: 1, w: 1, kh: 1, kw: 1, sh: 1, sw: 1, ph: 0, pw: 0, dh: 1, dw: 1, oh: 1, ow: 1, r0: 0, r1: 1 };
     expect(() => pool.run('im2col', [bad, bad, bad, bad], slow)).toThrow(/trapped in a worker/);
     const g = { batch: 1, batchA: 1, batchB: 1, m: 64, k: 200, n: 96, transA: false, transB: false };
     const a = rnd(64 * 200, 1);

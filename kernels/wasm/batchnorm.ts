@@ -1,5 +1,6 @@
 // Training-mode batch-norm kernels over x [n, c, hw]: each walks one channel's n runs of hw floats (f32x4 with
 // a scalar tail) while they are in cache; threads split the channels. Per-channel scalars come from the caller.
+import { funcOf, signature } from './abi.js';
 import { F32, Func, I32, V128, type ModuleBuilder } from './emit.js';
 
 /** Emits `for ch in c0..c1 { pre(ch); for i in 0..n { run at (i·c + ch)·hw } post(ch) }` with vector and scalar bodies. */
@@ -26,23 +27,22 @@ function channelRuns(
   });
 }
 
-const P = { n: 2, c: 3, hw: 4, c0: 5, c1: 6 };
-
 /** Sums of all four lanes of v plus s. */
 function hsum(f: Func, v: number, s: number): void {
   f.get(s);
-  for (let l = 0; l < 4; l++) f.get(v).op(0xfd, 0x1f, l).f32Add(); // f32x4.extract_lane
+  for (let l = 0; l < 4; l++) f.get(v).f32x4ExtractLane(l).f32Add();
 }
 
 /**
- * bnstats(x, out, n, c, hw, c0, c1): out[2ch] = mean, out[2ch+1] = biased variance, two passes (mean, then
+ * bnstats: out[2ch] = mean, out[2ch+1] = biased variance, two passes (mean, then
  * squared deviations: no cancellation).
  */
+export const BN_STATS = signature(['x', 'out', 'n', 'c', 'hw', 'c0', 'c1']);
 function bnStats(): Func {
-  const f = new Func(new Array(7).fill(I32));
-  const [x, out] = [0, 1];
+  const { f, p: P } = funcOf(BN_STATS);
+  const { x, out } = P;
   const off = f.local(I32), acc = f.local(V128), s = f.local(F32), mu = f.local(F32), muv = f.local(V128), d = f.local(V128), t = f.local(F32), cnt = f.local(F32);
-  f.get(P.n).get(P.hw).i32Mul().op(0xb2).set(cnt); // f32.convert_i32_s
+  f.get(P.n).get(P.hw).i32Mul().f32ConvertI32S().set(cnt);
   const ptr = (byteOff: () => void): void => {
     f.get(x);
     byteOff();
@@ -94,13 +94,14 @@ function bnStats(): Func {
   return f;
 }
 
-/** chaffine(x, y, n, c, hw, c0, c1, scale, shift): y = x·scale[ch] + shift[ch]. */
+/** chaffine: y = x·scale[ch] + shift[ch]. */
+export const CH_AFFINE = signature(['x', 'y', 'n', 'c', 'hw', 'c0', 'c1', 'scale', 'shift']);
 function chAffine(): Func {
-  const f = new Func(new Array(9).fill(I32));
-  const [x, y, scale, shift] = [0, 1, 7, 8];
+  const { f, p: P } = funcOf(CH_AFFINE);
+  const { x, y, scale, shift } = P;
   const off = f.local(I32), sv = f.local(V128), bv = f.local(V128), ss = f.local(F32), bs = f.local(F32), q = f.local(I32);
   channelRuns(
-    f, { n: 2, c: 3, hw: 4, c0: 5, c1: 6 }, off,
+    f, P, off,
     (c) => {
       f.get(scale).get(c).i32(4).i32Mul().i32Add().tee(q).f32Load().tee(ss).f32x4Splat().set(sv);
       f.get(shift).get(c).i32(4).i32Mul().i32Add().tee(q).f32Load().tee(bs).f32x4Splat().set(bv);
@@ -126,10 +127,11 @@ function chAffine(): Func {
   return f;
 }
 
-/** bnbwdstats(dy, x, n, c, hw, c0, c1, mean, out): out[2ch] = Σdy, out[2ch+1] = Σdy·(x − mean[ch]). */
+/** bnbwdstats: out[2ch] = Σdy, out[2ch+1] = Σdy·(x − mean[ch]). */
+export const BN_BWD_STATS = signature(['dy', 'x', 'n', 'c', 'hw', 'c0', 'c1', 'mean', 'out']);
 function bnBwdStats(): Func {
-  const f = new Func(new Array(9).fill(I32));
-  const [dy, x, mean, out] = [0, 1, 7, 8];
+  const { f, p: P } = funcOf(BN_BWD_STATS);
+  const { dy, x, mean, out } = P;
   const off = f.local(I32), a1 = f.local(V128), a2 = f.local(V128), s1 = f.local(F32), s2 = f.local(F32), mu = f.local(F32), muv = f.local(V128), g = f.local(V128), gs = f.local(F32);
   channelRuns(
     f, P, off,
@@ -166,11 +168,11 @@ function bnBwdStats(): Func {
   return f;
 }
 
-/** bnbwdapply(dy, x, dx, n, c, hw, c0, c1, coef): dx = a·dy + k·x + m with coef[3ch..3ch+2] = a, k, m. */
+/** bnbwdapply: dx = a·dy + k·x + m with coef[3ch..3ch+2] = a, k, m. */
+export const BN_BWD_APPLY = signature(['dy', 'x', 'dx', 'n', 'c', 'hw', 'c0', 'c1', 'coef']);
 function bnBwdApply(): Func {
-  const f = new Func(new Array(9).fill(I32));
-  const [dy, x, dx, coef] = [0, 1, 2, 8];
-  const Q = { n: 3, c: 4, hw: 5, c0: 6, c1: 7 };
+  const { f, p: Q } = funcOf(BN_BWD_APPLY);
+  const { dy, x, dx, coef } = Q;
   const off = f.local(I32), av = f.local(V128), kv = f.local(V128), mv = f.local(V128), as = f.local(F32), ks = f.local(F32), ms = f.local(F32), q = f.local(I32);
   channelRuns(
     f, Q, off,
@@ -206,6 +208,9 @@ function bnBwdApply(): Func {
   );
   return f;
 }
+
+export const BATCHNORM_KERNELS = { bnstats: BN_STATS, chaffine: CH_AFFINE, bnbwdstats: BN_BWD_STATS, bnbwdapply: BN_BWD_APPLY };
+export type BatchNormKernel = keyof typeof BATCHNORM_KERNELS;
 
 export function addBatchNormKernels(mb: ModuleBuilder): void {
   mb.add('bnstats', bnStats());

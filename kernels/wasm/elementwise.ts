@@ -1,5 +1,7 @@
-// Elementwise kernels over contiguous runs: f32x4 bodies with a scalar tail. Broadcasting is handled by the
-// caller, which walks the outer dims and calls a kernel per run with the operands in vector/scalar roles.
+// Elementwise kernels over contiguous runs: f32x4 bodies with a scalar tail; the GEMM epilogue; a run sum.
+// Broadcasting is planned by the caller: a binary kernel walks up to two outer dims itself (one call covers a
+// broadcast of rank ≤ 3 after merging), higher ranks are called run by run, operands in vector/scalar roles.
+import { family, funcOf, signature, unreachable } from './abi.js';
 import { F32, Func, I32, V128, type ModuleBuilder } from './emit.js';
 
 export type WasmBinary = 'add' | 'sub' | 'mul' | 'div' | 'eq' | 'ne' | 'gt';
@@ -17,6 +19,7 @@ function vecOp(f: Func, op: WasmBinary, one: number): void {
     case 'eq': f.f32x4Eq().get(one).v128And(); break;
     case 'ne': f.f32x4Ne().get(one).v128And(); break;
     case 'gt': f.f32x4Gt().get(one).v128And(); break;
+    default: unreachable(op, 'wasm binary op');
   }
 }
 
@@ -26,20 +29,21 @@ function scalarOp(f: Func, op: WasmBinary): void {
     case 'sub': f.f32Sub(); break;
     case 'mul': f.f32Mul(); break;
     case 'div': f.f32Div(); break;
-    case 'eq': f.f32Eq().op(0xb2); break; // f32.convert_i32_s
-    case 'ne': f.f32Ne().op(0xb2); break;
-    case 'gt': f.f32Gt().op(0xb2); break;
+    case 'eq': f.f32Eq().f32ConvertI32S(); break;
+    case 'ne': f.f32Ne().f32ConvertI32S(); break;
+    case 'gt': f.f32Gt().f32ConvertI32S(); break;
+    default: unreachable(op, 'wasm binary op');
   }
 }
 
 /**
- * bin(pa, pb, po, n, d1, a0, a1, b0, b1, q0, q1): runs q0..q1 of n elements each; run q = i·d1 + j reads a
+ * bin_<op>_<mode>: runs q0..q1 of n elements each; run q = i·d1 + j reads a
  * from pa + (i·a0 + j·a1) floats and b likewise, and writes po + q·n. One call covers a whole broadcast of
  * rank ≤ 3 (after merging dims), so a thread pool can split it by runs.
  */
+export const BIN = signature(['pa', 'pb', 'po', 'n', 'd1', 'a0', 'a1', 'b0', 'b1', 'q0', 'q1']);
 function binary(op: WasmBinary, mode: RunMode): Func {
-  const f = new Func(new Array(11).fill(I32));
-  const [pa, pb, po, n, d1, a0, a1, b0, b1, q0, q1] = Array.from({ length: 11 }, (_, i) => i);
+  const { f, p: { pa, pb, po, n, d1, a0, a1, b0, b1, q0, q1 } } = funcOf(BIN);
   const a = f.local(I32), b = f.local(I32), out = f.local(I32), q = f.local(I32), ii = f.local(I32), jj = f.local(I32);
   const i = f.local(I32), n4 = f.local(I32), one = f.local(V128), sa = f.local(V128), sb = f.local(V128);
   const fa = f.local(F32), fb = f.local(F32);
@@ -83,37 +87,43 @@ function reluScalar(f: Func, t: number): void {
   f.set(t).f32(0).get(t).get(t).f32(0).f32Lt().select();
 }
 
-/** un(x, out, n): threads split n. */
+/** un_<op>: out[i] = op(x[i]) for i in 0..n; threads split n. */
+export const UN = signature(['x', 'out', 'n']);
 function unary(op: WasmUnary): Func {
-  const f = new Func([I32, I32, I32]);
-  const [x, out, n] = [0, 1, 2];
+  const { f, p: { x, out, n } } = funcOf(UN);
   const i = f.local(I32), n4 = f.local(I32), t = f.local(F32);
   f.get(n).i32(-4).i32And().set(n4);
   f.forLoop(i, () => f.i32(0), () => f.get(n4), 4, () => {
     f.get(out).get(i).i32(4).i32Mul().i32Add();
     f.get(x).get(i).i32(4).i32Mul().i32Add().v128Load();
-    if (op === 'neg') f.f32x4Neg();
-    else if (op === 'abs') f.f32x4Abs();
-    else if (op === 'sqrt') f.f32x4Sqrt();
-    else f.v128Zero().f32x4Pmax(); // pmax(x, 0) = x < 0 ? 0 : x: NaN and -0 pass through, as torch.relu
+    switch (op) {
+      case 'neg': f.f32x4Neg(); break;
+      case 'abs': f.f32x4Abs(); break;
+      case 'sqrt': f.f32x4Sqrt(); break;
+      case 'relu': f.v128Zero().f32x4Pmax(); break; // pmax(x, 0) = x < 0 ? 0 : x: NaN and -0 pass through, as torch.relu
+      default: unreachable(op, 'wasm unary op');
+    }
     f.v128Store();
   });
   f.forLoop(i, () => f.get(n4), () => f.get(n), 1, () => {
     f.get(out).get(i).i32(4).i32Mul().i32Add();
     f.get(x).get(i).i32(4).i32Mul().i32Add().f32Load();
-    if (op === 'neg') f.f32Neg();
-    else if (op === 'abs') f.f32Abs();
-    else if (op === 'sqrt') f.f32Sqrt();
-    else reluScalar(f, t);
+    switch (op) {
+      case 'neg': f.f32Neg(); break;
+      case 'abs': f.f32Abs(); break;
+      case 'sqrt': f.f32Sqrt(); break;
+      case 'relu': reluScalar(f, t); break;
+      default: unreachable(op, 'wasm unary op');
+    }
     f.f32Store();
   });
   return f;
 }
 
-/** sumrun(x, n) → Σ x[0..n): four f32x4 partial sums (independent add chains), then the lanes and a tail. */
+/** sumrun → Σ x[0..n): four f32x4 partial sums (independent add chains), then the lanes and a tail. */
+export const SUMRUN = signature(['x', 'n'], { result: F32 });
 function sumRun(): Func {
-  const f = new Func([I32, I32], [F32]);
-  const [x, n] = [0, 1];
+  const { f, p: { x, n } } = funcOf(SUMRUN);
   const i = f.local(I32), n16 = f.local(I32), t = f.local(F32);
   const acc = [f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
   f.get(n).i32(-16).i32And().set(n16);
@@ -122,7 +132,7 @@ function sumRun(): Func {
   });
   f.get(acc[0]).get(acc[1]).f32x4Add().get(acc[2]).get(acc[3]).f32x4Add().f32x4Add().set(acc[0]);
   for (let l = 0; l < 4; l++) {
-    f.get(t).get(acc[0]).op(0xfd, 0x1f, l).f32Add().set(t); // f32x4.extract_lane l
+    f.get(t).get(acc[0]).f32x4ExtractLane(l).f32Add().set(t);
   }
   f.forLoop(i, () => f.get(n16), () => f.get(n), 1, () => void f.get(t).get(x).get(i).i32(4).i32Mul().i32Add().f32Load().f32Add().set(t));
   f.get(t);
@@ -130,13 +140,13 @@ function sumRun(): Func {
 }
 
 /**
- * epi_<res>_<relu>(pc, cols, r0, r1, scale, shift, res): in place on rows r0..r1 of a contiguous [rows, cols]
+ * epi_<res><relu> (res, relu: 0 or 1, e.g. epi_11): in place on rows r0..r1 of a contiguous [rows, cols]
  * matrix, y = act(y·scale[r] + shift[r] (+ res[r, j])): a GEMM's fused epilogue (conv bias or eval-mode
  * batch norm folded to a per-channel scale and shift, the residual add and ReLU in one pass).
  */
+export const EPI = signature(['pc', 'cols', 'r0', 'r1', 'scale', 'shift', 'res']);
 function epilogue(residual: boolean, relu: boolean): Func {
-  const f = new Func([I32, I32, I32, I32, I32, I32, I32]);
-  const [pc, cols, r0, r1, scale, shift, res] = [0, 1, 2, 3, 4, 5, 6];
+  const { f, p: { pc, cols, r0, r1, scale, shift, res } } = funcOf(EPI);
   const r = f.local(I32), i = f.local(I32), n4 = f.local(I32), y = f.local(I32), q = f.local(I32);
   const sv = f.local(V128), bv = f.local(V128), ss = f.local(F32), bs = f.local(F32), t = f.local(F32);
   f.get(cols).i32(-4).i32And().set(n4);
@@ -168,10 +178,22 @@ function epilogue(residual: boolean, relu: boolean): Func {
 export const BINARY_OPS: readonly WasmBinary[] = ['add', 'sub', 'mul', 'div', 'eq', 'ne', 'gt'];
 export const UNARY_OPS: readonly WasmUnary[] = ['neg', 'abs', 'sqrt', 'relu'];
 export const RUN_MODES: readonly RunMode[] = ['vv', 'vs', 'sv'];
+const FLAGS = [0, 1] as const;
+
+export type BinaryKernel = `bin_${WasmBinary}_${RunMode}`;
+export type UnaryKernel = `un_${WasmUnary}`;
+/** epi_<residual><relu>. */
+export type EpilogueKernel = `epi_${0 | 1}${0 | 1}`;
+const binaryNames = BINARY_OPS.flatMap((op) => RUN_MODES.map((mode): BinaryKernel => `bin_${op}_${mode}`));
+const unaryNames = UNARY_OPS.map((op): UnaryKernel => `un_${op}`);
+const epilogueNames = FLAGS.flatMap((res) => FLAGS.map((relu): EpilogueKernel => `epi_${res}${relu}`));
+
+/** The elementwise kernels' signatures by export name. */
+export const ELEMENTWISE_KERNELS = { ...family(binaryNames, BIN), ...family(unaryNames, UN), sumrun: SUMRUN, ...family(epilogueNames, EPI) };
 
 export function addElementwiseKernels(mb: ModuleBuilder): void {
   for (const op of BINARY_OPS) for (const mode of RUN_MODES) mb.add(`bin_${op}_${mode}`, binary(op, mode));
   for (const op of UNARY_OPS) mb.add(`un_${op}`, unary(op));
   mb.add('sumrun', sumRun());
-  for (const res of [false, true]) for (const relu of [false, true]) mb.add(`epi_${+res}${+relu}`, epilogue(res, relu));
+  for (const res of FLAGS) for (const relu of FLAGS) mb.add(`epi_${res}${relu}`, epilogue(res === 1, relu === 1));
 }

@@ -73,19 +73,14 @@ export class Func {
   if_(): this { return this.op(0x04, 0x40); }
   else_(): this { return this.op(0x05); }
   end(): this { return this.op(0x0b); }
-  br(depth: number): this { return this.op(0x0c, ...uleb(depth)); }
   brIf(depth: number): this { return this.op(0x0d, ...uleb(depth)); }
-  return_(): this { return this.op(0x0f); }
-  drop(): this { return this.op(0x1a); }
   select(): this { return this.op(0x1b); }
   // locals
   get(i: number): this { return this.op(0x20, ...uleb(i)); }
   set(i: number): this { return this.op(0x21, ...uleb(i)); }
   tee(i: number): this { return this.op(0x22, ...uleb(i)); }
   // memory (offset in bytes, align as log2)
-  i32Load(offset = 0): this { return this.op(0x28, 2, ...uleb(offset)); }
   f32Load(offset = 0): this { return this.op(0x2a, 2, ...uleb(offset)); }
-  i32Store(offset = 0): this { return this.op(0x36, 2, ...uleb(offset)); }
   f32Store(offset = 0): this { return this.op(0x38, 2, ...uleb(offset)); }
   // constants
   i32(v: number): this { return this.op(0x41, ...sleb(v)); }
@@ -96,7 +91,6 @@ export class Func {
   // i32 arithmetic and comparisons
   i32Eqz(): this { return this.op(0x45); }
   i32Eq(): this { return this.op(0x46); }
-  i32Ne(): this { return this.op(0x47); }
   i32LtS(): this { return this.op(0x48); }
   i32LtU(): this { return this.op(0x49); }
   i32GtS(): this { return this.op(0x4a); }
@@ -109,8 +103,6 @@ export class Func {
   i32RemS(): this { return this.op(0x6f); }
   i32And(): this { return this.op(0x71); }
   i32Or(): this { return this.op(0x72); }
-  i32Shl(): this { return this.op(0x74); }
-  i32ShrS(): this { return this.op(0x75); }
   // f32
   f32Eq(): this { return this.op(0x5b); }
   f32Ne(): this { return this.op(0x5c); }
@@ -123,19 +115,20 @@ export class Func {
   f32Sub(): this { return this.op(0x93); }
   f32Mul(): this { return this.op(0x94); }
   f32Div(): this { return this.op(0x95); }
-  f32Max(): this { return this.op(0x97); }
+  /** f32.convert_i32_s: e.g. a comparison's 0/1 or an index as a float. */
+  f32ConvertI32S(): this { return this.op(0xb2); }
   // SIMD (0xFD prefix)
   v128Load(offset = 0): this { return this.simd(0x00, 4, ...uleb(offset)); }
   v128Load32Splat(offset = 0): this { return this.simd(0x09, 2, ...uleb(offset)); }
   v128Store(offset = 0): this { return this.simd(0x0b, 4, ...uleb(offset)); }
   v128Zero(): this { return this.simd(0x0c, ...new Array<number>(16).fill(0)); }
   f32x4Splat(): this { return this.simd(0x13); }
+  f32x4ExtractLane(lane: number): this { return this.simd(0x1f, lane); }
   /** i8x16.shuffle given as four f32 lanes picked from the two operands (0-3 first, 4-7 second). */
   f32x4Shuffle(l0: number, l1: number, l2: number, l3: number): this {
     return this.simd(0x0d, ...[l0, l1, l2, l3].flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]));
   }
   v128And(): this { return this.simd(0x4e); }
-  v128Bitselect(): this { return this.simd(0x52); }
   f32x4Eq(): this { return this.simd(0x41); }
   f32x4Ne(): this { return this.simd(0x42); }
   f32x4Gt(): this { return this.simd(0x44); }
@@ -146,7 +139,6 @@ export class Func {
   f32x4Sub(): this { return this.simd(0xe5); }
   f32x4Mul(): this { return this.simd(0xe6); }
   f32x4Div(): this { return this.simd(0xe7); }
-  f32x4Max(): this { return this.simd(0xe9); }
   f32x4Pmax(): this { return this.simd(0xeb); }
   /** Relaxed SIMD: a·b + c from the stack [a, b, c], fused (one rounding) where the CPU has FMA. */
   f32x4RelaxedMadd(): this { return this.simd(0x105); }

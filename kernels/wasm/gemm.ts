@@ -1,6 +1,7 @@
 // The GEMM kernels: panel packing (which absorbs transposes) and a 4×8 f32x4 register-tiled micro-kernel
 // that streams packed panels with v128.load, blocked over k so both micro-panels stay in L1; with relaxed SIMD
 // the micro-kernel's multiply-adds are fused (f32x4.relaxed_madd).
+import { family, funcOf, signature } from './abi.js';
 import { Func, I32, V128, type ModuleBuilder } from './emit.js';
 
 /** Rows of A per micro-tile and columns of B per micro-tile. */
@@ -24,12 +25,12 @@ function transpose4(f: Func, v: number[], u: number[], t: number[]): void {
 const v128s = (f: Func, n: number): number[] => Array.from({ length: n }, () => f.local(V128));
 
 /**
- * packA(src, dst, m, k, rs, ps, it0, it1): A element (i, p) is src[i·rs + p·ps] (floats); writes tiles
+ * packA: A element (i, p) is src[i·rs + p·ps] (floats); writes tiles
  * it0..it1 as [tile][k][4], rows past m zero, so the micro-kernel reads 4 row values per k contiguously.
  */
+export const PACK_A = signature(['src', 'dst', 'm', 'k', 'rs', 'ps', 'it0', 'it1']);
 function packA(): Func {
-  const f = new Func([I32, I32, I32, I32, I32, I32, I32, I32]);
-  const [src, dst, m, k, rs, ps, it0, it1] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const { f, p: { src, dst, m, k, rs, ps, it0, it1 } } = funcOf(PACK_A);
   const it = f.local(I32), r = f.local(I32), i = f.local(I32), p = f.local(I32), s = f.local(I32), d = f.local(I32), ps4 = f.local(I32);
   const rs4 = f.local(I32), k4 = f.local(I32), v = v128s(f, 4), u = v128s(f, 4), t = v128s(f, 4);
   f.get(ps).i32(4).i32Mul().set(ps4);
@@ -89,13 +90,13 @@ function packA(): Func {
 }
 
 /**
- * packAT(src, dst, k, ps, it0, it1): packA for a transposed A (its 4 tile rows adjacent floats at each k,
+ * packAT: packA for a transposed A (its 4 tile rows adjacent floats at each k,
  * element (i, p) at src[i + p·ps]), full tiles only. Four tiles at a time, so each k reads one whole 64-byte
  * line and feeds four destination panels (a tile at a time touched a new line per float4: ~6 GB/s).
  */
+export const PACK_AT = signature(['src', 'dst', 'k', 'ps', 'it0', 'it1']);
 function packAT(): Func {
-  const f = new Func([I32, I32, I32, I32, I32, I32]);
-  const [src, dst, k, ps, it0, it1] = [0, 1, 2, 3, 4, 5];
+  const { f, p: { src, dst, k, ps, it0, it1 } } = funcOf(PACK_AT);
   const it = f.local(I32), p = f.local(I32), s = f.local(I32), ps4 = f.local(I32), g1 = f.local(I32), stride = f.local(I32);
   const d = [f.local(I32), f.local(I32), f.local(I32), f.local(I32)];
   f.get(ps).i32(4).i32Mul().set(ps4);
@@ -120,12 +121,12 @@ function packAT(): Func {
 }
 
 /**
- * packB(src, dst, n, k, cs, ps, jt0, jt1): B element (p, j) is src[j·cs + p·ps]; writes column tiles
+ * packB: B element (p, j) is src[j·cs + p·ps]; writes column tiles
  * jt0..jt1 as [tile][k][8], columns past n zero. Untransposed full tiles copy with two v128 moves per k.
  */
+export const PACK_B = signature(['src', 'dst', 'n', 'k', 'cs', 'ps', 'jt0', 'jt1']);
 function packB(): Func {
-  const f = new Func([I32, I32, I32, I32, I32, I32, I32, I32]);
-  const [src, dst, n, k, cs, ps, jt0, jt1] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const { f, p: { src, dst, n, k, cs, ps, jt0, jt1 } } = funcOf(PACK_B);
   const jt = f.local(I32), c = f.local(I32), j = f.local(I32), p = f.local(I32), s = f.local(I32), d = f.local(I32), ps4 = f.local(I32), base = f.local(I32);
   const cs4 = f.local(I32), k4 = f.local(I32), g = f.local(I32), v = v128s(f, 4), u = v128s(f, 4), t = v128s(f, 4);
   f.get(ps).i32(4).i32Mul().set(ps4);
@@ -188,13 +189,13 @@ function packB(): Func {
 }
 
 /**
- * compute(pa, pb, pc, k, ldc, kc, it0, it1, jt0, jt1): C tiles (it, jt) = packed A tile · packed B tile,
+ * gemm / gemm_fma: C tiles (it, jt) = packed A tile · packed B tile,
  * C row stride ldc floats and padded to whole tiles. k is processed in blocks of kc: the first block
  * overwrites C, later ones accumulate into it.
  */
+export const GEMM = signature(['pa', 'pb', 'pc', 'k', 'ldc', 'kc', 'it0', 'it1', 'jt0', 'jt1']);
 function compute(relaxed: boolean): Func {
-  const f = new Func([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
-  const [pa, pb, pc, k, ldc, kc, it0, it1, jt0, jt1] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const { f, p: { pa, pb, pc, k, ldc, kc, it0, it1, jt0, jt1 } } = funcOf(GEMM);
   const k0 = f.local(I32), kb = f.local(I32), jt = f.local(I32), it = f.local(I32), a = f.local(I32), b = f.local(I32), c = f.local(I32), p = f.local(I32), ldc4 = f.local(I32), pbt = f.local(I32);
   const acc: number[] = [];
   for (let i = 0; i < MR * 2; i++) acc.push(f.local(V128));
@@ -265,6 +266,9 @@ function compute(relaxed: boolean): Func {
  * `relaxed`: also 'gemm_fma', the micro-kernel with f32x4.relaxed_madd (the module then needs relaxed SIMD to
  * validate); 'gemm' stays the plain SIMD128 one, so a backend can pick per call.
  */
+/** The GEMM kernels' signatures by export name (gemm_fma exists only in a relaxed module). */
+export const GEMM_KERNELS = { packA: PACK_A, packAT: PACK_AT, packB: PACK_B, ...family(['gemm', 'gemm_fma'], GEMM) };
+
 export function addGemmKernels(mb: ModuleBuilder, relaxed = false): void {
   mb.add('packA', packA());
   mb.add('packAT', packAT());

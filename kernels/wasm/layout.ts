@@ -1,13 +1,14 @@
 // Layout kernels: a strided 3-D gather that covers every permute once its dims are merged to rank ≤ 3.
+import { funcOf, signature } from './abi.js';
 import { Func, I32, type ModuleBuilder } from './emit.js';
 
 /**
- * perm3(x, out, d1, d2, s0, s1, s2, i0, i1): out[(i·d1 + j)·d2 + l] = x[i·s0 + j·s1 + l·s2] for i in i0..i1
+ * perm3: out[(i·d1 + j)·d2 + l] = x[i·s0 + j·s1 + l·s2] for i in i0..i1
  * (strides in floats). Runs with s2 = 1 move as v128 copies; others gather scalar by scalar.
  */
+export const PERM3 = signature(['x', 'out', 'd1', 'd2', 's0', 's1', 's2', 'i0', 'i1']);
 function perm3(): Func {
-  const f = new Func(new Array(9).fill(I32));
-  const [x, out, d1, d2, s0, s1, s2, i0, i1] = Array.from({ length: 9 }, (_, i) => i);
+  const { f, p: { x, out, d1, d2, s0, s1, s2, i0, i1 } } = funcOf(PERM3);
   const i = f.local(I32), j = f.local(I32), l = f.local(I32), src = f.local(I32), dst = f.local(I32), d24 = f.local(I32), s24 = f.local(I32);
   f.get(d2).i32(-4).i32And().set(d24);
   f.get(s2).i32(4).i32Mul().set(s24);
@@ -37,6 +38,8 @@ function perm3(): Func {
   });
   return f;
 }
+
+export const LAYOUT_KERNELS = { perm3: PERM3 };
 
 export function addLayoutKernels(mb: ModuleBuilder): void {
   mb.add('perm3', perm3());

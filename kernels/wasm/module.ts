@@ -1,11 +1,21 @@
-// Builds gpugrad's wasm kernel module (GEMM, elementwise, im2col, batch norm, permute, optimizer updates) over one imported linear memory.
+// Builds gpugrad's wasm kernel module (GEMM, elementwise, im2col, batch norm, permute, optimizer updates) over one
+// imported linear memory, and lists its kernels by name with their signatures (KERNELS), the names callers may use.
+import type { ArgsOf, KernelFn } from './abi.js';
 import { Func, ModuleBuilder, V128 } from './emit.js';
-import { addGemmKernels } from './gemm.js';
-import { addElementwiseKernels } from './elementwise.js';
-import { addWindowKernels } from './window.js';
-import { addOptimKernels } from './optim.js';
-import { addBatchNormKernels } from './batchnorm.js';
-import { addLayoutKernels } from './layout.js';
+import { addGemmKernels, GEMM_KERNELS } from './gemm.js';
+import { addElementwiseKernels, ELEMENTWISE_KERNELS } from './elementwise.js';
+import { addWindowKernels, WINDOW_KERNELS } from './window.js';
+import { addOptimKernels, OPTIM_KERNELS } from './optim.js';
+import { addBatchNormKernels, BATCHNORM_KERNELS } from './batchnorm.js';
+import { addLayoutKernels, LAYOUT_KERNELS } from './layout.js';
+
+/** Every kernel the module exports, by name, with its signature (kernels/wasm/abi.ts). */
+export const KERNELS = { ...GEMM_KERNELS, ...ELEMENTWISE_KERNELS, ...WINDOW_KERNELS, ...OPTIM_KERNELS, ...BATCHNORM_KERNELS, ...LAYOUT_KERNELS };
+export type KernelName = keyof typeof KERNELS;
+/** The named arguments of a call of kernel K. */
+export type KernelArgs<K extends KernelName> = ArgsOf<(typeof KERNELS)[K]>;
+/** A module instance's kernels (gemm_fma only in a relaxed module). */
+export type Kernels = { readonly [K in KernelName]: KernelFn };
 
 /**
  * The whole 4 GiB wasm32 space (training at 224² needs more than 2 GiB). Pointers above 2 GiB reach the

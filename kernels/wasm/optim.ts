@@ -1,5 +1,6 @@
 // Fused optimizer updates (torch.optim semantics) as f32x4 loops with a scalar tail. The JS side folds the
 // hyper-parameter branches (first step, nesterov, decoupled decay) into coefficients, so one body serves all.
+import { funcOf, signature } from './abi.js';
 import { F32, Func, I32, V128, type ModuleBuilder } from './emit.js';
 
 /** Emits a body twice, over f32x4 (4 elements per step) and then over f32 for the tail. */
@@ -27,12 +28,12 @@ function ops(f: Func, vec: boolean) {
 }
 
 /**
- * sgd(p, g, m, n, lr, wd, a, b, cg, cb, useM): gr = g + wd·p; with useM: buf = a·m + b·gr, m = buf,
+ * sgd: gr = g + wd·p; with useM: buf = a·m + b·gr, m = buf,
  * gr = cg·gr + cb·buf; p -= lr·gr.
  */
+export const SGD = signature(['p', 'g', 'm', 'n', 'lr', 'wd', 'a', 'b', 'cg', 'cb', 'useM'], { f32: ['lr', 'wd', 'a', 'b', 'cg', 'cb'] });
 function sgd(): Func {
-  const f = new Func([I32, I32, I32, I32, F32, F32, F32, F32, F32, F32, I32]);
-  const [P, G, M, n, lr, wd, a, b, cg, cb, useM] = Array.from({ length: 11 }, (_, i) => i);
+  const { f, p: { p: P, g: G, m: M, n, lr, wd, a, b, cg, cb, useM } } = funcOf(SGD);
   const i = f.local(I32), gv = f.local(V128), bv = f.local(V128), gs = f.local(F32), bs = f.local(F32);
   vectorised(f, n, i, (vec) => {
     const o = ops(f, vec);
@@ -49,12 +50,14 @@ function sgd(): Func {
 }
 
 /**
- * adam(p, g, m, v, n, decay, wd, b1, c1, b2, c2, bc2, eps, stepSize): w = p·decay; gr = g + wd·w;
+ * adam: w = p·decay; gr = g + wd·w;
  * m = b1·m + c1·gr; v = b2·v + c2·gr²; p = w − stepSize·m / (sqrt(v / bc2) + eps).
  */
+export const ADAM = signature(['p', 'g', 'm', 'v', 'n', 'decay', 'wd', 'b1', 'c1', 'b2', 'c2', 'bc2', 'eps', 'stepSize'], {
+  f32: ['decay', 'wd', 'b1', 'c1', 'b2', 'c2', 'bc2', 'eps', 'stepSize'],
+});
 function adam(): Func {
-  const f = new Func([I32, I32, I32, I32, I32, F32, F32, F32, F32, F32, F32, F32, F32, F32]);
-  const [P, G, M, V, n, decay, wd, b1, c1, b2, c2, bc2, eps, stepSize] = Array.from({ length: 14 }, (_, i) => i);
+  const { f, p: { p: P, g: G, m: M, v: V, n, decay, wd, b1, c1, b2, c2, bc2, eps, stepSize } } = funcOf(ADAM);
   const i = f.local(I32);
   const wv = f.local(V128), gv = f.local(V128), mv = f.local(V128), vv = f.local(V128);
   const ws = f.local(F32), gs = f.local(F32), ms = f.local(F32), vs = f.local(F32);
@@ -71,6 +74,8 @@ function adam(): Func {
   });
   return f;
 }
+
+export const OPTIM_KERNELS = { sgd: SGD, adam: ADAM };
 
 export function addOptimKernels(mb: ModuleBuilder): void {
   mb.add('sgd', sgd());

@@ -5,6 +5,8 @@
 // may not block (Atomics.wait throws there), so it spins until the workers' pieces are done: it claims pieces
 // itself first, so it only spins for the last pieces still running, which is no longer than a futex wake-up.
 import { canBlock, nodeBuiltin } from '../../src/platform.js';
+import { argList, MAX_ARGS, type KernelFn, type Signature } from './abi.js';
+import { KERNELS, type KernelArgs, type KernelName } from './module.js';
 
 // Control block layout (Int32 slots), then Float64 argument slots per piece.
 const GEN = 0; // bumped per call; idle workers wait on it
@@ -14,10 +16,14 @@ const FN = 3;
 const DONE = 4; // pieces finished in the current call
 const ERROR = 5;
 const CLAIM = 6; // (call tag << 20) | (pieces << 10) | next unclaimed piece
-const ARGS_AT = 8; // in float64 slots (64 bytes)
-const MAX_ARGS = 24;
+const ARGS_AT = 8; // in float64 slots (64 bytes); then MAX_ARGS slots per piece
 /** Pieces per call (10 bits in CLAIM). */
 export const MAX_PIECES = 64;
+/**
+ * Pieces per thread when work is split: threads claim pieces as they free up, so a thread that the OS
+ * deschedules (another process on the core) delays one piece instead of half the call.
+ */
+const PIECES_PER_THREAD = 4;
 /** Polls before a thread sleeps (~50–200 µs): long enough to bridge the gap between consecutive ops. */
 const SPIN = 1 << 16;
 
@@ -73,6 +79,14 @@ if (wt) {
 }
 `;
 
+/** [start, end) ranges covering 0..total, the pieces of a call: one for one thread, PIECES_PER_THREAD per thread otherwise. */
+export function splitRange(total: number, threads: number): [number, number][] {
+  const parts = threads > 1 ? threads * PIECES_PER_THREAD : 1;
+  const out: [number, number][] = [];
+  for (let t = 0; t < parts; t++) out.push([Math.floor((total * t) / parts), Math.floor((total * (t + 1)) / parts)]);
+  return out.filter(([a, b]) => b > a);
+}
+
 /** What the pool needs of a worker on either host. */
 interface PoolWorker {
   terminate(): void;
@@ -82,7 +96,7 @@ interface NodeWorkerThreads {
 }
 
 /** Starts one worker running WORKER_SOURCE on `data`; resolves once it has instantiated the module. */
-function spawn(data: { module: WebAssembly.Module; memory: WebAssembly.Memory; ctrl: SharedArrayBuffer; names: readonly string[] }): { worker: PoolWorker; ready: Promise<void> } {
+function spawn(data: { module: WebAssembly.Module; memory: WebAssembly.Memory; ctrl: SharedArrayBuffer; names: readonly KernelName[] }): { worker: PoolWorker; ready: Promise<void> } {
   const wt = nodeBuiltin<NodeWorkerThreads>('node:worker_threads');
   if (wt) {
     const w = new wt.Worker(WORKER_SOURCE, { eval: true, workerData: data });
@@ -106,35 +120,24 @@ export class WorkerPool {
   private readonly workers: PoolWorker[] = [];
   /** Whether this thread may sleep in Atomics.wait (not on a page's main thread: it spins instead). */
   private readonly block = canBlock();
-  private readonly index = new Map<string, number>();
+  private readonly index = new Map<KernelName, number>();
   private tag = 0;
   private allReady = false;
   /** Resolves once every worker is up (rejects if one fails to start). */
   started: Promise<void> = Promise.resolve();
 
-  private constructor(readonly threads: number, private readonly names: readonly string[], ctrl: SharedArrayBuffer) {
+  private constructor(readonly threads: number, private readonly names: readonly KernelName[], ctrl: SharedArrayBuffer) {
     this.i32 = new Int32Array(ctrl);
     this.f64 = new Float64Array(ctrl);
     names.forEach((n, i) => this.index.set(n, i));
   }
 
-  /** Starts `threads - 1` workers (the main thread is thread 0) and resolves once all are up. */
-  static async start(threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly string[]): Promise<WorkerPool> {
-    const pool = WorkerPool.launch(threads, module, memory, names);
-    try {
-      await pool.started;
-    } catch (e) {
-      pool.destroy();
-      throw e;
-    }
-    return pool;
-  }
-
   /**
-   * Starts `threads - 1` workers without waiting for them: the pool is usable at once (isReady() says when
-   * calls are worth splitting), so a synchronous caller can keep running ops while the workers boot.
+   * Starts `threads - 1` workers (the main thread is thread 0) without waiting for them: the pool is usable
+   * at once (isReady() says when calls are worth splitting), so a synchronous caller can keep running ops
+   * while the workers boot; `started` resolves once all are up.
    */
-  static launch(threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly string[]): WorkerPool {
+  static launch(threads: number, module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly KernelName[]): WorkerPool {
     const ctrl = new SharedArrayBuffer((ARGS_AT + MAX_PIECES * MAX_ARGS) * 8);
     const pool = new WorkerPool(threads, names, ctrl);
     const ready: Promise<void>[] = [];
@@ -163,23 +166,22 @@ export class WorkerPool {
   }
 
   /**
-   * Runs export `name` once per argument list (a piece of the work, ≤ MAX_PIECES) and returns when all are
-   * done. The calling thread claims pieces like the workers (through `local`), so if no worker is scheduled
-   * it does the whole call itself and waits for nothing but pieces already started.
+   * Runs export `name` once per argument set (a piece of the work, ≤ MAX_PIECES) and returns when all are
+   * done. The calling thread claims pieces like the workers (through `local`, the same export on this
+   * thread), so if no worker is scheduled it does the whole call itself and waits for nothing but pieces
+   * already started. Arguments go into the control block in the order of the kernel's signature.
    */
-  run(name: string, args: readonly (readonly number[])[], local: (...a: number[]) => void): void {
+  run<K extends KernelName>(name: K, args: readonly KernelArgs<K>[], local: KernelFn): void {
+    const sig: Signature = KERNELS[name];
     const n = args.length;
     if (n === 1 || this.threads === 1 || !this.isReady()) {
-      for (const a of args) local(...a);
+      for (const a of args) local(...argList(sig, a));
       return;
     }
     if (n > MAX_PIECES) throw new Error(`wasm pool: ${n} pieces, at most ${MAX_PIECES}`);
     const fn = this.index.get(name);
     if (fn === undefined) throw new Error(`wasm pool: unknown kernel ${name}`);
-    for (let t = 0; t < n; t++) {
-      const at = ARGS_AT + t * MAX_ARGS;
-      args[t].forEach((v, i) => (this.f64[at + i] = v));
-    }
+    for (let t = 0; t < n; t++) this.f64.set(argList(sig, args[t]), ARGS_AT + t * MAX_ARGS);
     const i32 = this.i32;
     Atomics.store(i32, FN, fn);
     Atomics.store(i32, DONE, 0);
@@ -194,7 +196,7 @@ export class WorkerPool {
       if (next >= n) break;
       if (Atomics.compareExchange(i32, CLAIM, v, v + 1) !== v) continue;
       try {
-        local(...args[next]);
+        local(...argList(sig, args[next]));
       } catch (e) {
         err ??= e;
       }

@@ -1,7 +1,11 @@
 // Sliding-window kernels: im2col, one output row (c, ky, kx) at a time with the valid ox range computed once per
 // row so the inner loop is a straight (v128 when stride 1) copy between zero-filled borders; col2im, the same
 // walk adding back; and max pooling.
+import { funcOf, signature } from './abi.js';
 import { F32, Func, I32, type ModuleBuilder } from './emit.js';
+
+/** The window geometry every sliding-window kernel takes, in Backend.WindowGeometry's names. */
+const GEOMETRY = ['h', 'w', 'kh', 'kw', 'sh', 'sw', 'ph', 'pw', 'dh', 'dw', 'oh', 'ow'] as const;
 
 /**
  * For kernel column kx: off = kx·dw − pw (input column of output column 0, before the stride) and the output
@@ -28,13 +32,13 @@ function validRange(f: Func, v: { kx: number; dw: number; pw: number; sw: number
 }
 
 /**
- * col2im(cols, out, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, c0, c1): adds the rows of channels
+ * col2im: adds the rows of channels
  * c0..c1 of the [c·kh·kw, n·oh·ow] matrix back into the zero-filled image out [n, c, h, w]. Threads split
  * channels, so no two write the same output.
  */
+export const COL2IM = signature(['cols', 'out', 'n', 'c', ...GEOMETRY, 'c0', 'c1']);
 function col2im(): Func {
-  const f = new Func(new Array(18).fill(I32));
-  const [cols, out, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, c0, c1] = Array.from({ length: 18 }, (_, i) => i);
+  const { f, p: { cols, out, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, c0, c1 } } = funcOf(COL2IM);
   const ch = f.local(I32), ky = f.local(I32), kx = f.local(I32), r = f.local(I32), off = f.local(I32), lo = f.local(I32), hi = f.local(I32), t = f.local(I32);
   const b = f.local(I32), oy = f.local(I32), iy = f.local(I32), dst = f.local(I32), src = f.local(I32), ox = f.local(I32), hi4 = f.local(I32), sw4 = f.local(I32);
   f.get(sw).i32(4).i32Mul().set(sw4);
@@ -82,13 +86,12 @@ function col2im(): Func {
 }
 
 /**
- * im2col(x, out, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, r0, r1): rows r0..r1 of the
+ * im2col: rows r0..r1 of the
  * [c·kh·kw, n·oh·ow] matrix (layout of Backend.im2col).
  */
+export const IM2COL = signature(['x', 'out', 'n', 'c', ...GEOMETRY, 'r0', 'r1']);
 function im2col(): Func {
-  const f = new Func(new Array(18).fill(I32));
-  const [x, out, n, , h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, r0, r1] = Array.from({ length: 18 }, (_, i) => i);
-  const c = 3;
+  const { f, p: { x, out, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, r0, r1 } } = funcOf(IM2COL);
   const r = f.local(I32), kx = f.local(I32), ky = f.local(I32), ch = f.local(I32), off = f.local(I32), lo = f.local(I32), hi = f.local(I32);
   const b = f.local(I32), oy = f.local(I32), iy = f.local(I32), dst = f.local(I32), src = f.local(I32), ox = f.local(I32), t = f.local(I32), hi4 = f.local(I32), sw4 = f.local(I32);
   f.get(sw).i32(4).i32Mul().set(sw4);
@@ -137,12 +140,12 @@ function im2col(): Func {
 }
 
 /**
- * maxpool(x, out, idx, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, p0, p1): planes p0..p1; idx gets the
+ * maxpool: planes p0..p1; idx gets the
  * flat in-plane index (as f32) of the first maximum; a NaN wins and ends its window row (PyTorch's rule).
  */
+export const MAXPOOL = signature(['x', 'out', 'idx', ...GEOMETRY, 'p0', 'p1']);
 function maxPool(): Func {
-  const f = new Func(new Array(17).fill(I32));
-  const [x, out, idx, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, p0, p1] = Array.from({ length: 17 }, (_, i) => i);
+  const { f, p: { x, out, idx, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, p0, p1 } } = funcOf(MAXPOOL);
   const p = f.local(I32), oy = f.local(I32), ox = f.local(I32), ky = f.local(I32), kx = f.local(I32), iy = f.local(I32), ix = f.local(I32);
   const where = f.local(I32), o = f.local(I32), base = f.local(I32);
   const best = f.local(F32), v = f.local(F32);
@@ -159,24 +162,27 @@ function maxPool(): Func {
             f.get(ox).get(sw).i32Mul().get(pw).i32Sub().get(kx).get(dw).i32Mul().i32Add().tee(ix).get(w).i32LtU().if_();
             f.get(base).get(iy).get(w).i32Mul().get(ix).i32Add().i32(4).i32Mul().i32Add().f32Load().set(v);
             // v > best || where < 0 || v is NaN
-            f.get(v).get(best).f32Gt().get(where).i32(0).i32LtS().i32Or().get(v).get(v).op(0x5c).i32Or().if_();
+            f.get(v).get(best).f32Gt().get(where).i32(0).i32LtS().i32Or().get(v).get(v).f32Ne().i32Or().if_();
             f.get(v).set(best);
             f.get(iy).get(w).i32Mul().get(ix).i32Add().set(where);
             // NaN: end this window row (as the reference does; a NaN in a later row takes over).
-            f.get(v).get(v).op(0x5c).if_().get(kw).set(kx).end();
+            f.get(v).get(v).f32Ne().if_().get(kw).set(kx).end();
             f.end();
             f.end();
           });
           f.end();
         });
         f.get(out).get(o).i32(4).i32Mul().i32Add().get(best).f32Store();
-        f.get(idx).get(o).i32(4).i32Mul().i32Add().get(where).op(0xb2).f32Store();
+        f.get(idx).get(o).i32(4).i32Mul().i32Add().get(where).f32ConvertI32S().f32Store();
         f.get(o).i32(1).i32Add().set(o);
       });
     });
   });
   return f;
 }
+
+/** The sliding-window kernels' signatures by export name. */
+export const WINDOW_KERNELS = { im2col: IM2COL, col2im: COL2IM, maxpool: MAXPOOL };
 
 export function addWindowKernels(mb: ModuleBuilder): void {
   mb.add('im2col', im2col());

@@ -1,17 +1,23 @@
-// The wasm backend: tensors live in one WebAssembly.Memory (shared with a worker pool when possible); GEMM and
-// elementwise ops run gpugrad's own emitted SIMD kernels, data movement and the rest run over the same heap.
+// The wasm backend's adapter: tensors live in one WebAssembly.Memory (shared with a worker pool when possible);
+// this file manages that heap (storages, pre-packed weight panels), picks a kernel per op and decides how to
+// split it over threads. The kernels are gpugrad's own emitted SIMD module (kernels/wasm/, called by name with
+// named arguments through kernels/wasm/abi.ts) and JS loops over the same heap (kernels/wasm/host.ts).
 import { guardStorages, type AdamParams, type AvgPoolGeometry, type Backend, type GatherGeometry, type BatchNormGrads, type BatchNormResult, type BinaryOp, type GemmEpilogue, type MatmulGeometry, type ReduceOp, type SgdParams, type Storage, type UnaryOp, type WindowGeometry } from '../backend.js';
-import { avgPoolWindow, broadcastStrides, sizeOf, stridesOf, type Shape } from '../shape.js';
+import { sizeOf, type Shape } from '../shape.js';
 import { bnGradCoefficients, hostMath } from './batchnorm.js';
 import { Heap, HeapExhausted } from '../../kernels/wasm/heap.js';
 import { outOfMemory } from '../engine.js';
 import { fail } from '../errors.js';
-import { buildKernelModule, enableRelaxedSimd, MAX_PAGES, relaxedSimdAvailable } from '../../kernels/wasm/module.js';
-import { MR, NR } from '../../kernels/wasm/gemm.js';
-import { WorkerPool } from '../../kernels/wasm/pool.js';
-import { hardwareThreads, sharedMemoryWhyNot } from '../platform.js';
-import type { WasmBinary, WasmUnary } from '../../kernels/wasm/elementwise.js';
-import { erf32 } from '../special.js';
+import { argList, unreachable, type ArgsOf, type Signature } from '../../kernels/wasm/abi.js';
+import { buildKernelModule, KERNELS, MAX_PAGES, relaxedSimdAvailable, type KernelArgs, type KernelName, type Kernels } from '../../kernels/wasm/module.js';
+import { BIN, SUMRUN, type RunMode, type WasmBinary } from '../../kernels/wasm/elementwise.js';
+import * as host from '../../kernels/wasm/host.js';
+import { splitRange, WorkerPool } from '../../kernels/wasm/pool.js';
+import { sharedMemoryWhyNot } from '../platform.js';
+import { defaultWasmThreads, wasmRelaxedDefault, wasmThreadsAvailable, type WasmBackendOptions } from './wasm-env.js';
+import { WasmGemm } from './wasm-gemm.js';
+
+export { defaultWasmThreads, enableRelaxedSimd, relaxedSimdAvailable, wasmAvailable, wasmRelaxedDefault, wasmThreadsAvailable, type WasmBackendOptions } from './wasm-env.js';
 
 class WasmStorage implements Storage {
   released = false;
@@ -22,91 +28,7 @@ const st = (s: Storage): WasmStorage => s as WasmStorage;
 /** Float index of a storage in the heap view. */
 const at = (s: Storage): number => st(s).ptr >>> 2; // unsigned: blocks may sit above 2 GiB
 
-type Kernel = (...args: number[]) => void;
-
-export interface WasmBackendOptions {
-  /** Threads including the calling one; 1 runs everything on the calling thread. */
-  threads?: number;
-  /** Cap on the heap in bytes (default and maximum: 4 GiB, all wasm32 can address); e.g. for a page that must stay small. */
-  maxBytes?: number;
-  /**
-   * Fused multiply-add GEMMs (relaxed SIMD) where nothing needs a gradient (the eval path: matmulEpilogue);
-   * default: wasmRelaxedDefault().
-   */
-  relaxed?: boolean;
-  /**
-   * With `relaxed`, every GEMM fused, training's too (default false). Off by default because fused rounding
-   * moves a few near-zero pre-ReLU values of a train-mode ResNet-50 across zero (test/resnet.test.ts's
-   * fixture: input gradients then 1e-2 off float64 while every kernel is within float32 rounding), so training
-   * keeps the plain kernels' results. Default: GPUGRAD_WASM_RELAXED=all.
-   */
-  fmaTraining?: boolean;
-  /**
-   * Keep eval-mode conv weights packed for the GEMM between calls (default true; GPUGRAD_WASM_PREPACK=0 turns
-   * it off): saves a pass over every weight per forward, at the cost of a packed copy of them (~the model's size).
-   */
-  prepack?: boolean;
-}
-
-/**
- * Whether wasm backends use relaxed SIMD's fused multiply-add unless told otherwise: GPUGRAD_WASM_RELAXED=0
- * turns it off, =1 turns it on (flipping Node's V8 flag if needed, see enableRelaxedSimd), =all also for
- * training's GEMMs (WasmBackendOptions.fmaTraining); unset, it is on
- * where the engine already validates it (Chromium; Node started with --experimental-wasm-relaxed-simd).
- */
-export function wasmRelaxedDefault(): boolean {
-  const env = typeof process !== 'undefined' ? process.env.GPUGRAD_WASM_RELAXED : undefined;
-  if (env === '0') return false;
-  if (env === '1' || env === 'all') return enableRelaxedSimd();
-  return relaxedSimdAvailable();
-}
-export { enableRelaxedSimd, relaxedSimdAvailable };
-
-/** Whether this runtime can run the wasm backend (WebAssembly with SIMD). */
-export function wasmAvailable(): boolean {
-  if (availableCache === null) {
-    try {
-      availableCache = typeof WebAssembly === 'object' && WebAssembly.validate(buildKernelModule(false, 1));
-    } catch {
-      availableCache = false;
-    }
-  }
-  return availableCache;
-}
-let availableCache: boolean | null = null;
-
-/** Whether worker threads can share the heap (SharedArrayBuffer present; in browsers, a cross-origin-isolated page). */
-export function wasmThreadsAvailable(): boolean {
-  return sharedMemoryWhyNot() === null;
-}
-
-/** The default thread count: the machine's cores, capped. */
-export function defaultWasmThreads(): number {
-  return Math.max(1, Math.min(8, hardwareThreads()));
-}
-
-/** GEMMs below this many multiply-adds run on one thread: a dispatch costs more than it saves. */
-const THREAD_MIN_WORK = 1 << 18;
-/** k block: bounds the A block swept per B micro-panel (4·kc·mr·4 bytes per tile) to what L2 holds; measured noisy on a loaded 2-core box, 1024 was no worse than 256. */
-const KC = 1024;
 const INITIAL_PAGES = 256;
-
-/**
- * Pieces per thread when work is split: threads claim pieces as they free up (kernels/wasm/pool.ts), so a
- * thread that the OS deschedules (another process on the core) delays one piece instead of half the call.
- */
-const PIECES_PER_THREAD = 4;
-
-/** [start, end) ranges covering 0..total: one for one thread, PIECES_PER_THREAD per thread otherwise. */
-function splitRange(total: number, threads: number): [number, number][] {
-  const parts = threads > 1 ? threads * PIECES_PER_THREAD : 1;
-  const out: [number, number][] = [];
-  for (let t = 0; t < parts; t++) out.push([Math.floor((total * t) / parts), Math.floor((total * (t + 1)) / parts)]);
-  return out.filter(([a, b]) => b > a);
-}
-
-/** Fraction of a padded tile grid doing useful work. */
-const tileEfficiency = (m: number, n: number): number => (m * n) / (Math.ceil(m / MR) * MR * Math.ceil(n / NR) * NR);
 
 export class WasmBackend implements Backend {
   readonly name = 'wasm';
@@ -116,11 +38,11 @@ export class WasmBackend implements Backend {
   /** The heap's cap: wasm32 addresses 65536 pages of 64 KiB, 4 GiB for every tensor together, unless capped lower. */
   readonly maxBytes: number;
   private readonly heap: Heap;
-  private readonly k: Record<string, Kernel>;
+  private readonly k: Kernels;
   private pool: WorkerPool | null = null;
   private readonly threads: number;
-  /** Packed GEMM panels of weights (matmulEpilogue's A), per storage; dropped when it is written or released. */
-  private readonly packed = new Map<WasmStorage, { key: string; ptr: number; cap: number }>();
+  /** The GEMM driver, with the packed panels of weights (matmulEpilogue's A) that it keeps per storage. */
+  private readonly gemms: WasmGemm<WasmStorage>;
   prepack: boolean;
 
   /** Whether matmul (training's GEMMs) uses the fused kernel too; see WasmBackendOptions.fmaTraining. */
@@ -128,7 +50,7 @@ export class WasmBackend implements Backend {
 
   private constructor(readonly module: WebAssembly.Module, readonly memory: WebAssembly.Memory, threads: number, reason: string | null, maxPages: number, readonly relaxed: boolean) {
     const inst = new WebAssembly.Instance(module, { env: { mem: memory } });
-    this.k = inst.exports as unknown as Record<string, Kernel>;
+    this.k = inst.exports as unknown as Kernels;
     this.heap = new Heap(memory, maxPages, 64);
     this.maxBytes = this.heap.limitBytes();
     this.threads = threads;
@@ -137,6 +59,7 @@ export class WasmBackend implements Backend {
     this.fallbackReason = reason;
     // A pointer into another instance's heap would read or write this one's memory: refuse it up front.
     guardStorages(this, (s) => s instanceof WasmStorage && s.heap === this.heap && !s.released);
+    this.gemms = new WasmGemm({ block: (n) => this.block(n), free: (b) => this.heap.release(b.ptr, b.cap), threads: (big) => this.T(big), par: (name, parts) => this.par(name, parts), f32: () => this.f });
   }
 
   /** Starts the backend; the Promise resolves once the worker pool is up (immediately for one thread). */
@@ -176,7 +99,7 @@ export class WasmBackend implements Backend {
     const asked = options.threads ?? defaultWasmThreads();
     const b = WasmBackend.createSync({ ...options, threads: asked }, asked);
     if (b.threads > 1) {
-      const names = Object.keys(b.k).filter((n) => typeof b.k[n] === 'function');
+      const names = (Object.keys(KERNELS) as KernelName[]).filter((n) => typeof b.k[n] === 'function');
       b.pool = WorkerPool.launch(b.threads, b.module, b.memory, names);
     }
     return b;
@@ -214,11 +137,12 @@ export class WasmBackend implements Backend {
     return this.heap.f32;
   }
 
-  /** Runs kernel `name` split over threads: one argument list per part. */
-  private par(name: string, parts: number[][]): void {
+  /** Runs kernel `name` split over threads: one argument set per part. */
+  private par<K extends KernelName>(name: K, parts: readonly KernelArgs<K>[]): void {
+    const sig: Signature = KERNELS[name];
     const fn = this.k[name];
     if (this.pool && parts.length > 1) this.pool.run(name, parts, fn);
-    else for (const a of parts) fn(...a);
+    else for (const p of parts) fn(...argList(sig, p as ArgsOf<Signature>));
   }
 
   upload(data: Float32Array): Storage {
@@ -241,288 +165,114 @@ export class WasmBackend implements Backend {
     const w = st(s);
     if (w.released) return;
     w.released = true;
-    this.unpack(w);
+    this.gemms.forget(w);
     this.heap.release(w.ptr, w.cap);
-  }
-
-  /** Forgets a storage's packed panels (it was released or written in place). */
-  private unpack(s: WasmStorage): void {
-    const p = this.packed.get(s);
-    if (!p) return;
-    this.packed.delete(s);
-    this.heap.release(p.ptr, p.cap);
   }
 
   /** Bytes held by pre-packed weight panels. */
   packedBytes(): number {
-    let n = 0;
-    for (const p of this.packed.values()) n += p.cap;
-    return n;
+    return this.gemms.packedBytes();
   }
   bytes(s: Storage): number {
     return st(s).cap;
   }
   copyInto(dst: Storage, src: Storage): void {
-    this.unpack(st(dst)); // assign and loadStateDict write weights in place: a kept packing would be stale
+    this.gemms.forget(st(dst)); // assign and loadStateDict write weights in place: a kept packing would be stale
     this.f.copyWithin(at(dst), at(src), at(src) + src.size);
   }
 
   unary(op: UnaryOp, x: Storage, param: number): Storage {
     const n = x.size;
     const out = this.alloc(n);
-    if (op === 'neg' || op === 'abs' || op === 'sqrt' || op === 'relu') {
-      const px = st(x).ptr;
-      this.par(`un_${op as WasmUnary}`, this.chunks(n).map(([i0, i1]) => [px + i0 * 4, out.ptr + i0 * 4, i1 - i0]));
-      return out;
+    switch (op) {
+      case 'neg': case 'abs': case 'sqrt': case 'relu': {
+        const px = st(x).ptr;
+        this.par(`un_${op}`, this.chunks(n).map(([i0, i1]) => ({ x: px + i0 * 4, out: out.ptr + i0 * 4, n: i1 - i0 })));
+        return out;
+      }
+      case 'exp': case 'log': case 'sigmoid': case 'tanh': case 'erf': case 'pow':
+        host.unaryLoop(this.f, op, at(x), at(out), n, param);
+        return out;
+      default: return unreachable(op, 'wasm unary');
     }
-    const f = this.f;
-    const i0 = at(x);
-    const o0 = at(out);
-    if (op === 'exp') for (let i = 0; i < n; i++) f[o0 + i] = Math.exp(f[i0 + i]);
-    else if (op === 'log') for (let i = 0; i < n; i++) f[o0 + i] = Math.log(f[i0 + i]);
-    else if (op === 'sigmoid') for (let i = 0; i < n; i++) f[o0 + i] = 1 / (1 + Math.exp(-f[i0 + i]));
-    else if (op === 'tanh') for (let i = 0; i < n; i++) f[o0 + i] = Math.tanh(f[i0 + i]);
-    else if (op === 'erf') for (let i = 0; i < n; i++) f[o0 + i] = erf32(f[i0 + i]);
-    else for (let i = 0; i < n; i++) f[o0 + i] = Math.pow(f[i0 + i], param);
-    return out;
   }
 
   binary(op: BinaryOp, a: Storage, aShape: Shape, b: Storage, bShape: Shape, outShape: Shape): Storage {
     const total = sizeOf(outShape);
     const out = this.alloc(total);
     if (total === 0) return out;
-    // Merge dims where both operands are contiguous (or both broadcast) across the boundary.
-    const sa0 = broadcastStrides(aShape, outShape);
-    const sb0 = broadcastStrides(bShape, outShape);
-    const dims: number[] = [];
-    const sa: number[] = [];
-    const sb: number[] = [];
-    outShape.forEach((d, i) => {
-      if (d === 1) return;
-      const l = dims.length - 1;
-      if (l >= 0 && sa[l] === sa0[i] * d && sb[l] === sb0[i] * d) {
-        dims[l] *= d;
-        sa[l] = sa0[i];
-        sb[l] = sb0[i];
-      } else {
-        dims.push(d);
-        sa.push(sa0[i]);
-        sb.push(sb0[i]);
-      }
-    });
-    if (dims.length === 0) {
-      dims.push(1);
-      sa.push(0);
-      sb.push(0);
-    }
+    const { dims, sa, sb } = host.broadcastPlan(aShape, bShape, outShape);
     const r = dims.length;
     const L = dims[r - 1];
     const ia = sa[r - 1];
     const ib = sb[r - 1];
-    const mode = ia === 1 && ib === 1 ? 'vv' : ia === 1 && ib === 0 ? 'vs' : ia === 0 && ib === 1 ? 'sv' : null;
+    const mode: RunMode | null = ia === 1 && ib === 1 ? 'vv' : ia === 1 && ib === 0 ? 'vs' : ia === 0 && ib === 1 ? 'sv' : null;
     const pa = st(a).ptr;
     const pb = st(b).ptr;
     const po = out.ptr;
-    const name = mode && L >= 8 ? `bin_${op as WasmBinary}_${mode}` : null;
-    const kern = name ? this.k[name] : null;
-    const f = this.f;
-    const run = (o: number, oa: number, ob: number): void => {
-      if (kern) kern(pa + oa * 4, pb + ob * 4, po + o * 4, L, 1, 0, 0, 0, 0, 0, 1);
-      else binaryRun(f, op, (po >>> 2) + o, (pa >>> 2) + oa, ia, (pb >>> 2) + ob, ib, L);
-    };
-    if (r <= 3) {
-      // The common case (e.g. [N, C, H·W] against [1, C, 1]): plain nested loops, no odometer.
-      const d0 = r === 3 ? dims[0] : 1;
+    const name = mode && L >= 8 ? (`bin_${wasmBinary(op)}_${mode}` as const) : null;
+    if (name && r <= 3) {
+      // Rank ≤ 3 after merging (e.g. [N, C, H·W] against [1, C, 1]): one wasm call per thread over all runs.
       const d1 = r >= 2 ? dims[r - 2] : 1;
       const [a0, b0] = r === 3 ? [sa[0], sb[0]] : [0, 0];
       const [a1, b1] = r >= 2 ? [sa[r - 2], sb[r - 2]] : [0, 0];
-      if (name) {
-        // One wasm call per thread over all runs.
-        const T = this.T(total >= 1 << 16);
-        this.par(name, splitRange(d0 * d1, T).map(([q0, q1]) => [pa, pb, po, L, d1, a0, a1, b0, b1, q0, q1]));
-        return out;
-      }
-      let o = 0;
-      for (let i = 0; i < d0; i++) for (let j = 0; j < d1; j++, o += L) run(o, i * a0 + j * a1, i * b0 + j * b1);
+      const T = this.T(total >= 1 << 16);
+      this.par(name, splitRange(total / L, T).map(([q0, q1]) => ({ pa, pb, po, n: L, d1, a0, a1, b0, b1, q0, q1 })));
       return out;
     }
-    // Higher ranks: walk the outer dims with an odometer; each step handles one innermost run.
-    const outer = total / L;
-    const idx = new Array<number>(r).fill(0);
-    let oa = 0;
-    let ob = 0;
-    for (let o = 0; o < outer; o++) {
-      run(o * L, oa, ob);
-      for (let d = r - 2; d >= 0; d--) {
-        idx[d]++;
-        oa += sa[d];
-        ob += sb[d];
-        if (idx[d] < dims[d]) break;
-        oa -= sa[d] * dims[d];
-        ob -= sb[d] * dims[d];
-        idx[d] = 0;
-      }
-    }
+    // One run at a time: the kernel for long runs, a JS loop for short ones and runs where both operands repeat.
+    const kern = name ? this.k[name] : null;
+    const f = this.f;
+    host.eachRun(dims, sa, sb, (o, oa, ob) => {
+      if (kern) kern(...argList(BIN, { pa: pa + oa * 4, pb: pb + ob * 4, po: po + o * 4, n: L, d1: 1, a0: 0, a1: 0, b0: 0, b1: 0, q0: 0, q1: 1 }));
+      else host.binaryRun(f, op, (po >>> 2) + o, (pa >>> 2) + oa, ia, (pb >>> 2) + ob, ib, L);
+    });
     return out;
   }
 
   reduce(op: ReduceOp, x: Storage, shape: Shape, axes: readonly number[]): Storage {
     const outSize = sizeOf(shape.map((d, i) => (axes.includes(i) ? 1 : d)));
     const out = this.alloc(outSize);
-    const f = this.f;
-    const o0 = at(out);
-    // Merge neighbouring dims of the same kind: the input becomes alternating kept/reduced blocks.
-    const dims: number[] = [];
-    const red: boolean[] = [];
-    shape.forEach((d, i) => {
-      if (d === 1) return;
-      const r = axes.includes(i);
-      if (dims.length && red[red.length - 1] === r) dims[dims.length - 1] *= d;
-      else {
-        dims.push(d);
-        red.push(r);
-      }
-    });
-    const isSum = op === 'sum';
-    const acc = new Float64Array(outSize).fill(isSum ? 0 : -Infinity);
-    if (sizeOf(shape) > 0) {
-      const n = dims.length;
-      const inStr = stridesOf(dims);
-      const outStr = new Array<number>(n).fill(0);
-      let s = 1;
-      for (let i = n - 1; i >= 0; i--) if (!red[i]) {
-        outStr[i] = s;
-        s *= dims[i];
-      }
-      const X = f;
-      const x0 = at(x);
-      const sumRun = this.k.sumrun as unknown as (ptr: number, n: number) => number;
-      const walk = (lvl: number, io: number, oo: number): void => {
-        if (lvl === n - 1 || n === 0) {
-          const len = n === 0 ? 1 : dims[lvl];
-          const os = n === 0 ? 0 : outStr[lvl];
-          if (isSum) {
-            if (os === 0) {
-              if (len >= 32) acc[oo] += sumRun(io * 4, len);
-              else {
-                let t = 0;
-                for (let j = 0; j < len; j++) t += X[io + j];
-                acc[oo] += t;
-              }
-            } else for (let j = 0; j < len; j++) acc[oo + j] += X[io + j];
-          } else {
-            for (let j = 0; j < len; j++) {
-              const v = X[io + j];
-              const k = oo + j * os;
-              if (v > acc[k] || (Number.isNaN(v) && !Number.isNaN(acc[k]))) acc[k] = v;
-            }
-          }
-          return;
-        }
-        for (let j = 0; j < dims[lvl]; j++) walk(lvl + 1, io + j * inStr[lvl], oo + j * outStr[lvl]);
-      };
-      walk(0, x0, 0);
-    }
-    f.set(acc, o0);
+    const sumRun = this.k.sumrun;
+    host.reduceLoop(this.f, op, at(x), at(out), outSize, shape, axes, (ptr, n) => sumRun(...argList(SUMRUN, { x: ptr, n })) as number);
     return out;
   }
 
   permute(x: Storage, shape: Shape, perm: readonly number[]): Storage {
     const out = this.alloc(x.size);
     if (x.size === 0) return out;
-    const strides = stridesOf(shape);
-    // Output dims with their input strides, dropping size-1 dims and merging runs that stay adjacent.
-    const dims: number[] = [];
-    const ss: number[] = [];
-    for (const p of perm) {
-      const d = shape[p];
-      if (d === 1) continue;
-      const l = dims.length - 1;
-      if (l >= 0 && ss[l] === strides[p] * d) {
-        dims[l] *= d;
-        ss[l] = strides[p];
-      } else {
-        dims.push(d);
-        ss.push(strides[p]);
-      }
-    }
-    if (dims.length === 0) {
-      dims.push(1);
-      ss.push(1);
-    }
-    if (dims.length <= 3) {
-      // Rank ≤ 3 after merging (every conv-layout permute): one kernel, threads split the outer dim.
-      while (dims.length < 3) {
-        dims.unshift(1);
-        ss.unshift(0);
-      }
-      const T = this.T(x.size >= 1 << 16 && dims[0] > 1);
-      const args = (i0: number, i1: number): number[] => [st(x).ptr, st(out).ptr, dims[1], dims[2], ss[0], ss[1], ss[2], i0, i1];
-      this.par('perm3', splitRange(dims[0], T).map(([i0, i1]) => args(i0, i1)));
+    const { dims, ss } = host.permutePlan(shape, perm);
+    if (dims.length > 3) {
+      host.permuteLoop(this.f, at(x), at(out), dims, ss);
       return out;
     }
-    const f = this.f;
-    const r = dims.length;
-    const L = dims[r - 1];
-    const s = ss[r - 1];
-    const idx = new Array<number>(r).fill(0);
-    const o0 = at(out);
-    const x0 = at(x);
-    let src = 0;
-    const outer = x.size / L;
-    for (let o = 0; o < outer; o++) {
-      const dst = o0 + o * L;
-      if (s === 1) f.copyWithin(dst, x0 + src, x0 + src + L);
-      else for (let j = 0; j < L; j++) f[dst + j] = f[x0 + src + j * s];
-      for (let d = r - 2; d >= 0; d--) {
-        idx[d]++;
-        src += ss[d];
-        if (idx[d] < dims[d]) break;
-        src -= ss[d] * dims[d];
-        idx[d] = 0;
-      }
+    // Rank ≤ 3 after merging (every conv-layout permute): one kernel, threads split the outer dim.
+    while (dims.length < 3) {
+      dims.unshift(1);
+      ss.unshift(0);
     }
+    const T = this.T(x.size >= 1 << 16 && dims[0] > 1);
+    const [, d1, d2] = dims;
+    const [s0, s1, s2] = ss;
+    this.par('perm3', splitRange(dims[0], T).map(([i0, i1]) => ({ x: st(x).ptr, out: out.ptr, d1, d2, s0, s1, s2, i0, i1 })));
     return out;
   }
 
   slice(x: Storage, shape: Shape, axis: number, start: number, length: number): Storage {
-    const outer = sizeOf(shape.slice(0, axis));
-    const inner = sizeOf(shape.slice(axis + 1));
-    const out = this.alloc(outer * length * inner);
-    const f = this.f;
-    const run = length * inner;
-    for (let o = 0; o < outer; o++) {
-      const from = at(x) + (o * shape[axis] + start) * inner;
-      f.copyWithin(at(out) + o * run, from, from + run);
-    }
+    const out = this.alloc(sizeOf(shape.slice(0, axis)) * length * sizeOf(shape.slice(axis + 1)));
+    host.sliceLoop(this.f, at(x), at(out), shape, axis, start, length);
     return out;
   }
 
   gather(x: Storage, index: Storage, g: GatherGeometry): Storage {
-    const total = g.outer * g.k * g.inner;
-    const out = this.alloc(total);
-    const f = this.f;
-    const [x0, i0, o0] = [at(x), at(index), at(out)];
-    for (let o = 0; o < g.outer; o++)
-      for (let j = 0; j < g.k; j++)
-        for (let i = 0; i < g.inner; i++) {
-          const q = (o * g.k + j) * g.inner + i;
-          f[o0 + q] = f[x0 + (o * g.n + f[i0 + q]) * g.inner + i];
-        }
+    const out = this.alloc(g.outer * g.k * g.inner);
+    host.gatherLoop(this.f, at(x), at(index), at(out), g);
     return out;
   }
 
   scatterAdd(src: Storage, index: Storage, g: GatherGeometry): Storage {
     const out = this.alloc(g.outer * g.n * g.inner);
-    const f = this.f;
-    const [s0, i0, o0] = [at(src), at(index), at(out)];
-    f.fill(0, o0, o0 + g.outer * g.n * g.inner);
-    for (let o = 0; o < g.outer; o++)
-      for (let j = 0; j < g.k; j++)
-        for (let i = 0; i < g.inner; i++) {
-          const q = (o * g.k + j) * g.inner + i;
-          f[o0 + (o * g.n + f[i0 + q]) * g.inner + i] += f[s0 + q];
-        }
+    host.scatterAddLoop(this.f, at(src), at(index), at(out), g);
     return out;
   }
 
@@ -532,16 +282,7 @@ export class WasmBackend implements Backend {
     const total = shapes.reduce((n, s) => n + s[axis], 0);
     // 0-d inputs have no axis: total is NaN; give an empty result as the reference backend does.
     const out = this.alloc(Number.isFinite(total) ? outer * total * inner : 0);
-    if (!Number.isFinite(total)) return out;
-    const f = this.f;
-    for (let o = 0; o < outer; o++) {
-      let off = 0;
-      xs.forEach((x, i) => {
-        const len = shapes[i][axis] * inner;
-        f.copyWithin(at(out) + o * total * inner + off, at(x) + o * len, at(x) + (o + 1) * len);
-        off += len;
-      });
-    }
+    if (Number.isFinite(total)) host.concatLoop(this.f, xs.map(at), shapes, axis, at(out), outer, inner, total);
     return out;
   }
 
@@ -573,77 +314,14 @@ export class WasmBackend implements Backend {
     // One pass over C right after the GEMM (still in cache), split by rows like the GEMM's threads.
     const T = this.T(m * n >= 1 << 15);
     const res = e.residual ? st(e.residual).ptr : 0;
-    const parts = splitRange(m, T).map(([r0, r1]) => [st(out).ptr, n, r0, r1, st(e.scale).ptr, st(e.shift).ptr, res]);
-    this.par(`epi_${e.residual ? 1 : 0}${e.relu ? 1 : 0}`, parts);
+    const [pc, scale, shift] = [out, e.scale, e.shift].map((s) => st(s).ptr);
+    this.par(`epi_${e.residual ? 1 : 0}${e.relu ? 1 : 0}`, splitRange(m, T).map(([r0, r1]) => ({ pc, cols: n, r0, r1, scale, shift, res })));
     return out;
   }
 
-  /**
-   * C[m,n] (row-major at pc) = A·B with element strides as in matmul. When the padded tile grid of Cᵀ = Bᵀ·Aᵀ
-   * wastes less (n small, e.g. 49), computes that instead and transposes on the way out.
-   */
+  /** C[m,n] (row-major at byte address pc) = A·B with element strides as in matmul (see WasmGemm.run). */
   gemm(pa: number, rsA: number, psA: number, pb: number, csB: number, psB: number, m: number, n: number, k: number, pc: number, weightA: WasmStorage | null = null, fused = false): void {
-    if (tileEfficiency(n, m) > tileEfficiency(m, n) * 1.05) {
-      this.gemmTiles(pb, csB, psB, pa, rsA, psA, n, m, k, pc, true, weightA, fused);
-    } else this.gemmTiles(pa, rsA, psA, pb, csB, psB, m, n, k, pc, false, weightA, fused);
-  }
-
-  /** `weight`: the storage behind the original A (after a swap, this call's B), whose packing may be kept. */
-  private gemmTiles(pa: number, rsA: number, psA: number, pb: number, csB: number, psB: number, m: number, n: number, k: number, pc: number, transposeOut: boolean, weight: WasmStorage | null, fused: boolean): void {
-    const mt = Math.ceil(m / MR);
-    const nt = Math.ceil(n / NR);
-    const T = this.T(m * n * k >= THREAD_MIN_WORK);
-    // A kept packing is valid for the same storage, role, geometry and strides.
-    const key = !weight ? '' : transposeOut ? `B:${n}:${k}:${csB}:${psB}:${pb}` : `A:${m}:${k}:${rsA}:${psA}:${pa}`;
-    let kept = weight ? this.packed.get(weight) : undefined;
-    if (kept && kept.key !== key) {
-      this.unpack(weight as WasmStorage);
-      kept = undefined;
-    }
-    const fresh = weight !== null && kept === undefined;
-    const A = !transposeOut && kept ? kept : this.block(mt * MR * k * 4);
-    const B = transposeOut && kept ? kept : this.block(nt * NR * k * 4);
-    const packA = !(kept && !transposeOut);
-    const packB = !(kept && transposeOut);
-    let done = false;
-    const direct = !transposeOut && m % MR === 0 && n % NR === 0;
-    const ldc = direct ? n : nt * NR;
-    const C = direct ? null : this.block(mt * MR * ldc * 4);
-    const cp = C ? C.ptr : pc;
-    try {
-      if (!packA) {
-        // kept: nothing to pack
-      } else if (rsA === 1 && psA !== 1 && m >= MR) {
-        // Transposed A: full tiles by the k-blocked kernel, a partial last tile by the general one.
-        const full = Math.floor(m / MR);
-        this.par('packAT', splitRange(full, T).map(([i0, i1]) => [pa, A.ptr, k, psA, i0, i1]));
-        if (full < mt) this.k.packA(pa, A.ptr, m, k, rsA, psA, full, mt);
-      } else this.par('packA', splitRange(mt, T).map(([i0, i1]) => [pa, A.ptr, m, k, rsA, psA, i0, i1]));
-      if (packB) this.par('packB', splitRange(nt, T).map(([j0, j1]) => [pb, B.ptr, n, k, csB, psB, j0, j1]));
-      // Split the tile grid along whichever side gives each thread several tiles.
-      const parts =
-        nt >= 2 * T || nt >= mt
-          ? splitRange(nt, T).map(([j0, j1]) => [A.ptr, B.ptr, cp, k, ldc, KC, 0, mt, j0, j1])
-          : splitRange(mt, T).map(([i0, i1]) => [A.ptr, B.ptr, cp, k, ldc, KC, i0, i1, 0, nt]);
-      this.par(fused && this.relaxed ? 'gemm_fma' : 'gemm', parts);
-      if (C) {
-        const f = this.f;
-        const c0 = C.ptr >>> 2;
-        const o0 = pc >>> 2;
-        if (transposeOut) {
-          // Computed [m,n] = (original C)ᵀ: write back as [n,m].
-          for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) f[o0 + j * m + i] = f[c0 + i * ldc + j];
-        } else for (let i = 0; i < m; i++) f.copyWithin(o0 + i * n, c0 + i * ldc, c0 + i * ldc + n);
-      }
-      done = true;
-    } finally {
-      // Keep a fresh packing only when the call completed (a trap may have left it half written).
-      const keep = fresh && done ? (transposeOut ? B : A) : null;
-      if (keep) this.packed.set(weight as WasmStorage, { key, ptr: keep.ptr, cap: keep.cap });
-      if (A !== keep && A !== kept) this.heap.release(A.ptr, A.cap);
-      if (B !== keep && B !== kept) this.heap.release(B.ptr, B.cap);
-      if (C) this.heap.release(C.ptr, C.cap);
-    }
+    this.gemms.run({ ptr: pa, rs: rsA, ps: psA }, { ptr: pb, rs: csB, ps: psB }, m, n, k, pc, weightA, fused && this.relaxed ? 'gemm_fma' : 'gemm');
   }
 
   im2col(x: Storage, g: WindowGeometry): Storage {
@@ -651,8 +329,7 @@ export class WasmBackend implements Backend {
     const out = this.alloc(rows * g.n * g.oh * g.ow);
     if (out.size === 0) return out;
     const T = this.T(out.size >= 1 << 16);
-    const geo = [g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.oh, g.ow];
-    this.par('im2col', splitRange(rows, T).map(([r0, r1]) => [st(x).ptr, out.ptr, ...geo, r0, r1]));
+    this.par('im2col', splitRange(rows, T).map(([r0, r1]) => ({ ...g, x: st(x).ptr, out: out.ptr, r0, r1 })));
     return out;
   }
 
@@ -660,8 +337,7 @@ export class WasmBackend implements Backend {
     const out = this.fill(g.n * g.c * g.h * g.w, 0);
     if (out.size === 0 || g.oh * g.ow === 0) return out;
     const T = this.T(colsS.size >= 1 << 16);
-    const geo = [g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.oh, g.ow];
-    this.par('col2im', splitRange(g.c, T).map(([c0, c1]) => [st(colsS).ptr, st(out).ptr, ...geo, c0, c1]));
+    this.par('col2im', splitRange(g.c, T).map(([c0, c1]) => ({ ...g, cols: st(colsS).ptr, out: st(out).ptr, c0, c1 })));
     return out;
   }
 
@@ -670,56 +346,25 @@ export class WasmBackend implements Backend {
     const outS = this.alloc(planes * g.oh * g.ow);
     const idxS = this.alloc(planes * g.oh * g.ow);
     const T = this.T(outS.size >= 1 << 15);
-    const geo = [g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.oh, g.ow];
-    this.par('maxpool', splitRange(planes, T).map(([p0, p1]) => [st(x).ptr, outS.ptr, idxS.ptr, ...geo, p0, p1]));
+    this.par('maxpool', splitRange(planes, T).map(([p0, p1]) => ({ ...g, x: st(x).ptr, out: outS.ptr, idx: idxS.ptr, p0, p1 })));
     return { out: outS, indices: idxS };
   }
 
   maxPool2dBackward(gy: Storage, indices: Storage, g: WindowGeometry): Storage {
-    const plane = g.oh * g.ow;
-    const hw = g.h * g.w;
-    const out = this.fill(g.n * g.c * hw, 0);
-    const f = this.f;
-    const G = at(gy);
-    const I = at(indices);
-    const O = at(out);
-    for (let p = 0; p < g.n * g.c; p++)
-      for (let o = 0; o < plane; o++) {
-        const w = f[I + p * plane + o];
-        if (w >= 0) f[O + p * hw + w] += f[G + p * plane + o];
-      }
+    const out = this.fill(g.n * g.c * g.h * g.w, 0);
+    host.maxPoolBackwardLoop(this.f, at(gy), at(indices), at(out), g);
     return out;
   }
 
-
   avgPool2d(x: Storage, g: AvgPoolGeometry): Storage {
     const out = this.alloc(g.n * g.c * g.oh * g.ow);
-    const f = this.f;
-    const X = at(x);
-    const O = at(out);
-    for (let p = 0; p < g.n * g.c; p++)
-      for (let oy = 0; oy < g.oh; oy++)
-        for (let ox = 0; ox < g.ow; ox++) {
-          const w = avgPoolWindow(g, oy, ox);
-          let s = 0;
-          for (let iy = w.y0; iy < w.y1; iy++) for (let ix = w.x0; ix < w.x1; ix++) s += f[X + (p * g.h + iy) * g.w + ix];
-          f[O + (p * g.oh + oy) * g.ow + ox] = s / w.div;
-        }
+    host.avgPoolLoop(this.f, at(x), at(out), g);
     return out;
   }
 
   avgPool2dBackward(gy: Storage, g: AvgPoolGeometry): Storage {
     const out = this.fill(g.n * g.c * g.h * g.w, 0);
-    const f = this.f;
-    const G = at(gy);
-    const O = at(out);
-    for (let p = 0; p < g.n * g.c; p++)
-      for (let oy = 0; oy < g.oh; oy++)
-        for (let ox = 0; ox < g.ow; ox++) {
-          const w = avgPoolWindow(g, oy, ox);
-          const v = f[G + (p * g.oh + oy) * g.ow + ox] / w.div;
-          for (let iy = w.y0; iy < w.y1; iy++) for (let ix = w.x0; ix < w.x1; ix++) f[O + (p * g.h + iy) * g.w + ix] += v;
-        }
+    host.avgPoolBackwardLoop(this.f, at(gy), at(out), g);
     return out;
   }
 
@@ -739,7 +384,7 @@ export class WasmBackend implements Backend {
     const aff = this.alloc(2 * c);
     const T = this.T(n * c * hw >= 1 << 15);
     const split = splitRange(c, T);
-    this.par('bnstats', split.map(([c0, c1]) => [st(x).ptr, st(stats).ptr, n, c, hw, c0, c1]));
+    this.par('bnstats', split.map(([c0, c1]) => ({ x: st(x).ptr, out: st(stats).ptr, n, c, hw, c0, c1 })));
     // Per channel in JS (c values): the statistics out, and y = x·scale + shift with scale = w/√(var + eps).
     const f = this.f;
     const [S, M, V, W, B, A] = [at(stats), at(mean), at(variance), at(weight), at(bias), at(aff)];
@@ -752,7 +397,7 @@ export class WasmBackend implements Backend {
       f[A + ch] = scale;
       f[A + c + ch] = f[B + ch] - mu * scale;
     }
-    this.par('chaffine', split.map(([c0, c1]) => [st(x).ptr, st(out).ptr, n, c, hw, c0, c1, st(aff).ptr, st(aff).ptr + 4 * c]));
+    this.par('chaffine', split.map(([c0, c1]) => ({ x: st(x).ptr, y: st(out).ptr, n, c, hw, c0, c1, scale: st(aff).ptr, shift: st(aff).ptr + 4 * c })));
     this.release(stats);
     this.release(aff);
     return { out, mean, var: variance };
@@ -769,7 +414,7 @@ export class WasmBackend implements Backend {
     const coef = this.alloc(3 * c);
     const T = this.T(n * c * hw >= 1 << 15);
     const split = splitRange(c, T);
-    this.par('bnbwdstats', split.map(([c0, c1]) => [st(dy).ptr, st(x).ptr, n, c, hw, c0, c1, st(mean).ptr, st(sums).ptr]));
+    this.par('bnbwdstats', split.map(([c0, c1]) => ({ dy: st(dy).ptr, x: st(x).ptr, n, c, hw, c0, c1, mean: st(mean).ptr, out: st(sums).ptr })));
     // dx = a·dy + k·(x − mean) + m per channel (bnGradCoefficients), applied as a·dy + k·x + (m − k·mean).
     const f = this.f;
     const [S, M, V, W, DW, DB, K] = [at(sums), at(mean), at(variance), at(weight), at(dweight), at(dbias), at(coef)];
@@ -781,14 +426,14 @@ export class WasmBackend implements Backend {
       f[K + 3 * ch + 1] = k;
       f[K + 3 * ch + 2] = m - k * f[M + ch];
     }
-    this.par('bnbwdapply', split.map(([c0, c1]) => [st(dy).ptr, st(x).ptr, st(dx).ptr, n, c, hw, c0, c1, st(coef).ptr]));
+    this.par('bnbwdapply', split.map(([c0, c1]) => ({ dy: st(dy).ptr, x: st(x).ptr, dx: st(dx).ptr, n, c, hw, c0, c1, coef: st(coef).ptr })));
     this.release(sums);
     this.release(coef);
     return { dx, dweight, dbias };
   }
 
   sgdStep(param: Storage, grad: Storage, momentumBuf: Storage | null, p: SgdParams): void {
-    this.unpack(st(param)); // written in place below: a kept packing would be stale
+    this.gemms.forget(st(param)); // written in place below: a kept packing would be stale
     const useM = momentumBuf !== null && p.momentum !== 0;
     // buf = a·m + b·g; g' = cg·g + cb·buf (see kernels/wasm/optim.ts)
     const a = p.firstStep ? 0 : p.momentum;
@@ -797,20 +442,19 @@ export class WasmBackend implements Backend {
     const P = st(param).ptr;
     const G = st(grad).ptr;
     const M = useM ? st(momentumBuf as Storage).ptr : 0;
-    this.par('sgd', this.chunks(param.size).map(([i0, i1]) => [P + i0 * 4, G + i0 * 4, M + (useM ? i0 * 4 : 0), i1 - i0, p.lr, p.weightDecay, a, b, cg, cb, useM ? 1 : 0]));
+    const [lr, wd] = [p.lr, p.weightDecay];
+    this.par('sgd', this.chunks(param.size).map(([i0, i1]) => ({ p: P + i0 * 4, g: G + i0 * 4, m: M + (useM ? i0 * 4 : 0), n: i1 - i0, lr, wd, a, b, cg, cb, useM: useM ? 1 : 0 })));
   }
 
   adamStep(param: Storage, grad: Storage, mS: Storage, vS: Storage, p: AdamParams): void {
-    this.unpack(st(param)); // written in place below
+    this.gemms.forget(st(param)); // written in place below
     const bc1 = 1 - Math.pow(p.beta1, p.step);
     const bc2 = 1 - Math.pow(p.beta2, p.step);
     const decay = p.decoupled ? 1 - p.lr * p.weightDecay : 1;
     const wd = p.decoupled ? 0 : p.weightDecay;
     const [P, G, M, V] = [param, grad, mS, vS].map((s) => st(s).ptr);
-    this.par(
-      'adam',
-      this.chunks(param.size).map(([i0, i1]) => [P + i0 * 4, G + i0 * 4, M + i0 * 4, V + i0 * 4, i1 - i0, decay, wd, p.beta1, 1 - p.beta1, p.beta2, 1 - p.beta2, bc2, p.eps, p.lr / bc1]),
-    );
+    const coef = { decay, wd, b1: p.beta1, c1: 1 - p.beta1, b2: p.beta2, c2: 1 - p.beta2, bc2, eps: p.eps, stepSize: p.lr / bc1 };
+    this.par('adam', this.chunks(param.size).map(([i0, i1]) => ({ ...coef, p: P + i0 * 4, g: G + i0 * 4, m: M + i0 * 4, v: V + i0 * 4, n: i1 - i0 })));
   }
 
   destroy(): void {
@@ -819,15 +463,10 @@ export class WasmBackend implements Backend {
   }
 }
 
-/** One short broadcast run in JS (too short for a wasm call to pay): the op is switched outside the loop. */
-function binaryRun(f: Float32Array, op: BinaryOp, o: number, a: number, ia: number, b: number, ib: number, L: number): void {
+/** The wasm kernel family of a binary op: every BinaryOp has one (a new op must be listed here and in host.binaryRun). */
+function wasmBinary(op: BinaryOp): WasmBinary {
   switch (op) {
-    case 'add': for (let j = 0; j < L; j++) f[o + j] = f[a + j * ia] + f[b + j * ib]; break;
-    case 'sub': for (let j = 0; j < L; j++) f[o + j] = f[a + j * ia] - f[b + j * ib]; break;
-    case 'mul': for (let j = 0; j < L; j++) f[o + j] = f[a + j * ia] * f[b + j * ib]; break;
-    case 'div': for (let j = 0; j < L; j++) f[o + j] = f[a + j * ia] / f[b + j * ib]; break;
-    case 'eq': for (let j = 0; j < L; j++) f[o + j] = f[a + j * ia] === f[b + j * ib] ? 1 : 0; break;
-    case 'ne': for (let j = 0; j < L; j++) f[o + j] = f[a + j * ia] !== f[b + j * ib] ? 1 : 0; break;
-    case 'gt': for (let j = 0; j < L; j++) f[o + j] = f[a + j * ia] > f[b + j * ib] ? 1 : 0; break;
+    case 'add': case 'sub': case 'mul': case 'div': case 'eq': case 'ne': case 'gt': return op;
+    default: return unreachable(op, 'wasm binary');
   }
 }

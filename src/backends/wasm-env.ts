@@ -1,0 +1,65 @@
+// The wasm backend's options and what this runtime offers it: whether wasm SIMD runs at all, whether workers
+// can share the heap, the default thread count and whether relaxed SIMD's fused multiply-add is on by default.
+import { buildKernelModule, enableRelaxedSimd, relaxedSimdAvailable } from '../../kernels/wasm/module.js';
+import { hardwareThreads, sharedMemoryWhyNot } from '../platform.js';
+
+export interface WasmBackendOptions {
+  /** Threads including the calling one; 1 runs everything on the calling thread. */
+  threads?: number;
+  /** Cap on the heap in bytes (default and maximum: 4 GiB, all wasm32 can address); e.g. for a page that must stay small. */
+  maxBytes?: number;
+  /**
+   * Fused multiply-add GEMMs (relaxed SIMD) where nothing needs a gradient (the eval path: matmulEpilogue);
+   * default: wasmRelaxedDefault().
+   */
+  relaxed?: boolean;
+  /**
+   * With `relaxed`, every GEMM fused, training's too (default false). Off by default because fused rounding
+   * moves a few near-zero pre-ReLU values of a train-mode ResNet-50 across zero (test/resnet.test.ts's
+   * fixture: input gradients then 1e-2 off float64 while every kernel is within float32 rounding), so training
+   * keeps the plain kernels' results. Default: GPUGRAD_WASM_RELAXED=all.
+   */
+  fmaTraining?: boolean;
+  /**
+   * Keep eval-mode conv weights packed for the GEMM between calls (default true; GPUGRAD_WASM_PREPACK=0 turns
+   * it off): saves a pass over every weight per forward, at the cost of a packed copy of them (~the model's size).
+   */
+  prepack?: boolean;
+}
+
+/**
+ * Whether wasm backends use relaxed SIMD's fused multiply-add unless told otherwise: GPUGRAD_WASM_RELAXED=0
+ * turns it off, =1 turns it on (flipping Node's V8 flag if needed, see enableRelaxedSimd), =all also for
+ * training's GEMMs (WasmBackendOptions.fmaTraining); unset, it is on
+ * where the engine already validates it (Chromium; Node started with --experimental-wasm-relaxed-simd).
+ */
+export function wasmRelaxedDefault(): boolean {
+  const env = typeof process !== 'undefined' ? process.env.GPUGRAD_WASM_RELAXED : undefined;
+  if (env === '0') return false;
+  if (env === '1' || env === 'all') return enableRelaxedSimd();
+  return relaxedSimdAvailable();
+}
+export { enableRelaxedSimd, relaxedSimdAvailable };
+
+/** Whether this runtime can run the wasm backend (WebAssembly with SIMD). */
+export function wasmAvailable(): boolean {
+  if (availableCache === null) {
+    try {
+      availableCache = typeof WebAssembly === 'object' && WebAssembly.validate(buildKernelModule(false, 1));
+    } catch {
+      availableCache = false;
+    }
+  }
+  return availableCache;
+}
+let availableCache: boolean | null = null;
+
+/** Whether worker threads can share the heap (SharedArrayBuffer present; in browsers, a cross-origin-isolated page). */
+export function wasmThreadsAvailable(): boolean {
+  return sharedMemoryWhyNot() === null;
+}
+
+/** The default thread count: the machine's cores, capped. */
+export function defaultWasmThreads(): number {
+  return Math.max(1, Math.min(8, hardwareThreads()));
+}

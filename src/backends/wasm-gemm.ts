@@ -1,0 +1,126 @@
+// The wasm backend's GEMM driver over the packed-panel kernels of kernels/wasm/gemm.ts: picks the orientation
+// whose padded tile grid wastes less, packs A and B into micro-kernel panels (absorbing transposes), keeps a
+// weight's packed panels between calls (pre-packing), splits the tile grid over threads and copies the result
+// out of a padded grid. Heap blocks, threads and kernel calls come from the backend (GemmContext).
+import { MR, NR } from '../../kernels/wasm/gemm.js';
+import { unpadGemm } from '../../kernels/wasm/host.js';
+import type { KernelArgs, KernelName } from '../../kernels/wasm/module.js';
+import { splitRange } from '../../kernels/wasm/pool.js';
+
+/** A heap block: byte address and size. */
+export interface Block {
+  ptr: number;
+  cap: number;
+}
+
+/** What the driver uses of its backend. */
+export interface GemmContext {
+  block(bytes: number): Block;
+  free(b: Block): void;
+  /** Threads a call should use, given whether it is worth splitting. */
+  threads(big: boolean): number;
+  par<K extends KernelName>(name: K, parts: readonly KernelArgs<K>[]): void;
+  /** The heap's float view (current after growth). */
+  f32(): Float32Array;
+}
+
+/** One operand: byte address; element (i, p) of op(A) at i·rs + p·ps floats, element (p, j) of op(B) at j·rs + p·ps. */
+export interface Operand {
+  ptr: number;
+  rs: number;
+  ps: number;
+}
+
+/** GEMMs below this many multiply-adds run on one thread: a dispatch costs more than it saves. */
+const THREAD_MIN_WORK = 1 << 18;
+/** k block: bounds the A block swept per B micro-panel (4·kc·mr·4 bytes per tile) to what L2 holds; measured noisy on a loaded 2-core box, 1024 was no worse than 256. */
+const KC = 1024;
+
+/** Fraction of a padded tile grid doing useful work. */
+const tileEfficiency = (m: number, n: number): number => (m * n) / (Math.ceil(m / MR) * MR * Math.ceil(n / NR) * NR);
+
+export class WasmGemm<S> {
+  /** Packed GEMM panels of weights (matmulEpilogue's A), per storage; dropped when it is written or released. */
+  private readonly packed = new Map<S, Block & { key: string }>();
+
+  constructor(private readonly ctx: GemmContext) {}
+
+  /** Forgets a storage's packed panels (it was released or written in place). */
+  forget(s: S): void {
+    const p = this.packed.get(s);
+    if (!p) return;
+    this.packed.delete(s);
+    this.ctx.free(p);
+  }
+
+  /** Bytes held by pre-packed weight panels. */
+  packedBytes(): number {
+    let n = 0;
+    for (const p of this.packed.values()) n += p.cap;
+    return n;
+  }
+
+  /**
+   * C[m,n] (row-major at pc) = op(A)·op(B). When the padded tile grid of Cᵀ = Bᵀ·Aᵀ wastes less (n small,
+   * e.g. 49), computes that instead and transposes on the way out. `weight`: the storage behind A, whose
+   * packing is kept; `kernel`: the micro-kernel (gemm_fma only in a relaxed module).
+   */
+  run(a: Operand, b: Operand, m: number, n: number, k: number, pc: number, weight: S | null, kernel: 'gemm' | 'gemm_fma'): void {
+    if (tileEfficiency(n, m) > tileEfficiency(m, n) * 1.05) this.tiles(b, a, n, m, k, pc, true, weight, kernel);
+    else this.tiles(a, b, m, n, k, pc, false, weight, kernel);
+  }
+
+  /** `weight`: the storage behind the original A (after a swap, this call's B), whose packing may be kept. */
+  private tiles(a: Operand, b: Operand, m: number, n: number, k: number, pc: number, transposeOut: boolean, weight: S | null, kernel: 'gemm' | 'gemm_fma'): void {
+    const { ptr: pa, rs: rsA, ps: psA } = a;
+    const { ptr: pb, rs: csB, ps: psB } = b;
+    const ctx = this.ctx;
+    const mt = Math.ceil(m / MR);
+    const nt = Math.ceil(n / NR);
+    const T = ctx.threads(m * n * k >= THREAD_MIN_WORK);
+    // A kept packing is valid for the same storage, role, geometry and strides.
+    const key = weight === null ? '' : transposeOut ? `B:${n}:${k}:${csB}:${psB}:${pb}` : `A:${m}:${k}:${rsA}:${psA}:${pa}`;
+    let kept = weight !== null ? this.packed.get(weight) : undefined;
+    if (kept && kept.key !== key) {
+      this.forget(weight as S);
+      kept = undefined;
+    }
+    const fresh = weight !== null && kept === undefined;
+    const A = !transposeOut && kept ? kept : ctx.block(mt * MR * k * 4);
+    const B = transposeOut && kept ? kept : ctx.block(nt * NR * k * 4);
+    const packA = !(kept && !transposeOut);
+    const packB = !(kept && transposeOut);
+    let done = false;
+    const direct = !transposeOut && m % MR === 0 && n % NR === 0;
+    const ldc = direct ? n : nt * NR;
+    const C = direct ? null : ctx.block(mt * MR * ldc * 4);
+    const cp = C ? C.ptr : pc;
+    try {
+      if (!packA) {
+        // kept: nothing to pack
+      } else if (rsA === 1 && psA !== 1 && m >= MR) {
+        // Transposed A: full tiles by the k-blocked kernel, a partial last tile by the general one.
+        const full = Math.floor(m / MR);
+        ctx.par('packAT', splitRange(full, T).map(([it0, it1]) => ({ src: pa, dst: A.ptr, k, ps: psA, it0, it1 })));
+        if (full < mt) ctx.par('packA', [{ src: pa, dst: A.ptr, m, k, rs: rsA, ps: psA, it0: full, it1: mt }]);
+      } else ctx.par('packA', splitRange(mt, T).map(([it0, it1]) => ({ src: pa, dst: A.ptr, m, k, rs: rsA, ps: psA, it0, it1 })));
+      if (packB) ctx.par('packB', splitRange(nt, T).map(([jt0, jt1]) => ({ src: pb, dst: B.ptr, n, k, cs: csB, ps: psB, jt0, jt1 })));
+      // Split the tile grid along whichever side gives each thread several tiles.
+      const grid = { pa: A.ptr, pb: B.ptr, pc: cp, k, ldc, kc: KC };
+      const parts =
+        nt >= 2 * T || nt >= mt
+          ? splitRange(nt, T).map(([jt0, jt1]) => ({ ...grid, it0: 0, it1: mt, jt0, jt1 }))
+          : splitRange(mt, T).map(([it0, it1]) => ({ ...grid, it0, it1, jt0: 0, jt1: nt }));
+      ctx.par(kernel, parts);
+      if (C) unpadGemm(ctx.f32(), C.ptr >>> 2, ldc, pc >>> 2, m, n, transposeOut);
+      done = true;
+    } finally {
+      // Keep a fresh packing only when the call completed (a trap may have left it half written).
+      const keep = fresh && done ? (transposeOut ? B : A) : null;
+      if (keep) this.packed.set(weight as S, { key, ptr: keep.ptr, cap: keep.cap });
+      if (A !== keep && A !== kept) ctx.free(A);
+      if (B !== keep && B !== kept) ctx.free(B);
+      if (C) ctx.free(C);
+    }
+  }
+}
