@@ -2,7 +2,7 @@
 // this file manages that heap (storages, pre-packed weight panels), picks a kernel per op and decides how to
 // split it over threads. The kernels are gpugrad's own emitted SIMD module (kernels/wasm/, called by name with
 // named arguments through kernels/wasm/abi.ts) and JS loops over the same heap (kernels/wasm/host.ts).
-import { guardStorages, type AdamParams, type AvgPoolGeometry, type Backend, type GatherGeometry, type BatchNormGrads, type BatchNormResult, type BinaryOp, type GemmEpilogue, type MatmulGeometry, type ReduceOp, type SgdParams, type Storage, type UnaryOp, type WindowGeometry } from '../backend.js';
+import { backendLabel, guardStorages, type AdamParams, type AvgPoolGeometry, type Backend, type GatherGeometry, type BatchNormGrads, type BatchNormResult, type BinaryOp, type GemmEpilogue, type MatmulGeometry, type ReduceOp, type SgdParams, type Storage, type UnaryOp, type WindowGeometry } from '../backend.js';
 import { sizeOf, type Shape } from '../shape.js';
 import { bnGradCoefficients, hostMath } from './batchnorm.js';
 import { Heap, HeapExhausted } from '../../kernels/wasm/heap.js';
@@ -129,7 +129,7 @@ export class WasmBackend implements Backend {
     try {
       return this.heap.alloc(bytes);
     } catch (e) {
-      if (e instanceof HeapExhausted) outOfMemory(`wasm:${this.mode}`, e.requested, e.limit, 'the wasm32 heap');
+      if (e instanceof HeapExhausted) outOfMemory(backendLabel(this), e.requested, e.limit, 'the wasm32 heap');
       throw e;
     }
   }

@@ -5,6 +5,7 @@
 // share one worker pool (threaded webasm), keep at most webasmWarmKernels wasm memories alive, and check on the
 // first call that the kernel really runs in the mode asked for.
 import { Input, type GPU, type IKernelRunShortcut, type Texture } from 'gpu.js';
+import { backendLabel } from '../../backend.js';
 import { host } from '../../platform.js';
 import type { KernelSpec } from '../../../kernels/gpujs/common.js';
 import { binarySource, copySource, fillSource, unarySource } from '../../../kernels/gpujs/elementwise.js';
@@ -198,7 +199,7 @@ export class KernelCache {
     const ran = kernelClassName(inner.constructor);
     this.ranAs.set(op, ran);
     if (ran !== kernelClass[this.mode] || inner.fallbackReason) {
-      this.degraded(`gpujs:${this.mode} kernel '${op}' ran as ${ran}${inner.fallbackReason ? `: ${inner.fallbackReason}` : ''}`);
+      this.degraded(`${backendLabel({ name: 'gpujs', mode: this.mode })} kernel '${op}' ran as ${ran}${inner.fallbackReason ? `: ${inner.fallbackReason}` : ''}`);
     }
   }
 
