@@ -54,3 +54,21 @@ export const pairAtLeast =
   };
 export const isPositiveInt = (v: unknown): string | null => (typeof v === 'number' && Number.isInteger(v) && v >= 1 ? null : 'a positive integer');
 export const isGenerator = (v: unknown): string | null => (typeof v === 'object' && v !== null && typeof (v as Generator).uniform === 'function' ? null : 'a Generator');
+
+/** What convRepr reads of a convolution module. */
+interface ConvLike {
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly kernelSize: readonly number[];
+  readonly groups: number;
+  readonly bias: unknown;
+}
+
+/** Conv2d's and ConvTranspose2d's extraRepr: channels and kernel, then each setting that differs from its default. */
+export function convRepr(m: ConvLike, settings: [string, readonly number[], number][]): string {
+  const parts = [`${m.inChannels}, ${m.outChannels}, kernel=${m.kernelSize.join('×')}`];
+  for (const [name, v, dflt] of settings) if (v.some((d) => d !== dflt)) parts.push(`${name}=${v.join(',')}`);
+  if (m.groups !== 1) parts.push(`groups=${m.groups}`);
+  if (!m.bias) parts.push('bias=false');
+  return parts.join(', ');
+}

@@ -9,7 +9,7 @@ import { zeros } from '../creation.js';
 import { deferConv } from '../functional/deferred.js';
 import { fans, kaimingUniform_, uniform_ } from './init.js';
 import { Module } from './module.js';
-import { checkOptions, checkPair, isBool, isGenerator, isPositiveInt, pairAtLeast, pairOf, positiveInt, type Pair } from './checks.js';
+import { checkOptions, checkPair, convRepr, isBool, isGenerator, isPositiveInt, pairAtLeast, pairOf, positiveInt, type Pair } from './checks.js';
 
 export { BatchNorm, BatchNorm1d, BatchNorm2d, convBn, type BatchNorm2dOptions } from './batchnorm.js';
 export { setBatchNormFolding, batchNormFolding } from '../functional/deferred.js';
@@ -107,13 +107,11 @@ export class Conv2d extends Module {
   }
 
   override extraRepr(): string {
-    const parts = [`${this.inChannels}, ${this.outChannels}, kernel=${this.kernelSize.join('×')}`];
-    if (this.stride.some((s) => s !== 1)) parts.push(`stride=${this.stride.join(',')}`);
-    if (this.padding.some((p) => p !== 0)) parts.push(`padding=${this.padding.join(',')}`);
-    if (this.dilation.some((d) => d !== 1)) parts.push(`dilation=${this.dilation.join(',')}`);
-    if (this.groups !== 1) parts.push(`groups=${this.groups}`);
-    if (!this.bias) parts.push('bias=false');
-    return parts.join(', ');
+    return convRepr(this, [
+      ['stride', this.stride, 1],
+      ['padding', this.padding, 0],
+      ['dilation', this.dilation, 1],
+    ]);
   }
 }
 
