@@ -18,7 +18,7 @@ import { fail, fmt } from '../errors.js';
 import { sameShape } from '../shape.js';
 import * as o from '../ops.js';
 import { Tensor } from '../tensor.js';
-import { Buffer, isGradEnabled, keep, noGrad, tidy, type Deferred } from '../engine.js';
+import { Buffer, isGradEnabled, noGrad, tidy, type Deferred } from '../engine.js';
 import { releaseBuffer } from '../lifetime.js';
 import { outsideOps } from '../opscope.js';
 import { conv2d, conv2dAffine, convOutput, type Conv2dOptions } from './conv.js';
@@ -172,18 +172,18 @@ class DeferredConv implements Deferred {
     return this.held && !this.spec.residual && !this.spec.relu;
   }
 
-  withAffine(scale: Tensor, shift: Tensor, memo: ShiftMemo | null): Tensor {
+  withAffine(fold: AffineFold): Tensor {
     const s = this.spec;
     if (!s.scale) {
-      // conv + bias, then the batch norm: shift' = bias·scale + shift (cached by the caller's memo when it has one).
-      const t = s.bias ? biasedShift(s.bias, scale, shift, memo) : shift;
-      return this.extend({ scale: hold(scale), shift: hold(t) });
+      // conv + bias, then the batch norm: shift' = bias·scale + shift, which the fold computes (and may cache).
+      const t = noGrad(() => fold.shift(s.bias ? use(s.bias) : null));
+      return this.extend({ scale: hold(fold.scale), shift: hold(t) });
     }
     // A second affine after the first: scale' = s0·s1, shift' = t0·s1 + t1.
     const [s1, t1] = noGrad(() => {
       const s0 = use(s.scale as Held);
       const t0 = use(s.shift as Held);
-      return [o.mul(s0, scale), o.add(o.mul(t0, scale), shift)];
+      return [o.mul(s0, fold.scale), o.add(o.mul(t0, fold.scale), fold.shift(null))];
     });
     return this.extend({ scale: hold(s1), shift: hold(t1) });
   }
@@ -200,21 +200,18 @@ class DeferredConv implements Deferred {
 }
 
 /**
- * Where a caller caches the shift with a conv bias folded in (bias·scale + shift), so repeated forwards of the same
- * conv → batch norm compute it once (nn/fold-epoch.ts keeps one per batch norm and frees it with the fold).
+ * A per-channel affine map (a batch norm in eval mode, folded): its scale, and its shift with a preceding
+ * convolution's bias folded in (bias·scale + shift) or not. nn's fold cache (nn/fold-epoch.ts) keeps the shift it
+ * was last asked for, so repeated forwards of the same conv → batch norm compute nothing.
  */
-export interface ShiftMemo {
-  biased: { buf: Buffer; version: number; shift: Tensor } | null;
+export interface AffineFold {
+  readonly scale: Tensor;
+  shift(bias: Tensor | null): Tensor;
 }
 
-function biasedShift(bias: Held, scale: Tensor, shift: Tensor, memo: ShiftMemo | null): Tensor {
-  const m = memo?.biased;
-  if (m && m.buf === bias.buf && m.version === bias.buf.version && !m.shift.isDisposed) return m.shift;
-  const t = noGrad(() => tidy(() => o.add(o.mul(use(bias), scale), shift)));
-  if (!memo) return t;
-  m?.shift.dispose();
-  memo.biased = { buf: bias.buf, version: bias.buf.version, shift: keep(t) };
-  return t;
+/** An uncached fold: the shift with a bias is computed on each call. */
+export function plainFold(scale: Tensor, shift: Tensor): AffineFold {
+  return { scale, shift: (bias) => (bias ? o.add(o.mul(bias, scale), shift) : shift) };
 }
 
 function deferredOf(x: Tensor): DeferredConv | null {
@@ -248,11 +245,11 @@ export function deferConv(x: Tensor, weight: Tensor, bias: Tensor | null, option
  * x·scale[c] + shift[c] over the channels of a 4-D x (a batch norm in eval mode, folded): joins a deferred
  * convolution's epilogue where it can, otherwise runs as a multiply and an add.
  */
-export function scaleShift(x: Tensor, scale: Tensor, shift: Tensor, memo: ShiftMemo | null = null): Tensor {
+export function scaleShift(x: Tensor, fold: AffineFold): Tensor {
   const d = deferredOf(x);
-  if (d?.acceptsAffine() && folding && !(isGradEnabled() && (scale.requiresGrad || shift.requiresGrad))) return d.withAffine(scale, shift, memo);
+  if (d?.acceptsAffine() && folding && !(isGradEnabled() && fold.scale.requiresGrad)) return d.withAffine(fold);
   const c = [1, x.shape[1], 1, 1];
-  return o.add(o.mul(x, o.reshape(scale, c)), o.reshape(shift, c));
+  return o.add(o.mul(x, o.reshape(fold.scale, c)), o.reshape(fold.shift(null), c));
 }
 
 let depth = 0;

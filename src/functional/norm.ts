@@ -9,7 +9,7 @@ import { runAs } from '../opscope.js';
 import { describe } from '../options.js';
 import { checkOptions, checkTensor, clamp } from '../ops-extra.js';
 import { callForm, finite, flag, need4d } from './common.js';
-import { scaleShift } from './deferred.js';
+import { plainFold, scaleShift } from './deferred.js';
 
 export interface BatchNormOptions {
   training?: boolean;
@@ -81,7 +81,7 @@ function batchNormBody(x: Tensor, runningMean: Tensor | null, runningVar: Tensor
   }
   // Eval: the statistics folded into one scale and shift per channel (joining a deferred convolution's epilogue).
   const { scale, shift } = foldBatchNorm(runningMean as Tensor, runningVar as Tensor, weight, bias, eps);
-  return scaleShift(x, scale, shift);
+  return scaleShift(x, plainFold(scale, shift));
 }
 
 /**

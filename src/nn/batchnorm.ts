@@ -73,7 +73,7 @@ export abstract class BatchNorm extends Module {
     // GEMM epilogue (functional/deferred.ts). Every other case runs F.batchNorm2d, whose eval path is the same fold.
     if (!this.training && isDeferredConv(x) && !(isGradEnabled() && (this.weight?.requiresGrad || this.bias?.requiresGrad))) {
       const fold = foldedBatchNorm(this);
-      if (fold) return scaleShift(x, fold.scale, fold.shift, fold);
+      if (fold) return scaleShift(x, fold);
     }
     const updating = this.training && this.runningMean !== null;
     let momentum = this.momentum ?? 0;
