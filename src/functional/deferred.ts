@@ -91,11 +91,11 @@ const pending = new Set<DeferredConv>();
 class DeferredConv implements Deferred {
   private result: Buffer | null = null;
   private error: unknown = null;
-  private held: boolean;
+  /** Whether the inputs are still held (until computed or released). */
+  private held = true;
 
   constructor(private readonly spec: Spec) {
     pending.add(this);
-    this.held = true;
   }
 
   /** The tensor standing for the value: a placeholder buffer (no storage) that resolves on first read. */
