@@ -21,6 +21,7 @@ import { Tensor } from '../tensor.js';
 import { Buffer, isGradEnabled, noGrad, tidy, type Deferred } from '../engine.js';
 import { releaseBuffer } from '../lifetime.js';
 import { outsideOps } from '../opscope.js';
+import { ownFastPaths } from '../backends/defaults.js';
 import { conv2d, conv2dAffine, convOutput, type Conv2dOptions } from './conv.js';
 
 let folding = true;
@@ -76,7 +77,7 @@ interface Spec {
   bias: Held | null;
   options: Conv2dOptions;
   shape: number[];
-  /** Whether the backend applies scale, shift, residual and ReLU in the GEMM (otherwise they are composed). */
+  /** Whether the backend's own GEMM applies scale, shift, residual and ReLU (not withDefaults()' composition). */
   fused: boolean;
   /** A folded batch norm (with the conv bias already in `shift`); null while none joined. */
   scale: Held | null;
@@ -237,7 +238,9 @@ export function deferConv(x: Tensor, weight: Tensor, bias: Tensor | null, option
   // The input is computed now: chains of deferred values stay one step deep (and a deep network needs no recursion).
   void x.storage;
   const be = x.backend;
-  const spec: Spec = { backend: be, x: hold(x), weight: hold(weight), bias: bias ? hold(bias) : null, options, shape, fused: !!be.matmulEpilogue && groups === 1, scale: null, shift: null, residual: null, relu: false };
+  // A ReLU or an add after a conv with no batch norm joins only where the backend's own GEMM applies it.
+  const fused = groups === 1 && ownFastPaths(be).has('matmulEpilogue');
+  const spec: Spec = { backend: be, x: hold(x), weight: hold(weight), bias: bias ? hold(bias) : null, options, shape, fused, scale: null, shift: null, residual: null, relu: false };
   return new DeferredConv(spec).tensor();
 }
 
