@@ -12,7 +12,7 @@ const env = { GPUGRAD_BACKEND: process.env.GPUGRAD_BACKEND ?? 'reference' };
 const webgpuFiles = ['props-core', 'props-graph', 'props-nn', 'props-api', 'fuzz', 'pytorch-ops', 'pytorch-ops-api', 'api-ops', 'inplace', 'gpujs', 'nan'].map((f) => `test/${f}.test.ts`);
 // Every suite that runs over test/backends.ts's list; tests that pick no backend run on core-only there too.
 const coreOnlyFiles = [
-  'api-ops', 'concurrency', 'errors', 'fusion', 'fuzz', 'hygiene', 'inplace', 'nan', 'nn-modules-f', 'nn-modules', 'optim-sched', 'optim',
+  'api-ops', 'concurrency', 'deferred', 'errors', 'fusion', 'fuzz', 'hygiene', 'inplace', 'nan', 'nn-modules-f', 'nn-modules', 'optim-sched', 'optim',
   'props-api', 'props-core', 'props-graph', 'props-nn', 'pytorch-ops-api', 'pytorch-ops', 'resnet-bottleneck', 'resnet-family', 'resnet', 'soak',
 ].map((f) => `test/${f}.test.ts`);
 // GPUGRAD_TEST_BACKENDS narrows 'main' (e.g. 'reference,wasm'); webgpu always stays out of it.

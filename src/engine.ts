@@ -10,11 +10,27 @@ export class Buffer {
   refs = 1;
   /** Bumped by every in-place write; autograd compares it with the version a node saw (PyTorch's version counter). */
   version = 0;
+  /** @internal Set on a placeholder whose values are not computed yet (see Deferred); its handle is then unused. */
+  deferred: Deferred | null = null;
   constructor(
     readonly backend: Backend,
     readonly handle: Storage,
     readonly bytes: number,
   ) {}
+}
+
+/**
+ * @internal A value computed on first read (functional/deferred.ts: an eval-mode convolution whose batch norm,
+ * residual add and ReLU may still join its GEMM's epilogue). A tensor holding one has a placeholder Buffer: reading
+ * its storage resolves it, and releasing the placeholder unread drops it without computing anything.
+ */
+export interface Deferred {
+  /** Computes the values (once) and returns the buffer holding them, with a reference for the caller, which gives up `placeholder`. */
+  resolve(placeholder: Buffer): Buffer;
+  /** The placeholder's last reference is gone: free what the value holds. */
+  release(): void;
+  /** `op` applied to this value (`self`, and `other` for a binary op) folded into the deferred computation, or null to compute normally. */
+  absorb(op: string, self: Tensor, other?: Tensor): Tensor | null;
 }
 
 export interface Engine {

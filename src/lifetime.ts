@@ -39,6 +39,7 @@ export function makeBuffer(backend: Backend, handle: Storage): Buffer {
 
 export function releaseBuffer(b: Buffer): void {
   if (--b.refs > 0) return;
+  if (b.deferred) return b.deferred.release(); // a placeholder: no storage of its own (engine.ts Deferred)
   engine.buffers.delete(b);
   b.backend.release(b.handle);
 }

@@ -60,6 +60,9 @@ function binary(op: BinaryOp & Prim, a: Tensor | number, b: Tensor | number): Te
   const ta = asTensor(op, a, like);
   const tb = asTensor(op, b, like);
   const be = backendOf(op, [ta, tb]);
+  // A deferred convolution output may take the op into its GEMM's epilogue (engine.ts Deferred).
+  const fused = ta.core.buf?.deferred?.absorb(op, ta, tb) ?? tb.core.buf?.deferred?.absorb(op, tb, ta);
+  if (fused) return fused;
   const out = broadcastShapes(op, ta.shape, tb.shape);
   return record(op, [ta, tb], null, be.binary(op, ta.storage, ta.shape, tb.storage, tb.shape, out), out);
 }
@@ -78,6 +81,8 @@ export const ne = (a: Tensor | number, b: Tensor | number): Tensor => binary('ne
 function unary(op: UnaryOp & Prim, x: Tensor, param = 0, attrs: PrimAttrs[typeof op] = null as never): Tensor {
   checkTensor(op, 'x', x);
   const be = backendOf(op, [x]);
+  const fused = x.core.buf?.deferred?.absorb(op, x);
+  if (fused) return fused;
   return record(op, [x], attrs, be.unary(op, x.storage, param), x.shape);
 }
 

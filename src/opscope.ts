@@ -28,6 +28,17 @@ export function primHook(): PrimCheck | null {
   return primCheck;
 }
 
+/** Runs `body` as if no public op were running: a deferred value computed inside another op reports its own op. */
+export function outsideOps<R>(body: () => R): R {
+  const was = current;
+  current = null;
+  try {
+    return body();
+  } finally {
+    current = was;
+  }
+}
+
 /**
  * Runs the body of public op `op`: primitives inside report `op` as the user-level op (the outermost wins, so
  * conv2dAffine's inner conv2d reports conv2dAffine). `names` name the leading entries of `args` for checks.

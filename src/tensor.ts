@@ -63,6 +63,7 @@ export class Tensor {
     const c = this.core;
     if (!c.handle && !(c.buf && inBackward())) fail('Tensor', `tensor #${this.id} ${fmt(this.shape)} was used after dispose()`);
     if (!c.buf) fail('Tensor', `internal: the storage of tensor #${this.id} ${fmt(this.shape)} was released while the graph still needed it`);
+    if (c.buf.deferred) c.buf = c.buf.deferred.resolve(c.buf); // computed on first read (engine.ts Deferred)
     return c.buf.handle;
   }
   /** @internal The storage for a kernel of `backend`: refuses a tensor that lives on another backend. */

@@ -1,11 +1,13 @@
 // ResNet (v1.5, torchvision's layout and names): conv helpers, BasicBlock, Bottleneck, makeLayer, ResNet and
 // the resnet18…152, ResNeXt and Wide ResNet builders. Read top-down; docs/resnet.md walks through it against the seed blog post.
+// The forwards are written as torchvision writes them; in eval mode without gradients the runtime folds each
+// bn(conv(x)) (+ identity) (→ relu) into one GEMM with an epilogue (functional/deferred.ts), so no fusion here.
 import { fail, fmt } from '../errors.js';
 import * as o from '../ops.js';
 import type { Generator } from '../random.js';
 import { Tensor } from '../tensor.js';
 import { constant_, kaimingNormal_ } from '../nn/init.js';
-import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, convBn, Identity, Linear, initSkipped, MaxPool2d, ReLU, Sequential, skipInit } from '../nn/layers.js';
+import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Identity, Linear, initSkipped, MaxPool2d, ReLU, Sequential, skipInit } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 
 // ---- the two convolutions every block is made of: bias-free, because a BatchNorm follows each one ----
@@ -67,9 +69,11 @@ export class BasicBlock extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    let out = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
+    out = this.bn2.forward(this.conv2.forward(out));
     const identity = this.downsample ? this.downsample.forward(x) : x;
-    const out = convBn(this.conv1, this.bn1, x, { relu: true });
-    return convBn(this.conv2, this.bn2, out, { residual: identity, relu: true });
+    out = out.add(identity);
+    return this.relu.forward(out);
   }
 }
 
@@ -107,11 +111,12 @@ export class Bottleneck extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    let out = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
+    out = this.relu.forward(this.bn2.forward(this.conv2.forward(out)));
+    out = this.bn3.forward(this.conv3.forward(out));
     const identity = this.downsample ? this.downsample.forward(x) : x;
-    // convBn(conv, bn, x, …) = bn(conv(x)) (+ residual) → ReLU; in eval mode the BN folds into the conv (nn/layers.ts).
-    let out = convBn(this.conv1, this.bn1, x, { relu: true });
-    out = convBn(this.conv2, this.bn2, out, { relu: true });
-    return convBn(this.conv3, this.bn3, out, { residual: identity, relu: true });
+    out = out.add(identity);
+    return this.relu.forward(out);
   }
 }
 
@@ -239,7 +244,7 @@ export class ResNet extends Module {
     // Each stage's output is released once the next stage has it (torchvision's `x = self.layer1(x)` frees the old
     // x the same way, by reference count); the graph keeps what backward reads.
     const stages = [this.maxpool, this.layer1, this.layer2, this.layer3, this.layer4, this.avgpool];
-    let y = convBn(this.conv1, this.bn1, x, { relu: true });
+    let y = this.relu.forward(this.bn1.forward(this.conv1.forward(x)));
     for (const stage of stages) {
       const next = stage.forward(y);
       if (next !== y) y.dispose(); // (an Identity stage returns its input)

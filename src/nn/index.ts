@@ -2,9 +2,6 @@
 export { Module, Parameter, Buffer, type LoadStateDictOptions, type LoadStateDictResult } from './module.js';
 export {
   Conv2d,
-  BatchNorm,
-  BatchNorm1d,
-  BatchNorm2d,
   ReLU,
   Identity,
   MaxPool2d,
@@ -13,15 +10,13 @@ export {
   Flatten,
   Linear,
   Sequential,
-  convBn,
-  setBatchNormFolding,
-  batchNormFolding,
   skipInit,
   initSkipped,
   type Conv2dOptions,
-  type BatchNorm2dOptions,
   type LinearOptions,
 } from './layers.js';
+export { BatchNorm, BatchNorm1d, BatchNorm2d, convBn, type BatchNorm2dOptions } from './batchnorm.js';
+export { setBatchNormFolding, batchNormFolding } from '../functional/deferred.js';
 export { invalidateFoldedBatchNorms } from './fold-epoch.js';
 export { ModuleList, ModuleDict } from './containers.js';
 export {

@@ -9,6 +9,7 @@ import { ones, zeros } from '../creation.js';
 import { fans, kaimingUniform_, uniform_ } from './init.js';
 import { initSkipped } from './layers.js';
 import { Module } from './module.js';
+import { convRepr } from './checks.js';
 
 type Pair = number | readonly [number, number];
 
@@ -167,13 +168,11 @@ export class ConvTranspose2d extends Module {
   }
 
   override extraRepr(): string {
-    const parts = [`${this.inChannels}, ${this.outChannels}, kernel=${this.kernelSize.join('×')}`];
-    if (this.stride.some((s) => s !== 1)) parts.push(`stride=${this.stride.join(',')}`);
-    if (this.padding.some((p) => p !== 0)) parts.push(`padding=${this.padding.join(',')}`);
-    if (this.outputPadding.some((p) => p !== 0)) parts.push(`outputPadding=${this.outputPadding.join(',')}`);
-    if (this.groups !== 1) parts.push(`groups=${this.groups}`);
-    if (!this.bias) parts.push('bias=false');
-    return parts.join(', ');
+    return convRepr(this, [
+      ['stride', this.stride, 1],
+      ['padding', this.padding, 0],
+      ['outputPadding', this.outputPadding, 0],
+    ]);
   }
 }
 

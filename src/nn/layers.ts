@@ -1,67 +1,18 @@
-// The standard layers (Conv2d, BatchNorm2d, pools, Linear, ...) as Modules over the functions in F,
-// with PyTorch's constructor arguments, attribute names and default initialisation.
-import { describeValue, fail, fmt } from '../errors.js';
+// The standard layers (Conv2d, pools, Linear, Sequential, ...) as Modules over the functions in F, with PyTorch's
+// constructor arguments, attribute names and default initialisation. Batch norm lives in batchnorm.ts.
+import { describeValue, fail } from '../errors.js';
 import * as F from '../functional-scoped.js'; // each call frees its own temporaries (views included)
 import * as o from '../ops.js';
 import type { Generator } from '../random.js';
 import { Tensor } from '../tensor.js';
-import { isGradEnabled, keep, noGrad, tidy } from '../engine.js';
-import { zeros, ones, full } from '../creation.js';
+import { zeros } from '../creation.js';
+import { deferConv } from '../functional/deferred.js';
 import { fans, kaimingUniform_, uniform_ } from './init.js';
 import { Module } from './module.js';
-import { foldEpoch } from './fold-epoch.js';
+import { checkOptions, checkPair, convRepr, isBool, isGenerator, isPositiveInt, pairAtLeast, pairOf, positiveInt, type Pair } from './checks.js';
 
-type Pair = number | readonly [number, number];
-
-function pairOf(v: Pair): [number, number] {
-  return typeof v === 'number' ? [v, v] : [v[0], v[1]];
-}
-
-// ---- constructor argument checks (JavaScript callers have no compiler to catch a missing or mistyped one) ----
-
-function positiveInt(op: string, name: string, v: unknown): void {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) fail(op, `${name} must be a positive integer, got ${describeValue(v)}${v === undefined ? ` (${USAGE[op] ?? op})` : ''}`);
-}
-
-/** How each layer is called, quoted when a required argument is missing. */
-const USAGE: Record<string, string> = {
-  Conv2d: 'new Conv2d(inChannels, outChannels, kernelSize, options?)',
-  Linear: 'new Linear(inFeatures, outFeatures, options?)',
-  BatchNorm2d: 'new BatchNorm2d(numFeatures, options?)',
-  MaxPool2d: 'new MaxPool2d(kernelSize, options?)',
-  AvgPool2d: 'new AvgPool2d(kernelSize, options?)',
-  AdaptiveAvgPool2d: 'new AdaptiveAvgPool2d(outputSize)',
-};
-
-/** An integer >= min, or a pair of them (kernel sizes, strides, padding). */
-function checkPair(op: string, name: string, v: unknown, min: number): void {
-  const ok = (d: unknown): boolean => typeof d === 'number' && Number.isInteger(d) && d >= min;
-  if (ok(v) || (Array.isArray(v) && v.length === 2 && v.every(ok))) return;
-  fail(op, `${name} must be an integer >= ${min} or a pair [h, w] of them, got ${Array.isArray(v) ? JSON.stringify(v) : describeValue(v)}${v === undefined ? ` (${USAGE[op] ?? op})` : ''}`);
-}
-
-/** The options object: an object (or undefined), with only the keys the layer knows, each of the right type. */
-function checkOptions(op: string, options: unknown, known: Record<string, (v: unknown) => string | null>): void {
-  if (options === undefined) return;
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) fail(op, `options must be an object like { ${Object.keys(known)[0]}: … }, got ${describeValue(options)}`);
-  for (const [k, v] of Object.entries(options)) {
-    const check = known[k];
-    if (!check) fail(op, `unknown option '${k}' (known: ${Object.keys(known).join(', ')})`);
-    if (v === undefined) continue;
-    const why = check(v);
-    if (why) fail(op, `options.${k} must be ${why}, got ${describeValue(v)}`);
-  }
-}
-
-const isBool = (v: unknown): string | null => (typeof v === 'boolean' ? null : 'a boolean');
-const pairAtLeast =
-  (min: number) =>
-  (v: unknown): string | null => {
-    const ok = (d: unknown): boolean => typeof d === 'number' && Number.isInteger(d) && d >= min;
-    return ok(v) || (Array.isArray(v) && v.length === 2 && v.every(ok)) ? null : `an integer >= ${min} or a pair [h, w] of them`;
-  };
-const isPositiveInt = (v: unknown): string | null => (typeof v === 'number' && Number.isInteger(v) && v >= 1 ? null : 'a positive integer');
-const isGenerator = (v: unknown): string | null => (typeof v === 'object' && v !== null && typeof (v as Generator).uniform === 'function' ? null : 'a Generator');
+export { BatchNorm, BatchNorm1d, BatchNorm2d, convBn, type BatchNorm2dOptions } from './batchnorm.js';
+export { setBatchNormFolding, batchNormFolding } from '../functional/deferred.js';
 
 let deferInit = 0;
 
@@ -149,120 +100,18 @@ export class Conv2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return F.conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups });
+    const options = { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups };
+    // Without gradients the output is deferred, so a batch norm, residual add and ReLU applied to it next can join
+    // the GEMM (functional/deferred.ts); otherwise, and in training, an ordinary convolution.
+    return deferConv(x, this.weight, this.bias, options) ?? F.conv2d(x, this.weight, this.bias, options);
   }
 
   override extraRepr(): string {
-    const parts = [`${this.inChannels}, ${this.outChannels}, kernel=${this.kernelSize.join('×')}`];
-    if (this.stride.some((s) => s !== 1)) parts.push(`stride=${this.stride.join(',')}`);
-    if (this.padding.some((p) => p !== 0)) parts.push(`padding=${this.padding.join(',')}`);
-    if (this.dilation.some((d) => d !== 1)) parts.push(`dilation=${this.dilation.join(',')}`);
-    if (this.groups !== 1) parts.push(`groups=${this.groups}`);
-    if (!this.bias) parts.push('bias=false');
-    return parts.join(', ');
-  }
-}
-
-export interface BatchNorm2dOptions {
-  eps?: number;
-  /** Running-average factor (default 0.1); null means a cumulative average over all batches seen. */
-  momentum?: number | null;
-  /** Learnable weight and bias (default true). */
-  affine?: boolean;
-  /** Keep running statistics (default true); without them training and eval both use batch statistics. */
-  trackRunningStats?: boolean;
-}
-
-/**
- * Batch normalisation with PyTorch's buffers: running_mean, running_var and num_batches_tracked (a
- * float32 scalar here; safetensors I/O converts it to and from torch's int64). The shared part of
- * BatchNorm1d and BatchNorm2d (torch's _BatchNorm); the subclasses check their input's rank.
- */
-export abstract class BatchNorm extends Module {
-  readonly numFeatures: number;
-  readonly eps: number;
-  readonly momentum: number | null;
-  readonly weight: Tensor | null;
-  readonly bias: Tensor | null;
-  readonly runningMean: Tensor | null;
-  readonly runningVar: Tensor | null;
-  readonly numBatchesTracked: Tensor | null;
-
-  constructor(numFeatures: number, options: BatchNorm2dOptions = {}) {
-    super();
-    const op = this.constructor.name;
-    positiveInt(op, 'numFeatures', numFeatures);
-    checkOptions(op, options, {
-      eps: (v) => (typeof v === 'number' ? null : 'a positive number'),
-      momentum: (v) => (v === null || typeof v === 'number' ? null : 'a number in [0, 1] or null'),
-      affine: isBool,
-      trackRunningStats: isBool,
-    });
-    this.numFeatures = numFeatures;
-    this.eps = options.eps ?? 1e-5;
-    this.momentum = options.momentum === undefined ? 0.1 : options.momentum;
-    if (!(this.eps > 0)) fail(op, `eps must be positive, got ${this.eps}`);
-    if (this.momentum !== null && !(this.momentum >= 0 && this.momentum <= 1)) fail(op, `momentum must be in [0, 1] or null, got ${this.momentum}`);
-    const affine = options.affine ?? true;
-    this.weight = affine ? this.registerParameter('weight', ones([numFeatures])) : null;
-    this.bias = affine ? this.registerParameter('bias', zeros([numFeatures])) : null;
-    const track = options.trackRunningStats ?? true;
-    this.runningMean = track ? this.registerBuffer('running_mean', zeros([numFeatures])) : null;
-    this.runningVar = track ? this.registerBuffer('running_var', ones([numFeatures])) : null;
-    this.numBatchesTracked = track ? this.registerBuffer('num_batches_tracked', full([], 0)) : null;
-  }
-
-  /** Normalises a 4-D [N, C, H, W] view of the input (the subclasses reshape to it). */
-  protected normalize(x: Tensor): Tensor {
-    const updating = this.training && this.runningMean !== null;
-    let momentum = this.momentum ?? 0;
-    const nbt = this.numBatchesTracked;
-    if (updating && this.momentum === null && nbt) {
-      if (!nbt.backend.readSync) fail(this.constructor.name, 'momentum=null (cumulative average) needs a backend that reads synchronously');
-      momentum = 1 / (nbt.itemSync() + 1);
-    }
-    const y = F.batchNorm2d(x, this.runningMean, this.runningVar, this.weight, this.bias, {
-      training: this.training || this.runningMean === null,
-      momentum,
-      eps: this.eps,
-    });
-    // Counted after the call so that a rejected input leaves the module untouched.
-    if (updating && nbt) {
-      noGrad(() => {
-        const n = o.add(nbt, 1);
-        nbt.assign(n);
-        n.dispose();
-      });
-    }
-    return y;
-  }
-
-  override extraRepr(): string {
-    return `${this.numFeatures}, eps=${this.eps}, momentum=${this.momentum}`;
-  }
-}
-
-export class BatchNorm2d extends BatchNorm {
-  // Eval-mode folds (conv → BN) are cached per BatchNorm2d.
-  protected override freeCaches(): void {
-    dropFold(this);
-  }
-
-  forward(x: Tensor): Tensor {
-    if (!(x instanceof Tensor) || x.rank !== 4) fail('BatchNorm2d', `input must be a 4-D Tensor [N, C, H, W], got ${x instanceof Tensor ? fmt(x.shape) : typeof x}`);
-    if (x.shape[1] !== this.numFeatures) fail('BatchNorm2d', `input ${fmt(x.shape)} has ${x.shape[1]} channels, expected ${this.numFeatures}`);
-    return this.normalize(x);
-  }
-}
-
-/** torch.nn.BatchNorm1d: statistics per feature over [N, C] or per channel over [N, C, L]. */
-export class BatchNorm1d extends BatchNorm {
-  forward(x: Tensor): Tensor {
-    if (!(x instanceof Tensor) || (x.rank !== 2 && x.rank !== 3)) fail('BatchNorm1d', `input must be a 2-D [N, C] or 3-D [N, C, L] Tensor, got ${x instanceof Tensor ? fmt(x.shape) : typeof x}`);
-    if (x.shape[1] !== this.numFeatures) fail('BatchNorm1d', `input ${fmt(x.shape)} has ${x.shape[1]} features, expected ${this.numFeatures}`);
-    if (this.training && x.shape[0] * (x.shape[2] ?? 1) < 2) fail('BatchNorm1d', `training needs more than one value per feature, got input ${fmt(x.shape)}`);
-    // [N, C(, L)] → [N, C, L, 1]: the same per-channel statistics as the 2-D kernel's.
-    return o.reshape(this.normalize(o.reshape(x, [x.shape[0], x.shape[1], x.shape[2] ?? 1, 1])), x.shape);
+    return convRepr(this, [
+      ['stride', this.stride, 1],
+      ['padding', this.padding, 0],
+      ['dilation', this.dilation, 1],
+    ]);
   }
 }
 
@@ -402,106 +251,13 @@ export class Sequential extends Module {
   }
   forward(x: Tensor): Tensor {
     let y = x;
-    for (let i = 0; i < this.list.length; i++) {
-      const [m, next, after] = [this.list[i], this.list[i + 1], this.list[i + 2]];
+    for (const m of this.list) {
       const prev = y;
-      // Conv2d → BatchNorm2d (→ ReLU) runs as one folded call where convBn can fold it (eval, no gradient).
-      if (m instanceof Conv2d && next instanceof BatchNorm2d && canFold(m, next, y)) {
-        const relu = after instanceof ReLU;
-        y = convBn(m, next, y, { relu });
-        i += relu ? 2 : 1;
-      } else y = m.forward(y);
+      y = m.forward(y);
       // Each stage's output is consumed by the next: release it now, as PyTorch's reference count would, rather
       // than when the whole Sequential returns (a graph keeps what backward reads).
       if (prev !== x && prev !== y) prev.dispose();
     }
     return y;
   }
-}
-
-// ---- eval-mode batch-norm folding ----
-
-let folding = true;
-
-/**
- * Turns eval-mode batch-norm folding on or off (default on) and returns the previous setting. Off, every
- * Conv2d → BatchNorm2d pair runs as two modules, as in training; results agree to float32 rounding.
- */
-export function setBatchNormFolding(enabled: boolean): boolean {
-  const was = folding;
-  folding = enabled;
-  return was;
-}
-
-export function batchNormFolding(): boolean {
-  return folding;
-}
-
-/** Folding applies in eval mode with running statistics, when no gradient is recorded through the pair. */
-function canFold(conv: Conv2d, bn: BatchNorm2d, x: Tensor): boolean {
-  if (!folding || bn.training || !bn.runningMean || !bn.runningVar) return false;
-  if (bn.numFeatures !== conv.outChannels) return false; // let the modules report the mismatch
-  if (!isGradEnabled()) return true;
-  return ![x, conv.weight, conv.bias, bn.weight, bn.bias].some((t) => t?.requiresGrad);
-}
-
-/**
- * bn(conv(x)) (+ residual) (→ ReLU). In eval mode the batch norm is an affine map per channel, so it folds into
- * the convolution: y = conv(x)·s + t with s = γ/√(running_var + ε) and t = β − running_mean·s (+ the conv's
- * bias·s), and the backend's GEMM applies s, t, the residual and ReLU as it writes the output. In training, with
- * gradients, or with folding turned off, the modules run one by one.
- */
-export function convBn(conv: Conv2d, bn: BatchNorm2d, x: Tensor, opts: { residual?: Tensor | null; relu?: boolean } = {}): Tensor {
-  const res = opts.residual ?? null;
-  if (!canFold(conv, bn, x) || (res !== null && res.requiresGrad && isGradEnabled())) {
-    let y = bn.forward(conv.forward(x));
-    if (res !== null) y = o.add(y, res);
-    return opts.relu ? o.relu(y) : y;
-  }
-  const { scale, shift } = foldedAffine(conv, bn);
-  return F.conv2dAffine(x, conv.weight, { scale, shift, residual: res, relu: opts.relu ?? false }, { stride: conv.stride, padding: conv.padding, dilation: conv.dilation, groups: conv.groups });
-}
-
-interface Folded {
-  key: unknown[];
-  scale: Tensor;
-  shift: Tensor;
-}
-/** Per batch norm: its last fold, reused while every input to it is unchanged (a forward had ~4 small ops per BN). */
-const folds = new WeakMap<BatchNorm2d, Folded>();
-
-/**
- * What a fold depends on: the tensors' storages (assign and Module.to swap them), their version counters where
- * Tensor has them, the epoch (optimizers and loadStateDict bump it: they may write in place), eps and the conv.
- */
-function foldKey(conv: Conv2d, bn: BatchNorm2d): unknown[] {
-  const ts = [conv.bias, bn.weight, bn.bias, bn.runningMean, bn.runningVar];
-  return [conv, bn.eps, foldEpoch(), ...ts.flatMap((t) => (t ? [t.storage, (t as { version?: number }).version] : [null, null]))];
-}
-
-function foldedAffine(conv: Conv2d, bn: BatchNorm2d): { scale: Tensor; shift: Tensor } {
-  const key = foldKey(conv, bn);
-  const hit = folds.get(bn);
-  if (hit && !hit.scale.isDisposed && !hit.shift.isDisposed && hit.key.length === key.length && hit.key.every((k, i) => k === key[i])) return hit;
-  dropFold(bn);
-  const [scale, shift] = tidy(() => {
-    let s = o.pow(o.add(bn.runningVar as Tensor, bn.eps), -0.5);
-    if (bn.weight) s = o.mul(s, bn.weight);
-    let t = o.neg(o.mul(bn.runningMean as Tensor, s));
-    if (bn.bias) t = o.add(t, bn.bias);
-    if (conv.bias) t = o.add(t, o.mul(conv.bias, s));
-    return [s, t];
-  });
-  const f = { key, scale: keep(scale), shift: keep(shift) };
-  folds.set(bn, f);
-  return f;
-}
-
-/** Frees a batch norm's cached fold (its module is disposed, or the fold went stale). */
-export function dropFold(bn: BatchNorm2d): void {
-  const f = folds.get(bn);
-  if (!f) return;
-  folds.delete(bn);
-  f.scale.dispose();
-  f.shift.dispose();
 }

@@ -6,6 +6,7 @@ import { Tensor } from '../tensor.js';
 import { keep, noGrad, tidy } from '../engine.js';
 import { backendLabel, type Backend } from '../backend.js';
 import { invalidateFoldedBatchNorms } from './fold-epoch.js';
+import { moduleCall } from '../functional/deferred.js';
 
 export interface LoadStateDictOptions {
   /** Require the keys to match exactly (default true). Shape mismatches are errors either way. */
@@ -58,9 +59,10 @@ export abstract class Module<In extends unknown[] = any[], Out = any> {
   constructor() {
     // Every forward runs in a tidy scope: its intermediates are freed on return, except what it returns (tensors,
     // or tensors inside a returned tuple or object) and what a recorded graph still needs for backward. This is
-    // what lets a plain PyTorch-style loop run without tidy().
+    // what lets a plain PyTorch-style loop run without tidy(). Convolution outputs deferred inside (eval-time
+    // batch-norm folding, functional/deferred.ts) are computed before the outermost call returns.
     const fwd = this.forward as (...a: unknown[]) => unknown;
-    Object.defineProperty(this, 'forward', { value: (...args: unknown[]): unknown => tidy(() => fwd.apply(this, args)), writable: true, configurable: true });
+    Object.defineProperty(this, 'forward', { value: (...args: unknown[]): unknown => moduleCall(() => tidy(() => fwd.apply(this, args))), writable: true, configurable: true });
   }
 
   /** Same as forward(...args); reads like calling a torch module. Typed by the subclass's forward. */
