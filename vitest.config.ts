@@ -10,7 +10,7 @@ const modes = process.env.GPUGRAD_GPUJS_MODES?.split(',');
 const env = { GPUGRAD_BACKEND: process.env.GPUGRAD_BACKEND ?? 'reference' };
 // The property suites, the fuzz, the PyTorch fixtures and the mode's own checks.
 const webgpuFiles = ['props-core', 'props-graph', 'props-nn', 'props-api', 'fuzz', 'pytorch-ops', 'pytorch-ops-api', 'api-ops', 'inplace', 'gpujs', 'nan'].map((f) => `test/${f}.test.ts`);
-// Every suite that runs over test/backends.ts's list; tests that pick no backend run on core-only there too.
+// Every suite that runs over test/helpers/backends.ts's list; tests that pick no backend run on core-only there too.
 const coreOnlyFiles = [
   'api-ops', 'concurrency', 'deferred', 'errors', 'fusion', 'fuzz', 'hygiene', 'inplace', 'nan', 'nn-modules-f', 'nn-modules', 'optim-sched', 'optim',
   'props-api', 'props-core', 'props-graph', 'props-nn', 'pytorch-ops-api', 'pytorch-ops', 'resnet-bottleneck', 'resnet-family', 'resnet', 'soak',

@@ -1,7 +1,7 @@
-// Which gpugrad backends the benchmark runs: those the test suites run on (test/backends.ts) that are
+// Which gpugrad backends the benchmark runs: those the test suites run on (test/helpers/backends.ts) that are
 // registered and available here, or an explicit list like 'reference,gpujs:webasm,wasm'.
 import { registeredBackends, setBackend, type BackendOptions } from '../src/index.js';
-import { testBackends } from '../test/backends.js';
+import { testBackends } from '../test/helpers/backends.js';
 
 function parse(spec: string): { name: string; options: BackendOptions } {
   const known = testBackends.find((t) => t.label === spec);

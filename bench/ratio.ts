@@ -6,14 +6,14 @@
 // Systems (comma list, timed in this order within each round):
 //   default          gpugrad's default backend exactly as a script gets it: no setBackend, no readyBackend()
 //                    (must come first: it is the first backend the process creates)
-//   wasm:LABEL       a gpugrad wasm backend of test/backends.ts, e.g. wasm:threads2, wasm:simd128:threads2;
+//   wasm:LABEL       a gpugrad wasm backend of test/helpers/backends.ts, e.g. wasm:threads2, wasm:simd128:threads2;
 //                    LABEL/noprepack: the same without pre-packed weights (a separate backend instance)
 //   ort2 / ort1      onnxruntime-web (wasm SIMD) with 2 / 1 threads (one thread count per process; resnet50 only)
 // Logits of every system are checked against PyTorch's (the bench fixture) before any time is reported.
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { enableRelaxedSimd, getBackend, loadSafetensors, noGrad, registerBackend, resnet18, resnet50, setBackend, tidy, tensor, WasmBackend, type ResNet, type Tensor } from '../src/node.js';
-import { testBackends } from '../test/backends.js';
+import { testBackends } from '../test/helpers/backends.js';
 import { relMaxErr } from './common.js';
 import { prepareFixture, seededResNet50 } from './peers/fixture.js';
 import { importPeer, type OrtModule } from './peers/ort.js';

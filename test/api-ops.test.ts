@@ -5,8 +5,8 @@ import { describe, expect, it } from 'vitest';
 import * as G from '../src/index.js';
 import { F, manualSeed, tensor } from '../src/index.js';
 import { errorOf } from './helpers/errors.js';
-import { testBackends, useBackend } from './backends.js';
-import { availableBackends } from './fd.js';
+import { availableBackends, testBackends, useBackend } from './helpers/backends.js';
+
 
 const backends = await availableBackends(testBackends);
 

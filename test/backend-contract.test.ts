@@ -8,8 +8,8 @@ import type { AvgPoolGeometry, Backend, Storage, WindowGeometry } from '../src/b
 import { backendLabel, BACKENDS, CORE_MEMBERS, coreOnly, FAST_PATHS, ownFastPaths, parseBackendLabel, withDefaults } from '../src/index.js';
 import { ReferenceBackend } from '../src/backends/reference.js';
 import { GpujsBackend, gpujsThreadsAvailable } from '../src/backends/gpujs/index.js';
-import { f32 } from './tolerance.js';
-import { params, seedArb, values } from './fd.js';
+import { f32 } from './helpers/tolerance.js';
+import { params, seedArb, values } from './helpers/fd.js';
 
 const own = withDefaults(new ReferenceBackend());
 const composed = withDefaults(coreOnly(new ReferenceBackend()));

@@ -8,7 +8,7 @@ import { manualSeed, readTorchStateDict, tensor, wasmAvailable, writeSafetensors
 import { buildNet, digitNetConfig } from '../src/cli/model.js';
 import { encodePng } from '../src/io/image.js';
 import { loadMnistPackage } from '../src/data/index.js';
-import { hasStack, runCli } from './cli-run.js';
+import { hasStack, runCli } from './helpers/cli-run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gpugrad-cli-'));
 

@@ -2,7 +2,7 @@
 // never sees a buffer that was freed and reused after the call.
 import { describe, expect, it } from 'vitest';
 import { F, manualSeed, randn, resnet50, setBackend, tensor, tidy } from '../src/index.js';
-import { readyBackends, testBackends, useBackend, type TestBackend } from './backends.js';
+import { readyBackends, testBackends, useBackend, type TestBackend } from './helpers/backends.js';
 
 const ready = await readyBackends();
 

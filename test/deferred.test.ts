@@ -4,8 +4,8 @@
 // nothing, never hands a deferred tensor to the caller, and reading an intermediate gives exactly its own value.
 import { afterEach, describe, expect, it } from 'vitest';
 import { BasicBlock, currentBackend, manualSeed, memory, nn, noGrad, randn, tidy, type Tensor } from '../src/index.js';
-import { testBackends, useBackend } from './backends.js';
-import { availableBackends } from './fd.js';
+import { availableBackends, testBackends, useBackend } from './helpers/backends.js';
+
 
 const backends = await availableBackends(testBackends);
 

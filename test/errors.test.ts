@@ -1,8 +1,8 @@
 // Bad calls throw a GpugradError that names the op, the argument, the shapes and the rule that was broken.
 import { beforeEach, describe, expect, it } from 'vitest';
 import { F, GpugradError, concat, matmul, ones, permute, reshape, slice, sum, tensor, zeros, type Tensor } from '../src/index.js';
-import { testBackends, useBackend } from './backends.js';
-import { availableBackends } from './fd.js';
+import { availableBackends, testBackends, useBackend } from './helpers/backends.js';
+
 
 const backends = await availableBackends(testBackends);
 

@@ -3,8 +3,8 @@
 // folding can be turned off, and training is untouched.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { currentBackend, F, ownFastPaths, manualSeed, memory, nn, noGrad, optim, randn, resnet50, tidy, type Tensor } from '../src/index.js';
-import { testBackends, useBackend } from './backends.js';
-import { availableBackends } from './fd.js';
+import { availableBackends, testBackends, useBackend } from './helpers/backends.js';
+
 
 const backends = await availableBackends(testBackends);
 

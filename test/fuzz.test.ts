@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { F, GpugradError, setBackend, tensor, tidy, type Backend, type Tensor } from '../src/index.js';
 import * as G from '../src/index.js';
-import { readyBackends, testBackends, type TestBackend } from './backends.js';
+import { readyBackends, testBackends, type TestBackend } from './helpers/backends.js';
 
 const ready = await readyBackends();
 

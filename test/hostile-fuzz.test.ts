@@ -13,7 +13,7 @@ import { GpugradError, readTorchStateDict, writeSafetensors, type Tensor } from 
 import { buildNet, countNetParameters, digitNetConfig, NET_LIMITS, readWeights, validateNetConfig } from '../src/cli/model.js';
 import { readIdx } from '../src/data/idx.js';
 import { decodeImage, encodePng } from '../src/io/image.js';
-import { hasStack, runCli } from './cli-run.js';
+import { hasStack, runCli } from './helpers/cli-run.js';
 import { concat, craftPth, idxHeader, jpegHeader, pk, pngHeader, stateDictPickle } from './helpers/craft.js';
 import { guarded, REFUSE_MB, REFUSE_MS } from './helpers/guard.js';
 

@@ -12,7 +12,7 @@ import { GpugradError, loadSafetensors, loadTorchStateDict, memory, readTorchSta
 import { buildNet, digitNetConfig, readWeights } from '../src/cli/model.js';
 import { readIdx } from '../src/data/idx.js';
 import { decodeImage, encodePng } from '../src/io/image.js';
-import { hasStack, runCli } from './cli-run.js';
+import { hasStack, runCli } from './helpers/cli-run.js';
 import { craftPth, gzipIdxBomb, idxHeader, interlacedPng, jpegHeader, longPth, pngHeader, stateDictPickle, viewPth } from './helpers/craft.js';
 import { guarded, REFUSE_MB, REFUSE_MS } from './helpers/guard.js';
 

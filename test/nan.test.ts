@@ -4,8 +4,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import * as G from '../src/index.js';
 import { currentBackend, F, noGrad, tensor, type Tensor } from '../src/index.js';
-import { testBackends, useBackend } from './backends.js';
-import { availableBackends } from './fd.js';
+import { availableBackends, testBackends, useBackend } from './helpers/backends.js';
+
 
 const backends = await availableBackends(testBackends);
 const N = NaN;

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Generator, nn, noGrad, ones, tensor, tidy, type Tensor } from '../src/index.js';
-import { testBackends, useBackend } from './backends.js';
+import { testBackends, useBackend } from './helpers/backends.js';
 import { hashStateDict, hashTensor } from './helpers/hashinit.js';
 
 interface Spec {

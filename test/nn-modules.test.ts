@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GpugradError, memory, nn, noGrad, ones, optim, setBackend, tensor, tidy, zeros, type Tensor } from '../src/index.js';
-import { testBackends, useBackend } from './backends.js';
+import { testBackends, useBackend } from './helpers/backends.js';
 import { hashStateDict, hashTensor } from './helpers/hashinit.js';
 
 const fx = JSON.parse(readFileSync(new URL('./fixtures/modules/modules.json', import.meta.url), 'utf8')) as {

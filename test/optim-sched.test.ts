@@ -23,7 +23,7 @@ import {
   type LRScheduler,
   type Optimizer,
 } from '../src/optim/index.js';
-import { readyBackends, testBackends, useBackend } from './backends.js';
+import { readyBackends, testBackends, useBackend } from './helpers/backends.js';
 
 type Opts = Record<string, unknown>;
 interface SchedSpec extends Opts {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { GpugradError, memory, tensor, tidy, type Tensor } from '../src/index.js';
 import { Adam, AdamW, CosineAnnealingLR, SGD, StepLR, type Optimizer } from '../src/optim/index.js';
-import { readyBackends, testBackends, useBackend } from './backends.js';
+import { readyBackends, testBackends, useBackend } from './helpers/backends.js';
 
 const ready = await readyBackends();
 

@@ -5,10 +5,10 @@ import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
 import * as G from '../src/index.js';
 import { F, type Tensor } from '../src/index.js';
-import { testBackends, useBackend } from './backends.js';
-import { availableBackends, checkOp, ints, params, seedArb, values, type Input, type OpCheck } from './fd.js';
-import * as O from './oracle.js';
-import * as A from './oracle-api.js';
+import { availableBackends, testBackends, useBackend } from './helpers/backends.js';
+import { checkOp, ints, params, seedArb, values, type Input, type OpCheck } from './helpers/fd.js';
+import * as O from './helpers/oracle.js';
+import * as A from './helpers/oracle-api.js';
 
 const backends = await availableBackends(testBackends);
 const dimArb = fc.integer({ min: 1, max: 4 });

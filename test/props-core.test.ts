@@ -4,9 +4,9 @@ import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
 import * as G from '../src/index.js';
 import type { Tensor } from '../src/index.js';
-import { testBackends, useBackend } from './backends.js';
-import { availableBackends, checkOp, params, seedArb, values, type ValueRange } from './fd.js';
-import * as O from './oracle.js';
+import { availableBackends, testBackends, useBackend } from './helpers/backends.js';
+import { checkOp, params, seedArb, values, type ValueRange } from './helpers/fd.js';
+import * as O from './helpers/oracle.js';
 
 const backends = await availableBackends(testBackends);
 const dim = fc.integer({ min: 1, max: 4 });

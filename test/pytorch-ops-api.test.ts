@@ -6,9 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { beforeEach, describe, expect, it } from 'vitest';
 import * as G from '../src/index.js';
 import { F, memory, mul, sum, tensor, tidyAsync, type Tensor } from '../src/index.js';
-import { testBackends, useBackend } from './backends.js';
-import { availableBackends, expectClose } from './fd.js';
-import type { Arr } from './oracle.js';
+import { availableBackends, testBackends, useBackend } from './helpers/backends.js';
+import { expectAllClose } from './helpers/fd.js';
+import type { Arr } from './helpers/oracle.js';
 
 interface Fx {
   shape: number[];
@@ -167,7 +167,7 @@ describe.each(backends)('PyTorch fixtures (issue #18 ops) on $label', (tb) => {
       const ys = Array.isArray(out) ? out : [out];
       expect(ys.length, 'number of outputs').toBe(c.outputs.length);
       const tol = tb.tolerance(c.k);
-      for (let i = 0; i < ys.length; i++) expectClose(`${c.op} '${c.name}' output ${i} on ${tb.label}`, await ys[i].data(), ys[i].shape, want(c.outputs[i]), tol);
+      for (let i = 0; i < ys.length; i++) expectAllClose(`${c.op} '${c.name}' output ${i} on ${tb.label}`, await ys[i].data(), ys[i].shape, want(c.outputs[i]), tol);
       if (!c.R || !c.grads) return;
       let total: Tensor | null = null;
       c.R.forEach((r, i) => {
@@ -180,7 +180,7 @@ describe.each(backends)('PyTorch fixtures (issue #18 ops) on $label', (tb) => {
       for (const [name, fx] of Object.entries(c.grads)) {
         const g = t[name].grad;
         const got = g ? await g.data() : new Float32Array(fx.data.length);
-        expectClose(`${c.op} '${c.name}' gradient of ${name} on ${tb.label}${g ? '' : ' (none computed)'}`, got, g ? g.shape : fx.shape, want(fx), gtol);
+        expectAllClose(`${c.op} '${c.name}' gradient of ${name} on ${tb.label}${g ? '' : ' (none computed)'}`, got, g ? g.shape : fx.shape, want(fx), gtol);
       }
     });
     expect(memory().tensors).toBe(before);

@@ -6,9 +6,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { F, memory, mul, sum, tensor, tidyAsync, type Tensor } from '../src/index.js';
-import { testBackends, useBackend } from './backends.js';
-import { availableBackends, expectClose } from './fd.js';
-import type { Arr } from './oracle.js';
+import { availableBackends, testBackends, useBackend } from './helpers/backends.js';
+import { expectAllClose } from './helpers/fd.js';
+import type { Arr } from './helpers/oracle.js';
 
 interface Fx {
   shape: number[];
@@ -111,17 +111,17 @@ describe.each(backends)('PyTorch fixtures on $label', (tb) => {
       const y = run(c, t);
       const k = reduction(c);
       // PyTorch reports the loss as a 0-D tensor; so does gpugrad.
-      expectClose(`${c.op} '${c.name}' output on ${tb.label}`, await y.data(), y.shape, want(c.output), tb.tolerance(k));
+      expectAllClose(`${c.op} '${c.name}' output on ${tb.label}`, await y.data(), y.shape, want(c.output), tb.tolerance(k));
       for (const [name, fx] of Object.entries(c.extra ?? {})) {
         const s = t[name] as Tensor;
-        expectClose(`${c.op} '${c.name}' ${name} after the call on ${tb.label}`, await s.data(), s.shape, want(fx), tb.tolerance(k));
+        expectAllClose(`${c.op} '${c.name}' ${name} after the call on ${tb.label}`, await s.data(), s.shape, want(fx), tb.tolerance(k));
       }
       if (!c.R || !c.grads) return;
       sum(mul(y, tensor(Float32Array.from(c.R.data), c.R.shape))).backward();
       for (const [name, fx] of Object.entries(c.grads)) {
         const g = (t[name] as Tensor).grad;
         expect(g, `gradient of ${name}`).not.toBeNull();
-        expectClose(`${c.op} '${c.name}' gradient of ${name} on ${tb.label}`, await (g as Tensor).data(), (g as Tensor).shape, want(fx), tb.tolerance(Math.max(k, c.output.data.length)));
+        expectAllClose(`${c.op} '${c.name}' gradient of ${name} on ${tb.label}`, await (g as Tensor).data(), (g as Tensor).shape, want(fx), tb.tolerance(Math.max(k, c.output.data.length)));
       }
     });
     expect(memory().tensors).toBe(before);

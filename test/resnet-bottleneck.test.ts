@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Bottleneck, makeLayer, noGrad, type Tensor } from '../src/index.js';
-import { testBackends, useBackend } from './backends.js';
+import { testBackends, useBackend } from './helpers/backends.js';
 import { hashStateDict, hashTensor } from './helpers/hashinit.js';
 import { expectSummaryClose, type RefSummary } from './helpers/refcompare.js';
 

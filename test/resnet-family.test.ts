@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { nn, resnext101_32x8d, resnext101_64x4d, resnext50_32x4d, wide_resnet101_2, wide_resnet50_2, type ResNet } from '../src/index.js';
 import { buildNet, countNetParameters, inferNetConfig, NET_LIMITS } from '../src/cli/model.js';
 import { summaryCommand } from '../src/cli/summary.js';
-import { testBackends, useBackend } from './backends.js';
+import { testBackends, useBackend } from './helpers/backends.js';
 import { checkResNetFixture, type ResNetRef } from './helpers/refcompare.js';
 
 const fx = JSON.parse(readFileSync(new URL('./fixtures/resnet/family.json', import.meta.url), 'utf8')) as {

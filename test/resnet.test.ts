@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { nn, resnet18, resnet34, resnet50, resnet101, resnet152, type ResNet } from '../src/index.js';
-import { testBackends, useBackend } from './backends.js';
+import { testBackends, useBackend } from './helpers/backends.js';
 import { checkResNetFixture, expectSummaryClose, type ResNetRef, type RefSummary } from './helpers/refcompare.js';
 
 const dir = new URL('./fixtures/resnet/', import.meta.url);

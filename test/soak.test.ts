@@ -1,7 +1,7 @@
 // Short soak (CI): training a small Bottleneck ResNet must not grow memory() or the process after warm-up.
 import { describe, expect, it } from 'vitest';
 import { formatSoak, soak, soakPlain, testBackends } from './helpers/soak.js';
-import { readyBackends } from './backends.js';
+import { readyBackends } from './helpers/backends.js';
 
 const ready = await readyBackends();
 

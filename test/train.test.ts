@@ -12,7 +12,7 @@ import { accumulateMicroBatch, type TrainLog } from '../src/cli/train.js';
 import { DataLoader, loadMnistPackage, subset } from '../src/data/index.js';
 import { encodePng } from '../src/io/image.js';
 import { SGD } from '../src/optim/index.js';
-import { hasStack, runCli } from './cli-run.js';
+import { hasStack, runCli } from './helpers/cli-run.js';
 
 const root = mkdtempSync(join(tmpdir(), 'gpugrad-train-'));
 // Tiny settings: 64 training images in batches of 16 (4 steps per epoch), 40 held out, a width-2 net.

@@ -42,7 +42,7 @@ export function packIntoApp(): PackedApp {
 
 /**
  * Bundles a test program from this repository against the packed package: imports of src/index.js become
- * 'gpugrad' (resolved in the scratch project, browser conditions), 'vitest' and the suites' './backends.js'
+ * 'gpugrad' (resolved in the scratch project, browser conditions), 'vitest' and the suites' test/helpers/backends.js
  * become their browser stand-ins.
  */
 export async function bundleTestProgram(packed: PackedApp, entry: string, outfile: string, define: Record<string, string> = {}): Promise<esbuild.BuildResult> {
@@ -56,7 +56,8 @@ export async function bundleTestProgram(packed: PackedApp, entry: string, outfil
       // The suites register their tests when imported; this repository's package.json marks its files free of
       // side effects (true of the package, not of test files).
       build.onResolve({ filter: /\.test\.js$/ }, (a) => ({ path: resolve(a.resolveDir, a.path.replace(/\.js$/, '.ts')), sideEffects: true }));
-      build.onResolve({ filter: /^\.\/backends\.js$/ }, (a) => (a.resolveDir === join(REPO, 'test') ? { path: browserBackends } : undefined));
+      // The suites' backend list (test/helpers/backends.ts, imported from test/ and test/helpers/) becomes the page's.
+      build.onResolve({ filter: /\/backends\.js$/ }, (a) => (resolve(a.resolveDir, a.path) === join(REPO, 'test/helpers/backends.js') ? { path: browserBackends } : undefined));
     },
   };
   return esbuild.build({

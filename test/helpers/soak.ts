@@ -4,7 +4,7 @@ import { F, manualSeed, memory, randn, resnet50, tidy, type Tensor } from '../..
 import { SGD } from '../../src/optim/index.js';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { testBackends, useBackend, type TestBackend } from '../backends.js';
+import { testBackends, useBackend, type TestBackend } from './backends.js';
 import { buildNet, digitNetConfig } from '../../src/cli/model.js';
 
 // A full GC before each sample, so the JS heap figure measures what is reachable, not GC timing.

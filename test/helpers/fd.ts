@@ -1,8 +1,7 @@
 // Test harness for the op property suites: seeded inputs, float64 central differences on the oracle,
 // and one check that runs an op forward and backward on a backend and compares both with the oracle.
 import fc from 'fast-check';
-import { it } from 'vitest';
-import { Generator, memory, mul, sum, tensor, tidyAsync, type Tensor } from '../src/index.js';
+import { Generator, memory, mul, sum, tensor, tidyAsync, type Tensor } from '../../src/index.js';
 import type { TestBackend } from './backends.js';
 import { sizeOf, type Arr } from './oracle.js';
 
@@ -82,7 +81,7 @@ function fmtIndex(f: number, shape: readonly number[]): string {
  * Throws a readable error unless |got − want| ≤ atol + rtol·|want| everywhere (shapes must match too).
  * The message names the worst element by its multi-index.
  */
-export function expectClose(what: string, got: ArrayLike<number>, gotShape: readonly number[], want: Arr, tol: { atol: number; rtol: number }): void {
+export function expectAllClose(what: string, got: ArrayLike<number>, gotShape: readonly number[], want: Arr, tol: { atol: number; rtol: number }): void {
   if (gotShape.length !== want.shape.length || gotShape.some((d, i) => d !== want.shape[i])) {
     throw new Error(`${what}: shape [${gotShape.join(',')}], expected [${want.shape.join(',')}]`);
   }
@@ -161,7 +160,7 @@ export async function checkOp(tb: TestBackend, c: OpCheck): Promise<void> {
     const want = c.oracle(xs());
     const cond = Math.max(1, c.condition ?? 1);
     const ftol = tb.tolerance(c.k);
-    expectClose(`${c.name} forward on ${tb.label}`, await y.data(), y.shape, want, { atol: ftol.atol * cond, rtol: ftol.rtol });
+    expectAllClose(`${c.name} forward on ${tb.label}`, await y.data(), y.shape, want, { atol: ftol.atol * cond, rtol: ftol.rtol });
     if (!c.inputs.some((i) => i.grad)) return;
     const R = values(c.seed ^ 0x5bd1e995, sizeOf(want.shape), { lo: -1, hi: 1 });
     sum(mul(y, tensor(Float32Array.from(R), want.shape))).backward();
@@ -173,7 +172,7 @@ export async function checkOp(tb: TestBackend, c: OpCheck): Promise<void> {
       // No gradient (the output does not depend on the input, as in PyTorch) must mean a zero derivative.
       const got = g ? await g.data() : new Float32Array(fd.data.length);
       const tol = tb.tolerance(c.gradK ?? Math.max(1, R.length));
-      expectClose(`${c.name} gradient of input ${i} on ${tb.label}${g ? '' : ' (none computed)'}`, got, g ? g.shape : fd.shape, fd, { atol: tol.atol * cond, rtol: tol.rtol });
+      expectAllClose(`${c.name} gradient of input ${i} on ${tb.label}${g ? '' : ' (none computed)'}`, got, g ? g.shape : fd.shape, fd, { atol: tol.atol * cond, rtol: tol.rtol });
     }
   });
   const after = memory().tensors;
@@ -192,14 +191,4 @@ export const seedArb = fc.integer({ min: 0, max: 0xffff });
 export function params<T>(numRuns: number, examples: T[] = []): fc.Parameters<[T]> {
   const seed = Number(process.env.GPUGRAD_PROP_SEED);
   return { numRuns: runs(numRuns), examples: examples.map((e) => [e] as [T]), endOnFailure: false, ...(Number.isInteger(seed) && process.env.GPUGRAD_PROP_SEED ? { seed } : {}) };
-}
-
-/** The test backends that can run here (optional packages, devices), resolved once per file. */
-export async function availableBackends(all: readonly TestBackend[]): Promise<TestBackend[]> {
-  const ok = await Promise.all(all.map(async (b) => ({ b, ok: await b.available() })));
-  const got = ok.filter((x) => x.ok).map((x) => x.b);
-  // A file with no test at all fails in vitest; say instead that nothing selected runs here (e.g. the webgpu
-  // project on a machine where Dawn does not load).
-  if (got.length === 0) it.skip(`no selected backend is available here (${all.map((b) => b.label).join(', ')})`, () => undefined);
-  return got;
 }

@@ -1,5 +1,6 @@
 // The backends the shared op suites run on, each with its tolerance; backends add themselves here.
-import { enableRelaxedSimd, GPUJS_MODES, gpujsModeAvailable, parseBackendLabel, gpujsThreadsAvailable, installWebGPU, setBackend, wasmAvailable, wasmThreadsAvailable, type BackendOptions, type GpujsMode } from '../src/index.js';
+import { enableRelaxedSimd, GPUJS_MODES, gpujsModeAvailable, parseBackendLabel, gpujsThreadsAvailable, installWebGPU, setBackend, wasmAvailable, wasmThreadsAvailable, type BackendOptions, type GpujsMode } from '../../src/index.js';
+import { it } from 'vitest';
 import { f32 } from './tolerance.js';
 
 // The wasm labels run the fused multiply-add kernels where relaxed SIMD exists (Node 20: turned on here through
@@ -71,13 +72,21 @@ function gpujsWanted(mode: string): boolean {
 }
 
 /**
- * The test backends that can run here, resolved once per file with a top-level await, so that a test on an
- * unavailable backend is reported as skipped (`it.skipIf(!ready.has(tb))`) instead of returning early and
- * counting as passed.
+ * The one skip policy of the backend-parametrised suites: a backend that cannot run here (an optional package,
+ * a display, threads, or left out by GPUGRAD_TEST_BACKENDS) is reported as a skipped test that names it, never
+ * dropped without a word and never counted as passed. Resolved once per file with a top-level await.
+ * readyBackends: for files that mark each test, `it.skipIf(!ready.has(tb))`.
  */
 export async function readyBackends(all: readonly TestBackend[] = testBackends): Promise<Set<TestBackend>> {
   const ok = await Promise.all(all.map(async (b) => [b, await b.available()] as const));
   return new Set(ok.filter(([, a]) => a).map(([b]) => b));
+}
+
+/** availableBackends: for files that loop over the backends that run; each one left out gets its skipped test. */
+export async function availableBackends(all: readonly TestBackend[] = testBackends): Promise<TestBackend[]> {
+  const ready = await readyBackends(all);
+  for (const b of all) if (!ready.has(b)) it.skip(`${b.label}: not available here`, () => undefined);
+  return all.filter((b) => ready.has(b));
 }
 
 /** Selects a test backend (awaiting asynchronous starts). */
