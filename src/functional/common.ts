@@ -71,13 +71,6 @@ export function geometry(op: string, x: Tensor, k: [number, number], s: [number,
   return { n, c, h, w, kh: k[0], kw: k[1], sh: s[0], sw: s[1], ph: p[0], pw: p[1], dh: d[0], dw: d[1], oh, ow };
 }
 
-export function pairOf(op: string, name: string, v: Pair, min: number): [number, number] {
-  const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
-  if (!Array.isArray(v) && typeof v !== 'number') fail(op, `${name} must be an integer or a pair of them, got ${JSON.stringify(v)}`);
-  if (!p.every((d) => Number.isInteger(d) && d >= min)) fail(op, `${name} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`);
-  return p;
-}
-
 export function finite(op: string, name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isFinite(v)) fail(op, `${name} must be a finite number, got ${String(v)}`);
   return v;

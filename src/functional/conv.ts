@@ -8,7 +8,7 @@ import { isGradEnabled, tidy } from '../engine.js';
 import { runAs } from '../opscope.js';
 import { checkKeys, describe, isOptions } from '../options.js';
 import { checkOptions, checkTensor } from '../ops-extra.js';
-import { callForm, flag, geometry, need4d, pair, pairOf, type Pair } from './common.js';
+import { callForm, flag, geometry, need4d, pair, type Pair } from './common.js';
 import type { WindowGeometry } from '../backend.js';
 
 export interface Conv2dOptions {
@@ -252,10 +252,10 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias: Tensor | null =
   if (x.rank !== 4) fail(op, `input must be 4-D [N, C, H, W], got ${fmt(x.shape)}`);
   if (weight.rank !== 4) fail(op, `weight must be 4-D [Cin, Cout/groups, kh, kw], got ${fmt(weight.shape)}`);
   const groups = options.groups ?? 1;
-  const [sh, sw] = pairOf(op, 'stride', options.stride ?? 1, 1);
-  const [ph, pw] = pairOf(op, 'padding', options.padding ?? 0, 0);
-  const [dh, dw] = pairOf(op, 'dilation', options.dilation ?? 1, 1);
-  const [oph, opw] = pairOf(op, 'outputPadding', options.outputPadding ?? 0, 0);
+  const [sh, sw] = pair(op, 'stride', options.stride ?? 1, 1);
+  const [ph, pw] = pair(op, 'padding', options.padding ?? 0, 0);
+  const [dh, dw] = pair(op, 'dilation', options.dilation ?? 1, 1);
+  const [oph, opw] = pair(op, 'outputPadding', options.outputPadding ?? 0, 0);
   if (!Number.isInteger(groups) || groups < 1) fail(op, `groups must be a positive integer, got ${groups}`);
   const [n, cin, h, w] = x.shape;
   const [wcin, coutg, kh, kw] = weight.shape;

@@ -9,17 +9,9 @@ import { ones, zeros } from '../creation.js';
 import { fans, kaimingUniform_, uniform_ } from './init.js';
 import { initSkipped } from './layers.js';
 import { Module } from './module.js';
-import { convRepr } from './checks.js';
+import { convRepr, pairOf, positiveInt } from './checks.js';
 
 type Pair = number | readonly [number, number];
-
-function pairOf(v: Pair): [number, number] {
-  return typeof v === 'number' ? [v, v] : [v[0], v[1]];
-}
-
-function positiveInt(op: string, name: string, v: number): void {
-  if (!Number.isInteger(v) || v < 1) fail(op, `${name} must be a positive integer, got ${v}`);
-}
 
 /** Refuses option names the module does not know (never ignores them). */
 function known(op: string, options: object, names: readonly string[]): void {
