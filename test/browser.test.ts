@@ -152,8 +152,11 @@ describe.skipIf(!haveChromium)('gpugrad in headless Chromium, from the packed pa
       expect(r.defaultChoice.name).toBe('wasm');
       expect(r.defaultChoice.reason).toMatch(run.host === 'worker' ? /this Web Worker/ : /this page/);
       expect(r.defaultChoice.reason).not.toMatch(/Node/);
-      const failed = r.tests.filter((t) => t.status !== 'passed');
+      const failed = r.tests.filter((t) => t.status === 'failed');
       expect(failed.map((t) => `${t.name}: ${t.error}`)).toEqual([]);
+      // The one skip allowed: the NaN property test on WebGPU, whose shaders may drop NaN (test/browser/backends.ts).
+      const skipped = r.tests.filter((t) => t.status === 'skipped').map((t) => t.name);
+      expect(skipped, 'skipped in the page').toEqual(run.backend === 'gpujs:webgpu' ? [expect.stringMatching(/NaN inputs propagate.*skipped: WGSL may assume no NaN/)] : []);
       expect(r.tests.length).toBeGreaterThanOrEqual(18);
       const n = r.resnet!;
       expect(relErr(n.evalLogits, reference.evalLogits), 'eval logits').toBeLessThanOrEqual(1e-3);

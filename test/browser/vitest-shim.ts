@@ -34,6 +34,10 @@ export function it(name: string, fn: Fn, _timeout?: number): void {
 it.skip = (name: string, _fn?: Fn): void => {
   registered.push({ name: [...prefix, name].join(' > '), fn: null, before: [] });
 };
+it.skipIf =
+  (cond: unknown) =>
+  (name: string, fn: Fn, timeout?: number): void =>
+    cond ? it.skip(name, fn) : it(name, fn, timeout);
 export const test = it;
 
 export function beforeEach(fn: Fn): void {

@@ -20,6 +20,12 @@ export interface TestBackend {
   tolerance(k: number): { atol: number; rtol: number };
   /** Whether the backend can run here (optional packages, a display, threads). */
   available(): boolean | Promise<boolean>;
+  /**
+   * Why NaN inputs cannot be promised to propagate here, where the platform does not keep them (set only by the
+   * browser's stand-in for gpu.js's WebGPU mode: see test/browser/backends.ts); the NaN property test is then
+   * reported as skipped with this reason.
+   */
+  nanUnkept?: string;
 }
 
 
