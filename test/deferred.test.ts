@@ -3,41 +3,12 @@
 // the backend has one, agrees with the unfolded model on every test backend (the composed path included), leaks
 // nothing, never hands a deferred tensor to the caller, and reading an intermediate gives exactly its own value.
 import { afterEach, describe, expect, it } from 'vitest';
-import { BasicBlock, currentBackend, manualSeed, memory, nn, noGrad, randn, tidy, type Tensor } from '../src/index.js';
+import { BasicBlock, manualSeed, memory, nn, noGrad, randn, tidy, type Tensor } from '../src/index.js';
 import { availableBackends, testBackends, useBackend } from './helpers/backends.js';
+import { maxRelErr, perturbBatchNorm, spyFused } from './helpers/folding.js';
 
 
 const backends = await availableBackends(testBackends);
-
-function spyFused(): { count: () => number; restore: () => void } {
-  const be = currentBackend();
-  const orig = be.matmulEpilogue;
-  let n = 0;
-  be.matmulEpilogue = (...a) => (n++, orig.apply(be, a));
-  return { count: () => n, restore: () => void (be.matmulEpilogue = orig) };
-}
-
-/** Statistics and affine parameters away from the identity, so a lost scale, shift or residual shows. */
-function perturb(m: nn.Module): void {
-  noGrad(() => {
-    for (const [k, b] of m.namedBuffers()) {
-      if (k.endsWith('running_mean')) b.assign(randn(b.shape).mul(0.2));
-      if (k.endsWith('running_var')) b.assign(randn(b.shape).abs().add(0.5));
-    }
-    for (const [k, p] of m.namedParameters()) if (/(bn\d|downsample\.1)\.(weight|bias)$/.test(k)) p.assign(randn(p.shape).mul(0.3).add(k.endsWith('weight') ? 1 : 0));
-  });
-}
-
-async function maxRelErr(a: Tensor, b: Tensor): Promise<number> {
-  const [x, y] = [await a.data(), await b.data()];
-  let e = 0;
-  let m = 0;
-  for (let i = 0; i < x.length; i++) {
-    e = Math.max(e, Math.abs(x[i] - y[i]));
-    m = Math.max(m, Math.abs(y[i]));
-  }
-  return e / m;
-}
 
 /** A module returning the conv output itself and the folded expression built on it. */
 class Both extends nn.Module {
@@ -86,7 +57,7 @@ describe.each(backends)('folding recognised at the call on $label', (tb) => {
     const down = new nn.Sequential(new nn.Conv2d(4, 8, 1, { stride: 2, bias: false }), new nn.BatchNorm2d(8));
     // The second block's first conv reads the first block's output mid-forward, before its shortcut was computed.
     const block = new nn.Sequential(new BasicBlock(4, 8, 2, down), new BasicBlock(8, 8));
-    tidy(() => perturb(block));
+    tidy(() => perturbBatchNorm(block));
     block.eval();
     const x = randn([2, 4, 6, 6]);
     const spy = spyFused();
@@ -115,7 +86,7 @@ describe.each(backends)('folding recognised at the call on $label', (tb) => {
     await useBackend(tb);
     manualSeed(7);
     const m = new Branches();
-    perturb(m);
+    perturbBatchNorm(m);
     m.eval();
     const x = randn([2, 3, 4, 4]);
     const y = noGrad(() => m.forward(x));
@@ -128,7 +99,7 @@ describe.each(backends)('folding recognised at the call on $label', (tb) => {
     await useBackend(tb);
     manualSeed(6);
     const m = new Both();
-    perturb(m);
+    perturbBatchNorm(m);
     m.eval();
     const x = randn([1, 3, 5, 5]);
     const [c, y] = noGrad(() => m.forward(x));

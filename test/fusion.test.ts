@@ -4,40 +4,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { currentBackend, F, ownFastPaths, manualSeed, memory, nn, noGrad, optim, randn, resnet50, tidy, type Tensor } from '../src/index.js';
 import { availableBackends, testBackends, useBackend } from './helpers/backends.js';
+import { maxRelErr, perturbBatchNorm, spyFused } from './helpers/folding.js';
 
 
 const backends = await availableBackends(testBackends);
-
-/** Counts calls of the backend's fused GEMM (0 forever on backends without one). */
-function spyFused(): { count: () => number; restore: () => void } {
-  const be = currentBackend();
-  const orig = be.matmulEpilogue;
-  let n = 0;
-  if (orig) be.matmulEpilogue = (...a) => (n++, orig.apply(be, a));
-  return { count: () => n, restore: () => void (orig ? (be.matmulEpilogue = orig) : undefined) };
-}
-
-/** Running statistics that are not the identity, so a folded scale/shift differs from 1/0. */
-function perturbStats(m: nn.Module): void {
-  noGrad(() => {
-    for (const [k, b] of m.namedBuffers()) {
-      if (k.endsWith('running_mean')) b.assign(randn(b.shape).mul(0.2));
-      if (k.endsWith('running_var')) b.assign(randn(b.shape).abs().add(0.5));
-    }
-    for (const [k, p] of m.namedParameters()) if (/bn\d?\.(weight|bias)$|downsample\.1\.(weight|bias)$/.test(k)) p.assign(randn(p.shape).mul(0.3).add(k.endsWith('weight') ? 1 : 0));
-  });
-}
-
-async function relErr(a: Tensor, b: Tensor): Promise<number> {
-  const [x, y] = [await a.data(), await b.data()];
-  let e = 0;
-  let m = 0;
-  for (let i = 0; i < x.length; i++) {
-    e = Math.max(e, Math.abs(x[i] - y[i]));
-    m = Math.max(m, Math.abs(y[i]));
-  }
-  return e / m;
-}
 
 describe.each(backends)('batch-norm folding on $label', (tb) => {
   beforeEach(async () => {
@@ -50,7 +20,7 @@ describe.each(backends)('batch-norm folding on $label', (tb) => {
 
   it('ResNet-50 eval logits agree folded and unfolded; the fused GEMM runs only when folding is on', async () => {
     const model = resnet50({ numClasses: 10 });
-    perturbStats(model);
+    perturbBatchNorm(model);
     model.eval();
     const x = randn([2, 3, 32, 32]);
     const spy = spyFused();
@@ -61,7 +31,7 @@ describe.each(backends)('batch-norm folding on $label', (tb) => {
       const plain = noGrad(() => tidy(() => model.forward(x)));
       expect(spy.count()).toBe(fusedCalls); // off: no fused call
       expect(fusedCalls).toBe(53); // every conv of ResNet-50 with its BN (fused, or composed by withDefaults())
-      expect(await relErr(folded, plain)).toBeLessThan(1e-5);
+      expect(await maxRelErr(folded, plain)).toBeLessThan(1e-5);
     } finally {
       spy.restore();
     }
@@ -69,7 +39,7 @@ describe.each(backends)('batch-norm folding on $label', (tb) => {
 
   it('with gradients (eval mode, parameters that require grad) nothing folds and the gradients match', async () => {
     const block = new nn.Sequential(new nn.Conv2d(3, 4, 3, { padding: 1, bias: true }), new nn.BatchNorm2d(4), new nn.ReLU(), new nn.Conv2d(4, 2, 1), new nn.BatchNorm2d(2));
-    perturbStats(block);
+    perturbBatchNorm(block);
     block.eval();
     const x = randn([2, 3, 5, 5], { requiresGrad: true });
     const spy = spyFused();
@@ -91,7 +61,7 @@ describe.each(backends)('batch-norm folding on $label', (tb) => {
       expect(spy.count()).toBe(2);
       nn.setBatchNormFolding(false);
       const y2 = noGrad(() => block.forward(x));
-      expect(await relErr(y1, y2)).toBeLessThan(1e-5);
+      expect(await maxRelErr(y1, y2)).toBeLessThan(1e-5);
     } finally {
       spy.restore();
     }
@@ -100,7 +70,7 @@ describe.each(backends)('batch-norm folding on $label', (tb) => {
   it('caches each fold until its inputs change: optimizer steps, loadStateDict and assign invalidate it; dispose frees it', async () => {
     const before = memory().tensors;
     const seq = new nn.Sequential(new nn.Conv2d(3, 4, 3, { padding: 1, bias: true }), new nn.BatchNorm2d(4), new nn.ReLU());
-    tidy(() => perturbStats(seq));
+    tidy(() => perturbBatchNorm(seq));
     seq.eval();
     const x = randn([1, 3, 6, 6]);
     const be = currentBackend();
@@ -136,16 +106,16 @@ describe.each(backends)('batch-norm folding on $label', (tb) => {
       ew = 0;
       const y2 = fwd();
       expect(ew).toBeGreaterThan(reuse);
-      expect(await relErr(y2, unfolded())).toBeLessThan(1e-5);
-      expect(await relErr(y2, y1)).toBeGreaterThan(1e-3);
+      expect(await maxRelErr(y2, unfolded())).toBeLessThan(1e-5);
+      expect(await maxRelErr(y2, y1)).toBeGreaterThan(1e-3);
       // loadStateDict and assign (running statistics) also invalidate.
       const copy = new Map([...seq.namedParameters(), ...seq.namedBuffers()].map(([k, t]) => [k, tidy(() => noGrad(() => t.mul(1)))] as [string, Tensor]));
       tidy(() => noGrad(() => (seq.at(1) as nn.BatchNorm2d).runningVar?.assign(randn([4]).abs().add(2))));
       const y3 = fwd();
-      expect(await relErr(y3, unfolded())).toBeLessThan(1e-5);
+      expect(await maxRelErr(y3, unfolded())).toBeLessThan(1e-5);
       seq.loadStateDict(copy);
       const y4 = fwd();
-      expect(await relErr(y4, y2)).toBeLessThan(1e-6);
+      expect(await maxRelErr(y4, y2)).toBeLessThan(1e-6);
       for (const t of [y1, y2, y3, y4, x, ...copy.values(), ...made]) t.dispose();
       opt.zeroGrad();
       seq.dispose();
