@@ -39,10 +39,12 @@ export function readSavedRun(dir: string, arg: string): SavedRun {
 }
 
 /**
- * Loads a saved run's weights and optimizer state into `model` and `optim`; returns the epoch they belong to.
+ * Loads a saved run's weights and optimizer state into `model` and `optim`; returns the epoch they belong to (0
+ * for a run saved before its first epoch ended).
  * Refuses non-finite weights and files that disagree about the epoch.
  */
-export async function restoreRun(saved: SavedRun & { model: object; optimizer: object }, model: ResNet, optim: Optimizer, arg: string): Promise<number> {
+export async function restoreRun(saved: SavedRun, model: ResNet, optim: Optimizer, arg: string): Promise<number> {
+  if (!saved.model || !saved.optimizer) return 0; // a run resumed at epoch 0 has no weights yet
   const w = parseWeights(saved.model.bytes, saved.model.path);
   try {
     // tidy: Module.loadStateDict's copies create scalar constants that would otherwise outlive the call.

@@ -132,9 +132,9 @@ async function setUp(o: Map<string, OptionValue>, say: (line: string) => void): 
   };
 
   let startEpoch = 0;
-  if (saved?.model && saved.optimizer) {
+  if (saved) {
     try {
-      startEpoch = await restoreRun(saved as SavedRun & { model: object; optimizer: object }, model, optim, resume!);
+      startEpoch = await restoreRun(saved, model, optim, resume!);
     } catch (e) {
       release();
       throw e;
