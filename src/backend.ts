@@ -204,6 +204,13 @@ export interface FastPaths {
    * (eval-mode conv + folded batch norm + residual + ReLU).
    */
   matmulEpilogue(a: Storage, b: Storage, g: MatmulGeometry, e: GemmEpilogue): Storage;
+  /**
+   * An eval-mode convolution (groups 1) with the same epilogue: the values of
+   * matmulEpilogue(weight as [oc, c·kh·kw], im2col(x, g), e), laid out [oc, n·oh·ow]. A backend may skip the
+   * columns (packing the GEMM operand straight from the image) or use fewer multiplies (Winograd); results
+   * then differ by rounding only. Used only where no gradient is recorded.
+   */
+  convEpilogue(x: Storage, weight: Storage, g: WindowGeometry, oc: number, e: GemmEpilogue): Storage;
   /** Max pool; `indices` holds, per output, the flat index (y·w + x) of its max within the plane. */
   maxPool2d(x: Storage, g: WindowGeometry): { out: Storage; indices: Storage };
   maxPool2dBackward(gy: Storage, indices: Storage, g: WindowGeometry): Storage;

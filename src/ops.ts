@@ -374,6 +374,27 @@ export function matmulEpilogue(a: Tensor, b: Tensor, scale: Tensor, shift: Tenso
   return out;
 }
 
+/**
+ * Not a primitive: the eval-mode convolution (groups 1) of x with weight [oc, c, kh, kw] and matmulEpilogue's
+ * epilogue, as [oc, n·oh·ow], through the backend's convEpilogue (im2col + matmulEpilogue where it has none).
+ * Records nothing, so callers use it only where no gradient is wanted.
+ */
+export function convEpilogue(x: Tensor, weight: Tensor, g: WindowGeometry, scale: Tensor, shift: Tensor, residual: Tensor | null, relu: boolean, opName = 'conv2d'): Tensor {
+  const ts = residual ? [x, weight, scale, shift, residual] : [x, weight, scale, shift];
+  const be = backendOf(opName, ts);
+  const oc = weight.shape[0];
+  const cols = g.n * g.oh * g.ow;
+  if (x.rank !== 4 || weight.rank !== 4 || weight.shape[1] !== g.c || weight.shape[2] !== g.kh || weight.shape[3] !== g.kw) fail(opName, `input ${fmt(x.shape)} and weight ${fmt(weight.shape)} do not fit the window ${g.kh}×${g.kw} over ${g.c} channels`);
+  if (scale.size !== oc || shift.size !== oc) fail(opName, `scale ${fmt(scale.shape)} and shift ${fmt(shift.shape)} must hold ${oc} values, one per output channel`);
+  if (residual && !sameShape(residual.shape, [oc, cols])) fail(opName, `residual ${fmt(residual.shape)} must match the output [${oc}, ${cols}]`);
+  const out = fromStorage(be, be.convEpilogue(x.storage, weight.storage, g, oc, { scale: scale.storage, shift: shift.storage, residual: residual ? residual.storage : null, relu }), [oc, cols]);
+  const hook = opHook();
+  if (hook) hook(out, 'convEpilogue');
+  const check = primHook();
+  if (check) check('convEpilogue', ts, out);
+  return out;
+}
+
 // ---- windows: im2col/col2im and pooling primitives ----
 
 export function im2col(x: Tensor, g: WindowGeometry): Tensor {

@@ -115,6 +115,23 @@ describe('withDefaults() on the core alone agrees with the reference backend’s
       });
     }
   });
+  it('the conv epilogue (3×3 padded, strided and dilated windows): im2col then the GEMM epilogue', async () => {
+    for (const [s, dil, residual, relu] of [[1, 1, true, true], [2, 1, false, false], [1, 2, false, true]] as const) {
+      const g = pool(2, 3, 6, 5, 3, s, 1, dil, false);
+      const [oc, k, n] = [4, 27, 2 * g.oh * g.ow];
+      await same(`convEpilogue stride ${s} dilation ${dil}`, (b, up) => {
+        const e = { scale: up(values(3, oc)), shift: up(values(4, oc)), residual: residual ? up(values(5, oc * n)) : null, relu };
+        const [x, w] = [up(values(1, 2 * 3 * 6 * 5)), up(values(2, oc * k))];
+        if (b === own) {
+          const mm = { batch: 1, batchA: 1, batchB: 1, m: oc, k, n, transA: false, transB: false };
+          let y = b.binary('add', b.binary('mul', b.matmul(w, b.im2col(x, g), mm), [oc, n], e.scale, [oc, 1], [oc, n]), [oc, n], e.shift, [oc, 1], [oc, n]);
+          if (e.residual) y = b.binary('add', y, [oc, n], e.residual, [oc, n], [oc, n]);
+          return [relu ? b.unary('relu', y, 0) : y];
+        }
+        return [b.convEpilogue(x, w, g, oc, e)];
+      }, k);
+    }
+  });
 });
 
 describe('the compositions on a deferred backend (gpu.js webasm on 2 threads: kernels queued, run later in call order)', () => {
@@ -156,7 +173,7 @@ describe('the contract', () => {
     const before = ref.maxPool2d;
     const full = withDefaults(ref);
     expect(full.maxPool2d).toBe(before);
-    expect([...ownFastPaths(full)].sort()).toEqual(FAST_PATHS.filter((m) => m !== 'matmulEpilogue').sort());
+    expect([...ownFastPaths(full)].sort()).toEqual(FAST_PATHS.filter((m) => m !== 'matmulEpilogue' && m !== 'convEpilogue').sort());
     const epilogue = full.matmulEpilogue;
     expect(withDefaults(full).matmulEpilogue).toBe(epilogue);
     expect(bare.deferred).toBe(false);

@@ -3,8 +3,9 @@
 // reductions and a product with a zero factor. A NaN that a kernel turns into a number hides a broken model.
 import { beforeEach, describe, expect, it } from 'vitest';
 import * as G from '../src/index.js';
-import { currentBackend, F, noGrad, tensor, type Tensor } from '../src/index.js';
+import { F, noGrad, tensor, type Tensor } from '../src/index.js';
 import { availableBackends, testBackends, useBackend } from './helpers/backends.js';
+import { spyFused } from './helpers/folding.js';
 
 
 const backends = await availableBackends(testBackends);
@@ -97,17 +98,14 @@ describe.each(backends)('NaN propagation on $label', (tb) => {
     const x = tensor(xs, [1, c, hw, hw]);
     const w = tensor(ws, [oc, c, 3, 3]);
     const e = { scale: tensor(fill(oc, 5)), shift: tensor(shift), residual: tensor(res, [1, oc, hw, hw]), relu: true };
-    const be = currentBackend();
-    const orig = be.matmulEpilogue;
-    let fused = 0;
-    be.matmulEpilogue = (...a) => (fused++, orig.apply(be, a));
+    const spy = spyFused();
     let y: Tensor;
     try {
       y = noGrad(() => F.conv2dAffine(x, w, e, { padding: 1 }));
     } finally {
-      be.matmulEpilogue = orig;
+      spy.restore();
     }
-    expect(fused).toBe(1);
+    expect(spy.count()).toBe(1);
     // Expected NaN mask: channel 0 and the last channel whole (padding reads 0, and 0·NaN is NaN), every
     // output whose 3×3 window covers the NaN pixel, and the residual's NaN.
     const want: boolean[] = [];

@@ -8,7 +8,7 @@ import { avgPoolWindow, type Shape } from '../shape.js';
 import { bnBackwardComposed, bnForwardComposed } from './batchnorm.js';
 
 /** The fast paths withDefaults() fills in, by name. */
-export const FAST_PATHS = ['batchNorm', 'batchNormBackward', 'matmulEpilogue', 'maxPool2d', 'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward', 'sgdStep', 'adamStep'] as const satisfies readonly (keyof FastPaths)[];
+export const FAST_PATHS = ['batchNorm', 'batchNormBackward', 'matmulEpilogue', 'convEpilogue', 'maxPool2d', 'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward', 'sgdStep', 'adamStep'] as const satisfies readonly (keyof FastPaths)[];
 
 /** The fast paths `b` implements itself (the rest would come from withDefaults()). */
 export function ownFastPaths(b: BackendImpl): Set<keyof FastPaths> {
@@ -75,6 +75,14 @@ function defaults(be: BackendImpl): FastPaths {
       if (e.residual) y = be.binary('add', t(y), mn, e.residual, mn, mn);
       if (e.relu) y = be.unary('relu', t(y), 0);
       done();
+      return y;
+    },
+    // im2col, then the backend's matmulEpilogue (its own, or the composition above).
+    convEpilogue(x: Storage, weight: Storage, g: WindowGeometry, oc: number, e: GemmEpilogue): Storage {
+      const k = g.c * g.kh * g.kw;
+      const cols = be.im2col(x, g);
+      const y = (be as Backend).matmulEpilogue(weight, cols, { batch: 1, batchA: 1, batchB: 1, m: oc, k, n: g.n * g.oh * g.ow, transA: false, transB: false }, e);
+      be.release(cols);
       return y;
     },
 

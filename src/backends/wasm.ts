@@ -319,6 +319,17 @@ export class WasmBackend implements Backend {
     return out;
   }
 
+  /** Eval conv (groups 1) with the epilogue, [oc, n·oh·ow]: im2col, then matmulEpilogue. */
+  convEpilogue(x: Storage, weight: Storage, g: WindowGeometry, oc: number, e: GemmEpilogue): Storage {
+    const k = g.c * g.kh * g.kw;
+    const cols = this.im2col(x, g);
+    try {
+      return this.matmulEpilogue(weight, cols, { batch: 1, batchA: 1, batchB: 1, m: oc, k, n: g.n * g.oh * g.ow, transA: false, transB: false }, e);
+    } finally {
+      this.release(cols);
+    }
+  }
+
   /** C[m,n] (row-major at byte address pc) = A·B with element strides as in matmul (see WasmGemm.run). */
   gemm(pa: number, rsA: number, psA: number, pb: number, csB: number, psB: number, m: number, n: number, k: number, pc: number, weightA: WasmStorage | null = null, fused = false): void {
     this.gemms.run({ ptr: pa, rs: rsA, ps: psA }, { ptr: pb, rs: csB, ps: psB }, m, n, k, pc, weightA, fused && this.relaxed ? 'gemm_fma' : 'gemm');

@@ -191,17 +191,20 @@ function conv2dAffineBody(x: Tensor, weight: Tensor, e: ConvEpilogue, options: C
   const wantsGrad = isGradEnabled() && inputs.some((t) => t.requiresGrad);
   if (!wantsGrad && c.groups === 1) {
     if (imagesPerChunk(c) < n) return byImageChunks(c, x, res, (xs, rs) => conv2dAffine(xs, weight, { ...e, residual: rs }, options));
-    const cols = convCols(c, x);
     // The GEMM's rows are channels and its columns (image, position): the residual in that order too.
     const resRows = res ? o.permute(o.reshape(res, [n, oc, L]), [1, 0, 2]) : null;
-    const y = o.matmulEpilogue(o.reshape(weight, [oc, c.ckk]), o.reshape(cols, [c.ckk, n * L]), e.scale, e.shift, resRows ? o.reshape(resRows, [oc, n * L]) : null, relu, 'conv2dAffine');
-    if (y) {
-      cols.dispose(); // inference: free the (large) columns now rather than at the end of the caller's tidy
-      resRows?.dispose();
-      const out = fromChannelRows(y, c);
-      y.dispose(); // the permuted copy (or, at batch 1, a view sharing the buffer) is all that is needed
-      return out;
-    }
+    const resArg = resRows ? o.reshape(resRows, [oc, n * L]) : null;
+    // A 1×1 stride-1 conv multiplies x itself; any other goes through the backend's convolution, which may
+    // skip the columns or use fewer multiplies.
+    const cols = c.pointwise ? convCols(c, x) : null;
+    const y = cols
+      ? o.matmulEpilogue(o.reshape(weight, [oc, c.ckk]), o.reshape(cols, [c.ckk, n * L]), e.scale, e.shift, resArg, relu, 'conv2dAffine')
+      : o.convEpilogue(x, weight, c.g, e.scale, e.shift, resArg, relu, 'conv2dAffine');
+    cols?.dispose(); // inference: free the columns now rather than at the end of the caller's tidy
+    resRows?.dispose();
+    const out = fromChannelRows(y, c);
+    y.dispose(); // the permuted copy (or, at batch 1, a view sharing the buffer) is all that is needed
+    return out;
   }
   let out = o.add(o.mul(conv2d(x, weight, null, options), o.reshape(e.scale, [1, oc, 1, 1])), o.reshape(e.shift, [1, oc, 1, 1]));
   if (res) out = o.add(out, res);

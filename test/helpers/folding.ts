@@ -2,13 +2,26 @@
 // batch-norm state moved away from the identity, and the relative error between two results.
 import { currentBackend, nn, noGrad, randn, type Tensor } from '../../src/index.js';
 
-/** Counts calls of the current backend's fused GEMM (its own, or the one withDefaults() composed). */
+/**
+ * Counts fused calls on the current backend: matmulEpilogue (1×1 convs) and convEpilogue (any other), its own or
+ * the ones withDefaults() composed; a matmulEpilogue made inside a convEpilogue is part of that one call.
+ */
 export function spyFused(): { count: () => number; restore: () => void } {
   const be = currentBackend();
-  const orig = be.matmulEpilogue;
+  const [mm, conv] = [be.matmulEpilogue, be.convEpilogue];
   let n = 0;
-  be.matmulEpilogue = (...a) => (n++, orig.apply(be, a));
-  return { count: () => n, restore: () => void (be.matmulEpilogue = orig) };
+  let inConv = false;
+  be.matmulEpilogue = (...a) => (inConv || n++, mm.apply(be, a));
+  be.convEpilogue = (...a) => {
+    n++;
+    inConv = true;
+    try {
+      return conv.apply(be, a);
+    } finally {
+      inConv = false;
+    }
+  };
+  return { count: () => n, restore: () => void ((be.matmulEpilogue = mm), (be.convEpilogue = conv)) };
 }
 
 /** Running statistics and affine parameters away from the identity, so a lost scale, shift or residual shows. */
