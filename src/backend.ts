@@ -211,7 +211,7 @@ export interface FastPaths {
    * then differ by rounding only. Used only where no gradient is recorded.
    */
   convEpilogue(x: Storage, weight: Storage, g: WindowGeometry, oc: number, e: GemmEpilogue): Storage;
-  /** Max pool; `indices` holds, per output, the flat index (y·w + x) of its max within the plane. */
+  /** Max pool; `indices` holds, per output, the flat index (y·w + x) within the plane of its first maximum, or of its last NaN (PyTorch's rule). */
   maxPool2d(x: Storage, g: WindowGeometry): { out: Storage; indices: Storage };
   maxPool2dBackward(gy: Storage, indices: Storage, g: WindowGeometry): Storage;
   avgPool2d(x: Storage, g: AvgPoolGeometry): Storage;

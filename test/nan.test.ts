@@ -72,6 +72,22 @@ describe.each(backends)('NaN propagation on $label', (tb) => {
     expect(await nanMask(p)).toEqual([true, true, true, true]);
   });
 
+  it("maxPool2d's index is PyTorch's: the first maximum, or the window's last NaN (row-major), wherever its rows are", async () => {
+    // One 3×3 window over a 3×4 plane (stride 3): NaNs at (0, 2) and (1, 0) → (1, 0), flat 4; then two NaNs in
+    // one row, (2, 0) and (2, 1) → flat 9; no NaN, the maximum 5 twice → the first, flat 1.
+    const cases: [number[], number][] = [
+      [[1, 2, N, 0, N, 3, 4, 0, 5, 6, 7, 0], 4],
+      [[1, 2, 3, 0, 4, 5, 6, 0, N, N, 7, 0], 9],
+      [[1, 5, 3, 0, 4, 5, 2, 0, 0, 1, 2, 0], 1],
+    ];
+    for (const [v, at] of cases) {
+      const x = tensor(v, [1, 1, 3, 4], { requiresGrad: true });
+      F.maxPool2d(x, { kernelSize: 3, stride: 3 }).sum().backward();
+      const g = Array.from(await (x.grad as Tensor).data());
+      expect(g.indexOf(1), `plane ${v.join(' ')}`).toBe(at);
+    }
+  });
+
   it('a product with a zero factor and a NaN factor is NaN', async () => {
     const y = tensor([0, 0], [1, 2]).matmul(tensor([N, 1], [2, 1]));
     expect(Number.isNaN((await y.data())[0])).toBe(true);

@@ -61,11 +61,11 @@ export function maxPoolSource(g: WindowGeometry, wantIndex: boolean): KernelSpec
     `  const iy = oy * ${flt(g.sh)} - ${flt(g.ph)} + ky * ${flt(g.dh)};`,
     `  for (let kx = 0; kx < ${int(g.kw)}; kx++) {`,
     `    const ix = ox * ${flt(g.sw)} - ${flt(g.pw)} + kx * ${flt(g.dw)};`,
-    `    if (iy >= 0.0 && iy < ${flt(g.h)} && ix >= 0.0 && ix < ${flt(g.w)} && nan == 0.0) {`,
+    `    if (iy >= 0.0 && iy < ${flt(g.h)} && ix >= 0.0 && ix < ${flt(g.w)}) {`,
     `      const v = x[(p * ${flt(g.h)} + iy) * ${flt(g.w)} + ix];`,
-    // First maximum wins; the first NaN wins and sticks (NaN propagates as in PyTorch).
+    // PyTorch's rule: the first maximum wins, and every NaN takes over (the last NaN is the index).
     `      if (v != v) { nan = 1.0; best = v; at = iy * ${flt(g.w)} + ix; }`,
-    `      else if (at < 0.0 || v > best) { best = v; at = iy * ${flt(g.w)} + ix; }`,
+    `      else if (nan == 0.0 && (at < 0.0 || v > best)) { best = v; at = iy * ${flt(g.w)} + ix; }`,
     '    }',
     '  }',
     '}',

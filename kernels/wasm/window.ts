@@ -141,7 +141,7 @@ function im2col(): Func {
 
 /**
  * maxpool: planes p0..p1; idx gets the
- * flat in-plane index (as f32) of the first maximum; a NaN wins and ends its window row (PyTorch's rule).
+ * flat in-plane index (as f32) of the first maximum; every NaN takes over, so the last NaN is the index (PyTorch's rule).
  */
 export const MAXPOOL = signature(['x', 'out', 'idx', ...GEOMETRY, 'p0', 'p1']);
 function maxPool(): Func {
@@ -165,8 +165,6 @@ function maxPool(): Func {
             f.get(v).get(best).f32Gt().get(where).i32(0).i32LtS().i32Or().get(v).get(v).f32Ne().i32Or().if_();
             f.get(v).set(best);
             f.get(iy).get(w).i32Mul().get(ix).i32Add().set(where);
-            // NaN: end this window row (as the reference does; a NaN in a later row takes over).
-            f.get(v).get(v).f32Ne().if_().get(kw).set(kx).end();
             f.end();
             f.end();
           });

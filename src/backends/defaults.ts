@@ -86,8 +86,10 @@ function defaults(be: BackendImpl): FastPaths {
       return y;
     },
 
-    // The windows as im2col columns [c, K, n, L]; padding made −∞ so it never wins; the index of the first
-    // maximum (or first NaN, which propagates) as the window's smallest plane index among the hits.
+    // The windows as im2col columns [c, K, n, L]; padding made −∞ so it never wins. PyTorch's index: the first
+    // maximum, or where the window holds NaN (which propagates) its last NaN. Each hit scores big − index (a
+    // maximum: the smallest index scores most) or 2·big + index (a NaN: the largest scores most, above any
+    // maximum's), and the window's best score is decoded back (exact while 3·h·w < 2^24).
     maxPool2d(x: Storage, g: WindowGeometry): { out: Storage; indices: Storage } {
       const { t, scalar, done } = scratch(be);
       const K = g.kh * g.kw;
@@ -99,11 +101,15 @@ function defaults(be: BackendImpl): FastPaths {
       const red: Shape = [g.c, 1, g.n, L];
       const pen = t(be.upload(windowTable(g, (iy, ix) => (valid(iy, ix) ? 0 : -Infinity))));
       const rank = t(be.upload(windowTable(g, (iy, ix) => (valid(iy, ix) ? big - (iy * g.w + ix) : 0))));
+      const nanRank = t(be.upload(windowTable(g, (iy, ix) => (valid(iy, ix) ? 2 * big + (iy * g.w + ix) : 0))));
       const v = t(be.binary('add', t(be.im2col(x, g)), win, pen, per, win));
       const mx = t(be.reduce('max', v, win, [1]));
-      const hit = t(be.binary('add', t(be.binary('eq', v, win, mx, red, win)), win, t(be.binary('ne', v, win, v, win, win)), win, win));
-      const best = t(be.reduce('max', t(be.binary('mul', hit, win, rank, per, win)), win, [1]));
-      const idx = t(be.binary('sub', scalar(big), [], best, red, red));
+      const score = t(be.binary('add', t(be.binary('mul', t(be.binary('eq', v, win, mx, red, win)), win, rank, per, win)), win, t(be.binary('mul', t(be.binary('ne', v, win, v, win, win)), win, nanRank, per, win)), win, win));
+      const best = t(be.reduce('max', score, win, [1]));
+      // index = big − best, or best − 2·big where best > big (a NaN): (big − best) + isNaN·(2·best − 3·big).
+      const isNan = t(be.binary('gt', best, red, scalar(big), [], red));
+      const nanFix = t(be.binary('mul', isNan, red, t(be.binary('sub', t(be.binary('mul', best, red, scalar(2), [], red)), red, scalar(3 * big), [], red)), red, red));
+      const idx = t(be.binary('add', t(be.binary('sub', scalar(big), [], best, red, red)), red, nanFix, red, red));
       const cnl = [g.c, g.n, L];
       const out = { out: be.permute(mx, cnl, [1, 0, 2]), indices: be.permute(idx, cnl, [1, 0, 2]) };
       done();

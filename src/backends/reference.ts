@@ -295,11 +295,10 @@ export class ReferenceBackend implements BackendImpl {
               const ix = ox * g.sw - g.pw + kx * g.dw;
               if (ix < 0 || ix >= g.w) continue;
               const v = X[(p * g.h + iy) * g.w + ix];
-              // First maximum wins, NaN propagates (PyTorch's rule).
+              // PyTorch's rule: the first maximum wins, and every NaN takes over (so the last NaN is the index).
               if (v > best || Number.isNaN(v) || at < 0) {
                 best = v;
                 at = iy * g.w + ix;
-                if (Number.isNaN(v)) break;
               }
             }
           }
