@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import type { Backend, BackendImpl, FastPaths, Storage, WindowGeometry } from '../src/backend.js';
-import { ownFastPaths, withDefaults } from '../src/backends/defaults.js';
+import { FAST_PATHS, ownFastPaths, withDefaults } from '../src/backends/defaults.js';
 import { BACKENDS, GPUJS_MODES, parseBackendLabel } from '../src/backends/registry.js';
 import { GpujsBackend, gpujsModeAvailable, gpujsThreadsAvailable, installWebGPU } from '../src/backends/gpujs/index.js';
 import { wasmAvailable } from '../src/backends/wasm.js';
@@ -70,9 +70,14 @@ const cases: Record<string, Case> = {
     const [a, x, scale, shift, res] = [up(v(12)), up(v(20, 5)), up(v(3, 1)), up(v(3, 2)), up(v(15, 3))];
     return [b.matmulEpilogue(a, x, g, { scale, shift, residual: res, relu: true })];
   },
+  'convEpilogue (fused eval 3×3 conv → BN → add → ReLU)': (b, up) => {
+    const g = { n: 1, c: 2, h: 5, w: 4, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, oh: 5, ow: 4 };
+    const [x, w, scale, shift, res] = [up(v(40)), up(v(54, 5)), up(v(3, 1)), up(v(3, 2)), up(v(60, 3))];
+    return [b.convEpilogue(x, w, g, 3, { scale, shift, residual: res, relu: true })];
+  },
 };
 /** The fast path (src/backend.ts's FastPaths) each case exercises: marked "composed" where withDefaults() supplies it. */
-const fastPathOf = (name: string): keyof FastPaths | undefined => (['batchNorm', 'batchNormBackward', 'matmulEpilogue', 'maxPool2d', 'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward', 'sgdStep', 'adamStep'] as const).find((m) => name === m || name.startsWith(`${m} `));
+const fastPathOf = (name: string): keyof FastPaths | undefined => FAST_PATHS.find((m) => name === m || name.startsWith(`${m} `));
 
 async function results(b: Backend): Promise<Record<string, Float32Array[] | string>> {
   const out: Record<string, Float32Array[] | string> = {};
