@@ -3,6 +3,7 @@
 import type { ArgsOf, KernelFn } from './abi.js';
 import { Func, ModuleBuilder, V128 } from './emit.js';
 import { addGemmKernels, GEMM_KERNELS } from './gemm.js';
+import { addConvPackKernels, CONVPACK_KERNELS } from './convpack.js';
 import { addElementwiseKernels, ELEMENTWISE_KERNELS } from './elementwise.js';
 import { addWindowKernels, WINDOW_KERNELS } from './window.js';
 import { addOptimKernels, OPTIM_KERNELS } from './optim.js';
@@ -10,7 +11,7 @@ import { addBatchNormKernels, BATCHNORM_KERNELS } from './batchnorm.js';
 import { addLayoutKernels, LAYOUT_KERNELS } from './layout.js';
 
 /** Every kernel the module exports, by name, with its signature (kernels/wasm/abi.ts). */
-export const KERNELS = { ...GEMM_KERNELS, ...ELEMENTWISE_KERNELS, ...WINDOW_KERNELS, ...OPTIM_KERNELS, ...BATCHNORM_KERNELS, ...LAYOUT_KERNELS };
+export const KERNELS = { ...GEMM_KERNELS, ...CONVPACK_KERNELS, ...ELEMENTWISE_KERNELS, ...WINDOW_KERNELS, ...OPTIM_KERNELS, ...BATCHNORM_KERNELS, ...LAYOUT_KERNELS };
 export type KernelName = keyof typeof KERNELS;
 /** The named arguments of a call of kernel K. */
 export type KernelArgs<K extends KernelName> = ArgsOf<(typeof KERNELS)[K]>;
@@ -27,6 +28,7 @@ export const MAX_PAGES = 65536;
 export function buildKernelModule(shared: boolean, initialPages: number, relaxed = false): Uint8Array<ArrayBuffer> {
   const mb = new ModuleBuilder({ module: 'env', name: 'mem', initialPages, maximumPages: MAX_PAGES, shared });
   addGemmKernels(mb, relaxed);
+  addConvPackKernels(mb);
   addElementwiseKernels(mb);
   addWindowKernels(mb);
   addOptimKernels(mb);

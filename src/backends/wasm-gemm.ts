@@ -6,6 +6,7 @@ import { MR, NR } from '../../kernels/wasm/gemm.js';
 import { unpadGemm } from '../../kernels/wasm/host.js';
 import type { KernelArgs, KernelName } from '../../kernels/wasm/module.js';
 import { splitRange } from '../../kernels/wasm/pool.js';
+import type { WindowGeometry } from '../backend.js';
 
 /** A heap block: byte address and size. */
 export interface Block {
@@ -30,6 +31,17 @@ export interface Operand {
   rs: number;
   ps: number;
 }
+
+/**
+ * A convolution's column operand left implicit: x [n, c, h, w] at byte address ptr, whose im2col matrix
+ * [c·kh·kw, n·oh·ow] is packed into panels straight from the image (kernels/wasm/convpack.ts).
+ */
+export interface ImageOperand {
+  ptr: number;
+  image: WindowGeometry;
+}
+
+const isImage = (o: Operand | ImageOperand): o is ImageOperand => 'image' in o;
 
 /** GEMMs below this many multiply-adds run on one thread: a dispatch costs more than it saves. */
 const THREAD_MIN_WORK = 1 << 18;
@@ -65,15 +77,15 @@ export class WasmGemm<S> {
    * e.g. 49), computes that instead and transposes on the way out. `weight`: the storage behind A, whose
    * packing is kept; `kernel`: the micro-kernel (gemm_fma only in a relaxed module).
    */
-  run(a: Operand, b: Operand, m: number, n: number, k: number, pc: number, weight: S | null, kernel: 'gemm' | 'gemm_fma'): void {
+  run(a: Operand, b: Operand | ImageOperand, m: number, n: number, k: number, pc: number, weight: S | null, kernel: 'gemm' | 'gemm_fma'): void {
     if (tileEfficiency(n, m) > tileEfficiency(m, n) * 1.05) this.tiles(b, a, n, m, k, pc, true, weight, kernel);
     else this.tiles(a, b, m, n, k, pc, false, weight, kernel);
   }
 
   /** `weight`: the storage behind the original A (after a swap, this call's B), whose packing may be kept. */
-  private tiles(a: Operand, b: Operand, m: number, n: number, k: number, pc: number, transposeOut: boolean, weight: S | null, kernel: 'gemm' | 'gemm_fma'): void {
-    const { ptr: pa, rs: rsA, ps: psA } = a;
-    const { ptr: pb, rs: csB, ps: psB } = b;
+  private tiles(a: Operand | ImageOperand, b: Operand | ImageOperand, m: number, n: number, k: number, pc: number, transposeOut: boolean, weight: S | null, kernel: 'gemm' | 'gemm_fma'): void {
+    const [pa, rsA, psA] = isImage(a) ? [a.ptr, 0, 0] : [a.ptr, a.rs, a.ps];
+    const [pb, csB, psB] = isImage(b) ? [b.ptr, 0, 0] : [b.ptr, b.rs, b.ps];
     const ctx = this.ctx;
     const mt = Math.ceil(m / MR);
     const nt = Math.ceil(n / NR);
@@ -98,13 +110,16 @@ export class WasmGemm<S> {
     try {
       if (!packA) {
         // kept: nothing to pack
+      } else if (isImage(a)) {
+        ctx.par('packImA', splitRange(mt, T).map(([t0, t1]) => ({ ...a.image, x: pa, dst: A.ptr, t0, t1 })));
       } else if (rsA === 1 && psA !== 1 && m >= MR) {
         // Transposed A: full tiles by the k-blocked kernel, a partial last tile by the general one.
         const full = Math.floor(m / MR);
         ctx.par('packAT', splitRange(full, T).map(([it0, it1]) => ({ src: pa, dst: A.ptr, k, ps: psA, it0, it1 })));
         if (full < mt) ctx.par('packA', [{ src: pa, dst: A.ptr, m, k, rs: rsA, ps: psA, it0: full, it1: mt }]);
       } else ctx.par('packA', splitRange(mt, T).map(([it0, it1]) => ({ src: pa, dst: A.ptr, m, k, rs: rsA, ps: psA, it0, it1 })));
-      if (packB) ctx.par('packB', splitRange(nt, T).map(([jt0, jt1]) => ({ src: pb, dst: B.ptr, n, k, cs: csB, ps: psB, jt0, jt1 })));
+      if (packB && isImage(b)) ctx.par('packImB', splitRange(nt, T).map(([t0, t1]) => ({ ...b.image, x: pb, dst: B.ptr, t0, t1 })));
+      else if (packB) ctx.par('packB', splitRange(nt, T).map(([jt0, jt1]) => ({ src: pb, dst: B.ptr, n, k, cs: csB, ps: psB, jt0, jt1 })));
       // Split the tile grid along whichever side gives each thread several tiles.
       const grid = { pa: A.ptr, pb: B.ptr, pc: cp, k, ldc, kc: KC };
       const parts =

@@ -309,25 +309,32 @@ export class WasmBackend implements Backend {
     if (g.batch !== 1) throw new Error(`wasm matmulEpilogue: batch ${g.batch}, expected 1`);
     // A is a conv weight in eval (the folded batch-norm path): its packed panels are kept between calls.
     const out = this.matmul(a, b, g, true, this.relaxed);
-    const { m, n } = g;
-    if (m * n === 0) return out;
-    // One pass over C right after the GEMM (still in cache), split by rows like the GEMM's threads.
+    this.epilogue(out, g.m, g.n, e);
+    return out;
+  }
+
+  /** One pass over C [m, n] right after the GEMM (still in cache), split by rows like the GEMM's threads. */
+  private epilogue(out: Storage, m: number, n: number, e: GemmEpilogue): void {
+    if (m * n === 0) return;
     const T = this.T(m * n >= 1 << 15);
     const res = e.residual ? st(e.residual).ptr : 0;
     const [pc, scale, shift] = [out, e.scale, e.shift].map((s) => st(s).ptr);
     this.par(`epi_${e.residual ? 1 : 0}${e.relu ? 1 : 0}`, splitRange(m, T).map(([r0, r1]) => ({ pc, cols: n, r0, r1, scale, shift, res })));
-    return out;
   }
 
-  /** Eval conv (groups 1) with the epilogue, [oc, n·oh·ow]: im2col, then matmulEpilogue. */
+  /**
+   * Eval conv (groups 1) with the epilogue, [oc, n·oh·ow]: an implicit GEMM whose column operand is packed
+   * straight from the image (no im2col buffer), the weight's packed panels kept, then the epilogue pass.
+   */
   convEpilogue(x: Storage, weight: Storage, g: WindowGeometry, oc: number, e: GemmEpilogue): Storage {
     const k = g.c * g.kh * g.kw;
-    const cols = this.im2col(x, g);
-    try {
-      return this.matmulEpilogue(weight, cols, { batch: 1, batchA: 1, batchB: 1, m: oc, k, n: g.n * g.oh * g.ow, transA: false, transB: false }, e);
-    } finally {
-      this.release(cols);
-    }
+    const n = g.n * g.oh * g.ow;
+    const out = this.alloc(oc * n);
+    if (oc * n === 0) return out;
+    if (k === 0) this.f.fill(0, at(out), at(out) + oc * n);
+    else this.gemms.run({ ptr: st(weight).ptr, rs: k, ps: 1 }, { ptr: st(x).ptr, image: g }, oc, n, k, out.ptr, this.prepack ? st(weight) : null, this.relaxed ? 'gemm_fma' : 'gemm');
+    this.epilogue(out, oc, n, e);
+    return out;
   }
 
   /** C[m,n] (row-major at byte address pc) = A·B with element strides as in matmul (see WasmGemm.run). */
