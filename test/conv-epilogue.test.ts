@@ -152,6 +152,13 @@ describe.each(backends)('convEpilogue on $label (implicit im2col) matches the fl
       await check(label, b, t);
   });
 
+  it('wide rows (whole tiles inside one input row: the copy paths for x stride 1, 2 and 3, dilation, padding rows)', async () => {
+    const b = await be;
+    for (const [sw, kw, dw, pw, oc] of [[1, 3, 1, 1, 5], [2, 3, 1, 1, 9], [3, 3, 2, 2, 6], [2, 7, 1, 3, 4], [1, 1, 1, 0, 70], [2, 1, 1, 0, 70], [3, 7, 2, 3, 65]])
+      for (const w of [40, 57])
+        await check(label, b, { n: 2, c: 3, h: 6, w, kh: 3, kw, s: [2, sw], p: [1, pw], d: [2, dw], oc, residual: false, relu: false, specials: sw, seed: sw * w });
+  });
+
   it('after an in-place weight update the next call uses the new weights (kept panels dropped)', async () => {
     const b = await be;
     const t: Case = { n: 1, c: 5, h: 9, w: 9, kh: 3, kw: 3, s: [1, 1], p: [1, 1], d: [1, 1], oc: 12, residual: false, relu: false, specials: 0, seed: 11 };

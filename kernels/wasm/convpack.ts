@@ -19,7 +19,7 @@ function packIm(W: number): Func {
   const { f, p: { x, dst, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, t0, t1 } } = funcOf(PACK_IM);
   const L = (): number => f.local(I32);
   const t = L(), j = L(), b = L(), rem = L(), oy = L(), ox = L(), hw = L(), ohow = L(), cols = L(), k = L(), d = L();
-  const ch = L(), ky = L(), kx = L(), dyk = L(), dxk = L(), rowOff = L(), chOff = L(), iy = L(), ix = L(), fast = L(), ok = L();
+  const ch = L(), ky = L(), kx = L(), dyk = L(), dxk = L(), rowOff = L(), chOff = L(), fast = L(), ok = L(), span = L(), s = L(), dw4 = L(), sw4 = L();
   // Per column of the tile: its input row and column at tap (0, 0), and its float index in x at that tap
   // (b·c·h·w + iy0·w + ix0; may be negative, only ever used for in-bounds taps).
   const iy0 = Array.from({ length: W }, L), ix0 = Array.from({ length: W }, L), base = Array.from({ length: W }, L);
@@ -44,14 +44,66 @@ function packIm(W: number): Func {
       f.i32(0).set(base[q]);
       f.end();
     }
-    // The W columns are W consecutive floats of one input row (stride 1, same image row and batch): then each
-    // tap inside the image is W/4 v128 copies.
-    f.get(sw).i32(1).i32Eq();
-    f.get(iy0[0]).get(iy0[W - 1]).i32Eq().i32And();
-    f.get(ix0[W - 1]).get(ix0[0]).i32Sub().i32(W - 1).i32Eq().i32And();
-    f.get(base[W - 1]).get(base[0]).i32Sub().i32(W - 1).i32Eq().i32And();
+    // A row tile: the W columns lie in one image row of one batch (sw apart in x), and every tap's W reads stay
+    // inside that row. Then each (ch, ky) either reads W floats sw apart from one input row or is all padding,
+    // with no per-element test: v128 copies for stride 1, shuffles of even lanes for stride 2.
+    f.get(iy0[0]).get(iy0[W - 1]).i32Eq();
+    f.get(ix0[W - 1]).get(ix0[0]).i32Sub().get(sw).i32(W - 1).i32Mul().tee(span).i32Eq().i32And();
+    f.get(base[W - 1]).get(base[0]).i32Sub().get(span).i32Eq().i32And();
+    f.get(ix0[0]).i32(0).i32GeS().i32And();
+    f.get(ix0[0]).get(kw).i32(1).i32Sub().get(dw).i32Mul().i32Add().get(span).i32Add().get(w).i32LtS().i32And();
     f.set(fast);
     f.get(dst).get(t).get(k).i32Mul().i32(W * 4).i32Mul().i32Add().set(d);
+    f.get(fast).if_();
+    {
+      f.get(dw).i32(4).i32Mul().set(dw4);
+      // One kx sweep per (ch, ky) for each stride case; `copy` moves W floats from s (sw apart) to d.
+      const rows = (copy: () => void): void => {
+        f.forLoop(ch, () => f.i32(0), () => f.get(c), 1, () => {
+          f.forLoop(ky, () => f.i32(0), () => f.get(kh), 1, () => {
+            f.get(ky).get(dh).i32Mul().tee(dyk).get(iy0[0]).i32Add().get(h).i32LtU().if_();
+            f.get(x).get(base[0]).get(ch).get(hw).i32Mul().i32Add().get(dyk).get(w).i32Mul().i32Add().i32(4).i32Mul().i32Add().set(s);
+            f.forLoop(kx, () => f.i32(0), () => f.get(kw), 1, () => {
+              copy();
+              f.get(s).get(dw4).i32Add().set(s);
+              f.get(d).i32(W * 4).i32Add().set(d);
+            });
+            f.else_();
+            f.forLoop(kx, () => f.i32(0), () => f.get(kw), 1, () => {
+              for (let g = 0; g < W; g += 4) f.get(d).v128Zero().v128Store(g * 4);
+              f.get(d).i32(W * 4).i32Add().set(d);
+            });
+            f.end();
+          });
+        });
+      };
+      f.get(sw).i32(1).i32Eq().if_();
+      rows(() => {
+        for (let g = 0; g < W; g += 4) f.get(d).get(s).v128Load(g * 4).v128Store(g * 4);
+      });
+      f.else_();
+      f.get(sw).i32(2).i32Eq().if_();
+      // Floats 0, 2, …, 2W−2 of the run: even lanes of v128 loads, the last one ending at float 2W−2 (not past it).
+      rows(() => {
+        for (let g = 0; g < W; g += 4) {
+          const last = g + 4 >= W;
+          f.get(d);
+          f.get(s).v128Load(g * 8).get(s).v128Load(last ? g * 8 + 12 : g * 8 + 16);
+          if (last) f.f32x4Shuffle(0, 2, 5, 7);
+          else f.f32x4Shuffle(0, 2, 4, 6);
+          f.v128Store(g * 4);
+        }
+      });
+      f.else_();
+      f.get(sw).i32(4).i32Mul().set(sw4);
+      rows(() => {
+        for (let q = 0; q < W; q++) f.get(d).get(s).get(sw4).i32(q).i32Mul().i32Add().f32Load().f32Store(q * 4);
+      });
+      f.end();
+      f.end();
+    }
+    f.else_();
+    // Any other tile (across rows or batches, or touching the padding in x): per element, branch-free.
     f.forLoop(ch, () => f.i32(0), () => f.get(c), 1, () => {
       f.get(ch).get(hw).i32Mul().set(chOff);
       f.forLoop(ky, () => f.i32(0), () => f.get(kh), 1, () => {
@@ -59,26 +111,18 @@ function packIm(W: number): Func {
         f.forLoop(kx, () => f.i32(0), () => f.get(kw), 1, () => {
           f.get(kx).get(dw).i32Mul().set(dxk);
           f.get(chOff).get(dyk).get(w).i32Mul().i32Add().get(dxk).i32Add().set(rowOff);
-          // ok = fast && iy0+dyk in [0, h) && ix0+dxk ≥ 0 && ix0+dxk+W ≤ w
-          f.get(fast);
-          f.get(iy0[0]).get(dyk).i32Add().tee(iy).get(h).i32LtU().i32And();
-          f.get(ix0[0]).get(dxk).i32Add().tee(ix).i32(0).i32GeS().i32And();
-          f.get(ix).i32(W).i32Add().get(w).i32LeS().i32And();
-          f.tee(ok).if_();
-          for (let g = 0; g < W; g += 4) f.get(d).get(x).get(base[0]).get(rowOff).i32Add().i32(4).i32Mul().i32Add().v128Load(g * 4).v128Store(g * 4);
-          f.else_();
-          // Scalar, branch-free: an out-of-image tap loads x[0] (always valid) and selects 0 instead.
+          // An out-of-image tap loads x[0] (always valid) and selects 0 instead.
           for (let q = 0; q < W; q++) {
             f.get(iy0[q]).get(dyk).i32Add().get(h).i32LtU();
             f.get(ix0[q]).get(dxk).i32Add().get(w).i32LtU().i32And().set(ok);
             f.get(x).get(base[q]).get(rowOff).i32Add().i32(4).i32Mul().i32Add().get(x).get(ok).select().f32Load().set(v);
             f.get(d).get(v).f32(0).get(ok).select().f32Store(q * 4);
           }
-          f.end();
           f.get(d).i32(W * 4).i32Add().set(d);
         });
       });
     });
+    f.end();
   });
   return f;
 }
