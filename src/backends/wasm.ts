@@ -346,7 +346,10 @@ export class WasmBackend implements Backend {
     const rows = g.c * g.kh * g.kw;
     const out = this.alloc(rows * g.n * g.oh * g.ow);
     if (out.size === 0) return out;
-    const T = this.T(out.size >= 1 << 16);
+    // One thread: on the 2-vCPU machines a second thread never made it faster (min of 30 calls at every
+    // ResNet-50 224² shape, bench/RESULTS.md): small maps are bound by per-row bookkeeping that a dispatch
+    // costs as much as, big ones by the memory bandwidth both cores share; the pieces write disjoint rows.
+    const T = 1;
     this.par('im2col', splitRange(rows, T).map(([r0, r1]) => ({ ...g, x: st(x).ptr, out: out.ptr, r0, r1 })));
     return out;
   }
