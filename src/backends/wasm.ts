@@ -45,6 +45,14 @@ export class WasmBackend implements Backend {
   private readonly gemms: WasmGemm<WasmStorage>;
   prepack: boolean;
 
+  /**
+   * Threads im2col (training's convolutions) may use: 1, because on the 2-vCPU machines a second thread was
+   * never faster (bench/im2col-threads.ts, min of 30 calls at every ResNet-50 224² shape): small maps are bound
+   * by per-row bookkeeping that a dispatch costs as much as, big ones by the bandwidth both cores share (the
+   * pieces write disjoint rows: no false sharing).
+   */
+  im2colThreads = 1;
+
   /** Whether matmul (training's GEMMs) uses the fused kernel too; see WasmBackendOptions.fmaTraining. */
   fmaTraining = false;
 
@@ -346,10 +354,7 @@ export class WasmBackend implements Backend {
     const rows = g.c * g.kh * g.kw;
     const out = this.alloc(rows * g.n * g.oh * g.ow);
     if (out.size === 0) return out;
-    // One thread: on the 2-vCPU machines a second thread never made it faster (min of 30 calls at every
-    // ResNet-50 224² shape, bench/RESULTS.md): small maps are bound by per-row bookkeeping that a dispatch
-    // costs as much as, big ones by the memory bandwidth both cores share; the pieces write disjoint rows.
-    const T = 1;
+    const T = Math.min(this.im2colThreads, this.T(out.size >= 1 << 16));
     this.par('im2col', splitRange(rows, T).map(([r0, r1]) => ({ ...g, x: st(x).ptr, out: out.ptr, r0, r1 })));
     return out;
   }
