@@ -159,6 +159,11 @@ describe.each(backends)('convEpilogue on $label (implicit im2col) matches the fl
         await check(label, b, { n: 2, c: 3, h: 6, w, kh: 3, kw, s: [2, sw], p: [1, pw], d: [2, dw], oc, residual: false, relu: false, specials: sw, seed: sw * w });
   });
 
+  it('no input channels (k = 0): the epilogue of a zero GEMM', async () => {
+    const b = await be;
+    await check(label, b, { n: 2, c: 0, h: 5, w: 6, kh: 3, kw: 3, s: [1, 1], p: [1, 1], d: [1, 1], oc: 7, residual: true, relu: true, specials: 0, seed: 3 });
+  });
+
   it('after an in-place weight update the next call uses the new weights (kept panels dropped)', async () => {
     const b = await be;
     const t: Case = { n: 1, c: 5, h: 9, w: 9, kh: 3, kw: 3, s: [1, 1], p: [1, 1], d: [1, 1], oc: 12, residual: false, relu: false, specials: 0, seed: 11 };
