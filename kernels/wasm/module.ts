@@ -9,9 +9,10 @@ import { addWindowKernels, WINDOW_KERNELS } from './window.js';
 import { addOptimKernels, OPTIM_KERNELS } from './optim.js';
 import { addBatchNormKernels, BATCHNORM_KERNELS } from './batchnorm.js';
 import { addLayoutKernels, LAYOUT_KERNELS } from './layout.js';
+import { addWinogradKernels, WINOGRAD_KERNELS } from './winograd.js';
 
 /** Every kernel the module exports, by name, with its signature (kernels/wasm/abi.ts). */
-export const KERNELS = { ...GEMM_KERNELS, ...CONVPACK_KERNELS, ...ELEMENTWISE_KERNELS, ...WINDOW_KERNELS, ...OPTIM_KERNELS, ...BATCHNORM_KERNELS, ...LAYOUT_KERNELS };
+export const KERNELS = { ...GEMM_KERNELS, ...CONVPACK_KERNELS, ...ELEMENTWISE_KERNELS, ...WINDOW_KERNELS, ...OPTIM_KERNELS, ...BATCHNORM_KERNELS, ...LAYOUT_KERNELS, ...WINOGRAD_KERNELS };
 export type KernelName = keyof typeof KERNELS;
 /** The named arguments of a call of kernel K. */
 export type KernelArgs<K extends KernelName> = ArgsOf<(typeof KERNELS)[K]>;
@@ -34,6 +35,7 @@ export function buildKernelModule(shared: boolean, initialPages: number, relaxed
   addOptimKernels(mb);
   addBatchNormKernels(mb);
   addLayoutKernels(mb);
+  addWinogradKernels(mb);
   return mb.encode();
 }
 

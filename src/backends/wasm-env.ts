@@ -25,6 +25,18 @@ export interface WasmBackendOptions {
    * it off): saves a pass over every weight per forward, at the cost of a packed copy of them (~the model's size).
    */
   prepack?: boolean;
+  /**
+   * Winograd F(2×2,3×3) for eval-mode 3×3 stride-1 convolutions: 'auto' (default) where measured faster than
+   * im2col + GEMM (see winogradWins in src/backends/wasm-winograd.ts), 'on' wherever eligible, 'off' never.
+   * Default: GPUGRAD_WASM_WINOGRAD (on|off|auto), else 'auto'.
+   */
+  winograd?: 'auto' | 'on' | 'off';
+}
+
+/** The Winograd mode unless told otherwise: GPUGRAD_WASM_WINOGRAD=on|off|auto, else 'auto'. */
+export function wasmWinogradDefault(): 'auto' | 'on' | 'off' {
+  const env = typeof process !== 'undefined' ? process.env.GPUGRAD_WASM_WINOGRAD : undefined;
+  return env === 'on' || env === 'off' ? env : 'auto';
 }
 
 /**

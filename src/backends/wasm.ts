@@ -14,8 +14,9 @@ import { BIN, SUMRUN, type RunMode, type WasmBinary } from '../../kernels/wasm/e
 import * as host from '../../kernels/wasm/host.js';
 import { splitRange, WorkerPool } from '../../kernels/wasm/pool.js';
 import { sharedMemoryWhyNot } from '../platform.js';
-import { defaultWasmThreads, wasmRelaxedDefault, wasmThreadsAvailable, type WasmBackendOptions } from './wasm-env.js';
+import { defaultWasmThreads, wasmRelaxedDefault, wasmWinogradDefault, wasmThreadsAvailable, type WasmBackendOptions } from './wasm-env.js';
 import { WasmGemm } from './wasm-gemm.js';
+import { WasmWinograd } from './wasm-winograd.js';
 
 export { defaultWasmThreads, enableRelaxedSimd, relaxedSimdAvailable, wasmAvailable, wasmRelaxedDefault, wasmThreadsAvailable, type WasmBackendOptions } from './wasm-env.js';
 
@@ -43,6 +44,8 @@ export class WasmBackend implements Backend {
   private readonly threads: number;
   /** The GEMM driver, with the packed panels of weights (matmulEpilogue's A) that it keeps per storage. */
   private readonly gemms: WasmGemm<WasmStorage>;
+  /** Winograd F(2×2,3×3) for eval 3×3 stride-1 convs, with its transformed weights per storage; `mode` picks when. */
+  readonly winograd: WasmWinograd<WasmStorage>;
   prepack: boolean;
 
   /**
@@ -68,6 +71,7 @@ export class WasmBackend implements Backend {
     // A pointer into another instance's heap would read or write this one's memory: refuse it up front.
     guardStorages(this, (s) => s instanceof WasmStorage && s.heap === this.heap && !s.released);
     this.gemms = new WasmGemm({ block: (n) => this.block(n), free: (b) => this.heap.release(b.ptr, b.cap), threads: (big) => this.T(big), par: (name, parts) => this.par(name, parts), f32: () => this.f });
+    this.winograd = new WasmWinograd({ block: (n) => this.block(n), free: (b) => this.heap.release(b.ptr, b.cap), threads: (big) => this.T(big), par: (name, parts) => this.par(name, parts), f32: () => this.f, alloc: (n) => this.alloc(n), ptr: (s) => s.ptr, relaxed: () => this.relaxed, keep: () => this.prepack });
   }
 
   /** Starts the backend; the Promise resolves once the worker pool is up (immediately for one thread). */
@@ -94,6 +98,7 @@ export class WasmBackend implements Backend {
     ].filter((r) => r !== null);
     const b = new WasmBackend(module, memory, threads, reasons.length ? reasons.join('; ') : null, maxPages, relaxed);
     if (options.prepack !== undefined) b.prepack = options.prepack;
+    b.winograd.mode = options.winograd ?? wasmWinogradDefault();
     b.fmaTraining = relaxed && (options.fmaTraining ?? (typeof process !== 'undefined' && process.env.GPUGRAD_WASM_RELAXED === 'all'));
     return b;
   }
@@ -174,18 +179,20 @@ export class WasmBackend implements Backend {
     if (w.released) return;
     w.released = true;
     this.gemms.forget(w);
+    this.winograd.forget(w);
     this.heap.release(w.ptr, w.cap);
   }
 
   /** Bytes held by pre-packed weight panels. */
   packedBytes(): number {
-    return this.gemms.packedBytes();
+    return this.gemms.packedBytes() + this.winograd.keptBytes();
   }
   bytes(s: Storage): number {
     return st(s).cap;
   }
   copyInto(dst: Storage, src: Storage): void {
     this.gemms.forget(st(dst)); // assign and loadStateDict write weights in place: a kept packing would be stale
+    this.winograd.forget(st(dst));
     this.f.copyWithin(at(dst), at(src), at(src) + src.size);
   }
 
@@ -335,6 +342,8 @@ export class WasmBackend implements Backend {
    * straight from the image (no im2col buffer), the weight's packed panels kept, then the epilogue pass.
    */
   convEpilogue(x: Storage, weight: Storage, g: WindowGeometry, oc: number, e: GemmEpilogue): Storage {
+    const wino = this.winograd.run(st(x), st(weight), g, oc, { scale: st(e.scale), shift: st(e.shift), residual: e.residual ? st(e.residual) : null, relu: e.relu });
+    if (wino) return wino;
     const k = g.c * g.kh * g.kw;
     const n = g.n * g.oh * g.ow;
     const out = this.alloc(oc * n);
@@ -460,6 +469,7 @@ export class WasmBackend implements Backend {
 
   sgdStep(param: Storage, grad: Storage, momentumBuf: Storage | null, p: SgdParams): void {
     this.gemms.forget(st(param)); // written in place below: a kept packing would be stale
+    this.winograd.forget(st(param));
     const useM = momentumBuf !== null && p.momentum !== 0;
     // buf = a·m + b·g; g' = cg·g + cb·buf (see kernels/wasm/optim.ts)
     const a = p.firstStep ? 0 : p.momentum;
@@ -474,6 +484,7 @@ export class WasmBackend implements Backend {
 
   adamStep(param: Storage, grad: Storage, mS: Storage, vS: Storage, p: AdamParams): void {
     this.gemms.forget(st(param)); // written in place below
+    this.winograd.forget(st(param));
     const bc1 = 1 - Math.pow(p.beta1, p.step);
     const bc2 = 1 - Math.pow(p.beta2, p.step);
     const decay = p.decoupled ? 1 - p.lr * p.weightDecay : 1;

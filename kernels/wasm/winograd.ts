@@ -1,0 +1,191 @@
+// Winograd F(2×2, 3×3) kernels for stride-1, dilation-1 3×3 convolutions (the wasm backend's eval path, driven
+// by src/backends/wasm-winograd.ts): each 2×2 output tile costs 16 multiplies per (oc, c) pair instead of 36.
+// The image is first copied into a zero-bordered staging buffer (wino_pad) so the input transform reads every
+// 4×4 tile without bounds checks; the input transform (wino_in, V = Bᵀ d B) writes the 16 transformed planes
+// straight in the GEMM's packed-B panel layout ([tile/8][c][8], kernels/wasm/gemm.ts), so the 16 GEMMs
+// M_ξ = U_ξ·V_ξ run on the existing micro-kernel without a packing pass; the output transform (wino_out_*,
+// Y = Aᵀ M A) applies the conv epilogue (·scale + shift, + residual, ReLU) as kernels/wasm/elementwise.ts's
+// epi_* does, in the same order, and writes [oc, n·oh·ow], cropping partial tiles.
+// Tiles are numbered t = (b·tH + ty)·tWp + tx, with the tile row padded to tWp (a multiple of 4) so that every
+// SIMD lane group of 4 tiles lies in one tile row; the padding tiles read zeros and are never written out.
+import { family, funcOf, signature } from './abi.js';
+import { F32, Func, I32, V128, type ModuleBuilder } from './emit.js';
+import { NR } from './gemm.js';
+
+const v128s = (f: Func, n: number): number[] => Array.from({ length: n }, () => f.local(V128));
+
+/**
+ * wino_pad: planes p0..p1 of x [planes, h, w] into dst [planes, hp, wp], image at row ph and column pw,
+ * zero elsewhere (wp a multiple of 4).
+ */
+export const WINO_PAD = signature(['x', 'dst', 'h', 'w', 'ph', 'pw', 'hp', 'wp', 'p0', 'p1']);
+function pad(): Func {
+  const { f, p: { x, dst, h, w, ph, pw, hp, wp, p0, p1 } } = funcOf(WINO_PAD);
+  const p = f.local(I32), r = f.local(I32), i = f.local(I32), d = f.local(I32), s = f.local(I32), iy = f.local(I32), w4 = f.local(I32), wp4 = f.local(I32);
+  f.get(w).i32(-4).i32And().set(w4);
+  f.get(wp).i32(4).i32Mul().set(wp4);
+  f.get(dst).get(p0).get(hp).i32Mul().get(wp4).i32Mul().i32Add().set(d);
+  f.forLoop(p, () => f.get(p0), () => f.get(p1), 1, () => {
+    f.forLoop(r, () => f.i32(0), () => f.get(hp), 1, () => {
+      f.forLoop(i, () => f.i32(0), () => f.get(wp4), 16, () => void f.get(d).get(i).i32Add().v128Zero().v128Store());
+      f.get(r).get(ph).i32Sub().tee(iy).get(h).i32LtU().if_();
+      f.get(x).get(p).get(h).i32Mul().get(iy).i32Add().get(w).i32Mul().i32(4).i32Mul().i32Add().set(s);
+      // dst row + pw floats; the row is wide enough for the image (wp ≥ w + pw, see the driver)
+      f.forLoop(i, () => f.i32(0), () => f.get(w4), 4, () => {
+        f.get(d).get(pw).get(i).i32Add().i32(4).i32Mul().i32Add();
+        f.get(s).get(i).i32(4).i32Mul().i32Add().v128Load().v128Store();
+      });
+      f.forLoop(i, () => f.get(w4), () => f.get(w), 1, () => {
+        f.get(d).get(pw).get(i).i32Add().i32(4).i32Mul().i32Add();
+        f.get(s).get(i).i32(4).i32Mul().i32Add().f32Load().f32Store();
+      });
+      f.end();
+      f.get(d).get(wp4).i32Add().set(d);
+    });
+  });
+  return f;
+}
+
+/**
+ * wino_in: V = Bᵀ d B for planes p0..p1 (plane = b·c + ch) of the staged image src [n·c, hp, wp], 4 tiles per
+ * f32x4, into 16 packed-B matrices at dst + ξ·vs bytes (ξ = 4i + j), element (ch, t) at ((t>>3)·c + ch)·8 + (t&7).
+ * Adds every V it writes into the f32x4 at `flag` (overwritten): non-finite there when any input was.
+ */
+export const WINO_IN = signature(['src', 'dst', 'c', 'th', 'twp', 'hp', 'wp', 'vs', 'flag', 'p0', 'p1']);
+function inputTransform(): Func {
+  const { f, p: { src, dst, c, th, twp, hp, wp, vs, flag, p0, p1 } } = funcOf(WINO_IN);
+  const p = f.local(I32), b = f.local(I32), ch = f.local(I32), ty = f.local(I32), tx = f.local(I32), row = f.local(I32), t = f.local(I32), o = f.local(I32), wp4 = f.local(I32);
+  const a0 = f.local(V128), a1 = f.local(V128), a2 = f.local(V128), acc = f.local(V128);
+  const d = v128s(f, 4);
+  const e = Array.from({ length: 4 }, () => v128s(f, 4));
+  f.get(wp).i32(4).i32Mul().set(wp4);
+  f.v128Zero().set(acc);
+  f.forLoop(p, () => f.get(p0), () => f.get(p1), 1, () => {
+    f.get(p).get(c).i32DivS().set(b);
+    f.get(p).get(b).get(c).i32Mul().i32Sub().set(ch);
+    f.forLoop(ty, () => f.i32(0), () => f.get(th), 1, () => {
+      f.forLoop(tx, () => f.i32(0), () => f.get(twp), 4, () => {
+        // row = src + ((p·hp + 2ty)·wp + 2tx)·4
+        f.get(src).get(p).get(hp).i32Mul().get(ty).i32(2).i32Mul().i32Add().get(wp).i32Mul().get(tx).i32(2).i32Mul().i32Add().i32(4).i32Mul().i32Add().set(row);
+        for (let r = 0; r < 4; r++) {
+          // Lane l of d[s] is pixel (r, 2l + s) of this row: tile tx + l's column s.
+          f.get(row).v128Load(0).set(a0);
+          f.get(row).v128Load(16).set(a1);
+          f.get(row).v128Load(32).set(a2);
+          f.get(a0).get(a1).f32x4Shuffle(0, 2, 4, 6).set(d[0]);
+          f.get(a0).get(a1).f32x4Shuffle(1, 3, 5, 7).set(d[1]);
+          f.get(d[0]).get(a2).f32x4Shuffle(1, 2, 3, 4).set(d[2]);
+          f.get(d[1]).get(a2).f32x4Shuffle(1, 2, 3, 5).set(d[3]);
+          // Along the row: (d0 − d2, d1 + d2, d2 − d1, d1 − d3).
+          f.get(d[0]).get(d[2]).f32x4Sub().set(e[r][0]);
+          f.get(d[1]).get(d[2]).f32x4Add().set(e[r][1]);
+          f.get(d[2]).get(d[1]).f32x4Sub().set(e[r][2]);
+          f.get(d[1]).get(d[3]).f32x4Sub().set(e[r][3]);
+          f.get(row).get(wp4).i32Add().set(row);
+        }
+        // t = (b·th + ty)·twp + tx; o = dst + (((t>>3)·c + ch)·8 + (t&7))·4
+        f.get(b).get(th).i32Mul().get(ty).i32Add().get(twp).i32Mul().get(tx).i32Add().set(t);
+        f.get(dst).get(t).i32(NR).i32DivS().get(c).i32Mul().get(ch).i32Add().i32(NR).i32Mul().get(t).i32(7).i32And().i32Add().i32(4).i32Mul().i32Add().set(o);
+        const col: [number, number, 'add' | 'sub'][] = [[0, 2, 'sub'], [1, 2, 'add'], [2, 1, 'sub'], [1, 3, 'sub']];
+        for (let i = 0; i < 4; i++) {
+          const [u, v, op] = col[i];
+          for (let j = 0; j < 4; j++) {
+            f.get(o);
+            f.get(e[u][j]).get(e[v][j]);
+            if (op === 'add') f.f32x4Add();
+            else f.f32x4Sub();
+            f.tee(a0).v128Store();
+            f.get(acc).get(a0).f32x4Add().set(acc);
+            f.get(o).get(vs).i32Add().set(o);
+          }
+        }
+      });
+    });
+  });
+  f.get(flag).get(acc).v128Store();
+  return f;
+}
+
+/**
+ * wino_out_<res><relu>: Y = Aᵀ M A for output channels o0..o1 from the 16 GEMM results at m + ξ·ms bytes
+ * ([oc rows, ldc] each, column t = tile), then y·scale[o] + shift[o] (+ res) (ReLU) into out [oc, n, oh, ow]:
+ * the epi_* kernel's operations in its order, so results match the im2col path's epilogue bit for bit given M.
+ */
+export const WINO_OUT = signature(['m', 'ms', 'ldc', 'out', 'res', 'scale', 'shift', 'n', 'oh', 'ow', 'th', 'twp', 'o0', 'o1']);
+function outputTransform(residual: boolean, relu: boolean): Func {
+  const { f, p: { m, ms, ldc, out, res, scale, shift, n, oh, ow, th, twp, o0, o1 } } = funcOf(WINO_OUT);
+  const o = f.local(I32), b = f.local(I32), ty = f.local(I32), tx = f.local(I32), mp = f.local(I32), dst = f.local(I32), rp = f.local(I32), oy = f.local(I32), ox = f.local(I32), i = f.local(I32);
+  const sv = f.local(V128), bv = f.local(V128), lo = f.local(V128), hi = f.local(V128), z = f.local(F32);
+  const q = v128s(f, 16);
+  const s = Array.from({ length: 4 }, () => v128s(f, 2));
+  const y = Array.from({ length: 2 }, () => v128s(f, 2));
+  f.forLoop(o, () => f.get(o0), () => f.get(o1), 1, () => {
+    f.get(scale).get(o).i32(4).i32Mul().i32Add().v128Load32Splat().set(sv);
+    f.get(shift).get(o).i32(4).i32Mul().i32Add().v128Load32Splat().set(bv);
+    f.forLoop(b, () => f.i32(0), () => f.get(n), 1, () => {
+      f.forLoop(ty, () => f.i32(0), () => f.get(th), 1, () => {
+        f.forLoop(tx, () => f.i32(0), () => f.get(twp), 4, () => {
+          // mp = m + (o·ldc + t)·4, t = (b·th + ty)·twp + tx
+          f.get(m).get(o).get(ldc).i32Mul().get(b).get(th).i32Mul().get(ty).i32Add().get(twp).i32Mul().i32Add().get(tx).i32Add().i32(4).i32Mul().i32Add().set(mp);
+          for (let k = 0; k < 16; k++) {
+            f.get(mp).v128Load().set(q[k]);
+            if (k < 15) f.get(mp).get(ms).i32Add().set(mp);
+          }
+          // Along each row r: (m0 + m1 + m2, m1 − m2 − m3); then down the columns the same.
+          for (let r = 0; r < 4; r++) {
+            f.get(q[4 * r]).get(q[4 * r + 1]).f32x4Add().get(q[4 * r + 2]).f32x4Add().set(s[r][0]);
+            f.get(q[4 * r + 1]).get(q[4 * r + 2]).f32x4Sub().get(q[4 * r + 3]).f32x4Sub().set(s[r][1]);
+          }
+          for (let j = 0; j < 2; j++) {
+            f.get(s[0][j]).get(s[1][j]).f32x4Add().get(s[2][j]).f32x4Add().set(y[0][j]);
+            f.get(s[1][j]).get(s[2][j]).f32x4Sub().get(s[3][j]).f32x4Sub().set(y[1][j]);
+          }
+          f.get(tx).i32(2).i32Mul().set(ox);
+          for (let r = 0; r < 2; r++) {
+            f.get(ty).i32(2).i32Mul().i32(r).i32Add().tee(oy).get(oh).i32LtS().if_();
+            // Output order along the row: tile 0 columns 0, 1, tile 1 columns 0, 1, …
+            f.get(y[r][0]).get(y[r][1]).f32x4Shuffle(0, 4, 1, 5).get(sv).f32x4Mul().get(bv).f32x4Add().set(lo);
+            f.get(y[r][0]).get(y[r][1]).f32x4Shuffle(2, 6, 3, 7).get(sv).f32x4Mul().get(bv).f32x4Add().set(hi);
+            // offset ((o·n + b)·oh + oy)·ow + ox floats
+            f.get(o).get(n).i32Mul().get(b).i32Add().get(oh).i32Mul().get(oy).i32Add().get(ow).i32Mul().get(ox).i32Add().i32(4).i32Mul().tee(i).get(out).i32Add().set(dst);
+            f.get(i).get(res).i32Add().set(rp);
+            f.get(ox).i32(8).i32Add().get(ow).i32LeS().if_();
+            for (const [v, off] of [[lo, 0], [hi, 16]] as const) {
+              f.get(dst).get(v);
+              if (residual) f.get(rp).v128Load(off).f32x4Add();
+              if (relu) f.v128Zero().f32x4Pmax(); // pmax(v, 0): NaN passes, as epi_*
+              f.v128Store(off);
+            }
+            f.else_();
+            // A partial tile group at the right edge: lane by lane up to ow.
+            for (let l = 0; l < 8; l++) {
+              f.get(ox).i32(l).i32Add().get(ow).i32LtS().if_();
+              f.get(dst).get(l < 4 ? lo : hi).f32x4ExtractLane(l % 4);
+              if (residual) f.get(rp).f32Load(4 * l).f32Add();
+              if (relu) f.set(z).f32(0).get(z).get(z).f32(0).f32Lt().select();
+              f.f32Store(4 * l);
+              f.end();
+            }
+            f.end();
+            f.end();
+          }
+        });
+      });
+    });
+  });
+  return f;
+}
+
+const FLAGS = [0, 1] as const;
+/** wino_out_<residual><relu>. */
+export type WinoOutKernel = `wino_out_${0 | 1}${0 | 1}`;
+const outNames = FLAGS.flatMap((res) => FLAGS.map((relu): WinoOutKernel => `wino_out_${res}${relu}`));
+
+/** The Winograd kernels' signatures by export name. */
+export const WINOGRAD_KERNELS = { wino_pad: WINO_PAD, wino_in: WINO_IN, ...family(outNames, WINO_OUT) };
+
+export function addWinogradKernels(mb: ModuleBuilder): void {
+  mb.add('wino_pad', pad());
+  mb.add('wino_in', inputTransform());
+  for (const res of FLAGS) for (const relu of FLAGS) mb.add(`wino_out_${res}${relu}`, outputTransform(res === 1, relu === 1));
+}

@@ -1,0 +1,192 @@
+// The wasm backend's Winograd F(2×2, 3×3) driver for eval-mode 3×3 stride-1 convolutions (convEpilogue):
+// transforms a weight once into the 16 matrices U_ξ = (G g Gᵀ)_ξ, kept per weight storage already packed as
+// GEMM A panels (dropped when the weight is written or released, like WasmGemm's packings), then per call
+// stages the image with its zero border, transforms it into 16 packed B operands (kernels/wasm/winograd.ts),
+// runs the 16 GEMMs [oc × c]·[c × tiles] on the existing micro-kernel (one piece per GEMM, so 2 threads split
+// them 8/8 whatever the tile count) and applies the output transform fused with the epilogue.
+// Where the input holds NaN or ±∞ (seen by the input transform at no extra pass) it returns null and the caller
+// takes the im2col path: Winograd would spread one bad pixel over a whole 2×2 output tile (and ∞ − ∞ turns ∞
+// into NaN), so its non-finite mask would differ from the direct convolution's. Non-finite weights likewise.
+import type { WindowGeometry } from '../backend.js';
+import { MR, NR } from '../../kernels/wasm/gemm.js';
+import type { KernelArgs, KernelName } from '../../kernels/wasm/module.js';
+import { splitRange } from '../../kernels/wasm/pool.js';
+import type { Block } from './wasm-gemm.js';
+
+/** When convEpilogue uses Winograd: 'auto' where measured faster (winogradWins), 'on' for every eligible conv, 'off' never. */
+export type WinogradMode = 'auto' | 'on' | 'off';
+
+/** What the driver uses of its backend. */
+export interface WinogradContext<S> {
+  block(bytes: number): Block;
+  free(b: Block): void;
+  threads(big: boolean): number;
+  par<K extends KernelName>(name: K, parts: readonly KernelArgs<K>[]): void;
+  f32(): Float32Array;
+  alloc(size: number): S;
+  ptr(s: S): number;
+  /** Whether the fused multiply-add micro-kernel is used (relaxed SIMD, as matmulEpilogue). */
+  relaxed(): boolean;
+  /** Whether transformed weights are kept between calls (the backend's prepack). */
+  keep(): boolean;
+}
+
+/** The conv epilogue's storages (Backend's GemmEpilogue over the backend's storage type). */
+export interface WinogradEpilogue<S> {
+  scale: S;
+  shift: S;
+  residual: S | null;
+  relu: boolean;
+}
+
+/** The GEMM micro-kernel's k block (as WasmGemm's KC). */
+const KC = 1024;
+
+/** G (4×3) of F(2×2, 3×3): U = G g Gᵀ. Entries are 0, ±1/2, 1: exact in float32. */
+const G = [
+  [1, 0, 0],
+  [0.5, 0.5, 0.5],
+  [0.5, -0.5, 0.5],
+  [0, 0, 1],
+];
+
+/** Tile grid of an output: tH × tW tiles of 2×2, the tile row padded to a multiple of 4 (one f32x4 group). */
+export function winogradTiles(n: number, oh: number, ow: number): { th: number; tw: number; twp: number; tiles: number } {
+  const th = Math.ceil(oh / 2);
+  const tw = Math.ceil(ow / 2);
+  const twp = Math.ceil(tw / 4) * 4;
+  return { th, tw, twp, tiles: n * th * twp };
+}
+
+/**
+ * Whether Winograd beats im2col + GEMM for this shape ('auto'), from bench/winograd.ts's measurements
+ * (bench/RESULTS.md, "Winograd F(2×2,3×3)"): it does 16/36 of the multiplies but adds transforms (~linear in
+ * c·tiles and oc·tiles) and pads tile rows to 4 tiles, so it needs enough channels to amortise them and
+ * output rows wide enough that the padding wastes little.
+ */
+export function winogradWins(g: WindowGeometry, oc: number): boolean {
+  const { tw, twp } = winogradTiles(g.n, g.oh, g.ow);
+  return g.c >= 32 && oc >= 32 && tw / twp >= 0.75 && g.oh >= 4;
+}
+
+interface Kept {
+  key: string;
+  /** The 16 packed U_ξ, or null: the weight holds NaN or ±∞ (the im2col path then keeps its semantics). */
+  block: Block | null;
+}
+
+export class WasmWinograd<S> {
+  mode: WinogradMode = 'auto';
+  private readonly kept = new Map<S, Kept>();
+
+  constructor(private readonly ctx: WinogradContext<S>) {}
+
+  /** Forgets a storage's transformed weights (it was released or written in place). */
+  forget(s: S): void {
+    const k = this.kept.get(s);
+    if (!k) return;
+    this.kept.delete(s);
+    if (k.block) this.ctx.free(k.block);
+  }
+
+  /** Bytes held by kept transformed weights. */
+  keptBytes(): number {
+    let n = 0;
+    for (const k of this.kept.values()) n += k.block ? k.block.cap : 0;
+    return n;
+  }
+
+  /** Whether this conv can run here (3×3, stride 1, dilation 1, non-empty, PyTorch's output size). */
+  static eligible(g: WindowGeometry, oc: number): boolean {
+    return g.kh === 3 && g.kw === 3 && g.sh === 1 && g.sw === 1 && g.dh === 1 && g.dw === 1 &&
+      g.n * g.c * g.oh * g.ow * oc > 0 && g.oh === g.h + 2 * g.ph - 2 && g.ow === g.w + 2 * g.pw - 2 && g.ph >= 0 && g.pw >= 0;
+  }
+
+  /**
+   * The eval conv with its epilogue as [oc, n·oh·ow], or null where this conv is not for Winograd (mode, shape,
+   * non-finite input or weight): the caller then takes the im2col path.
+   */
+  run(x: S, weight: S, g: WindowGeometry, oc: number, e: WinogradEpilogue<S>): S | null {
+    if (this.mode === 'off' || !WasmWinograd.eligible(g, oc)) return null;
+    if (this.mode === 'auto' && !winogradWins(g, oc)) return null;
+    const ctx = this.ctx;
+    const { n, c, h, w, ph, pw, oh, ow } = g;
+    const { th, twp, tiles } = winogradTiles(n, oh, ow);
+    const mt = Math.ceil(oc / MR);
+    const nt = Math.ceil(tiles / NR);
+    const ldc = nt * NR;
+    const [hp, wp] = [2 * th + 2, 2 * twp + 4];
+    const T = ctx.threads(oc * c * tiles >= 1 << 14);
+    const keep = ctx.keep();
+    const U = this.weights(weight, oc, c, mt, keep);
+    if (U === null) return null;
+    const vs = nt * NR * c * 4;
+    const ms = mt * MR * ldc * 4;
+    const blocks: Block[] = keep ? [] : [U];
+    const take = (bytes: number): Block => {
+      const b = ctx.block(bytes);
+      blocks.push(b);
+      return b;
+    };
+    try {
+      const P = take(n * c * hp * wp * 4);
+      const V = take(16 * vs);
+      const F = take(64 * 16);
+      const planes = splitRange(n * c, T);
+      ctx.par('wino_pad', planes.map(([p0, p1]) => ({ x: ctx.ptr(x), dst: P.ptr, h, w, ph, pw, hp, wp, p0, p1 })));
+      ctx.par('wino_in', planes.map(([p0, p1], i) => ({ src: P.ptr, dst: V.ptr, c, th, twp, hp, wp, vs, flag: F.ptr + 16 * i, p0, p1 })));
+      const f = ctx.f32();
+      for (let i = 0; i < planes.length * 4; i++) if (!Number.isFinite(f[(F.ptr >>> 2) + i])) return null;
+      const M = take(16 * ms);
+      // One piece per GEMM (split further only for many threads): 2 threads take 8 whole GEMMs each, even at 4 tiles.
+      const per = T > 4 ? Math.min(4, nt) : 1;
+      const pieces: KernelArgs<'gemm'>[] = [];
+      for (let xi = 0; xi < 16; xi++)
+        for (let s = 0; s < per; s++)
+          pieces.push({ pa: U.ptr + xi * mt * MR * c * 4, pb: V.ptr + xi * vs, pc: M.ptr + xi * ms, k: c, ldc, kc: KC, it0: 0, it1: mt, jt0: Math.floor((nt * s) / per), jt1: Math.floor((nt * (s + 1)) / per) });
+      ctx.par(ctx.relaxed() ? 'gemm_fma' : 'gemm', pieces);
+      const out = ctx.alloc(oc * n * oh * ow);
+      const [scale, shift] = [ctx.ptr(e.scale), ctx.ptr(e.shift)];
+      const res = e.residual ? ctx.ptr(e.residual) : 0;
+      ctx.par(`wino_out_${e.residual ? 1 : 0}${e.relu ? 1 : 0}`, splitRange(oc, T).map(([o0, o1]) => ({ m: M.ptr, ms, ldc, out: ctx.ptr(out), res, scale, shift, n, oh, ow, th, twp, o0, o1 })));
+      return out;
+    } finally {
+      for (const b of blocks) ctx.free(b);
+    }
+  }
+
+  /** The 16 packed U_ξ of `weight` ([oc, c, 3, 3]), kept when `keep`; null when the weight is not finite. */
+  private weights(weight: S, oc: number, c: number, mt: number, keep: boolean): Block | null {
+    const key = `${oc}:${c}:${this.ctx.ptr(weight)}`;
+    const k = this.kept.get(weight);
+    if (k && k.key === key) return k.block;
+    if (k) this.forget(weight);
+    const per = mt * MR * c; // floats per packed U_ξ
+    const b = this.ctx.block(16 * per * 4);
+    const f = this.ctx.f32();
+    const base = b.ptr >>> 2;
+    const src = this.ctx.ptr(weight) >>> 2;
+    f.fill(0, base, base + 16 * per);
+    let finite = true;
+    const t = new Float64Array(12);
+    for (let o = 0; o < oc; o++) {
+      for (let ch = 0; ch < c; ch++) {
+        const g0 = src + (o * c + ch) * 9;
+        // t = G·g (4×3), then U = t·Gᵀ (4×4), in float64, rounded once to float32.
+        for (let i = 0; i < 4; i++) for (let j = 0; j < 3; j++) t[3 * i + j] = G[i][0] * f[g0 + j] + G[i][1] * f[g0 + 3 + j] + G[i][2] * f[g0 + 6 + j];
+        const at = base + ((o >> 2) * c + ch) * MR + (o & 3);
+        for (let i = 0; i < 4; i++) {
+          for (let j = 0; j < 4; j++) {
+            const u = G[j][0] * t[3 * i] + G[j][1] * t[3 * i + 1] + G[j][2] * t[3 * i + 2];
+            if (!Number.isFinite(Math.fround(u))) finite = false;
+            f[at + (4 * i + j) * per] = u;
+          }
+        }
+      }
+    }
+    const block = finite ? b : null;
+    if (!finite) this.ctx.free(b);
+    if (keep) this.kept.set(weight, { key, block });
+    return block;
+  }
+}
