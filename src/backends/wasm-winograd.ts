@@ -60,13 +60,16 @@ export function winogradTiles(n: number, oh: number, ow: number): { th: number; 
 
 /**
  * Whether Winograd beats im2col + GEMM for this shape ('auto'), from bench/winograd.ts's measurements
- * (bench/RESULTS.md, "Winograd F(2×2,3×3)"): it does 16/36 of the multiplies but adds transforms (~linear in
- * c·tiles and oc·tiles) and pads tile rows to 4 tiles, so it needs enough channels to amortise them and
- * output rows wide enough that the padding wastes little.
+ * (bench/RESULTS.md, "Winograd F(2×2,3×3)"): it does 16/36 of the direct multiplies on whole, row-padded
+ * tiles, so its work is (16/36)/useful of the direct conv's, useful = n·oh·ow / (4·tiles) the share of tile
+ * outputs kept. Measured at 64–512 channels: faster from 56² down to 4² maps (useful 1 to 0.5: 1.1–3×), slower at
+ * 2² and 1² (useful 0.25, 0.06: 0.6× and 0.1–0.3×). Below 32 channels the transforms weigh more and it was
+ * not measured a win, so the GEMM path keeps those.
  */
 export function winogradWins(g: WindowGeometry, oc: number): boolean {
-  const { tw, twp } = winogradTiles(g.n, g.oh, g.ow);
-  return g.c >= 32 && oc >= 32 && tw / twp >= 0.75 && g.oh >= 4;
+  const { tiles } = winogradTiles(g.n, g.oh, g.ow);
+  const useful = (g.n * g.oh * g.ow) / (4 * tiles);
+  return g.c >= 32 && oc >= 32 && useful >= 0.5;
 }
 
 interface Kept {

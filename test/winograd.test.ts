@@ -1,0 +1,283 @@
+// The wasm backend's Winograd F(2×2,3×3) eval conv (src/backends/wasm-winograd.ts, kernels/wasm/winograd.ts),
+// forced on: convEpilogue against the float64 oracle's direct convolution on relaxed and plain SIMD128
+// kernels, 1 and 2 threads (odd sizes, 1×1 and 2×2 maps, padding 0–2, channel counts off multiples of 4 and 8,
+// residual and ReLU); NaN and ±∞ in the input or the weight give exactly the im2col path's result (Winograd
+// steps aside, see the driver); a weight written in place (copyInto, SGD, Adam) is re-transformed; the 'auto'
+// rule; and the worst error at ResNet-50's stride-1 3×3 shapes.
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Storage, WindowGeometry } from '../src/backend.js';
+import { enableRelaxedSimd, WasmBackend, wasmThreadsAvailable } from '../src/backends/wasm.js';
+import { winogradWins } from '../src/backends/wasm-winograd.js';
+import { arr, conv2d } from './helpers/oracle.js';
+import { params, seedArb, values } from './helpers/fd.js';
+import { f32 } from './helpers/tolerance.js';
+
+const hasRelaxed = process.env.GPUGRAD_WASM_RELAXED !== '0' && enableRelaxedSimd();
+const VARIANTS = [
+  ...(hasRelaxed ? [{ relaxed: true, threads: 1 }] : []),
+  { relaxed: false, threads: 1 },
+  ...(wasmThreadsAvailable() ? [...(hasRelaxed ? [{ relaxed: true, threads: 2 }] : []), { relaxed: false, threads: 2 }] : []),
+];
+const label = (v: { relaxed: boolean; threads: number }): string => `${v.relaxed ? 'relaxed' : 'simd128'}, ${v.threads} thread${v.threads > 1 ? 's' : ''}`;
+const made: WasmBackend[] = [];
+async function backend(v: { relaxed: boolean; threads: number }): Promise<WasmBackend> {
+  const be = await WasmBackend.create({ ...v, winograd: 'on' });
+  made.push(be);
+  return be;
+}
+afterAll(() => made.forEach((b) => b.destroy()));
+
+/** Counts the convs Winograd actually ran (a non-null result from its driver). */
+function spy(be: WasmBackend): () => number {
+  const w = be.winograd as { run: WasmBackend['winograd']['run'] };
+  const run = w.run.bind(be.winograd);
+  let used = 0;
+  w.run = (...a) => {
+    const r = run(...a);
+    if (r) used++;
+    return r;
+  };
+  return () => used;
+}
+
+interface Case {
+  n: number;
+  c: number;
+  oc: number;
+  h: number;
+  w: number;
+  p: number;
+  residual: boolean;
+  relu: boolean;
+  seed: number;
+}
+const geometry = (r: Case): WindowGeometry => ({ n: r.n, c: r.c, h: r.h, w: r.w, kh: 3, kw: 3, sh: 1, sw: 1, ph: r.p, pw: r.p, dh: 1, dw: 1, oh: r.h + 2 * r.p - 2, ow: r.w + 2 * r.p - 2 });
+
+interface Inputs {
+  x: Float64Array;
+  w: Float64Array;
+  scale: Float64Array;
+  shift: Float64Array;
+  res: Float64Array | null;
+}
+function inputs(r: Case): Inputs {
+  const g = geometry(r);
+  return {
+    x: values(r.seed, r.n * r.c * r.h * r.w),
+    w: values(r.seed + 1, r.oc * r.c * 9),
+    scale: values(r.seed + 2, r.oc),
+    shift: values(r.seed + 3, r.oc),
+    res: r.residual ? values(r.seed + 4, r.oc * r.n * g.oh * g.ow) : null,
+  };
+}
+
+/** convEpilogue on `be` (uploads, runs, reads back and frees). */
+function run(be: WasmBackend, r: Case, d: Inputs, weight?: Storage): Float32Array {
+  const up = (a: Float64Array): Storage => be.upload(Float32Array.from(a));
+  const [x, scale, shift] = [up(d.x), up(d.scale), up(d.shift)];
+  const w = weight ?? up(d.w);
+  const residual = d.res ? up(d.res) : null;
+  const out = be.convEpilogue(x, w, geometry(r), r.oc, { scale, shift, residual, relu: r.relu });
+  const got = be.readSync(out);
+  for (const s of [x, scale, shift, residual, out, weight ? null : w]) if (s) be.release(s);
+  return got;
+}
+
+/** The float64 oracle: direct convolution, then ·scale + shift (+ residual) (ReLU), laid out [oc, n·oh·ow]. */
+function oracle(r: Case, d: Inputs): Float64Array {
+  const g = geometry(r);
+  const y = conv2d(arr([r.n, r.c, r.h, r.w], d.x), arr([r.oc, r.c, 3, 3], d.w), null, { sh: 1, sw: 1, ph: r.p, pw: r.p, dh: 1, dw: 1 }, 1).data;
+  const hw = g.oh * g.ow;
+  const out = new Float64Array(r.oc * r.n * hw);
+  for (let o = 0; o < r.oc; o++)
+    for (let b = 0; b < r.n; b++)
+      for (let i = 0; i < hw; i++) {
+        const at = (o * r.n + b) * hw + i;
+        let v = y[(b * r.oc + o) * hw + i] * d.scale[o] + d.shift[o];
+        if (d.res) v += d.res[at];
+        out[at] = r.relu && v < 0 ? 0 : v;
+      }
+  return out;
+}
+
+/** Largest |got − want| / (atol + rtol·|want|) under the float32 bound for 9·c-term sums: ≤ 1 passes. */
+function worst(got: Float32Array, want: Float64Array, k: number): { ratio: number; at: number } {
+  const { atol, rtol } = f32(k);
+  let ratio = 0;
+  let at = -1;
+  want.forEach((v, i) => {
+    const e = Math.abs(got[i] - v) / (atol + rtol * Math.abs(v));
+    if (!(e <= ratio)) [ratio, at] = [Number.isNaN(e) ? Infinity : e, i];
+  });
+  return { ratio, at };
+}
+
+const caseArb = fc
+  .record({
+    n: fc.integer({ min: 1, max: 3 }),
+    c: fc.integer({ min: 1, max: 13 }),
+    oc: fc.integer({ min: 1, max: 13 }),
+    h: fc.integer({ min: 1, max: 12 }),
+    w: fc.integer({ min: 1, max: 12 }),
+    p: fc.integer({ min: 0, max: 2 }),
+    residual: fc.boolean(),
+    relu: fc.boolean(),
+    seed: seedArb,
+  })
+  .filter((r) => r.h + 2 * r.p >= 3 && r.w + 2 * r.p >= 3);
+/** Edge cases first: 1×1 and 2×2 maps, a single channel, no padding, one output row, and one big enough to split over threads. */
+const EXAMPLES: Case[] = [
+  { n: 1, c: 1, oc: 1, h: 1, w: 1, p: 1, residual: false, relu: false, seed: 1 },
+  { n: 2, c: 5, oc: 3, h: 2, w: 2, p: 1, residual: true, relu: true, seed: 2 },
+  { n: 1, c: 9, oc: 7, h: 4, w: 4, p: 0, residual: false, relu: true, seed: 3 },
+  { n: 3, c: 4, oc: 8, h: 3, w: 11, p: 0, residual: true, relu: false, seed: 4 },
+  { n: 1, c: 2, oc: 2, h: 1, w: 9, p: 2, residual: false, relu: false, seed: 5 },
+  { n: 2, c: 13, oc: 17, h: 23, w: 19, p: 1, residual: true, relu: true, seed: 6 },
+];
+
+describe.each(VARIANTS.map((v) => [label(v), v] as const))('Winograd F(2×2,3×3) convEpilogue (%s)', (_, v) => {
+  it(`matches the float64 direct convolution with its epilogue (${label(v)})`, async () => {
+    const be = await backend(v);
+    const used = spy(be);
+    let calls = 0;
+    fc.assert(
+      fc.property(caseArb, (r) => {
+        const d = inputs(r);
+        const { ratio, at } = worst(run(be, r, d), oracle(r, d), 9 * r.c);
+        calls++;
+        expect(used(), 'Winograd ran').toBe(calls);
+        if (ratio > 1) expect.fail(`${JSON.stringify(r)}: output ${at} off by ${ratio.toFixed(2)}× the float32 bound`);
+      }),
+      params(60, EXAMPLES),
+    );
+  });
+
+  it(`NaN or ±∞ in the input or the weight: exactly the im2col path's result, Winograd steps aside (${label(v)})`, async () => {
+    const be = await backend(v);
+    const used = spy(be);
+    fc.assert(
+      fc.property(fc.tuple(caseArb, fc.constantFrom('x', 'w'), fc.constantFrom<number | 'both'>(NaN, Infinity, -Infinity, 'both')), ([r, where, special]) => {
+        const d = inputs(r);
+        const a = where === 'x' ? d.x : d.w;
+        const at = r.seed % a.length;
+        if (special === 'both') {
+          a[at] = Infinity;
+          a[(at * 7 + 3) % a.length] = -Infinity;
+        } else if (typeof special === 'number') a[at] = special;
+        be.winograd.mode = 'off';
+        const want = run(be, r, d);
+        be.winograd.mode = 'on';
+        const before = used();
+        const got = run(be, r, d);
+        expect(used()).toBe(before);
+        expect(Array.from(got, (q) => (Number.isNaN(q) ? 'NaN' : q))).toEqual(Array.from(want, (q) => (Number.isNaN(q) ? 'NaN' : q)));
+      }),
+      params(30),
+    );
+  });
+
+  it(`a weight written in place (copyInto, SGD, Adam) is transformed again; its transform is freed with it (${label(v)})`, async () => {
+    const be = await backend(v);
+    const r: Case = { n: 2, c: 6, oc: 5, h: 7, w: 6, p: 1, residual: true, relu: false, seed: 11 };
+    const d = inputs(r);
+    const w = be.upload(Float32Array.from(d.w));
+    const check = (): void => {
+      const now = { ...d, w: Float64Array.from(be.readSync(w)) };
+      const { ratio, at } = worst(run(be, r, d, w), oracle(r, now), 9 * r.c);
+      if (ratio > 1) expect.fail(`output ${at} off by ${ratio.toFixed(2)}× the float32 bound: a stale transformed weight?`);
+    };
+    check();
+    expect(be.packedBytes()).toBeGreaterThan(0);
+    const grad = be.upload(Float32Array.from(values(12, d.w.length)));
+    be.copyInto(w, be.upload(Float32Array.from(values(13, d.w.length))));
+    check();
+    be.sgdStep(w, grad, null, { lr: 0.5, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, firstStep: true });
+    check();
+    const [m, vv] = [be.fill(d.w.length, 0), be.fill(d.w.length, 0)];
+    be.adamStep(w, grad, m, vv, { lr: 0.3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, step: 1 });
+    check();
+    be.release(w);
+    expect(be.packedBytes()).toBe(0);
+  });
+});
+
+describe('Winograd: when it runs', () => {
+  it("'auto' takes ResNet-50's 3×3 stride-1 shapes down to 4² maps, and leaves 2² and 1² maps, few channels, strides and 1×1 to the GEMM", () => {
+    const g = (n: number, c: number, hw: number, k = 3, s = 1): WindowGeometry => ({ n, c, h: hw, w: hw, kh: k, kw: k, sh: s, sw: s, ph: k >> 1, pw: k >> 1, dh: 1, dw: 1, oh: Math.floor((hw - 1) / s) + 1, ow: Math.floor((hw - 1) / s) + 1 });
+    for (const [n, c, hw] of [[1, 64, 56], [1, 128, 28], [1, 256, 14], [1, 512, 7], [8, 64, 8], [8, 128, 4]]) expect(winogradWins(g(n, c, hw), c), `${n} ${c} ${hw}`).toBe(true);
+    for (const [n, c, hw] of [[8, 256, 2], [8, 512, 1], [1, 16, 56]]) expect(winogradWins(g(n, c, hw), c), `${n} ${c} ${hw}`).toBe(false);
+  });
+
+  it("'off', strided, dilated and non-3×3 convs take the im2col path; the option and GPUGRAD_WASM_WINOGRAD set the mode", () => {
+    const be = WasmBackend.createSync({ threads: 1, winograd: 'on' });
+    made.push(be);
+    const used = spy(be);
+    const r: Case = { n: 1, c: 3, oc: 2, h: 6, w: 6, p: 1, residual: false, relu: false, seed: 21 };
+    const d = inputs(r);
+    const up = (a: Float64Array): Storage => be.upload(Float32Array.from(a));
+    const e = { scale: up(d.scale), shift: up(d.shift), residual: null, relu: false };
+    const base = geometry(r);
+    be.convEpilogue(up(d.x), up(d.w), { ...base, sh: 2, sw: 2, oh: 3, ow: 3 }, 2, e);
+    be.convEpilogue(up(d.x), up(d.w), { ...base, dh: 2, dw: 2, oh: 4, ow: 4 }, 2, e);
+    be.convEpilogue(up(d.x), up(d.x.slice(0, 2 * 3 * 25)), { ...base, kh: 5, kw: 5, ph: 2, pw: 2 }, 2, e);
+    expect(used()).toBe(0);
+    be.convEpilogue(up(d.x), up(d.w), base, 2, e);
+    expect(used()).toBe(1);
+    be.winograd.mode = 'off';
+    be.convEpilogue(up(d.x), up(d.w), base, 2, e);
+    expect(used()).toBe(1);
+    const prev = process.env.GPUGRAD_WASM_WINOGRAD;
+    try {
+      process.env.GPUGRAD_WASM_WINOGRAD = 'off';
+      expect(WasmBackend.createSync({ threads: 1 }).winograd.mode).toBe('off');
+      process.env.GPUGRAD_WASM_WINOGRAD = 'on';
+      expect(WasmBackend.createSync({ threads: 1 }).winograd.mode).toBe('on');
+      expect(WasmBackend.createSync({ threads: 1, winograd: 'auto' }).winograd.mode).toBe('auto');
+      delete process.env.GPUGRAD_WASM_WINOGRAD;
+      expect(WasmBackend.createSync({ threads: 1 }).winograd.mode).toBe('auto');
+    } finally {
+      if (prev === undefined) delete process.env.GPUGRAD_WASM_WINOGRAD;
+      else process.env.GPUGRAD_WASM_WINOGRAD = prev;
+    }
+  });
+
+  it('transformed weights are not kept with prepack off (and the result is the same)', () => {
+    const kept = WasmBackend.createSync({ threads: 1, winograd: 'on' });
+    const each = WasmBackend.createSync({ threads: 1, winograd: 'on', prepack: false });
+    made.push(kept, each);
+    const r: Case = { n: 1, c: 7, oc: 9, h: 9, w: 5, p: 1, residual: false, relu: true, seed: 31 };
+    const d = inputs(r);
+    expect(run(each, r, d)).toEqual(run(kept, r, d));
+    expect(each.packedBytes()).toBe(0);
+  });
+});
+
+describe("Winograd at ResNet-50's stride-1 3×3 shapes (224², batch 1)", () => {
+  it.each(VARIANTS.filter((v) => v.threads === 1).map((v) => [label(v), v] as const))('stays within the float32 bound of the float64 direct convolution; worst errors logged (%s)', async (_, v) => {
+    const be = await backend(v);
+    const used = spy(be);
+    const lines: string[] = [];
+    for (const [c, hw] of [[64, 56], [128, 28], [256, 14], [512, 7]]) {
+      const r: Case = { n: 1, c, oc: c, h: hw, w: hw, p: 1, residual: false, relu: false, seed: c };
+      // Inputs as after a batch norm and ReLU, weights at Kaiming scale: outputs of order 1.
+      const d = { ...inputs(r), scale: new Float64Array(c).fill(1), shift: new Float64Array(c) };
+      d.x = d.x.map((q) => Math.max(0, q));
+      d.w = d.w.map((q) => Math.fround(q * Math.sqrt(2 / (9 * c))));
+      const want = oracle(r, d);
+      const err = (got: Float32Array): string => {
+        let [abs, peak] = [0, 0];
+        want.forEach((q, i) => ((abs = Math.max(abs, Math.abs(got[i] - q))), (peak = Math.max(peak, Math.abs(q)))));
+        return `max |err| ${abs.toExponential(2)} = ${(abs / peak).toExponential(2)} of max |y|, ${worst(got, want, 9 * c).ratio.toFixed(3)} of the float32 bound`;
+      };
+      const wino = run(be, r, d);
+      be.winograd.mode = 'off';
+      const gemm = run(be, r, d);
+      be.winograd.mode = 'on';
+      lines.push(`${c}→${c} @${hw}²: Winograd ${err(wino)}; im2col+GEMM ${err(gemm)}`);
+      expect(worst(wino, want, 9 * c).ratio).toBeLessThanOrEqual(1);
+    }
+    expect(used()).toBe(4);
+    console.log(`Winograd error, ${label(v)}:\n${lines.join('\n')}`);
+  });
+});
