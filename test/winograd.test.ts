@@ -221,6 +221,8 @@ describe('Winograd: when it runs', () => {
     be.convEpilogue(up(d.x), up(d.w), { ...base, sh: 2, sw: 2, oh: 3, ow: 3 }, 2, e);
     be.convEpilogue(up(d.x), up(d.w), { ...base, dh: 2, dw: 2, oh: 4, ow: 4 }, 2, e);
     be.convEpilogue(up(d.x), up(d.x.slice(0, 2 * 3 * 25)), { ...base, kh: 5, kw: 5, ph: 2, pw: 2 }, 2, e);
+    // 2×2 dilated by 2 spans 3×3 and has the same output size: still not a 3×3 conv.
+    be.convEpilogue(up(d.x), up(d.x.slice(0, 2 * 3 * 4)), { ...base, kh: 2, kw: 2, dh: 2, dw: 2 }, 2, e);
     expect(used()).toBe(0);
     be.convEpilogue(up(d.x), up(d.w), base, 2, e);
     expect(used()).toBe(1);
@@ -248,8 +250,11 @@ describe('Winograd: when it runs', () => {
     made.push(kept, each);
     const r: Case = { n: 1, c: 7, oc: 9, h: 9, w: 5, p: 1, residual: false, relu: true, seed: 31 };
     const d = inputs(r);
-    expect(run(each, r, d)).toEqual(run(kept, r, d));
+    const [wk, we] = [kept.upload(Float32Array.from(d.w)), each.upload(Float32Array.from(d.w))];
+    expect(run(each, r, d, we)).toEqual(run(kept, r, d, wk));
+    expect(kept.packedBytes()).toBeGreaterThan(0);
     expect(each.packedBytes()).toBe(0);
+    expect(run(each, r, d, we)).toEqual(run(kept, r, d, wk));
   });
 });
 
