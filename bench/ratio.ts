@@ -7,7 +7,8 @@
 //   default          gpugrad's default backend exactly as a script gets it: no setBackend, no readyBackend()
 //                    (must come first: it is the first backend the process creates)
 //   wasm:LABEL       a gpugrad wasm backend of test/helpers/backends.ts, e.g. wasm:threads2, wasm:simd128:threads2;
-//                    LABEL/noprepack: the same without pre-packed weights (a separate backend instance)
+//                    LABEL/noprepack: the same without pre-packed weights (a separate backend instance);
+//                    LABEL/nowinograd: the same with Winograd off (im2col + GEMM for every 3×3 conv)
 //   ort2 / ort1      onnxruntime-web (wasm SIMD) with 2 / 1 threads (one thread count per process; resnet50 only)
 // Logits of every system are checked against PyTorch's (the bench fixture) before any time is reported.
 import { readFileSync } from 'node:fs';
@@ -43,13 +44,14 @@ const weights = fx ? fx.weightsPath : null;
 
 // A second registration of the wasm backend, so the same options can be timed with and without pre-packing.
 registerBackend('wasm-noprepack', (o) => WasmBackend.open({ threads: o.threads, relaxed: o.relaxed, prepack: false }));
+registerBackend('wasm-nowinograd', (o) => WasmBackend.open({ threads: o.threads, relaxed: o.relaxed, winograd: 'off' }));
 
 async function gpugradSystem(spec: string): Promise<System> {
   const [label, variant] = spec.split('/');
   if (label !== 'default') {
     const tb = testBackends.find((t) => t.label === label);
     if (!tb) throw new Error(`unknown gpugrad backend label '${label}'`);
-    await setBackend(variant === 'noprepack' ? 'wasm-noprepack' : tb.name, tb.options ?? {});
+    await setBackend(variant === 'noprepack' ? 'wasm-noprepack' : variant === 'nowinograd' ? 'wasm-nowinograd' : tb.name, tb.options ?? {});
   }
   // 'default': the first tensor below starts the default backend (its worker pool boots in the background).
   let model: ResNet;

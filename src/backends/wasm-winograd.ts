@@ -10,7 +10,7 @@
 import type { WindowGeometry } from '../backend.js';
 import { MR, NR } from '../../kernels/wasm/gemm.js';
 import type { KernelArgs, KernelName } from '../../kernels/wasm/module.js';
-import { splitRange } from '../../kernels/wasm/pool.js';
+import { MAX_PIECES, splitRange } from '../../kernels/wasm/pool.js';
 import type { Block } from './wasm-gemm.js';
 
 /** When convEpilogue uses Winograd: 'auto' where measured faster (winogradWins), 'on' for every eligible conv, 'off' never. */
@@ -39,6 +39,11 @@ export interface WinogradEpilogue<S> {
   relu: boolean;
 }
 
+/**
+ * Bytes of U_ξ per GEMM piece. Measured (1 thread, relaxed, same process): 512→512 @7² 4.0 ms with whole GEMMs,
+ * 3.6 ms with 256 KiB blocks; the other ResNet shapes within noise from 32 KiB to whole.
+ */
+const A_BLOCK = 256 * 1024;
 /** The GEMM micro-kernel's k block (as WasmGemm's KC). */
 const KC = 1024;
 
@@ -135,19 +140,23 @@ export class WasmWinograd<S> {
       const P = take(n * c * hp * wp * 4);
       const V = take(16 * vs);
       const F = take(64 * 16);
-      const planes = splitRange(n * c, T);
-      ctx.par('wino_pad', planes.map(([p0, p1]) => ({ x: ctx.ptr(x), dst: P.ptr, h, w, ph, pw, hp, wp, p0, p1 })));
-      ctx.par('wino_in', planes.map(([p0, p1], i) => ({ src: P.ptr, dst: V.ptr, c, th, twp, hp, wp, vs, flag: F.ptr + 16 * i, p0, p1 })));
+      ctx.par('wino_pad', splitRange(n * c, T).map(([p0, p1]) => ({ x: ctx.ptr(x), dst: P.ptr, h, w, ph, pw, hp, wp, p0, p1 })));
+      const rows = splitRange(n * th, T);
+      ctx.par('wino_in', rows.map(([r0, r1], i) => ({ src: P.ptr, dst: V.ptr, c, th, twp, hp, wp, vs, flag: F.ptr + 16 * i, r0, r1 })));
       const f = ctx.f32();
-      for (let i = 0; i < planes.length * 4; i++) if (!Number.isFinite(f[(F.ptr >>> 2) + i])) return null;
+      for (let i = 0; i < rows.length * 4; i++) if (!Number.isFinite(f[(F.ptr >>> 2) + i])) return null;
       const M = take(16 * ms);
-      // One piece per GEMM (split further only for many threads): 2 threads take 8 whole GEMMs each, even at 4 tiles.
-      const per = T > 4 ? Math.min(4, nt) : 1;
+      // Pieces: each GEMM's A (U_ξ) in row blocks of at most A_BLOCK bytes, all of B's columns per piece: the
+      // micro-kernel sweeps A once per column panel, so a block small enough to stay in L2 is read from memory
+      // once, not once per panel (layer4: U_ξ is 1 MiB and there are 2 panels). Threads claim pieces as they
+      // free up; batches stay within the pool's piece limit.
+      const itBlock = Math.max(1, Math.floor(A_BLOCK / (c * MR * 4)));
       const pieces: KernelArgs<'gemm'>[] = [];
       for (let xi = 0; xi < 16; xi++)
-        for (let s = 0; s < per; s++)
-          pieces.push({ pa: U.ptr + xi * mt * MR * c * 4, pb: V.ptr + xi * vs, pc: M.ptr + xi * ms, k: c, ldc, kc: KC, it0: 0, it1: mt, jt0: Math.floor((nt * s) / per), jt1: Math.floor((nt * (s + 1)) / per) });
-      ctx.par(ctx.relaxed() ? 'gemm_fma' : 'gemm', pieces);
+        for (let it0 = 0; it0 < mt; it0 += itBlock)
+          pieces.push({ pa: U.ptr + xi * mt * MR * c * 4, pb: V.ptr + xi * vs, pc: M.ptr + xi * ms, k: c, ldc, kc: KC, it0, it1: Math.min(mt, it0 + itBlock), jt0: 0, jt1: nt });
+      const kernel = ctx.relaxed() ? 'gemm_fma' : 'gemm';
+      for (let i = 0; i < pieces.length; i += MAX_PIECES) ctx.par(kernel, pieces.slice(i, i + MAX_PIECES));
       const out = ctx.alloc(oc * n * oh * ow);
       const [scale, shift] = [ctx.ptr(e.scale), ctx.ptr(e.shift)];
       const res = e.residual ? ctx.ptr(e.residual) : 0;
