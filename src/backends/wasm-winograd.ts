@@ -47,14 +47,6 @@ const A_BLOCK = 256 * 1024;
 /** The GEMM micro-kernel's k block (as WasmGemm's KC). */
 const KC = 1024;
 
-/** G (4×3) of F(2×2, 3×3): U = G g Gᵀ. Entries are 0, ±1/2, 1: exact in float32. */
-const G = [
-  [1, 0, 0],
-  [0.5, 0.5, 0.5],
-  [0.5, -0.5, 0.5],
-  [0, 0, 1],
-];
-
 /** Tile grid of an output: tH × tW tiles of 2×2, the tile row padded to a multiple of 4 (one f32x4 group). */
 export function winogradTiles(n: number, oh: number, ow: number): { th: number; tw: number; twp: number; tiles: number } {
   const th = Math.ceil(oh / 2);
@@ -181,18 +173,35 @@ export class WasmWinograd<S> {
     f.fill(0, base, base + 16 * per);
     let finite = true;
     const t = new Float64Array(12);
+    const F32_MAX = 3.4028234663852886e38;
     for (let o = 0; o < oc; o++) {
       for (let ch = 0; ch < c; ch++) {
         const g0 = src + (o * c + ch) * 9;
-        // t = G·g (4×3), then U = t·Gᵀ (4×4), in float64, rounded once to float32.
-        for (let i = 0; i < 4; i++) for (let j = 0; j < 3; j++) t[3 * i + j] = G[i][0] * f[g0 + j] + G[i][1] * f[g0 + 3 + j] + G[i][2] * f[g0 + 6 + j];
-        const at = base + ((o >> 2) * c + ch) * MR + (o & 3);
+        // t = G·g (4×3), then U = t·Gᵀ (4×4), in float64, rounded once to float32. G's rows written out:
+        // (1, 0, 0), (½, ½, ½), (½, −½, ½), (0, 0, 1) (nested loops over G took twice as long).
+        for (let j = 0; j < 3; j++) {
+          const a = f[g0 + j];
+          const m = f[g0 + 3 + j];
+          const z = f[g0 + 6 + j];
+          t[j] = a;
+          t[3 + j] = 0.5 * (a + m + z);
+          t[6 + j] = 0.5 * (a - m + z);
+          t[9 + j] = z;
+        }
+        let at = base + ((o >> 2) * c + ch) * MR + (o & 3);
         for (let i = 0; i < 4; i++) {
-          for (let j = 0; j < 4; j++) {
-            const u = G[j][0] * t[3 * i] + G[j][1] * t[3 * i + 1] + G[j][2] * t[3 * i + 2];
-            if (!Number.isFinite(Math.fround(u))) finite = false;
-            f[at + (4 * i + j) * per] = u;
-          }
+          const a = t[3 * i];
+          const m = t[3 * i + 1];
+          const z = t[3 * i + 2];
+          const u1 = 0.5 * (a + m + z);
+          const u2 = 0.5 * (a - m + z);
+          // NaN fails the comparison; ±∞, and values that round past float32's range, exceed it.
+          if (!(Math.abs(a) <= F32_MAX && Math.abs(u1) <= F32_MAX && Math.abs(u2) <= F32_MAX && Math.abs(z) <= F32_MAX)) finite = false;
+          f[at] = a;
+          f[at + per] = u1;
+          f[at + 2 * per] = u2;
+          f[at + 3 * per] = z;
+          at += 4 * per;
         }
       }
     }
