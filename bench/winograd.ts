@@ -4,6 +4,7 @@
 // with the best of `--rounds` tinybench medians each; GFLOP/s counts direct-conv FLOPs 2·oc·c·9·n·oh·ow.
 // The 'auto' column says what winogradWins (src/backends/wasm-winograd.ts) picks for the shape.
 // Run: node --experimental-wasm-relaxed-simd --import tsx bench/winograd.ts [--threads 1,2] [--rounds 3] [--time 300]
+//   [--shapes n:c:hw,…] (instead of WINOGRAD_SHAPES)
 import { WasmBackend } from '../src/backends/wasm.js';
 import { winogradWins } from '../src/backends/wasm-winograd.js';
 import type { WindowGeometry } from '../src/backend.js';
@@ -22,9 +23,11 @@ const timeMs = Number(arg('time', '300'));
 export const WINOGRAD_SHAPES: [number, number, number][] = [
   [1, 64, 56], [1, 128, 28], [1, 256, 14], [1, 512, 7],
   [8, 64, 8], [8, 128, 4], [8, 256, 2], [8, 512, 1],
-  // Fewer channels (not ResNet-50's): where the rule's channel bound comes from.
+  // Fewer channels (not ResNet-50's): Winograd wins there too.
   [1, 16, 56], [1, 32, 56], [8, 32, 8],
 ];
+
+const shapes = process.argv.includes('--shapes') ? arg('shapes', '').split(',').map((s) => s.split(':').map(Number) as [number, number, number]) : WINOGRAD_SHAPES;
 
 function rnd(n: number, seed: number): Float32Array {
   const a = new Float32Array(n);
@@ -43,7 +46,7 @@ console.log('|---|---|---|---|---|---|---|---|---|');
 for (const relaxed of relaxedSimdAvailable() ? [true, false] : [false]) {
   for (const threads of threadsList) {
     const be = await WasmBackend.create({ threads, relaxed, winograd: 'off' });
-    for (const [n, c, hw] of WINOGRAD_SHAPES) {
+    for (const [n, c, hw] of shapes) {
       const oc = c;
       const g: WindowGeometry = { n, c, h: hw, w: hw, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, oh: hw, ow: hw };
       const flop = 2 * oc * c * 9 * n * hw * hw;

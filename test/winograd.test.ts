@@ -203,10 +203,10 @@ describe.each(VARIANTS.map((v) => [label(v), v] as const))('Winograd F(2×2,3×3
 });
 
 describe('Winograd: when it runs', () => {
-  it("'auto' takes ResNet-50's 3×3 stride-1 shapes down to 4² maps, and leaves 2² and 1² maps, few channels, strides and 1×1 to the GEMM", () => {
-    const g = (n: number, c: number, hw: number, k = 3, s = 1): WindowGeometry => ({ n, c, h: hw, w: hw, kh: k, kw: k, sh: s, sw: s, ph: k >> 1, pw: k >> 1, dh: 1, dw: 1, oh: Math.floor((hw - 1) / s) + 1, ow: Math.floor((hw - 1) / s) + 1 });
-    for (const [n, c, hw] of [[1, 64, 56], [1, 128, 28], [1, 256, 14], [1, 512, 7], [8, 64, 8], [8, 128, 4]]) expect(winogradWins(g(n, c, hw), c), `${n} ${c} ${hw}`).toBe(true);
-    for (const [n, c, hw] of [[8, 256, 2], [8, 512, 1], [1, 16, 56]]) expect(winogradWins(g(n, c, hw), c), `${n} ${c} ${hw}`).toBe(false);
+  it("'auto' takes 3×3 stride-1 convs whose tiles are at least half kept (ResNet-50's down to 4² maps, few channels too), not 3², 2² and 1² maps", () => {
+    const g = (n: number, c: number, hw: number): WindowGeometry => ({ n, c, h: hw, w: hw, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, oh: hw, ow: hw });
+    for (const [n, c, hw] of [[1, 64, 56], [1, 128, 28], [1, 256, 14], [1, 512, 7], [8, 64, 8], [8, 128, 4], [1, 3, 56], [1, 16, 7], [2, 8, 5]]) expect(winogradWins(g(n, c, hw), c), `${n} ${c} ${hw}`).toBe(true);
+    for (const [n, c, hw] of [[8, 256, 2], [8, 512, 1], [1, 64, 3]]) expect(winogradWins(g(n, c, hw), c), `${n} ${c} ${hw}`).toBe(false);
   });
 
   it("'off', strided, dilated and non-3×3 convs take the im2col path; the option and GPUGRAD_WASM_WINOGRAD set the mode", () => {
