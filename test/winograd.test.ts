@@ -244,7 +244,7 @@ describe('Winograd: when it runs', () => {
     }
   });
 
-  it('transformed weights are not kept with prepack off (and the result is the same)', () => {
+  it("transformed weights are not kept with prepack off (and the result is the same); 'auto' then takes the GEMM path", () => {
     const kept = WasmBackend.createSync({ threads: 1, winograd: 'on' });
     const each = WasmBackend.createSync({ threads: 1, winograd: 'on', prepack: false });
     made.push(kept, each);
@@ -255,6 +255,11 @@ describe('Winograd: when it runs', () => {
     expect(kept.packedBytes()).toBeGreaterThan(0);
     expect(each.packedBytes()).toBe(0);
     expect(run(each, r, d, we)).toEqual(run(kept, r, d, wk));
+    // 'auto' does not pay a weight transform per call.
+    const used = spy(each);
+    each.winograd.mode = 'auto';
+    run(each, r, d, we);
+    expect(used()).toBe(0);
   });
 });
 
