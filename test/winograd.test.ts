@@ -126,7 +126,7 @@ const caseArb = fc
     seed: seedArb,
   })
   .filter((r) => r.h + 2 * r.p >= 3 && r.w + 2 * r.p >= 3);
-/** Edge cases first: 1×1 and 2×2 maps, a single channel, no padding, one output row, and one big enough to split over threads. */
+/** Edge cases first: 1×1 and 2×2 maps, a single channel, no padding, one output row, one big enough to split over threads, c past the k block. */
 const EXAMPLES: Case[] = [
   { n: 1, c: 1, oc: 1, h: 1, w: 1, p: 1, residual: false, relu: false, seed: 1 },
   { n: 2, c: 5, oc: 3, h: 2, w: 2, p: 1, residual: true, relu: true, seed: 2 },
@@ -134,6 +134,8 @@ const EXAMPLES: Case[] = [
   { n: 3, c: 4, oc: 8, h: 3, w: 11, p: 0, residual: true, relu: false, seed: 4 },
   { n: 1, c: 2, oc: 2, h: 1, w: 9, p: 2, residual: false, relu: false, seed: 5 },
   { n: 2, c: 13, oc: 17, h: 23, w: 19, p: 1, residual: true, relu: true, seed: 6 },
+  // More channels than the GEMM's k block (1024): the micro-kernel accumulates over two blocks.
+  { n: 1, c: 1030, oc: 5, h: 3, w: 4, p: 1, residual: false, relu: false, seed: 7 },
 ];
 
 describe.each(VARIANTS.map((v) => [label(v), v] as const))('Winograd F(2×2,3×3) convEpilogue (%s)', (_, v) => {
