@@ -1,6 +1,6 @@
 // The wasm backend's Winograd F(2×2,3×3) eval conv (src/backends/wasm-winograd.ts, kernels/wasm/winograd.ts),
 // forced on: convEpilogue against the float64 oracle's direct convolution on relaxed and plain SIMD128
-// kernels, 1 and 2 threads (odd sizes, 1×1 and 2×2 maps, padding 0–2, channel counts off multiples of 4 and 8,
+// kernels, 1 and 2 threads (odd sizes, 1×1 and 2×2 maps, padding 0–2 (rows and columns apart), channel counts off multiples of 4 and 8,
 // residual and ReLU); NaN and ±∞ in the input or the weight give exactly the im2col path's result (Winograd
 // steps aside, see the driver); a weight written in place (copyInto, SGD, Adam) is re-transformed; the 'auto'
 // rule; and the worst error at ResNet-50's stride-1 3×3 shapes.
@@ -47,12 +47,15 @@ interface Case {
   oc: number;
   h: number;
   w: number;
+  /** Padding: p rows, q columns (q defaults to p). */
   p: number;
+  q?: number;
   residual: boolean;
   relu: boolean;
   seed: number;
 }
-const geometry = (r: Case): WindowGeometry => ({ n: r.n, c: r.c, h: r.h, w: r.w, kh: 3, kw: 3, sh: 1, sw: 1, ph: r.p, pw: r.p, dh: 1, dw: 1, oh: r.h + 2 * r.p - 2, ow: r.w + 2 * r.p - 2 });
+const pw = (r: Case): number => r.q ?? r.p;
+const geometry = (r: Case): WindowGeometry => ({ n: r.n, c: r.c, h: r.h, w: r.w, kh: 3, kw: 3, sh: 1, sw: 1, ph: r.p, pw: pw(r), dh: 1, dw: 1, oh: r.h + 2 * r.p - 2, ow: r.w + 2 * pw(r) - 2 });
 
 interface Inputs {
   x: Float64Array;
@@ -87,7 +90,7 @@ function run(be: WasmBackend, r: Case, d: Inputs, weight?: Storage): Float32Arra
 /** The float64 oracle: direct convolution, then ·scale + shift (+ residual) (ReLU), laid out [oc, n·oh·ow]. */
 function oracle(r: Case, d: Inputs): Float64Array {
   const g = geometry(r);
-  const y = conv2d(arr([r.n, r.c, r.h, r.w], d.x), arr([r.oc, r.c, 3, 3], d.w), null, { sh: 1, sw: 1, ph: r.p, pw: r.p, dh: 1, dw: 1 }, 1).data;
+  const y = conv2d(arr([r.n, r.c, r.h, r.w], d.x), arr([r.oc, r.c, 3, 3], d.w), null, { sh: 1, sw: 1, ph: r.p, pw: pw(r), dh: 1, dw: 1 }, 1).data;
   const hw = g.oh * g.ow;
   const out = new Float64Array(r.oc * r.n * hw);
   for (let o = 0; o < r.oc; o++)
@@ -121,18 +124,19 @@ const caseArb = fc
     h: fc.integer({ min: 1, max: 12 }),
     w: fc.integer({ min: 1, max: 12 }),
     p: fc.integer({ min: 0, max: 2 }),
+    q: fc.integer({ min: 0, max: 2 }),
     residual: fc.boolean(),
     relu: fc.boolean(),
     seed: seedArb,
   })
-  .filter((r) => r.h + 2 * r.p >= 3 && r.w + 2 * r.p >= 3);
+  .filter((r) => r.h + 2 * r.p >= 3 && r.w + 2 * pw(r) >= 3);
 /** Edge cases first: 1×1 and 2×2 maps, a single channel, no padding, one output row, one big enough to split over threads, c past the k block. */
 const EXAMPLES: Case[] = [
   { n: 1, c: 1, oc: 1, h: 1, w: 1, p: 1, residual: false, relu: false, seed: 1 },
   { n: 2, c: 5, oc: 3, h: 2, w: 2, p: 1, residual: true, relu: true, seed: 2 },
   { n: 1, c: 9, oc: 7, h: 4, w: 4, p: 0, residual: false, relu: true, seed: 3 },
   { n: 3, c: 4, oc: 8, h: 3, w: 11, p: 0, residual: true, relu: false, seed: 4 },
-  { n: 1, c: 2, oc: 2, h: 1, w: 9, p: 2, residual: false, relu: false, seed: 5 },
+  { n: 1, c: 2, oc: 2, h: 1, w: 9, p: 2, q: 0, residual: false, relu: false, seed: 5 },
   { n: 2, c: 13, oc: 17, h: 23, w: 19, p: 1, residual: true, relu: true, seed: 6 },
   // More channels than the GEMM's k block (1024): the micro-kernel accumulates over two blocks.
   { n: 1, c: 1030, oc: 5, h: 3, w: 4, p: 1, residual: false, relu: false, seed: 7 },
