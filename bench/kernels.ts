@@ -1,8 +1,9 @@
 // Per-kernel micro-benchmarks on each gpugrad backend: GEMM at ResNet-50's im2col shapes, every distinct
-// ResNet-50 convolution forward and forward+backward, batch norm, pooling and elementwise ops.
+// ResNet-50 convolution forward and forward+backward (and eval with the fused epilogue for 3×3 stride 1), batch
+// norm, pooling and elementwise ops.
 // Cold = first call (kernel compilation included), warm = tinybench median; each call awaits its result.
 import { performance } from 'node:perf_hooks';
-import { F, getBackend, manualSeed, matmul, randn, tidy, type Tensor } from '../src/index.js';
+import { F, getBackend, manualSeed, matmul, noGrad, randn, tidy, type Tensor } from '../src/index.js';
 import { cold, fmtMs, gflops, warm, type Row } from './common.js';
 import { useBenchBackend } from './backends.js';
 import { convKey, convMacs, distinctConvs } from './shapes.js';
@@ -90,6 +91,26 @@ function items(cfg: KernelConfig): Item[] {
         };
       },
     });
+    if (c.k === 3 && c.stride === 1) {
+      // The eval conv with its fused epilogue (a folded batch norm and ReLU): the wasm backend runs these as
+      // Winograd F(2×2,3×3) where its rule picks it (bench/winograd.ts compares it with im2col + GEMM).
+      list.push({
+        work: `${tag} eval (conv2dAffine)`,
+        flop: 2 * macs,
+        setup: () => {
+          const { x, w } = mk();
+          const [scale, shift] = [randn([c.cout]), randn([c.cout])];
+          return {
+            run: async () => {
+              const y = noGrad(() => tidy(() => F.conv2dAffine(x, w, { scale, shift, relu: true }, { padding: c.pad })));
+              await settle(y);
+              y.dispose();
+            },
+            done: () => [x, w, scale, shift].forEach((t) => t.dispose()),
+          };
+        },
+      });
+    }
     list.push({
       work: `${tag} fwd+bwd`,
       flop: 6 * macs, // forward, input gradient, weight gradient
