@@ -41,7 +41,7 @@ function rnd(n: number, seed: number): Float32Array {
 
 const m = machine();
 console.log(`# ${m.cpu}, ${m.cores} cores, Node ${m.node}; rounds ${rounds}, ${timeMs} ms each`);
-console.log('| shape | threads | SIMD | im2col+GEMM ms | GFLOP/s | Winograd ms | GFLOP/s | GEMM/Winograd | auto |');
+console.log('| shape | threads | SIMD | GEMM path ms | GFLOP/s | Winograd ms | GFLOP/s | GEMM/Winograd | auto |');
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const relaxed of relaxedSimdAvailable() ? [true, false] : [false]) {
   for (const threads of threadsList) {
