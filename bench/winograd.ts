@@ -1,4 +1,4 @@
-// Winograd F(2×2,3×3) against im2col + GEMM on the wasm backend's eval conv (convEpilogue with scale, shift
+// Winograd F(2×2,3×3) against the GEMM path (implicit im2col) on the wasm backend's eval conv (convEpilogue with scale, shift
 // and ReLU), at ResNet-50's stride-1 3×3 shapes (224² batch 1, and 32² batch 8), on 1 and 2 threads, with
 // relaxed SIMD (fused multiply-add) and without. Both paths run on the same backend and weights, alternating,
 // with the best of `--rounds` tinybench medians each; GFLOP/s counts direct-conv FLOPs 2·oc·c·9·n·oh·ow.

@@ -1,7 +1,7 @@
 // The wasm backend's Winograd F(2×2,3×3) eval conv (src/backends/wasm-winograd.ts, kernels/wasm/winograd.ts),
 // forced on: convEpilogue against the float64 oracle's direct convolution on relaxed and plain SIMD128
 // kernels, 1 and 2 threads (odd sizes, 1×1 and 2×2 maps, padding 0–2 (rows and columns apart), channel counts off multiples of 4 and 8,
-// residual and ReLU); NaN and ±∞ in the input or the weight give exactly the im2col path's result (Winograd
+// residual and ReLU); NaN and ±∞ in the input or the weight give exactly the GEMM path's result (Winograd
 // steps aside, see the driver); a weight written in place (copyInto, SGD, Adam) is re-transformed; the 'auto'
 // rule; and the worst error at ResNet-50's stride-1 3×3 shapes.
 import fc from 'fast-check';
@@ -159,7 +159,7 @@ describe.each(VARIANTS.map((v) => [label(v), v] as const))('Winograd F(2×2,3×3
     );
   });
 
-  it(`NaN or ±∞ in the input or the weight: exactly the im2col path's result, Winograd steps aside (${label(v)})`, async () => {
+  it(`NaN or ±∞ in the input or the weight: exactly the GEMM path's result, Winograd steps aside (${label(v)})`, async () => {
     const be = await backend(v);
     const used = spy(be);
     fc.assert(
@@ -215,7 +215,7 @@ describe('Winograd: when it runs', () => {
     for (const [n, c, hw] of [[8, 256, 2], [8, 512, 1], [1, 64, 3]]) expect(winogradWins(g(n, c, hw), c), `${n} ${c} ${hw}`).toBe(false);
   });
 
-  it("'off', strided, dilated and non-3×3 convs take the im2col path; the option and GPUGRAD_WASM_WINOGRAD set the mode", () => {
+  it("'off', strided, dilated and non-3×3 convs take the GEMM path; the option and GPUGRAD_WASM_WINOGRAD set the mode", () => {
     const be = WasmBackend.createSync({ threads: 1, winograd: 'on' });
     made.push(be);
     const used = spy(be);
@@ -290,7 +290,7 @@ describe("Winograd at ResNet-50's stride-1 3×3 shapes (224², batch 1)", () => 
       be.winograd.mode = 'off';
       const gemm = run(be, r, d);
       be.winograd.mode = 'on';
-      lines.push(`${c}→${c} @${hw}²: Winograd ${err(wino)}; im2col+GEMM ${err(gemm)}`);
+      lines.push(`${c}→${c} @${hw}²: Winograd ${err(wino)}; GEMM path ${err(gemm)}`);
       expect(worst(wino, want, 9 * c).ratio).toBeLessThanOrEqual(1);
     }
     expect(used()).toBe(4);

@@ -113,7 +113,7 @@ function inputTransform(): Func {
 /**
  * wino_out_<res><relu>: Y = Aᵀ M A for output channels o0..o1 from the 16 GEMM results at m + ξ·ms bytes
  * ([oc rows, ldc] each, column t = tile), then y·scale[o] + shift[o] (+ res) (ReLU) into out [oc, n, oh, ow]:
- * the epi_* kernel's operations in its order, so results match the im2col path's epilogue bit for bit given M.
+ * the epi_* kernel's operations in its order, so results match the GEMM path's epilogue bit for bit given M.
  */
 export const WINO_OUT = signature(['m', 'ms', 'ldc', 'out', 'res', 'scale', 'shift', 'n', 'oh', 'ow', 'th', 'twp', 'o0', 'o1']);
 function outputTransform(residual: boolean, relu: boolean): Func {

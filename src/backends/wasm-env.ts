@@ -27,7 +27,7 @@ export interface WasmBackendOptions {
   prepack?: boolean;
   /**
    * Winograd F(2×2,3×3) for eval-mode 3×3 stride-1 convolutions: 'auto' (default) where measured faster than
-   * im2col + GEMM (see winogradWins in src/backends/wasm-winograd.ts), 'on' wherever eligible, 'off' never.
+   * the GEMM path (see winogradWins in src/backends/wasm-winograd.ts), 'on' wherever eligible, 'off' never.
    * Default: GPUGRAD_WASM_WINOGRAD (on|off|auto), else 'auto'.
    */
   winograd?: 'auto' | 'on' | 'off';

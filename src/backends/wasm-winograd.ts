@@ -5,7 +5,7 @@
 // runs the 16 GEMMs [oc × c]·[c × tiles] on the existing micro-kernel (one piece per GEMM, so 2 threads split
 // them 8/8 whatever the tile count) and applies the output transform fused with the epilogue.
 // Where the input holds NaN or ±∞ (seen by the input transform at no extra pass) it returns null and the caller
-// takes the im2col path: Winograd would spread one bad pixel over a whole 2×2 output tile (and ∞ − ∞ turns ∞
+// takes the GEMM path: Winograd would spread one bad pixel over a whole 2×2 output tile (and ∞ − ∞ turns ∞
 // into NaN), so its non-finite mask would differ from the direct convolution's. Non-finite weights likewise.
 import type { WindowGeometry } from '../backend.js';
 import { MR, NR } from '../../kernels/wasm/gemm.js';
@@ -56,7 +56,7 @@ export function winogradTiles(n: number, oh: number, ow: number): { th: number; 
 }
 
 /**
- * Whether Winograd beats im2col + GEMM for this shape ('auto'), from bench/winograd.ts's measurements
+ * Whether Winograd beats the GEMM path for this shape ('auto'), from bench/winograd.ts's measurements
  * (bench/RESULTS.md, "Winograd F(2×2,3×3)"): it does 16/36 of the direct multiplies on whole, row-padded
  * tiles, so its work is (16/36)/useful of the direct conv's, useful = n·oh·ow / (4·tiles) the share of tile
  * outputs kept. Measured on 1 and 2 threads, relaxed and plain SIMD: 1.1–2.7× faster from 56² down to 4² maps
@@ -69,7 +69,7 @@ export function winogradWins(g: WindowGeometry, oc: number): boolean {
 
 interface Kept {
   key: string;
-  /** The 16 packed U_ξ, or null: the weight holds NaN or ±∞ (the im2col path then keeps its semantics). */
+  /** The 16 packed U_ξ, or null: the weight holds NaN or ±∞ (the GEMM path then keeps its semantics). */
   block: Block | null;
 }
 
@@ -102,7 +102,7 @@ export class WasmWinograd<S> {
 
   /**
    * The eval conv with its epilogue as [oc, n·oh·ow], or null where this conv is not for Winograd (mode, shape,
-   * non-finite input or weight): the caller then takes the im2col path.
+   * non-finite input or weight): the caller then takes the GEMM path.
    */
   run(x: S, weight: S, g: WindowGeometry, oc: number, e: WinogradEpilogue<S>): S | null {
     if (this.mode === 'off' || !WasmWinograd.eligible(g, oc)) return null;
