@@ -5,7 +5,7 @@ import { fail, fmt } from './errors.js';
 import { sameShape } from './shape.js';
 import { fromStorage, type Tensor } from './tensor.js';
 import { freeNode, pin, unpin } from './lifetime.js';
-import { keep, noGrad, tidy, withGrad } from './engine.js';
+import { engine, keep, noGrad, tidy, withGrad } from './engine.js';
 import { onesLike } from './creation.js';
 import * as o from './ops.js';
 
@@ -67,8 +67,11 @@ export interface GradNode<P extends Prim = Prim> {
   outputVersion?: number;
 }
 
-/** Given the output gradient g, the node and its output y, the gradient for each input (null: none). */
-type GradRule<P extends Prim> = (g: Tensor, node: GradNode<P>, y: Tensor) => (Tensor | null)[];
+/**
+ * Given the output gradient g, the node and its output y, the gradient for each input (null: none). `want[i]`
+ * says whether input i needs one; a rule may skip (return null for) the others, where that saves real work.
+ */
+type GradRule<P extends Prim> = (g: Tensor, node: GradNode<P>, y: Tensor, want: readonly boolean[]) => (Tensor | null)[];
 
 const x0 = (n: GradNode): Tensor => n.inputs[0];
 const x1 = (n: GradNode): Tensor => n.inputs[1];
@@ -76,7 +79,7 @@ const x1 = (n: GradNode): Tensor => n.inputs[1];
 const rules: { [P in Prim]: GradRule<P> } = {
   add: (g, n) => [o.sumTo(g, x0(n).shape), o.sumTo(g, x1(n).shape)],
   sub: (g, n) => [o.sumTo(g, x0(n).shape), o.sumTo(o.neg(g), x1(n).shape)],
-  mul: (g, n) => [o.sumTo(o.mul(g, x1(n)), x0(n).shape), o.sumTo(o.mul(g, x0(n)), x1(n).shape)],
+  mul: (g, n, _y, want) => [want[0] ? o.sumTo(o.mul(g, x1(n)), x0(n).shape) : null, want[1] ? o.sumTo(o.mul(g, x0(n)), x1(n).shape) : null],
   // d(a/b)/db = -a/b² = -y/b
   div: (g, n, y) => [o.sumTo(o.div(g, x1(n)), x0(n).shape), o.sumTo(o.neg(o.div(o.mul(g, y), x1(n))), x1(n).shape)],
   eq: () => [null, null],
@@ -116,12 +119,14 @@ const rules: { [P in Prim]: GradRule<P> } = {
   gather: (g, n) => [o.scatterAddPrim(g, x1(n), n.attrs), null],
   scatterAdd: (g, n) => [o.gatherPrim(g, x1(n), n.attrs), null],
   // C = op(A)·op(B); each case is the familiar dA = dC·Bᵀ, dB = Aᵀ·dC written for stored layouts.
-  matmul: (g, n) => {
+  // A side that needs no gradient is skipped: a conv on the input image would otherwise run a whole GEMM
+  // (ResNet-50's stem, ~2% of a training step) for the image's gradient only to drop it.
+  matmul: (g, n, _y, want) => {
     const [a, b] = n.inputs;
     const { transA, transB } = n.attrs;
-    const da = transA ? o.matmulT(b, g, transB, true) : o.matmulT(g, b, false, !transB);
-    const db = transB ? o.matmulT(g, a, true, transA) : o.matmulT(a, g, !transA, false);
-    return [o.sumTo(da, a.shape), o.sumTo(db, b.shape)];
+    const da = !want[0] ? null : transA ? o.matmulT(b, g, transB, true) : o.matmulT(g, b, false, !transB);
+    const db = !want[1] ? null : transB ? o.matmulT(g, a, true, transA) : o.matmulT(a, g, !transA, false);
+    return [da && o.sumTo(da, a.shape), db && o.sumTo(db, b.shape)];
   },
   im2col: (g, n) => [o.col2im(g, n.attrs)],
   col2im: (g, n) => [o.im2col(g, n.attrs)],
@@ -236,10 +241,9 @@ function topoOrder(root: Tensor): Tensor[] {
 /** Hook for anomaly mode: called with each op name and the gradients it produced. */
 export type GradCheck = (op: Prim, grads: readonly (Tensor | null)[], node: GradNode) => void;
 let gradCheck: GradCheck | null = null;
-let walking = 0;
 /** True while backward() runs gradient rules (their intermediate ops are not forward ops). */
 export function inBackward(): boolean {
-  return walking > 0;
+  return engine.backwardDepth > 0;
 }
 export function setGradCheck(fn: GradCheck | null): void {
   gradCheck = fn;
@@ -253,11 +257,11 @@ export function backward(root: Tensor, gradient: Tensor | undefined, retainGraph
   if (gradient && !sameShape(gradient.shape, root.shape)) {
     fail('backward', `gradient shape ${fmt(gradient.shape)} does not match output shape ${fmt(root.shape)}`);
   }
-  walking++;
+  engine.backwardDepth++;
   try {
     walk(root, gradient, retainGraph);
   } finally {
-    walking--;
+    engine.backwardDepth--;
   }
 }
 
@@ -298,7 +302,7 @@ function step(t: Tensor, grads: Map<Tensor, Tensor>, retainGraph: boolean): void
   checkVersions(node, t);
   const rule = rules[node.op] as GradRule<Prim>;
   // The rule's own intermediates (masks, negations, constants) go when it returns; only the gradients stay.
-  const ins = tidy(() => rule(g, node, t));
+  const ins = tidy(() => rule(g, node, t, node.inputs.map((inp) => inp.requiresGrad)));
   if (gradCheck) gradCheck(node.op, ins, node);
   node.inputs.forEach((inp, i) => {
     let gi = ins[i];

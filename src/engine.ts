@@ -47,12 +47,24 @@ export interface Engine {
   onCreate: ((t: Tensor, op: string) => void) | null;
   /** Bytes allocated since finalizers last had a turn (lifetime.ts maybeReclaim). */
   allocatedSinceReclaim: number;
+  /** Nesting of backward() walks (autograd.ts); see inGradientRules(). */
+  backwardDepth: number;
 }
 
-export const engine: Engine = { scopes: [], noGradDepth: 0, live: 0, buffers: new Set(), nextId: 0, trackCreation: false, tracked: null, onCreate: null, allocatedSinceReclaim: 0 };
+export const engine: Engine = { scopes: [], noGradDepth: 0, live: 0, buffers: new Set(), nextId: 0, trackCreation: false, tracked: null, onCreate: null, allocatedSinceReclaim: 0, backwardDepth: 0 };
 
 export function isGradEnabled(): boolean {
   return engine.noGradDepth === 0;
+}
+
+/**
+ * True while backward() runs gradient rules, recording off: the ops issued compute gradients, not values a later
+ * op branches on (a checkpoint's recompute runs with recording on and is a forward again). A backend may round
+ * these differently from the forward (the wasm backend's fused multiply-add GEMMs) without moving a ReLU mask
+ * or a max-pool winner.
+ */
+export function inGradientRules(): boolean {
+  return engine.backwardDepth > 0 && engine.noGradDepth > 0;
 }
 
 /**

@@ -12,7 +12,7 @@ import type { WorkerPool } from '../kernels/wasm/pool.js';
 import { ReferenceBackend } from '../src/backends/reference.js';
 import type { BinaryOp, UnaryOp } from '../src/backend.js';
 import { enableRelaxedSimd, WasmBackend, wasmThreadsAvailable } from '../src/backends/wasm.js';
-import { F, memory, randn, setBackend, tidy, manualSeed } from '../src/index.js';
+import { F, memory, nn, randn, setBackend, tidy, manualSeed, type Tensor } from '../src/index.js';
 
 const ref = new ReferenceBackend();
 // Both kernel variants: plain SIMD128 and, where relaxed SIMD can be had (Node 20 through V8's flag), FMA.
@@ -194,7 +194,7 @@ describe('gemm', () => {
     expect(plain.relaxed).toBe(false);
     if (fused) expect(fused.mode).toBe('relaxed-simd');
     if (fused) expect(fused.fmaTraining).toBe(true);
-    expect(WasmBackend.createSync({ threads: 1, relaxed: hasRelaxed }).fmaTraining).toBe(false); // eval GEMMs only by default
+    expect(WasmBackend.createSync({ threads: 1, relaxed: hasRelaxed }).fmaTraining).toBe(false); // outside backward(): the eval GEMMs only by default
   });
   it.each([
     ['SIMD128', plain],
@@ -433,6 +433,52 @@ describe('threads without asking', () => {
 });
 
 describe('backend through the API', () => {
+  it.skipIf(!hasRelaxed)('fuses the GEMMs of backward()\'s gradient rules by default, the forward\'s only with fmaTraining: true', async () => {
+    const b = (await setBackend('wasm', { threads: 1, relaxed: true })) as WasmBackend;
+    expect(b.fmaMode).toBe('gradients');
+    expect(b.fmaTraining).toBe(false); // outside backward()
+    // Which kernel each GEMM of a conv's forward and backward ran: gemm()'s last argument says whether fused.
+    const seen: { fwd: boolean[]; bwd: boolean[] } = { fwd: [], bwd: [] };
+    let phase: 'fwd' | 'bwd' = 'fwd';
+    const gemm = b.gemm.bind(b);
+    b.gemm = (...a: Parameters<WasmBackend['gemm']>) => (seen[phase].push(a[11] ?? false), gemm(...a));
+    const mode0 = b.fmaMode;
+    try {
+      manualSeed(2);
+      const x = randn([2, 3, 9, 9], { requiresGrad: true });
+      const w = randn([5, 3, 3, 3], { requiresGrad: true });
+      const run = (mode: boolean | 'gradients', input = x): { fwd: boolean[]; bwd: boolean[] } => {
+        b.fmaMode = mode;
+        seen.fwd = [];
+        seen.bwd = [];
+        tidy(() => {
+          phase = 'fwd';
+          const y = F.relu(F.conv2d(input, w, null, { padding: 1 })).sum();
+          phase = 'bwd';
+          y.backward();
+        });
+        return { fwd: seen.fwd, bwd: seen.bwd };
+      };
+      expect(run('gradients')).toEqual({ fwd: [false], bwd: [true, true] }); // dW and dcols
+      expect(run(true)).toEqual({ fwd: [true], bwd: [true, true] });
+      expect(run(false)).toEqual({ fwd: [false], bwd: [false, false] });
+      // An input that needs no gradient gets none: the weight's GEMM only (autograd's want[] for matmul).
+      expect(run('gradients', x.detach())).toEqual({ fwd: [false], bwd: [true] });
+      // Recording on inside backward() (a checkpoint's recompute) is a forward again: plain kernel.
+      b.fmaMode = 'gradients';
+      const cp = nn.checkpoint((t: Tensor) => F.relu(F.conv2d(t, w, null, { padding: 1 })), x);
+      phase = 'bwd';
+      seen.bwd = [];
+      cp.sum().backward();
+      expect(seen.bwd).toEqual([false, true, true]);
+      x.dispose();
+      w.dispose();
+    } finally {
+      b.fmaMode = mode0;
+      delete (b as { gemm?: unknown }).gemm;
+      await setBackend('reference');
+    }
+  });
   it('keeps the heap flat across repeated tidy()ed conv steps', async () => {
     const b = (await setBackend('wasm', { threads: 1 })) as WasmBackend;
     manualSeed(1);

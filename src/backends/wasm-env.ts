@@ -14,12 +14,14 @@ export interface WasmBackendOptions {
    */
   relaxed?: boolean;
   /**
-   * With `relaxed`, every GEMM fused, training's too (default false). Off by default because fused rounding
-   * moves a few near-zero pre-ReLU values of a train-mode ResNet-50 across zero (test/resnet.test.ts's
-   * fixture: input gradients then 1e-2 off float64 while every kernel is within float32 rounding), so training
-   * keeps the plain kernels' results. Default: GPUGRAD_WASM_RELAXED=all.
+   * With `relaxed`, which of training's GEMMs are fused too: 'gradients' (the default) those that backward()'s
+   * gradient rules issue, two thirds of a training step's GEMM work; true every one, the forward's too; false
+   * none. The forward stays unfused by default because fused rounding moves a few near-zero pre-ReLU values of
+   * a train-mode ResNet-50 across zero (test/resnet.test.ts's fixture: input gradients then 1e-2 off float64
+   * while every kernel is within float32 rounding); a gradient GEMM's rounding moves no mask. true is also
+   * GPUGRAD_WASM_RELAXED=all.
    */
-  fmaTraining?: boolean;
+  fmaTraining?: boolean | 'gradients';
   /**
    * Keep eval-mode conv weights packed for the GEMM between calls (default true; GPUGRAD_WASM_PREPACK=0 turns
    * it off): saves a pass over every weight per forward, at the cost of a packed copy of them (~the model's size).
@@ -42,7 +44,7 @@ export function wasmWinogradDefault(): 'auto' | 'on' | 'off' {
 /**
  * Whether wasm backends use relaxed SIMD's fused multiply-add unless told otherwise: GPUGRAD_WASM_RELAXED=0
  * turns it off, =1 turns it on (flipping Node's V8 flag if needed, see enableRelaxedSimd), =all also for
- * training's GEMMs (WasmBackendOptions.fmaTraining); unset, it is on
+ * training's forward GEMMs (WasmBackendOptions.fmaTraining); unset, it is on
  * where the engine already validates it (Chromium; Node started with --experimental-wasm-relaxed-simd).
  */
 export function wasmRelaxedDefault(): boolean {

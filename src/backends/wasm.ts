@@ -6,7 +6,7 @@ import { backendLabel, guardStorages, type AdamParams, type AvgPoolGeometry, typ
 import { sizeOf, type Shape } from '../shape.js';
 import { bnGradCoefficients, hostMath } from './batchnorm.js';
 import { Heap, HeapExhausted } from '../../kernels/wasm/heap.js';
-import { outOfMemory } from '../engine.js';
+import { inGradientRules, outOfMemory } from '../engine.js';
 import { fail } from '../errors.js';
 import { argList, unreachable, type ArgsOf, type Signature } from '../../kernels/wasm/abi.js';
 import { buildKernelModule, KERNELS, MAX_PAGES, relaxedSimdAvailable, type KernelArgs, type KernelName, type Kernels } from '../../kernels/wasm/module.js';
@@ -56,8 +56,13 @@ export class WasmBackend implements Backend {
    */
   im2colThreads = 1;
 
-  /** Whether matmul (training's GEMMs) uses the fused kernel too; see WasmBackendOptions.fmaTraining. */
-  fmaTraining = false;
+  /** Which of matmul's GEMMs (training's) use the fused kernel; see WasmBackendOptions.fmaTraining. */
+  fmaMode: boolean | 'gradients' = false;
+
+  /** Whether a matmul issued now uses the fused kernel: always (true), or inside backward()'s gradient rules. */
+  get fmaTraining(): boolean {
+    return this.fmaMode === true || (this.fmaMode === 'gradients' && inGradientRules());
+  }
 
   private constructor(readonly module: WebAssembly.Module, readonly memory: WebAssembly.Memory, threads: number, reason: string | null, maxPages: number, readonly relaxed: boolean) {
     const inst = new WebAssembly.Instance(module, { env: { mem: memory } });
@@ -99,7 +104,8 @@ export class WasmBackend implements Backend {
     const b = new WasmBackend(module, memory, threads, reasons.length ? reasons.join('; ') : null, maxPages, relaxed);
     if (options.prepack !== undefined) b.prepack = options.prepack;
     b.winograd.mode = options.winograd ?? wasmWinogradDefault();
-    b.fmaTraining = relaxed && (options.fmaTraining ?? (typeof process !== 'undefined' && process.env.GPUGRAD_WASM_RELAXED === 'all'));
+    const all = typeof process !== 'undefined' && process.env.GPUGRAD_WASM_RELAXED === 'all';
+    b.fmaMode = relaxed ? (options.fmaTraining ?? (all ? true : 'gradients')) : false;
     return b;
   }
 
