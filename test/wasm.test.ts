@@ -356,25 +356,34 @@ describe('reductions', () => {
 });
 
 describe('max pool kernel', () => {
-  it('matches the reference values and indices, ties and NaN included', () => {
+  it('matches the reference values and indices, ties, NaN and -∞ included; the backward adds at the winners', () => {
+    // w up to 24: rows wide enough for the f32x4 path (four windows inside the row, stride 1 or 2) and its borders.
     const geo = fc.record({
-      n: fc.integer({ min: 1, max: 2 }), c: fc.integer({ min: 1, max: 3 }), h: fc.integer({ min: 1, max: 9 }), w: fc.integer({ min: 1, max: 11 }),
+      n: fc.integer({ min: 1, max: 2 }), c: fc.integer({ min: 1, max: 3 }), h: fc.integer({ min: 1, max: 9 }), w: fc.integer({ min: 1, max: 24 }),
       kh: fc.integer({ min: 1, max: 4 }), kw: fc.integer({ min: 1, max: 4 }), sh: fc.integer({ min: 1, max: 3 }), sw: fc.integer({ min: 1, max: 3 }),
       ph: fc.integer({ min: 0, max: 2 }), pw: fc.integer({ min: 0, max: 2 }), dh: fc.integer({ min: 1, max: 2 }), dw: fc.integer({ min: 1, max: 2 }),
       nan: fc.boolean(),
+      negInf: fc.constantFrom(0, 2, 9),
     });
     fc.assert(
-      fc.property(geo, ({ nan, ...g0 }) => {
+      fc.property(geo, ({ nan, negInf, ...g0 }) => {
         const oh = Math.floor((g0.h + 2 * g0.ph - g0.dh * (g0.kh - 1) - 1) / g0.sh) + 1;
         const ow = Math.floor((g0.w + 2 * g0.pw - g0.dw * (g0.kw - 1) - 1) / g0.sw) + 1;
         fc.pre(oh >= 1 && ow >= 1 && g0.ph * 2 <= g0.kh && g0.pw * 2 <= g0.kw);
         const g = { ...g0, oh, ow };
         // Rounded values give ties (first maximum must win); every 7th value NaN when asked.
-        const x = Float32Array.from({ length: g.n * g.c * g.h * g.w }, (_, i) => (nan && i % 7 === 3 ? NaN : Math.round(Math.sin(i) * 3)));
+        // negInf: -∞ everywhere but every 9th value (whole windows of -∞: the first valid tap wins), or every 2nd.
+        const x = Float32Array.from({ length: g.n * g.c * g.h * g.w }, (_, i) =>
+          nan && i % 7 === 3 ? NaN : negInf === 9 ? (i % 9 === 0 ? Math.sin(i) : -Infinity) : negInf === 2 && i % 2 ? -Infinity : Math.round(Math.sin(i) * 3),
+        );
         const want = ref.maxPool2d(ref.upload(x), g);
         const got = one.maxPool2d(one.upload(x), g);
         expect(one.readSync(got.out)).toEqual(ref.readSync(want.out));
         expect(one.readSync(got.indices)).toEqual(ref.readSync(want.indices));
+        const gy = rnd(g.n * g.c * oh * ow, oh * 31 + ow);
+        const wantDx = ref.readSync(ref.maxPool2dBackward(ref.upload(gy), want.indices, g));
+        const gotDx = one.readSync(one.maxPool2dBackward(one.upload(gy), got.indices, g));
+        for (let i = 0; i < wantDx.length; i++) expect(Math.abs(gotDx[i] - wantDx[i])).toBeLessThanOrEqual(1e-6);
       }),
       { numRuns: 500 },
     );

@@ -117,6 +117,8 @@ export class Func {
   f32Div(): this { return this.op(0x95); }
   /** f32.convert_i32_s: e.g. a comparison's 0/1 or an index as a float. */
   f32ConvertI32S(): this { return this.op(0xb2); }
+  /** i32.trunc_f32_s: traps on NaN and out of range, so only for floats known to hold small integers. */
+  i32TruncF32S(): this { return this.op(0xa8); }
   // SIMD (0xFD prefix)
   v128Load(offset = 0): this { return this.simd(0x00, 4, ...uleb(offset)); }
   v128Load32Splat(offset = 0): this { return this.simd(0x09, 2, ...uleb(offset)); }
@@ -129,6 +131,20 @@ export class Func {
     return this.simd(0x0d, ...[l0, l1, l2, l3].flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]));
   }
   v128And(): this { return this.simd(0x4e); }
+  v128Or(): this { return this.simd(0x50); }
+  /** v128.bitselect from the stack [a, b, mask]: a's bits where mask is 1, b's elsewhere. */
+  v128Bitselect(): this { return this.simd(0x52); }
+  /** v128.any_true: i32 1 when any bit is set. */
+  v128AnyTrue(): this { return this.simd(0x53); }
+  i32x4Splat(): this { return this.simd(0x11); }
+  i32x4Add(): this { return this.simd(0xae); }
+  i32x4Mul(): this { return this.simd(0xb5); }
+  i32x4Eq(): this { return this.simd(0x37); }
+  /** v128.const of four i32 lanes. */
+  i32x4Const(a: number, b: number, c: number, d: number): this {
+    return this.simd(0x0c, ...new Uint8Array(new Int32Array([a, b, c, d]).buffer));
+  }
+  f32x4ConvertI32x4S(): this { return this.simd(0xfa); }
   f32x4Eq(): this { return this.simd(0x41); }
   f32x4Ne(): this { return this.simd(0x42); }
   f32x4Gt(): this { return this.simd(0x44); }

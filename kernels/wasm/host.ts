@@ -236,17 +236,6 @@ export function scatterAddLoop(f: Float32Array, src: number, index: number, out:
       }
 }
 
-/** Adds each output gradient to the input position its max came from (indices < 0: an all-padding window); out zeroed. */
-export function maxPoolBackwardLoop(f: Float32Array, gy: number, indices: number, out: number, g: WindowGeometry): void {
-  const plane = g.oh * g.ow;
-  const hw = g.h * g.w;
-  for (let p = 0; p < g.n * g.c; p++)
-    for (let o = 0; o < plane; o++) {
-      const w = f[indices + p * plane + o];
-      if (w >= 0) f[out + p * hw + w] += f[gy + p * plane + o];
-    }
-}
-
 export function avgPoolLoop(f: Float32Array, x: number, out: number, g: AvgPoolGeometry): void {
   for (let p = 0; p < g.n * g.c; p++)
     for (let oy = 0; oy < g.oh; oy++)

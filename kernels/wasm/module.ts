@@ -10,9 +10,10 @@ import { addOptimKernels, OPTIM_KERNELS } from './optim.js';
 import { addBatchNormKernels, BATCHNORM_KERNELS } from './batchnorm.js';
 import { addLayoutKernels, LAYOUT_KERNELS } from './layout.js';
 import { addWinogradKernels, WINOGRAD_KERNELS } from './winograd.js';
+import { addMaxPoolKernels, MAXPOOL_KERNELS } from './maxpool.js';
 
 /** Every kernel the module exports, by name, with its signature (kernels/wasm/abi.ts). */
-export const KERNELS = { ...GEMM_KERNELS, ...CONVPACK_KERNELS, ...ELEMENTWISE_KERNELS, ...WINDOW_KERNELS, ...OPTIM_KERNELS, ...BATCHNORM_KERNELS, ...LAYOUT_KERNELS, ...WINOGRAD_KERNELS };
+export const KERNELS = { ...GEMM_KERNELS, ...CONVPACK_KERNELS, ...ELEMENTWISE_KERNELS, ...WINDOW_KERNELS, ...OPTIM_KERNELS, ...BATCHNORM_KERNELS, ...LAYOUT_KERNELS, ...WINOGRAD_KERNELS, ...MAXPOOL_KERNELS };
 export type KernelName = keyof typeof KERNELS;
 /** The named arguments of a call of kernel K. */
 export type KernelArgs<K extends KernelName> = ArgsOf<(typeof KERNELS)[K]>;
@@ -36,6 +37,7 @@ export function buildKernelModule(shared: boolean, initialPages: number, relaxed
   addBatchNormKernels(mb);
   addLayoutKernels(mb);
   addWinogradKernels(mb);
+  addMaxPoolKernels(mb);
   return mb.encode();
 }
 

@@ -1,8 +1,8 @@
 // Sliding-window kernels: im2col, one output row (c, ky, kx) at a time with the valid ox range computed once per
 // row so the inner loop is a straight (v128 when stride 1) copy between zero-filled borders; col2im, the same
-// walk adding back; and max pooling.
+// walk adding back. (Max pooling: kernels/wasm/maxpool.ts.)
 import { funcOf, signature } from './abi.js';
-import { F32, Func, I32, type ModuleBuilder } from './emit.js';
+import { Func, I32, type ModuleBuilder } from './emit.js';
 
 /** The window geometry every sliding-window kernel takes, in Backend.WindowGeometry's names. */
 const GEOMETRY = ['h', 'w', 'kh', 'kw', 'sh', 'sw', 'ph', 'pw', 'dh', 'dw', 'oh', 'ow'] as const;
@@ -139,51 +139,10 @@ function im2col(): Func {
   return f;
 }
 
-/**
- * maxpool: planes p0..p1; idx gets the
- * flat in-plane index (as f32) of the first maximum; every NaN takes over, so the last NaN is the index (PyTorch's rule).
- */
-export const MAXPOOL = signature(['x', 'out', 'idx', ...GEOMETRY, 'p0', 'p1']);
-function maxPool(): Func {
-  const { f, p: { x, out, idx, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, p0, p1 } } = funcOf(MAXPOOL);
-  const p = f.local(I32), oy = f.local(I32), ox = f.local(I32), ky = f.local(I32), kx = f.local(I32), iy = f.local(I32), ix = f.local(I32);
-  const where = f.local(I32), o = f.local(I32), base = f.local(I32);
-  const best = f.local(F32), v = f.local(F32);
-  f.get(p0).get(oh).i32Mul().get(ow).i32Mul().set(o);
-  f.forLoop(p, () => f.get(p0), () => f.get(p1), 1, () => {
-    f.get(x).get(p).get(h).i32Mul().get(w).i32Mul().i32(4).i32Mul().i32Add().set(base);
-    f.forLoop(oy, () => f.i32(0), () => f.get(oh), 1, () => {
-      f.forLoop(ox, () => f.i32(0), () => f.get(ow), 1, () => {
-        f.f32(-Infinity).set(best);
-        f.i32(-1).set(where);
-        f.forLoop(ky, () => f.i32(0), () => f.get(kh), 1, () => {
-          f.get(oy).get(sh).i32Mul().get(ph).i32Sub().get(ky).get(dh).i32Mul().i32Add().tee(iy).get(h).i32LtU().if_();
-          f.forLoop(kx, () => f.i32(0), () => f.get(kw), 1, () => {
-            f.get(ox).get(sw).i32Mul().get(pw).i32Sub().get(kx).get(dw).i32Mul().i32Add().tee(ix).get(w).i32LtU().if_();
-            f.get(base).get(iy).get(w).i32Mul().get(ix).i32Add().i32(4).i32Mul().i32Add().f32Load().set(v);
-            // v > best || where < 0 || v is NaN
-            f.get(v).get(best).f32Gt().get(where).i32(0).i32LtS().i32Or().get(v).get(v).f32Ne().i32Or().if_();
-            f.get(v).set(best);
-            f.get(iy).get(w).i32Mul().get(ix).i32Add().set(where);
-            f.end();
-            f.end();
-          });
-          f.end();
-        });
-        f.get(out).get(o).i32(4).i32Mul().i32Add().get(best).f32Store();
-        f.get(idx).get(o).i32(4).i32Mul().i32Add().get(where).f32ConvertI32S().f32Store();
-        f.get(o).i32(1).i32Add().set(o);
-      });
-    });
-  });
-  return f;
-}
-
 /** The sliding-window kernels' signatures by export name. */
-export const WINDOW_KERNELS = { im2col: IM2COL, col2im: COL2IM, maxpool: MAXPOOL };
+export const WINDOW_KERNELS = { im2col: IM2COL, col2im: COL2IM };
 
 export function addWindowKernels(mb: ModuleBuilder): void {
   mb.add('im2col', im2col());
   mb.add('col2im', col2im());
-  mb.add('maxpool', maxPool());
 }

@@ -393,7 +393,8 @@ export class WasmBackend implements Backend {
 
   maxPool2dBackward(gy: Storage, indices: Storage, g: WindowGeometry): Storage {
     const out = this.fill(g.n * g.c * g.h * g.w, 0);
-    host.maxPoolBackwardLoop(this.f, at(gy), at(indices), at(out), g);
+    const T = this.T(gy.size >= 1 << 15);
+    this.par('maxpoolbwd', splitRange(g.n * g.c, T).map(([p0, p1]) => ({ gy: st(gy).ptr, idx: st(indices).ptr, out: st(out).ptr, hw: g.h * g.w, ohw: g.oh * g.ow, p0, p1 })));
     return out;
   }
 
