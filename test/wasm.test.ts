@@ -296,6 +296,34 @@ describe('im2col kernel', () => {
   });
 });
 
+describe('col2im kernels', () => {
+  it('match the reference for random windows: the stride-1 gather (f32x4 middle, scalar ends) and the strided scatter', async () => {
+    // w up to 24 reaches the gather's vector columns; sh = sw = 1 in about a third of the cases.
+    const geo = fc.record({
+      n: fc.integer({ min: 1, max: 2 }), c: fc.integer({ min: 1, max: 3 }), h: fc.integer({ min: 1, max: 9 }), w: fc.integer({ min: 1, max: 24 }),
+      kh: fc.integer({ min: 1, max: 4 }), kw: fc.integer({ min: 1, max: 4 }), sh: fc.integer({ min: 1, max: 3 }), sw: fc.integer({ min: 1, max: 3 }),
+      ph: fc.integer({ min: 0, max: 2 }), pw: fc.integer({ min: 0, max: 3 }), dh: fc.integer({ min: 1, max: 2 }), dw: fc.integer({ min: 1, max: 3 }),
+      s1: fc.boolean(),
+    });
+    const two = wasmThreadsAvailable() ? ((await twoP) as WasmBackend) : null;
+    fc.assert(
+      fc.property(geo, ({ s1, ...g0 }) => {
+        if (s1) g0.sh = g0.sw = 1;
+        const oh = Math.floor((g0.h + 2 * g0.ph - g0.dh * (g0.kh - 1) - 1) / g0.sh) + 1;
+        const ow = Math.floor((g0.w + 2 * g0.pw - g0.dw * (g0.kw - 1) - 1) / g0.sw) + 1;
+        fc.pre(oh >= 1 && ow >= 1);
+        const g = { ...g0, oh, ow };
+        // Small integers: every sum is exact in float32, so the result must equal the float64 oracle's.
+        const cols = Float32Array.from({ length: g.c * g.kh * g.kw * g.n * oh * ow }, (_, i) => Math.round(Math.sin(i + 1) * 8));
+        const want = ref.readSync(ref.col2im(ref.upload(cols), g));
+        expect(one.readSync(one.col2im(one.upload(cols), g))).toEqual(want);
+        if (two) expect(two.readSync(two.col2im(two.upload(cols), g))).toEqual(want);
+      }),
+      { numRuns: 400 },
+    );
+  });
+});
+
 describe('broadcast binary kernels', () => {
   it.skipIf(!wasmThreadsAvailable())('match the reference on 1 and 2 threads (runs split across workers)', async () => {
     const two = (await twoP) as WasmBackend;

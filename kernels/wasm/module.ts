@@ -11,9 +11,10 @@ import { addBatchNormKernels, BATCHNORM_KERNELS } from './batchnorm.js';
 import { addLayoutKernels, LAYOUT_KERNELS } from './layout.js';
 import { addWinogradKernels, WINOGRAD_KERNELS } from './winograd.js';
 import { addMaxPoolKernels, MAXPOOL_KERNELS } from './maxpool.js';
+import { addCol2imKernels, COL2IM_KERNELS } from './col2im.js';
 
 /** Every kernel the module exports, by name, with its signature (kernels/wasm/abi.ts). */
-export const KERNELS = { ...GEMM_KERNELS, ...CONVPACK_KERNELS, ...ELEMENTWISE_KERNELS, ...WINDOW_KERNELS, ...OPTIM_KERNELS, ...BATCHNORM_KERNELS, ...LAYOUT_KERNELS, ...WINOGRAD_KERNELS, ...MAXPOOL_KERNELS };
+export const KERNELS = { ...GEMM_KERNELS, ...CONVPACK_KERNELS, ...ELEMENTWISE_KERNELS, ...WINDOW_KERNELS, ...OPTIM_KERNELS, ...BATCHNORM_KERNELS, ...LAYOUT_KERNELS, ...WINOGRAD_KERNELS, ...MAXPOOL_KERNELS, ...COL2IM_KERNELS };
 export type KernelName = keyof typeof KERNELS;
 /** The named arguments of a call of kernel K. */
 export type KernelArgs<K extends KernelName> = ArgsOf<(typeof KERNELS)[K]>;
@@ -38,6 +39,7 @@ export function buildKernelModule(shared: boolean, initialPages: number, relaxed
   addLayoutKernels(mb);
   addWinogradKernels(mb);
   addMaxPoolKernels(mb);
+  addCol2imKernels(mb);
   return mb.encode();
 }
 

@@ -375,9 +375,16 @@ export class WasmBackend implements Backend {
   }
 
   col2im(colsS: Storage, g: WindowGeometry): Storage {
-    const out = this.fill(g.n * g.c * g.h * g.w, 0);
-    if (out.size === 0 || g.oh * g.ow === 0) return out;
+    const size = g.n * g.c * g.h * g.w;
     const T = this.T(colsS.size >= 1 << 16);
+    if (g.sh === 1 && g.sw === 1 && size > 0 && g.oh * g.ow > 0) {
+      // Stride 1: gathered, each element written once (kernels/wasm/col2im.ts), so no zero fill first.
+      const out = this.alloc(size);
+      this.par('col2im_s1', splitRange(g.c, T).map(([c0, c1]) => ({ ...g, cols: st(colsS).ptr, out: out.ptr, c0, c1 })));
+      return out;
+    }
+    const out = this.fill(size, 0);
+    if (out.size === 0 || g.oh * g.ow === 0) return out;
     this.par('col2im', splitRange(g.c, T).map(([c0, c1]) => ({ ...g, cols: st(colsS).ptr, out: st(out).ptr, c0, c1 })));
     return out;
   }
