@@ -1,8 +1,8 @@
 // Max pooling, forward (values and the flat in-plane index of each window's winner) and backward (each output
 // gradient added at its winner). The forward takes four output columns at once (f32x4) where their windows lie
 // inside the row and the stride is 1 or 2 (ResNet's 3×3/2 stem pool), and a scalar walk at the borders; both
-// follow one rule: the first maximum in window order wins, and a NaN wins and ends its window row (a NaN in a
-// later row takes over), as PyTorch does. A vector of four windows that meets a NaN is redone by the scalar walk.
+// follow one rule: the first maximum in window order wins, and every NaN takes over (so the last NaN is the
+// index), as PyTorch does. A vector of four windows that meets a NaN is redone by the scalar walk.
 import { funcOf, signature } from './abi.js';
 import { F32, Func, I32, V128, type ModuleBuilder } from './emit.js';
 
@@ -18,7 +18,7 @@ function maxPool(): Func {
   const best = f.local(F32), v = f.local(F32);
   const bestV = f.local(V128), whereV = f.local(V128), nanV = f.local(V128), vv = f.local(V128), m = f.local(V128), lanes = f.local(V128);
 
-  /** The scalar walk for output columns q..qEnd of row oy (the reference rule, bounds checked per tap). */
+  /** The scalar walk for output columns q..qEnd of row oy (the reference's rule, bounds checked per tap). */
   const scalar = (): void => {
     f.forLoop(q, () => f.get(q), () => f.get(qEnd), 1, () => {
       f.f32(-Infinity).set(best);
@@ -32,7 +32,6 @@ function maxPool(): Func {
           f.get(v).get(best).f32Gt().get(where).i32(0).i32LtS().i32Or().get(v).get(v).f32Ne().i32Or().if_();
           f.get(v).set(best);
           f.get(iy).get(w).i32Mul().get(ix).i32Add().set(where);
-          f.get(v).get(v).f32Ne().if_().get(kw).set(kx).end();
           f.end();
           f.end();
         });
