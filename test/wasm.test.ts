@@ -324,6 +324,41 @@ describe('col2im kernels', () => {
   });
 });
 
+describe('batch-norm kernels', () => {
+  it('forward and backward match the float64 reference: per-channel runs, and four channels per lane on 1×1 maps', async () => {
+    const two = wasmThreadsAvailable() ? ((await twoP) as WasmBackend) : null;
+    const close = (label: string, got: Float32Array, want: Float32Array): void => {
+      for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i]), `${label}[${i}]`).toBeLessThanOrEqual(2e-4 * (1 + Math.abs(want[i])));
+    };
+    const check = (be: WasmBackend, shape: [number, number, number, number], seed: number): void => {
+      const [n, c, h, w] = shape;
+      const size = n * c * h * w;
+      const [x, dy, wt, bs] = [rnd(size, seed), rnd(size, seed + 1), rnd(c, seed + 2), rnd(c, seed + 3)];
+      const want = ref.batchNorm(ref.upload(x), shape, ref.upload(wt), ref.upload(bs), 1e-5);
+      const got = be.batchNorm(be.upload(x), shape, be.upload(wt), be.upload(bs), 1e-5);
+      close('out', be.readSync(got.out), ref.readSync(want.out));
+      close('mean', be.readSync(got.mean), ref.readSync(want.mean));
+      close('var', be.readSync(got.var), ref.readSync(want.var));
+      const gw = ref.batchNormBackward(ref.upload(dy), ref.upload(x), shape, want.mean, want.var, ref.upload(wt), 1e-5);
+      const gg = be.batchNormBackward(be.upload(dy), be.upload(x), shape, got.mean, got.var, be.upload(wt), 1e-5);
+      close('dx', be.readSync(gg.dx), ref.readSync(gw.dx));
+      close('dweight', be.readSync(gg.dweight), ref.readSync(gw.dweight));
+      close('dbias', be.readSync(gg.dbias), ref.readSync(gw.dbias));
+    };
+    fc.assert(
+      fc.property(fc.integer({ min: 2, max: 9 }), fc.integer({ min: 1, max: 24 }), fc.constantFrom(1, 1, 2, 3, 5), fc.constantFrom(1, 1, 3), fc.integer(), (n, c, h, w, seed) => {
+        check(one, [n, c, h, w], seed);
+      }),
+      { numRuns: 150 },
+    );
+    // Large enough to split over threads: 4096 channels of 8 values (lane kernels), and per-channel runs.
+    for (const shape of [[8, 4096, 1, 1], [8, 4094, 1, 1], [4, 64, 16, 16]] as [number, number, number, number][]) {
+      check(one, shape, 7);
+      if (two) check(two, shape, 7);
+    }
+  });
+});
+
 describe('broadcast binary kernels', () => {
   it.skipIf(!wasmThreadsAvailable())('match the reference on 1 and 2 threads (runs split across workers)', async () => {
     const two = (await twoP) as WasmBackend;

@@ -13,15 +13,18 @@ function channelRuns(
   scalar: (byteOff: () => void) => void,
   post: (ch: number) => void,
 ): void {
-  const ch = f.local(I32), i = f.local(I32), j = f.local(I32), hw4 = f.local(I32);
+  const ch = f.local(I32), i = f.local(I32), j = f.local(I32), hw4 = f.local(I32), step = f.local(I32);
   f.get(p.hw).i32(-4).i32And().set(hw4);
+  // off = (i·c + ch)·hw·4 bytes, stepped by c·hw·4 per run (small maps: ResNet's 1×1 and 2×2 at 32² inputs
+  // have a run per value or four, where per-run work is most of the cost).
+  f.get(p.c).get(p.hw).i32Mul().i32(4).i32Mul().set(step);
   f.forLoop(ch, () => f.get(p.c0), () => f.get(p.c1), 1, () => {
     pre(ch);
+    f.get(ch).get(p.hw).i32Mul().i32(4).i32Mul().set(off);
     f.forLoop(i, () => f.i32(0), () => f.get(p.n), 1, () => {
-      // off = (i·c + ch)·hw·4 bytes
-      f.get(i).get(p.c).i32Mul().get(ch).i32Add().get(p.hw).i32Mul().i32(4).i32Mul().set(off);
       f.forLoop(j, () => f.i32(0), () => f.get(hw4), 4, () => vec(() => void f.get(off).get(j).i32(4).i32Mul().i32Add()));
       f.forLoop(j, () => f.get(hw4), () => f.get(p.hw), 1, () => scalar(() => void f.get(off).get(j).i32(4).i32Mul().i32Add()));
+      f.get(off).get(step).i32Add().set(off);
     });
     post(ch);
   });
@@ -209,7 +212,126 @@ function bnBwdApply(): Func {
   return f;
 }
 
-export const BATCHNORM_KERNELS = { bnstats: BN_STATS, chaffine: CH_AFFINE, bnbwdstats: BN_BWD_STATS, bnbwdapply: BN_BWD_APPLY };
+/**
+ * The same four kernels for hw = 1 (x [n, c]: ResNet's 1×1 maps at small inputs, BatchNorm1d), where a channel's
+ * values are c apart and the kernels above pay a run's overhead per value (and, at power-of-two c, a cache set
+ * per value). Here each row i of x is swept contiguously, four neighbouring channels per f32x4 (c0, c1 and c
+ * multiples of 4), sums accumulating in the per-channel output in row order from 0, the order of the scalar
+ * walk, so results are bit-identical. Per-channel arrays are planar: stats out[ch] (mean or Σdy) and out[c + ch]
+ * (variance or Σdy·(x − mean)); coefficients a, k, m at coef[ch], coef[c + ch], coef[2c + ch].
+ */
+function rows(f: Func, p: { n: number; c: number; c0: number; c1: number }, ch: number, off: number, body: () => void): void {
+  const i = f.local(I32);
+  f.forLoop(i, () => f.i32(0), () => f.get(p.n), 1, () => {
+    f.forLoop(ch, () => f.get(p.c0), () => f.get(p.c1), 4, () => {
+      f.get(i).get(p.c).i32Mul().get(ch).i32Add().i32(4).i32Mul().set(off);
+      body();
+    });
+  });
+}
+
+/** For ch in c0..c1 step 4: body(). */
+function chans(f: Func, p: { c0: number; c1: number }, ch: number, body: () => void): void {
+  f.forLoop(ch, () => f.get(p.c0), () => f.get(p.c1), 4, body);
+}
+
+/** Pushes the byte address of channel ch's lane in plane `plane` of a planar [k·c] array. */
+function planar(f: Func, arr: number, c: number, ch: number, plane: number): void {
+  f.get(arr);
+  if (plane) f.get(c).i32(plane).i32Mul().get(ch).i32Add();
+  else f.get(ch);
+  f.i32(4).i32Mul().i32Add();
+}
+
+function bnStatsC(): Func {
+  const { f, p: P } = funcOf(BN_STATS);
+  const { x, out, c } = P;
+  const ch = f.local(I32), off = f.local(I32), q = f.local(I32), d = f.local(V128), cnt = f.local(V128);
+  f.get(P.n).f32ConvertI32S().f32x4Splat().set(cnt);
+  chans(f, P, ch, () => {
+    planar(f, out, c, ch, 0);
+    f.v128Zero().v128Store();
+    planar(f, out, c, ch, 1);
+    f.v128Zero().v128Store();
+  });
+  // Σx into out[ch], then the mean.
+  rows(f, P, ch, off, () => {
+    planar(f, out, c, ch, 0);
+    f.tee(q).get(x).get(off).i32Add().v128Load().get(q).v128Load().f32x4Add().v128Store();
+  });
+  chans(f, P, ch, () => {
+    planar(f, out, c, ch, 0);
+    f.tee(q).get(q).v128Load().get(cnt).f32x4Div().v128Store();
+  });
+  // Σ(x − mean)² into out[c + ch], then the variance.
+  rows(f, P, ch, off, () => {
+    planar(f, out, c, ch, 1);
+    f.tee(q);
+    f.get(x).get(off).i32Add().v128Load();
+    planar(f, out, c, ch, 0);
+    f.v128Load().f32x4Sub().tee(d).get(d).f32x4Mul().get(q).v128Load().f32x4Add().v128Store();
+  });
+  chans(f, P, ch, () => {
+    planar(f, out, c, ch, 1);
+    f.tee(q).get(q).v128Load().get(cnt).f32x4Div().v128Store();
+  });
+  return f;
+}
+
+function chAffineC(): Func {
+  const { f, p: P } = funcOf(CH_AFFINE);
+  const { x, y, scale, shift } = P;
+  const ch = f.local(I32), off = f.local(I32);
+  rows(f, P, ch, off, () => {
+    f.get(y).get(off).i32Add();
+    f.get(x).get(off).i32Add().v128Load().get(scale).get(ch).i32(4).i32Mul().i32Add().v128Load().f32x4Mul();
+    f.get(shift).get(ch).i32(4).i32Mul().i32Add().v128Load().f32x4Add().v128Store();
+  });
+  return f;
+}
+
+function bnBwdStatsC(): Func {
+  const { f, p: P } = funcOf(BN_BWD_STATS);
+  const { dy, x, mean, out, c } = P;
+  const ch = f.local(I32), off = f.local(I32), q = f.local(I32), g = f.local(V128);
+  chans(f, P, ch, () => {
+    planar(f, out, c, ch, 0);
+    f.v128Zero().v128Store();
+    planar(f, out, c, ch, 1);
+    f.v128Zero().v128Store();
+  });
+  rows(f, P, ch, off, () => {
+    planar(f, out, c, ch, 0);
+    f.tee(q).get(dy).get(off).i32Add().v128Load().tee(g).get(q).v128Load().f32x4Add().v128Store();
+    planar(f, out, c, ch, 1);
+    f.tee(q).get(x).get(off).i32Add().v128Load().get(mean).get(ch).i32(4).i32Mul().i32Add().v128Load().f32x4Sub().get(g).f32x4Mul();
+    f.get(q).v128Load().f32x4Add().v128Store();
+  });
+  return f;
+}
+
+function bnBwdApplyC(): Func {
+  const { f, p: Q } = funcOf(BN_BWD_APPLY);
+  const { dy, x, dx, coef, c } = Q;
+  const ch = f.local(I32), off = f.local(I32);
+  rows(f, Q, ch, off, () => {
+    f.get(dx).get(off).i32Add();
+    f.get(dy).get(off).i32Add().v128Load();
+    planar(f, coef, c, ch, 0);
+    f.v128Load().f32x4Mul();
+    f.get(x).get(off).i32Add().v128Load();
+    planar(f, coef, c, ch, 1);
+    f.v128Load().f32x4Mul().f32x4Add();
+    planar(f, coef, c, ch, 2);
+    f.v128Load().f32x4Add().v128Store();
+  });
+  return f;
+}
+
+export const BATCHNORM_KERNELS = {
+  bnstats: BN_STATS, chaffine: CH_AFFINE, bnbwdstats: BN_BWD_STATS, bnbwdapply: BN_BWD_APPLY,
+  bnstats_c: BN_STATS, chaffine_c: CH_AFFINE, bnbwdstats_c: BN_BWD_STATS, bnbwdapply_c: BN_BWD_APPLY,
+};
 export type BatchNormKernel = keyof typeof BATCHNORM_KERNELS;
 
 export function addBatchNormKernels(mb: ModuleBuilder): void {
@@ -217,4 +339,8 @@ export function addBatchNormKernels(mb: ModuleBuilder): void {
   mb.add('chaffine', chAffine());
   mb.add('bnbwdstats', bnBwdStats());
   mb.add('bnbwdapply', bnBwdApply());
+  mb.add('bnstats_c', bnStatsC());
+  mb.add('chaffine_c', chAffineC());
+  mb.add('bnbwdstats_c', bnBwdStatsC());
+  mb.add('bnbwdapply_c', bnBwdApplyC());
 }

@@ -432,21 +432,24 @@ export class WasmBackend implements Backend {
     const stats = this.alloc(2 * c);
     const aff = this.alloc(2 * c);
     const T = this.T(n * c * hw >= 1 << 15);
-    const split = splitRange(c, T);
-    this.par('bnstats', split.map(([c0, c1]) => ({ x: st(x).ptr, out: st(stats).ptr, n, c, hw, c0, c1 })));
+    const lanes = bnLanes(c, hw);
+    const split = lanes ? splitRange(c / 4, T).map(([a, b]): [number, number] => [4 * a, 4 * b]) : splitRange(c, T);
+    this.par(lanes ? 'bnstats_c' : 'bnstats', split.map(([c0, c1]) => ({ x: st(x).ptr, out: st(stats).ptr, n, c, hw, c0, c1 })));
     // Per channel in JS (c values): the statistics out, and y = x·scale + shift with scale = w/√(var + eps).
     const f = this.f;
     const [S, M, V, W, B, A] = [at(stats), at(mean), at(variance), at(weight), at(bias), at(aff)];
+    // Mean and variance interleaved per channel, or planar for the lane kernels.
+    const [sm, sv] = lanes ? [1, c] : [2, 1];
     for (let ch = 0; ch < c; ch++) {
-      const mu = f[S + 2 * ch];
-      const v = f[S + 2 * ch + 1];
+      const mu = f[S + sm * ch];
+      const v = f[S + sm * ch + sv];
       f[M + ch] = mu;
       f[V + ch] = v;
       const scale = f[W + ch] / Math.sqrt(v + eps);
       f[A + ch] = scale;
       f[A + c + ch] = f[B + ch] - mu * scale;
     }
-    this.par('chaffine', split.map(([c0, c1]) => ({ x: st(x).ptr, y: st(out).ptr, n, c, hw, c0, c1, scale: st(aff).ptr, shift: st(aff).ptr + 4 * c })));
+    this.par(lanes ? 'chaffine_c' : 'chaffine', split.map(([c0, c1]) => ({ x: st(x).ptr, y: st(out).ptr, n, c, hw, c0, c1, scale: st(aff).ptr, shift: st(aff).ptr + 4 * c })));
     this.release(stats);
     this.release(aff);
     return { out, mean, var: variance };
@@ -462,20 +465,23 @@ export class WasmBackend implements Backend {
     const sums = this.alloc(2 * c);
     const coef = this.alloc(3 * c);
     const T = this.T(n * c * hw >= 1 << 15);
-    const split = splitRange(c, T);
-    this.par('bnbwdstats', split.map(([c0, c1]) => ({ dy: st(dy).ptr, x: st(x).ptr, n, c, hw, c0, c1, mean: st(mean).ptr, out: st(sums).ptr })));
+    const lanes = bnLanes(c, hw);
+    const split = lanes ? splitRange(c / 4, T).map(([a, b]): [number, number] => [4 * a, 4 * b]) : splitRange(c, T);
+    this.par(lanes ? 'bnbwdstats_c' : 'bnbwdstats', split.map(([c0, c1]) => ({ dy: st(dy).ptr, x: st(x).ptr, n, c, hw, c0, c1, mean: st(mean).ptr, out: st(sums).ptr })));
     // dx = a·dy + k·(x − mean) + m per channel (bnGradCoefficients), applied as a·dy + k·x + (m − k·mean).
     const f = this.f;
     const [S, M, V, W, DW, DB, K] = [at(sums), at(mean), at(variance), at(weight), at(dweight), at(dbias), at(coef)];
+    // Sums and coefficients interleaved per channel, or planar for the lane kernels.
+    const [s0, s1, k0, k1] = lanes ? [1, c, 1, c] : [2, 1, 3, 1];
     for (let ch = 0; ch < c; ch++) {
-      const { a, k, m, dweight: dw, dbias: db } = bnGradCoefficients(hostMath, f[W + ch], 1 / Math.sqrt(f[V + ch] + eps), f[S + 2 * ch], f[S + 2 * ch + 1], cnt);
+      const { a, k, m, dweight: dw, dbias: db } = bnGradCoefficients(hostMath, f[W + ch], 1 / Math.sqrt(f[V + ch] + eps), f[S + s0 * ch], f[S + s0 * ch + s1], cnt);
       f[DB + ch] = db;
       f[DW + ch] = dw;
-      f[K + 3 * ch] = a;
-      f[K + 3 * ch + 1] = k;
-      f[K + 3 * ch + 2] = m - k * f[M + ch];
+      f[K + k0 * ch] = a;
+      f[K + k0 * ch + k1] = k;
+      f[K + k0 * ch + 2 * k1] = m - k * f[M + ch];
     }
-    this.par('bnbwdapply', split.map(([c0, c1]) => ({ dy: st(dy).ptr, x: st(x).ptr, dx: st(dx).ptr, n, c, hw, c0, c1, coef: st(coef).ptr })));
+    this.par(lanes ? 'bnbwdapply_c' : 'bnbwdapply', split.map(([c0, c1]) => ({ dy: st(dy).ptr, x: st(x).ptr, dx: st(dx).ptr, n, c, hw, c0, c1, coef: st(coef).ptr })));
     this.release(sums);
     this.release(coef);
     return { dx, dweight, dbias };
@@ -512,6 +518,11 @@ export class WasmBackend implements Backend {
     this.pool?.destroy();
     this.pool = null;
   }
+}
+
+/** Whether batch norm takes its lane kernels (four channels per f32x4, kernels/wasm/batchnorm.ts): 1×1 maps. */
+function bnLanes(c: number, hw: number): boolean {
+  return hw === 1 && c % 4 === 0;
 }
 
 /** The wasm kernel family of a binary op: every BinaryOp has one (a new op must be listed here and in host.binaryRun). */
