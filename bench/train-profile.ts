@@ -50,7 +50,7 @@ const describe = (m: string, a: unknown[]): string => {
     default: return m;
   }
 };
-for (const m of Object.getOwnPropertyNames(Object.getPrototypeOf(be)).concat(Object.keys(be))) {
+for (const m of process.env.NOWRAP ? [] : Object.getOwnPropertyNames(Object.getPrototypeOf(be)).concat(Object.keys(be))) {
   const f = be[m];
   if (typeof f !== 'function' || m === 'constructor' || m.startsWith('_')) continue;
   be[m] = function (this: unknown, ...a: unknown[]) {

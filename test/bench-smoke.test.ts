@@ -105,6 +105,16 @@ describe('bench: entries run once at a tiny size', () => {
     expect(start > 0 && withModel >= start && peak >= withModel).toBe(true);
   });
 
+  it('the training-step profile and the interleaved step comparison (bench/train-profile.ts, bench/train-ab.ts, tiny)', () => {
+    const prof = spawnSync(process.execPath, ['--import', 'tsx', 'bench/train-profile.ts', '.', '32', '2', '1', '1'], { encoding: 'utf8', timeout: 110_000 });
+    expect(prof.status, prof.stderr).toBe(0);
+    expect(prof.stdout).toMatch(/outside \(engine\)/);
+    expect(prof.stdout).toMatch(/calls {2}matmul/);
+    const ab = spawnSync(process.execPath, ['--import', 'tsx', 'bench/train-ab.ts', '32', '2', '1', '.', '--per=1', '--threads=1', '--no-torch'], { encoding: 'utf8', timeout: 110_000 });
+    expect(ab.status, ab.stderr).toBe(0);
+    expect(ab.stdout).toMatch(/ResNet-50 train 32² b2, 1 threads, 1 rounds × 1 steps\ngpugrad .*: median \d+ ms, min \d+ ms/);
+  }, 240_000);
+
   it('rejects an unknown part', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--part', 'nope', '--no-write'], { encoding: 'utf8', timeout: 60_000 });
     expect(r.status).toBe(1);
