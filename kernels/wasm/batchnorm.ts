@@ -3,30 +3,35 @@
 import { funcOf, signature } from './abi.js';
 import { F32, Func, I32, V128, type ModuleBuilder } from './emit.js';
 
-/** Emits `for ch in c0..c1 { pre(ch); for i in 0..n { run at (i·c + ch)·hw } post(ch) }` with vector and scalar bodies. */
-function channelRuns(
-  f: Func,
-  p: { n: number; c: number; hw: number; c0: number; c1: number },
-  off: number,
-  pre: (ch: number) => void,
-  vec: (byteOff: () => void) => void,
-  scalar: (byteOff: () => void) => void,
-  post: (ch: number) => void,
-): void {
+/** One walk over a channel's values: pre(ch), the vector and scalar bodies per run, post(ch). */
+interface Pass {
+  pre: (ch: number) => void;
+  vec: (byteOff: () => void) => void;
+  scalar: (byteOff: () => void) => void;
+  post: (ch: number) => void;
+}
+
+/**
+ * Emits `for ch in c0..c1 { for each pass { pre(ch); for i in 0..n { run at (i·c + ch)·hw } post(ch) } }`: several
+ * passes walk a channel back to back, so the later ones find its values in cache.
+ */
+function channelRuns(f: Func, p: { n: number; c: number; hw: number; c0: number; c1: number }, off: number, ...passes: Pass[]): void {
   const ch = f.local(I32), i = f.local(I32), j = f.local(I32), hw4 = f.local(I32), step = f.local(I32);
   f.get(p.hw).i32(-4).i32And().set(hw4);
   // off = (i·c + ch)·hw·4 bytes, stepped by c·hw·4 per run (small maps: ResNet's 1×1 and 2×2 at 32² inputs
   // have a run per value or four, where per-run work is most of the cost).
   f.get(p.c).get(p.hw).i32Mul().i32(4).i32Mul().set(step);
   f.forLoop(ch, () => f.get(p.c0), () => f.get(p.c1), 1, () => {
-    pre(ch);
-    f.get(ch).get(p.hw).i32Mul().i32(4).i32Mul().set(off);
-    f.forLoop(i, () => f.i32(0), () => f.get(p.n), 1, () => {
-      f.forLoop(j, () => f.i32(0), () => f.get(hw4), 4, () => vec(() => void f.get(off).get(j).i32(4).i32Mul().i32Add()));
-      f.forLoop(j, () => f.get(hw4), () => f.get(p.hw), 1, () => scalar(() => void f.get(off).get(j).i32(4).i32Mul().i32Add()));
-      f.get(off).get(step).i32Add().set(off);
-    });
-    post(ch);
+    for (const { pre, vec, scalar, post } of passes) {
+      pre(ch);
+      f.get(ch).get(p.hw).i32Mul().i32(4).i32Mul().set(off);
+      f.forLoop(i, () => f.i32(0), () => f.get(p.n), 1, () => {
+        f.forLoop(j, () => f.i32(0), () => f.get(hw4), 4, () => vec(() => void f.get(off).get(j).i32(4).i32Mul().i32Add()));
+        f.forLoop(j, () => f.get(hw4), () => f.get(p.hw), 1, () => scalar(() => void f.get(off).get(j).i32(4).i32Mul().i32Add()));
+        f.get(off).get(step).i32Add().set(off);
+      });
+      post(ch);
+    }
   });
 }
 
@@ -51,49 +56,47 @@ function bnStats(): Func {
     byteOff();
     f.i32Add();
   };
-  // Pass 1: the sum, then the mean into out[2ch].
-  channelRuns(
-    f, P, off,
-    () => {
+  // Per channel: the sum, then the mean into out[2ch]; squared deviations from it, the variance into out[2ch + 1].
+  const sum: Pass = {
+    pre: () => {
       f.v128Zero().set(acc);
       f.f32(0).set(s);
     },
-    (o) => {
+    vec: (o) => {
       ptr(o);
       f.v128Load().get(acc).f32x4Add().set(acc);
     },
-    (o) => {
+    scalar: (o) => {
       ptr(o);
       f.f32Load().get(s).f32Add().set(s);
     },
-    (c) => {
+    post: (c) => {
       f.get(out).get(c).i32(8).i32Mul().i32Add();
       hsum(f, acc, s);
       f.get(cnt).f32Div().f32Store(0);
     },
-  );
-  // Pass 2: squared deviations from the mean, the variance into out[2ch + 1].
-  channelRuns(
-    f, P, off,
-    (c) => {
+  };
+  const squares: Pass = {
+    pre: (c) => {
       f.get(out).get(c).i32(8).i32Mul().i32Add().f32Load().tee(mu).f32x4Splat().set(muv);
       f.v128Zero().set(acc);
       f.f32(0).set(s);
     },
-    (o) => {
+    vec: (o) => {
       ptr(o);
       f.v128Load().get(muv).f32x4Sub().tee(d).get(d).f32x4Mul().get(acc).f32x4Add().set(acc);
     },
-    (o) => {
+    scalar: (o) => {
       ptr(o);
       f.f32Load().get(mu).f32Sub().tee(t).get(t).f32Mul().get(s).f32Add().set(s);
     },
-    (c) => {
+    post: (c) => {
       f.get(out).get(c).i32(8).i32Mul().i32Add();
       hsum(f, acc, s);
       f.get(cnt).f32Div().f32Store(4);
     },
-  );
+  };
+  channelRuns(f, P, off, sum, squares);
   return f;
 }
 
@@ -103,13 +106,12 @@ function chAffine(): Func {
   const { f, p: P } = funcOf(CH_AFFINE);
   const { x, y, scale, shift } = P;
   const off = f.local(I32), sv = f.local(V128), bv = f.local(V128), ss = f.local(F32), bs = f.local(F32), q = f.local(I32);
-  channelRuns(
-    f, P, off,
-    (c) => {
+  channelRuns(f, P, off, {
+    pre: (c) => {
       f.get(scale).get(c).i32(4).i32Mul().i32Add().tee(q).f32Load().tee(ss).f32x4Splat().set(sv);
       f.get(shift).get(c).i32(4).i32Mul().i32Add().tee(q).f32Load().tee(bs).f32x4Splat().set(bv);
     },
-    (o) => {
+    vec: (o) => {
       f.get(y);
       o();
       f.i32Add();
@@ -117,7 +119,7 @@ function chAffine(): Func {
       o();
       f.i32Add().v128Load().get(sv).f32x4Mul().get(bv).f32x4Add().v128Store();
     },
-    (o) => {
+    scalar: (o) => {
       f.get(y);
       o();
       f.i32Add();
@@ -125,8 +127,8 @@ function chAffine(): Func {
       o();
       f.i32Add().f32Load().get(ss).f32Mul().get(bs).f32Add().f32Store();
     },
-    () => undefined,
-  );
+    post: () => undefined,
+  });
   return f;
 }
 
@@ -136,14 +138,13 @@ function bnBwdStats(): Func {
   const { f, p: P } = funcOf(BN_BWD_STATS);
   const { dy, x, mean, out } = P;
   const off = f.local(I32), a1 = f.local(V128), a2 = f.local(V128), s1 = f.local(F32), s2 = f.local(F32), mu = f.local(F32), muv = f.local(V128), g = f.local(V128), gs = f.local(F32);
-  channelRuns(
-    f, P, off,
-    (c) => {
+  channelRuns(f, P, off, {
+    pre: (c) => {
       f.get(mean).get(c).i32(4).i32Mul().i32Add().f32Load().tee(mu).f32x4Splat().set(muv);
       f.v128Zero().tee(a1).set(a2);
       f.f32(0).tee(s1).set(s2);
     },
-    (o) => {
+    vec: (o) => {
       f.get(dy);
       o();
       f.i32Add().v128Load().tee(g).get(a1).f32x4Add().set(a1);
@@ -151,7 +152,7 @@ function bnBwdStats(): Func {
       o();
       f.i32Add().v128Load().get(muv).f32x4Sub().get(g).f32x4Mul().get(a2).f32x4Add().set(a2);
     },
-    (o) => {
+    scalar: (o) => {
       f.get(dy);
       o();
       f.i32Add().f32Load().tee(gs).get(s1).f32Add().set(s1);
@@ -159,7 +160,7 @@ function bnBwdStats(): Func {
       o();
       f.i32Add().f32Load().get(mu).f32Sub().get(gs).f32Mul().get(s2).f32Add().set(s2);
     },
-    (c) => {
+    post: (c) => {
       f.get(out).get(c).i32(8).i32Mul().i32Add();
       hsum(f, a1, s1);
       f.f32Store(0);
@@ -167,7 +168,7 @@ function bnBwdStats(): Func {
       hsum(f, a2, s2);
       f.f32Store(4);
     },
-  );
+  });
   return f;
 }
 
@@ -177,15 +178,14 @@ function bnBwdApply(): Func {
   const { f, p: Q } = funcOf(BN_BWD_APPLY);
   const { dy, x, dx, coef } = Q;
   const off = f.local(I32), av = f.local(V128), kv = f.local(V128), mv = f.local(V128), as = f.local(F32), ks = f.local(F32), ms = f.local(F32), q = f.local(I32);
-  channelRuns(
-    f, Q, off,
-    (c) => {
+  channelRuns(f, Q, off, {
+    pre: (c) => {
       f.get(coef).get(c).i32(12).i32Mul().i32Add().set(q);
       f.get(q).f32Load(0).tee(as).f32x4Splat().set(av);
       f.get(q).f32Load(4).tee(ks).f32x4Splat().set(kv);
       f.get(q).f32Load(8).tee(ms).f32x4Splat().set(mv);
     },
-    (o) => {
+    vec: (o) => {
       f.get(dx);
       o();
       f.i32Add();
@@ -196,7 +196,7 @@ function bnBwdApply(): Func {
       o();
       f.i32Add().v128Load().get(kv).f32x4Mul().f32x4Add().get(mv).f32x4Add().v128Store();
     },
-    (o) => {
+    scalar: (o) => {
       f.get(dx);
       o();
       f.i32Add();
@@ -207,8 +207,8 @@ function bnBwdApply(): Func {
       o();
       f.i32Add().f32Load().get(ks).f32Mul().f32Add().get(ms).f32Add().f32Store();
     },
-    () => undefined,
-  );
+    post: () => undefined,
+  });
   return f;
 }
 
