@@ -1,7 +1,8 @@
 // Training-step time of ResNet-50 (SGD momentum, cross-entropy) for one or two gpugrad checkouts and PyTorch 1.13
 // CPU, alternating in rounds within one run (the 2-vCPU machines are shared, so only same-run, interleaved
 // numbers compare): each round runs `per` steps of every contender in turn. Prints each contender's median and
-// minimum step time and the median over rounds of the per-round ratio to PyTorch.
+// minimum step time, and its ratio to PyTorch two ways: of the medians over all steps, and the median over rounds
+// of the per-round ratio (the second is thrown off when one of a round's few steps is stalled).
 // usage: node --experimental-wasm-relaxed-simd --import tsx bench/train-ab.ts SIZE BATCH ROUNDS ROOT [ROOT2] [--per=2] [--threads=2] [--no-torch]
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -61,7 +62,8 @@ for (let r = 0; r < rounds; r++) {
 }
 console.log(`ResNet-50 train ${size}² b${batch}, ${threads} threads, ${rounds} rounds × ${per} steps`);
 for (const [i, c] of runners.entries()) {
-  const ratio = withTorch && i < runners.length - 1 ? `  ratio to PyTorch (median of per-round ratios) ${med(roundMed[i].map((m, r) => m / roundMed[runners.length - 1][r])).toFixed(2)}` : '';
+  const torch = runners.length - 1;
+  const ratio = withTorch && i < torch ? `  ÷ PyTorch: of medians ${(med(times[i]) / med(times[torch])).toFixed(2)}, median of per-round ratios ${med(roundMed[i].map((m, r) => m / roundMed[torch][r])).toFixed(2)}` : '';
   console.log(`${c.name}: median ${med(times[i]).toFixed(0)} ms, min ${Math.min(...times[i]).toFixed(0)} ms${ratio}`);
 }
 process.exit(0);
