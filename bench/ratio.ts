@@ -1,4 +1,4 @@
-// Side-by-side ResNet-50 eval (224², batch 1) in ONE process, run by run alternating between systems, so a
+// Side-by-side ResNet-50 or ResNet-18 eval (224², batch 1) in ONE process, run by run alternating between systems, so a
 // shared, loaded machine slows every system alike and the ratios hold where absolute times do not:
 //
 //   node --experimental-wasm-relaxed-simd --import tsx bench/ratio.ts [--rounds 15] [--systems LIST] [--model resnet50|resnet18]
@@ -9,15 +9,21 @@
 //   wasm:LABEL       a gpugrad wasm backend of test/helpers/backends.ts, e.g. wasm:threads2, wasm:simd128:threads2;
 //                    LABEL/noprepack: the same without pre-packed weights (a separate backend instance);
 //                    LABEL/nowinograd: the same with Winograd off (im2col + GEMM for every 3×3 conv)
-//   ort2 / ort1      onnxruntime-web (wasm SIMD) with 2 / 1 threads (one thread count per process; resnet50 only)
-// Logits of every system are checked against PyTorch's (the bench fixture) before any time is reported.
+//   ort2 / ort1      onnxruntime-web (wasm SIMD) with 2 / 1 threads (one thread count per process)
+//   tfjs             TensorFlow.js's wasm backend (XNNPACK, SIMD) on the same weights in NHWC (bench/peers/tfjs-model.ts);
+//                    it asks for 2 threads, but tfjs 4.22 runs its wasm backend single-threaded under Node (its
+//                    multithread flag is hard-wired false there), so the name says the thread count it got
+// All systems run the same seeded weights (bench/peers/fixture.ts, per model) and input; the logits of every
+// system are checked against PyTorch's (torchvision's model on those weights) before any time is reported.
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { enableRelaxedSimd, getBackend, loadSafetensors, noGrad, registerBackend, resnet18, resnet50, setBackend, tidy, tensor, WasmBackend, type ResNet, type Tensor } from '../src/node.js';
 import { testBackends } from '../test/helpers/backends.js';
 import { relMaxErr } from './common.js';
-import { prepareFixture, seededResNet50 } from './peers/fixture.js';
+import { fixtureNeedsBackend, prepareFixture, type FixtureModel } from './peers/fixture.js';
 import { importPeer, type OrtModule } from './peers/ort.js';
+import { loadTf, TfResNet, type Weights } from './peers/tfjs.js';
 
 if (process.env.GPUGRAD_WASM_RELAXED !== '0') enableRelaxedSimd();
 
@@ -27,7 +33,10 @@ function arg(name: string, def: string): string {
 }
 const rounds = Number(arg('rounds', '15'));
 const systems = arg('systems', 'default,ort2').split(',');
-const modelName = arg('model', 'resnet50');
+const modelName = arg('model', 'resnet50') as FixtureModel;
+if (modelName !== 'resnet50' && modelName !== 'resnet18') throw new Error(`--model must be resnet50 or resnet18, got '${modelName}'`);
+// The default backend must be the first gpugrad backend the process creates: every other system may create one.
+if (systems.includes('default') && systems[0] !== 'default') throw new Error(`'default' must come first in --systems, got ${systems.join(',')}`);
 
 interface System {
   name: string;
@@ -36,11 +45,24 @@ interface System {
   /** Process CPU ms per run (all threads): on a loaded machine, the better measure for 1-thread systems. */
   cpu: number[];
   coldMs?: number;
+  /** Relative max error of the cold run's logits against PyTorch's. */
+  relErr?: number;
 }
 
-const fx = modelName === 'resnet50' ? await prepareFixture(224, 1, (s) => console.log(s)) : null;
-const inputData = fx ? fx.input : Float32Array.from({ length: 3 * 224 * 224 }, (_, i) => Math.sin(i * 0.37));
-const weights = fx ? fx.weightsPath : null;
+// Writing the weights or the input takes the reference backend: a child process does it on a first run, so the
+// default backend stays the first one this process creates.
+if (process.argv.includes('--prepare-only')) {
+  await prepareFixture(224, 1, (s) => console.log(s), 0, modelName);
+  process.exit(0);
+}
+if (fixtureNeedsBackend(224, 1, 0, modelName)) {
+  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1), '--prepare-only'], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`preparing the ${modelName} fixture failed (exit ${r.status})`);
+}
+const fx = await prepareFixture(224, 1, (s) => console.log(s), 0, modelName);
+if (fixtureNeedsBackend(224, 1, 0, modelName)) throw new Error('the fixture is still missing after the child wrote it');
+const inputData = fx.input;
+const weights = fx.weightsPath;
 
 // A second registration of the wasm backend, so the same options can be timed with and without pre-packing.
 registerBackend('wasm-noprepack', (o) => WasmBackend.open({ threads: o.threads, relaxed: o.relaxed, prepack: false }));
@@ -54,13 +76,10 @@ async function gpugradSystem(spec: string): Promise<System> {
     await setBackend(variant === 'noprepack' ? 'wasm-noprepack' : variant === 'nowinograd' ? 'wasm-nowinograd' : tb.name, tb.options ?? {});
   }
   // 'default': the first tensor below starts the default backend (its worker pool boots in the background).
-  let model: ResNet;
-  if (weights) {
-    model = resnet50();
-    const state = await loadSafetensors(weights);
-    model.loadStateDict(state);
-    for (const t of state.values()) t.dispose();
-  } else model = modelName === 'resnet18' ? resnet18() : seededResNet50(0);
+  const model: ResNet = modelName === 'resnet18' ? resnet18() : resnet50();
+  const state = await loadSafetensors(weights);
+  model.loadStateDict(state);
+  for (const t of state.values()) t.dispose();
   model.eval();
   const x = tensor(inputData, [1, 3, 224, 224]);
   const name = `gpugrad ${label === 'default' ? `default (${getBackend()}, no readyBackend)` : getBackend()}${variant ? ` ${variant}` : ''}`;
@@ -68,7 +87,7 @@ async function gpugradSystem(spec: string): Promise<System> {
 }
 
 async function ortSystem(threads: number): Promise<System> {
-  if (!fx?.onnxPath) throw new Error(`onnxruntime-web needs the ResNet-50 ONNX fixture: ${fx?.exportNote ?? 'model is not resnet50'}`);
+  if (!fx.onnxPath) throw new Error(`onnxruntime-web needs the ${modelName} ONNX fixture: ${fx.exportNote}`);
   const ort = await importPeer<OrtModule>('onnxruntime-web');
   if (typeof ort === 'string') throw new Error(ort);
   ort.env.wasm.numThreads = threads;
@@ -83,8 +102,41 @@ async function ortSystem(threads: number): Promise<System> {
   };
 }
 
+/** TensorFlow.js wasm: the same weights as plain arrays (read through gpugrad, then freed), NHWC input transposed once. */
+async function tfjsSystem(): Promise<System> {
+  const tf = await loadTf();
+  if (typeof tf === 'string') throw new Error(tf);
+  const wasm = await importPeer<{ setThreadsCount(n: number): void; getThreadsCount(): number }>('@tensorflow/tfjs-backend-wasm');
+  if (typeof wasm === 'string') throw new Error(wasm);
+  wasm.setThreadsCount(2); // before setBackend; a no-op under Node (see the header), getThreadsCount() tells
+  if (!(await tf.setBackend('wasm'))) throw new Error("TensorFlow.js: backend 'wasm' did not start");
+  await tf.ready();
+  const threads = wasm.getThreadsCount();
+  const state = await loadSafetensors(weights);
+  const w: Weights = new Map();
+  for (const [k, t] of state) {
+    w.set(k, { shape: t.shape, data: Float32Array.from(t.dataSync()) });
+    t.dispose();
+  }
+  const model = new TfResNet(tf, w);
+  const nchw = tf.tensor(inputData, [1, 3, 224, 224]);
+  const x = tf.transpose(nchw, [0, 2, 3, 1]);
+  nchw.dispose();
+  return {
+    name: `TensorFlow.js wasm ${threads} thread${threads > 1 ? 's' : ''}`,
+    times: [],
+    cpu: [],
+    run: async () => {
+      const y = model.forward(x);
+      const v = await y.data();
+      y.dispose();
+      return Float32Array.from(v);
+    },
+  };
+}
+
 const list: System[] = [];
-for (const s of systems) list.push(s.startsWith('ort') ? await ortSystem(Number(s.slice(3))) : await gpugradSystem(s));
+for (const s of systems) list.push(s.startsWith('ort') ? await ortSystem(Number(s.slice(3))) : s === 'tfjs' ? await tfjsSystem() : await gpugradSystem(s));
 
 console.log(`machine: ${os.cpus()[0]?.model ?? 'cpu'} × ${os.availableParallelism()}, node ${process.version}, load average at start ${os.loadavg().map((v) => v.toFixed(1)).join(' ')}`);
 console.log(`command: node ${process.execArgv.join(' ')} ${process.argv.slice(1).join(' ')}`);
@@ -93,10 +145,10 @@ for (const s of list) {
   const t0 = performance.now();
   const logits = await s.run();
   s.coldMs = performance.now() - t0;
-  if (fx?.torchLogits) {
-    const e = relMaxErr(logits, fx.torchLogits);
-    if (!(e <= 1e-3)) throw new Error(`${s.name}: logits disagree with PyTorch's (relative max error ${e})`);
-  }
+  if (!fx.torchLogits) throw new Error(`no PyTorch reference logits for ${modelName}, so no time is reported: ${fx.exportNote}`);
+  const e = relMaxErr(logits, fx.torchLogits);
+  if (!(e <= 1e-3)) throw new Error(`${s.name}: logits disagree with PyTorch's (relative max error ${e})`);
+  s.relErr = e;
 }
 for (let r = 0; r < rounds; r++)
   for (const s of list) {
@@ -108,11 +160,20 @@ for (let r = 0; r < rounds; r++)
     s.cpu.push((c.user + c.system) / 1000);
   }
 const med = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
-const base = list.find((s) => s.name.startsWith('onnxruntime-web wasm 2')) ?? list[list.length - 1];
+// Ratio columns: against onnxruntime-web 2 threads and TensorFlow.js wasm where they ran, else the last system.
+const bases = list.filter((s) => s.name.startsWith('onnxruntime-web wasm 2') || s.name.startsWith('TensorFlow.js wasm'));
+if (bases.length === 0) bases.push(list[list.length - 1]);
 console.log(`load average at end ${os.loadavg().map((v) => v.toFixed(1)).join(' ')}; ${rounds} alternating rounds after one cold run each`);
 const first = list[0];
-console.log(`| system (${modelName} eval 224² b1) | cold ms | median ms | min ms | × ${base.name} | median CPU ms (all threads) | CPU × ${first.name} |`);
-console.log('|---|---:|---:|---:|---:|---:|---:|');
+console.log(`| system (${modelName} eval 224² b1) | rel err vs PyTorch | cold ms | median ms | min ms | ${bases.map((b) => `× ${b.name} (median)`).join(' | ')} | median CPU ms (all threads) | CPU × ${first.name} |`);
+console.log(`|---|---:|---:|---:|---:|${bases.map(() => '---:|').join('')}---:|---:|`);
 for (const s of list)
-  console.log(`| ${s.name} | ${(s.coldMs ?? 0).toFixed(0)} | ${med(s.times).toFixed(0)} | ${Math.min(...s.times).toFixed(0)} | ${(med(s.times) / med(base.times)).toFixed(2)} | ${med(s.cpu).toFixed(0)} | ${(med(s.cpu) / med(first.cpu)).toFixed(2)} |`);
+  console.log(`| ${s.name} | ${(s.relErr ?? NaN).toExponential(1)} | ${(s.coldMs ?? 0).toFixed(0)} | ${med(s.times).toFixed(0)} | ${Math.min(...s.times).toFixed(0)} | ${bases.map((b) => (med(s.times) / med(b.times)).toFixed(2)).join(' | ')} | ${med(s.cpu).toFixed(0)} | ${(med(s.cpu) / med(first.cpu)).toFixed(2)} |`);
+// The acceptance line of issue #19: gpugrad's default at most 0.7× each peer (median and min).
+const def = list.find((s) => s.name.startsWith('gpugrad default'));
+if (def)
+  for (const b of bases.filter((b) => b !== def)) {
+    const r = med(def.times) / med(b.times);
+    console.log(`${modelName}: gpugrad default / ${b.name} = ${r.toFixed(2)} (median), ${(Math.min(...def.times) / Math.min(...b.times)).toFixed(2)} (min): ≤ 0.7× ${r <= 0.7 ? 'holds' : 'does NOT hold'}`);
+  }
 process.exit(0);

@@ -1,10 +1,12 @@
 #!/usr/bin/python3
-# Exports gpugrad's ResNet-50 weights (a .safetensors file) through torchvision's resnet50 to ONNX
-# (opset 13) and writes PyTorch's logits on a given input, the reference the benchmark's peers are checked against.
+# Exports gpugrad's ResNet-50 (or ResNet-18) weights (a .safetensors file) through torchvision's model of the
+# same name to ONNX (opset 13) and writes PyTorch's logits on a given input, the reference the benchmark's peers
+# are checked against.
 #
-# usage: export_onnx.py WEIGHTS.safetensors INPUT.f32 N,C,H,W OUTDIR
+# usage: export_onnx.py WEIGHTS.safetensors INPUT.f32 N,C,H,W OUTDIR [MODEL]
+#   MODEL is resnet50 (default) or resnet18.
 #   INPUT.f32 holds raw little-endian float32 values in NCHW order.
-#   writes OUTDIR/resnet50.onnx and OUTDIR/logits-torch.f32 (raw float32, [N, 1000]).
+#   writes OUTDIR/MODEL.onnx and OUTDIR/logits-torch.f32 (raw float32, [N, 1000]).
 import json
 import struct
 import sys
@@ -35,9 +37,12 @@ def read_safetensors(path):
     return out
 
 
-def load_resnet50(weights_path):
-    """torchvision's resnet50 with gpugrad's tensors; every key must match except num_batches_tracked's dtype."""
-    model = torchvision.models.resnet50()
+MODELS = {'resnet50': torchvision.models.resnet50, 'resnet18': torchvision.models.resnet18}
+
+
+def load_resnet(name, weights_path):
+    """torchvision's model `name` with gpugrad's tensors; every key must match except num_batches_tracked's dtype."""
+    model = MODELS[name]()
     state = model.state_dict()
     theirs = read_safetensors(weights_path)
     missing = [k for k in state if k not in theirs]
@@ -54,6 +59,11 @@ def load_resnet50(weights_path):
     return model.eval()
 
 
+def load_resnet50(weights_path):
+    """The original entry point (bench/peers/torch_bench.py uses it)."""
+    return load_resnet('resnet50', weights_path)
+
+
 def read_input(path, shape):
     with open(path, 'rb') as f:
         buf = bytearray(f.read())
@@ -61,20 +71,23 @@ def read_input(path, shape):
 
 
 def main():
-    if len(sys.argv) != 5:
-        raise SystemExit(__doc__ or 'usage: export_onnx.py WEIGHTS INPUT N,C,H,W OUTDIR')
-    weights, inp, shape, outdir = sys.argv[1:]
+    if len(sys.argv) not in (5, 6):
+        raise SystemExit('usage: export_onnx.py WEIGHTS INPUT N,C,H,W OUTDIR [resnet50|resnet18]')
+    weights, inp, shape, outdir = sys.argv[1:5]
+    name = sys.argv[5] if len(sys.argv) == 6 else 'resnet50'
+    if name not in MODELS:
+        raise SystemExit(f'export_onnx: unknown model {name!r}; expected one of {sorted(MODELS)}')
     shape = [int(s) for s in shape.split(',')]
     torch.set_num_threads(2)
-    model = load_resnet50(weights)
+    model = load_resnet(name, weights)
     x = read_input(inp, shape)
     with torch.no_grad():
         logits = model(x)
     with open(f'{outdir}/logits-torch.f32', 'wb') as f:
         f.write(logits.contiguous().numpy().astype('<f4').tobytes())
-    torch.onnx.export(model, x, f'{outdir}/resnet50.onnx', opset_version=13,
+    torch.onnx.export(model, x, f'{outdir}/{name}.onnx', opset_version=13,
                       input_names=['input'], output_names=['logits'])
-    print(json.dumps({'onnx': f'{outdir}/resnet50.onnx', 'logitsShape': list(logits.shape)}))
+    print(json.dumps({'onnx': f'{outdir}/{name}.onnx', 'logitsShape': list(logits.shape)}))
 
 
 if __name__ == '__main__':

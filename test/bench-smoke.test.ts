@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { manualSeed, noGrad, resnet50, setBackend, tensor, type ResNet, type ResNetOptions } from '../src/index.js';
+import { manualSeed, noGrad, resnet18, resnet50, setBackend, tensor, type ResNet, type ResNetOptions } from '../src/index.js';
 import { relMaxErr } from '../bench/common.js';
 import { runE2E, trainLabels } from '../bench/e2e.js';
 import { runKernels } from '../bench/kernels.js';
@@ -167,6 +167,26 @@ describe.skipIf(!tfInstalled)('bench: the tfjs peer builds the same network in N
     const w: Weights = new Map();
     for (const [k, t] of model.stateDict()) w.set(k, { shape: t.shape, data: await t.data() });
     const input = seededInput(2 * 3 * 24 * 24, 6);
+    const want = noGrad(() => model.forward(tensor(input, [2, 3, 24, 24])));
+    const tm = new TfResNet(tf, w);
+    const x = tf.transpose(tf.tensor(input, [2, 3, 24, 24]), [0, 2, 3, 1]);
+    const got = await tm.forward(x).data();
+    expect(relMaxErr(got, await want.data())).toBeLessThan(1e-4);
+    tm.dispose();
+    model.dispose();
+    want.dispose();
+  });
+
+  it('agrees with gpugrad on a tiny basic-block ResNet (ResNet-18 layout: stride on conv1, no conv3)', async () => {
+    const tf = await loadTf();
+    if (typeof tf === 'string') throw new Error(tf);
+    await tf.setBackend('cpu');
+    await setBackend('reference');
+    manualSeed(5);
+    const model = resnet18(TINY).eval();
+    const w: Weights = new Map();
+    for (const [k, t] of model.stateDict()) w.set(k, { shape: t.shape, data: await t.data() });
+    const input = seededInput(2 * 3 * 24 * 24, 7);
     const want = noGrad(() => model.forward(tensor(input, [2, 3, 24, 24])));
     const tm = new TfResNet(tf, w);
     const x = tf.transpose(tf.tensor(input, [2, 3, 24, 24]), [0, 2, 3, 1]);

@@ -1,4 +1,4 @@
-// TensorFlow.js's ResNet for the peers: the same bottleneck ResNet rebuilt from a state dict with tfjs ops in NHWC,
+// TensorFlow.js's ResNet for the peers: the same ResNet (basic or bottleneck blocks) rebuilt from a state dict with tfjs ops in NHWC,
 // TensorFlow's native layout (batch norm unfolded, as in the model). No Node imports: bench/peers/tfjs.ts runs it
 // in Node and bench/browser/page.ts in a browser.
 
@@ -44,11 +44,12 @@ interface ConvBn {
 interface Block {
   c1: ConvBn;
   c2: ConvBn;
-  c3: ConvBn;
+  /** Null in a basic block (ResNet-18/34): two 3×3 convs, no 1×1 expansion. */
+  c3: ConvBn | null;
   down: ConvBn | null;
 }
 
-/** A bottleneck ResNet (torchvision layout, any depth) as tfjs tensors; `forward` takes NHWC input. */
+/** A ResNet (torchvision layout, basic or bottleneck blocks, any depth) as tfjs tensors; `forward` takes NHWC input. */
 export class TfResNet {
   private readonly all: TfTensor[] = [];
   private readonly stem: ConvBn;
@@ -80,11 +81,13 @@ export class TfResNet {
       const blocks: Block[] = [];
       for (let i = 0; w.has(`layer${s}.${i}.conv1.weight`); i++) {
         const p = `layer${s}.${i}`;
-        const stride = s > 1 && i === 0 ? 2 : 1; // ResNet v1.5: the stride sits on the 3×3 conv
+        const stride = s > 1 && i === 0 ? 2 : 1;
+        // A bottleneck (has conv3) strides on its 3×3 conv2 (ResNet v1.5); a basic block on its first conv.
+        const bottleneck = w.has(`${p}.conv3.weight`);
         blocks.push({
-          c1: conv(`${p}.conv1`, `${p}.bn1`, 1),
-          c2: conv(`${p}.conv2`, `${p}.bn2`, stride),
-          c3: conv(`${p}.conv3`, `${p}.bn3`, 1),
+          c1: conv(`${p}.conv1`, `${p}.bn1`, bottleneck ? 1 : stride),
+          c2: conv(`${p}.conv2`, `${p}.bn2`, bottleneck ? stride : 1),
+          c3: bottleneck ? conv(`${p}.conv3`, `${p}.bn3`, 1) : null,
           down: w.has(`${p}.downsample.0.weight`) ? conv(`${p}.downsample.0`, `${p}.downsample.1`, stride) : null,
         });
       }
@@ -115,7 +118,8 @@ export class TfResNet {
       for (const stage of this.stages) {
         for (const b of stage) {
           const id = b.down ? this.convBn(x, b.down, false) : x;
-          const y = this.convBn(this.convBn(this.convBn(x, b.c1, true), b.c2, true), b.c3, false);
+          const h = this.convBn(x, b.c1, true);
+          const y = b.c3 ? this.convBn(this.convBn(h, b.c2, true), b.c3, false) : this.convBn(h, b.c2, false);
           x = tf.relu(tf.add(y, id));
         }
       }

@@ -1,4 +1,4 @@
-// TensorFlow.js peers (`cpu` and `wasm` backends): the same bottleneck ResNet rebuilt from the same state
+// TensorFlow.js peers (`cpu` and `wasm` backends): the same ResNet (basic or bottleneck blocks) rebuilt from the same state
 // dict with tfjs ops in NHWC, TensorFlow's native layout. Batch norm stays unfolded, as in the model.
 import { cold, warm, type Timing } from '../common.js';
 import { importPeer, type PeerResult } from './ort.js';
@@ -15,6 +15,8 @@ export async function loadTf(): Promise<Tf | string> {
     if (typeof m === 'string') return m;
   }
   // tfjs-wasm's threaded build cannot start its workers in Node (their URL is a blob): force one thread.
+  // (tfjs 4.22 already answers false here under Node, tfjs issue #3830, and setThreadsCount(n) then has no
+  // effect: getThreadsCount() reports 1; forcing the flag to true makes the wasm backend fail to start.)
   core.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   return core;
 }
