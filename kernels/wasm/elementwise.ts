@@ -140,16 +140,25 @@ function sumRun(): Func {
 }
 
 /**
- * epi_<res><relu> (res, relu: 0 or 1, e.g. epi_11): in place on rows r0..r1 of a contiguous [rows, cols]
- * matrix, y = act(y·scale[r] + shift[r] (+ res[r, j])): a GEMM's fused epilogue (conv bias or eval-mode
- * batch norm folded to a per-channel scale and shift, the residual add and ReLU in one pass).
+ * epi_<res><relu> (res, relu: 0 or 1, e.g. epi_11): rows r0..r1 of a [rows, cols] matrix at pc,
+ * y = act(c·scale[r] + shift[r] (+ res[r, j])): a GEMM's fused epilogue (conv bias or eval-mode batch norm folded
+ * to a per-channel scale and shift, the residual add and ReLU in one pass). c[r, j] is read at src + (r·lds + j)
+ * floats: in place when src = pc and lds = cols, or straight out of a GEMM's padded tile grid (row stride lds),
+ * which saves a copy-out pass. epit_<res><relu> reads it transposed, c[r, j] at src + (j·lds + r) floats: the grid
+ * of a GEMM computed as Cᵀ (WasmGemm's swapped orientation). Both apply the same f32 operations in the same order,
+ * so the results are bit for bit those of a copy-out followed by the in-place pass.
  */
-export const EPI = signature(['pc', 'cols', 'r0', 'r1', 'scale', 'shift', 'res']);
-function epilogue(residual: boolean, relu: boolean): Func {
-  const { f, p: { pc, cols, r0, r1, scale, shift, res } } = funcOf(EPI);
-  const r = f.local(I32), i = f.local(I32), n4 = f.local(I32), y = f.local(I32), q = f.local(I32);
+export const EPI = signature(['pc', 'cols', 'r0', 'r1', 'scale', 'shift', 'res', 'src', 'lds']);
+function epilogue(residual: boolean, relu: boolean, transposed: boolean): Func {
+  const { f, p: { pc, cols, r0, r1, scale, shift, res, src, lds } } = funcOf(EPI);
+  const r = f.local(I32), i = f.local(I32), n4 = f.local(I32), y = f.local(I32), q = f.local(I32), c = f.local(I32), step = f.local(I32);
   const sv = f.local(V128), bv = f.local(V128), ss = f.local(F32), bs = f.local(F32), t = f.local(F32);
-  f.get(cols).i32(-4).i32And().set(n4);
+  // Transposed sources are read one float at a time (a column of the grid): no SIMD part.
+  if (transposed) f.i32(0).set(n4);
+  else f.get(cols).i32(-4).i32And().set(n4);
+  // Bytes between consecutive source elements of a row.
+  if (transposed) f.get(lds).i32(4).i32Mul().set(step);
+  else f.i32(4).set(step);
   f.forLoop(r, () => f.get(r0), () => f.get(r1), 1, () => {
     f.get(scale).get(r).i32(4).i32Mul().i32Add().tee(i).v128Load32Splat().set(sv);
     f.get(i).f32Load().set(ss);
@@ -157,16 +166,20 @@ function epilogue(residual: boolean, relu: boolean): Func {
     f.get(i).f32Load().set(bs);
     f.get(pc).get(r).get(cols).i32Mul().i32(4).i32Mul().i32Add().set(y);
     f.get(res).get(r).get(cols).i32Mul().i32(4).i32Mul().i32Add().set(q);
-    f.forLoop(i, () => f.i32(0), () => f.get(n4), 4, () => {
-      f.get(y).get(i).i32(4).i32Mul().i32Add();
-      f.get(y).get(i).i32(4).i32Mul().i32Add().v128Load().get(sv).f32x4Mul().get(bv).f32x4Add();
-      if (residual) f.get(q).get(i).i32(4).i32Mul().i32Add().v128Load().f32x4Add();
-      if (relu) f.v128Zero().f32x4Pmax(); // pmax(v, 0): NaN passes, as the unary relu
-      f.v128Store();
-    });
+    // Row r's first source element.
+    if (transposed) f.get(src).get(r).i32(4).i32Mul().i32Add().set(c);
+    else f.get(src).get(r).get(lds).i32Mul().i32(4).i32Mul().i32Add().set(c);
+    if (!transposed)
+      f.forLoop(i, () => f.i32(0), () => f.get(n4), 4, () => {
+        f.get(y).get(i).i32(4).i32Mul().i32Add();
+        f.get(c).get(i).i32(4).i32Mul().i32Add().v128Load().get(sv).f32x4Mul().get(bv).f32x4Add();
+        if (residual) f.get(q).get(i).i32(4).i32Mul().i32Add().v128Load().f32x4Add();
+        if (relu) f.v128Zero().f32x4Pmax(); // pmax(v, 0): NaN passes, as the unary relu
+        f.v128Store();
+      });
     f.forLoop(i, () => f.get(n4), () => f.get(cols), 1, () => {
       f.get(y).get(i).i32(4).i32Mul().i32Add();
-      f.get(y).get(i).i32(4).i32Mul().i32Add().f32Load().get(ss).f32Mul().get(bs).f32Add();
+      f.get(c).get(i).get(step).i32Mul().i32Add().f32Load().get(ss).f32Mul().get(bs).f32Add();
       if (residual) f.get(q).get(i).i32(4).i32Mul().i32Add().f32Load().f32Add();
       if (relu) reluScalar(f, t);
       f.f32Store();
@@ -182,11 +195,11 @@ const FLAGS = [0, 1] as const;
 
 export type BinaryKernel = `bin_${WasmBinary}_${RunMode}`;
 export type UnaryKernel = `un_${WasmUnary}`;
-/** epi_<residual><relu>. */
-export type EpilogueKernel = `epi_${0 | 1}${0 | 1}`;
+/** epi_<residual><relu>, epit_<residual><relu> (transposed source). */
+export type EpilogueKernel = `epi${'' | 't'}_${0 | 1}${0 | 1}`;
 const binaryNames = BINARY_OPS.flatMap((op) => RUN_MODES.map((mode): BinaryKernel => `bin_${op}_${mode}`));
 const unaryNames = UNARY_OPS.map((op): UnaryKernel => `un_${op}`);
-const epilogueNames = FLAGS.flatMap((res) => FLAGS.map((relu): EpilogueKernel => `epi_${res}${relu}`));
+const epilogueNames = (['', 't'] as const).flatMap((tr) => FLAGS.flatMap((res) => FLAGS.map((relu): EpilogueKernel => `epi${tr}_${res}${relu}`)));
 
 /** The elementwise kernels' signatures by export name. */
 export const ELEMENTWISE_KERNELS = { ...family(binaryNames, BIN), ...family(unaryNames, UN), sumrun: SUMRUN, ...family(epilogueNames, EPI) };
@@ -195,5 +208,5 @@ export function addElementwiseKernels(mb: ModuleBuilder): void {
   for (const op of BINARY_OPS) for (const mode of RUN_MODES) mb.add(`bin_${op}_${mode}`, binary(op, mode));
   for (const op of UNARY_OPS) mb.add(`un_${op}`, unary(op));
   mb.add('sumrun', sumRun());
-  for (const res of FLAGS) for (const relu of FLAGS) mb.add(`epi_${res}${relu}`, epilogue(res === 1, relu === 1));
+  for (const tr of [false, true]) for (const res of FLAGS) for (const relu of FLAGS) mb.add(`epi${tr ? 't' : ''}_${res}${relu}`, epilogue(res === 1, relu === 1, tr));
 }

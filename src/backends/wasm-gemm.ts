@@ -48,6 +48,13 @@ const THREAD_MIN_WORK = 1 << 18;
 /** k block: bounds the A block swept per B micro-panel (4·kc·mr·4 bytes per tile) to what L2 holds; measured noisy on a loaded 2-core box, 1024 was no worse than 256. */
 const KC = 1024;
 
+/**
+ * What follows a GEMM in place of the copy-out: called with the result's source (byte address), its row stride in
+ * floats and whether it holds Cᵀ; it must write C [m, n] to the output itself (the backend's epilogue reads the
+ * padded grid directly). Without one, C is copied out (unpadGemm).
+ */
+export type GemmFinish = (src: number, lds: number, transposed: boolean) => void;
+
 /** Fraction of a padded tile grid doing useful work. */
 const tileEfficiency = (m: number, n: number): number => (m * n) / (Math.ceil(m / MR) * MR * Math.ceil(n / NR) * NR);
 
@@ -75,15 +82,15 @@ export class WasmGemm<S> {
   /**
    * C[m,n] (row-major at pc) = op(A)·op(B). When the padded tile grid of Cᵀ = Bᵀ·Aᵀ wastes less (n small,
    * e.g. 49), computes that instead and transposes on the way out. `weight`: the storage behind A, whose
-   * packing is kept; `kernel`: the micro-kernel (gemm_fma only in a relaxed module).
+   * packing is kept; `kernel`: the micro-kernel (gemm_fma only in a relaxed module); `finish`: see GemmFinish.
    */
-  run(a: Operand, b: Operand | ImageOperand, m: number, n: number, k: number, pc: number, weight: S | null, kernel: 'gemm' | 'gemm_fma'): void {
-    if (tileEfficiency(n, m) > tileEfficiency(m, n) * 1.05) this.tiles(b, a, n, m, k, pc, true, weight, kernel);
-    else this.tiles(a, b, m, n, k, pc, false, weight, kernel);
+  run(a: Operand, b: Operand | ImageOperand, m: number, n: number, k: number, pc: number, weight: S | null, kernel: 'gemm' | 'gemm_fma', finish: GemmFinish | null = null): void {
+    if (tileEfficiency(n, m) > tileEfficiency(m, n) * 1.05) this.tiles(b, a, n, m, k, pc, true, weight, kernel, finish);
+    else this.tiles(a, b, m, n, k, pc, false, weight, kernel, finish);
   }
 
   /** `weight`: the storage behind the original A (after a swap, this call's B), whose packing may be kept. */
-  private tiles(a: Operand | ImageOperand, b: Operand | ImageOperand, m: number, n: number, k: number, pc: number, transposeOut: boolean, weight: S | null, kernel: 'gemm' | 'gemm_fma'): void {
+  private tiles(a: Operand | ImageOperand, b: Operand | ImageOperand, m: number, n: number, k: number, pc: number, transposeOut: boolean, weight: S | null, kernel: 'gemm' | 'gemm_fma', finish: GemmFinish | null): void {
     const [pa, rsA, psA] = isImage(a) ? [a.ptr, 0, 0] : [a.ptr, a.rs, a.ps];
     const [pb, csB, psB] = isImage(b) ? [b.ptr, 0, 0] : [b.ptr, b.rs, b.ps];
     const ctx = this.ctx;
@@ -127,7 +134,8 @@ export class WasmGemm<S> {
           ? splitRange(nt, T).map(([jt0, jt1]) => ({ ...grid, it0: 0, it1: mt, jt0, jt1 }))
           : splitRange(mt, T).map(([it0, it1]) => ({ ...grid, it0, it1, jt0: 0, jt1: nt }));
       ctx.par(kernel, parts);
-      if (C) unpadGemm(ctx.f32(), C.ptr >>> 2, ldc, pc >>> 2, m, n, transposeOut);
+      if (finish) finish(cp, ldc, transposeOut);
+      else if (C) unpadGemm(ctx.f32(), C.ptr >>> 2, ldc, pc >>> 2, m, n, transposeOut);
       done = true;
     } finally {
       // Keep a fresh packing only when the call completed (a trap may have left it half written).

@@ -328,19 +328,32 @@ export class WasmBackend implements Backend {
 
   matmulEpilogue(a: Storage, b: Storage, g: MatmulGeometry, e: GemmEpilogue): Storage {
     if (g.batch !== 1) throw new Error(`wasm matmulEpilogue: batch ${g.batch}, expected 1`);
-    // A is a conv weight in eval (the folded batch-norm path): its packed panels are kept between calls.
-    const out = this.matmul(a, b, g, true, this.relaxed);
-    this.epilogue(out, g.m, g.n, e);
+    const { m, k, n, transA, transB } = g;
+    const out = this.alloc(m * n);
+    if (m * n === 0) return out;
+    if (k === 0) {
+      this.f.fill(0, at(out), at(out) + m * n);
+      this.epilogue(out, m, n, e, out.ptr, n, false);
+      return out;
+    }
+    // A is a conv weight in eval (the folded batch-norm path): its packed panels are kept between calls. The
+    // epilogue reads the GEMM's result where it lies (a padded grid, maybe transposed): no copy-out pass.
+    const [rsA, psA] = transA ? [1, m] : [k, 1];
+    const [csB, psB] = transB ? [k, 1] : [1, n];
+    this.gemms.run({ ptr: st(a).ptr, rs: rsA, ps: psA }, { ptr: st(b).ptr, rs: csB, ps: psB }, m, n, k, out.ptr, this.prepack ? st(a) : null, this.relaxed ? 'gemm_fma' : 'gemm', (src, lds, tr) => this.epilogue(out, m, n, e, src, lds, tr));
     return out;
   }
 
-  /** One pass over C [m, n] right after the GEMM (still in cache), split by rows like the GEMM's threads. */
-  private epilogue(out: Storage, m: number, n: number, e: GemmEpilogue): void {
+  /**
+   * One pass writing C [m, n] to `out` with the epilogue applied, reading C at byte address src with row stride
+   * lds (transposed: C is stored as Cᵀ), right after the GEMM (still in cache), split by rows over threads.
+   */
+  private epilogue(out: Storage, m: number, n: number, e: GemmEpilogue, src: number, lds: number, transposed: boolean): void {
     if (m * n === 0) return;
     const T = this.T(m * n >= 1 << 15);
     const res = e.residual ? st(e.residual).ptr : 0;
     const [pc, scale, shift] = [out, e.scale, e.shift].map((s) => st(s).ptr);
-    this.par(`epi_${e.residual ? 1 : 0}${e.relu ? 1 : 0}`, splitRange(m, T).map(([r0, r1]) => ({ pc, cols: n, r0, r1, scale, shift, res })));
+    this.par(`epi${transposed ? 't' : ''}_${e.residual ? 1 : 0}${e.relu ? 1 : 0}`, splitRange(m, T).map(([r0, r1]) => ({ pc, cols: n, r0, r1, scale, shift, res, src, lds })));
   }
 
   /**
@@ -354,9 +367,10 @@ export class WasmBackend implements Backend {
     const n = g.n * g.oh * g.ow;
     const out = this.alloc(oc * n);
     if (oc * n === 0) return out;
-    if (k === 0) this.f.fill(0, at(out), at(out) + oc * n);
-    else this.gemms.run({ ptr: st(weight).ptr, rs: k, ps: 1 }, { ptr: st(x).ptr, image: g }, oc, n, k, out.ptr, this.prepack ? st(weight) : null, this.relaxed ? 'gemm_fma' : 'gemm');
-    this.epilogue(out, oc, n, e);
+    if (k === 0) {
+      this.f.fill(0, at(out), at(out) + oc * n);
+      this.epilogue(out, oc, n, e, out.ptr, n, false);
+    } else this.gemms.run({ ptr: st(weight).ptr, rs: k, ps: 1 }, { ptr: st(x).ptr, image: g }, oc, n, k, out.ptr, this.prepack ? st(weight) : null, this.relaxed ? 'gemm_fma' : 'gemm', (src, lds, tr) => this.epilogue(out, oc, n, e, src, lds, tr));
     return out;
   }
 
