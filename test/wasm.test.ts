@@ -275,6 +275,44 @@ describe('pre-packed weights (matmulEpilogue)', () => {
   });
 });
 
+describe('the GEMM epilogue read from the tile grid (matmulEpilogue)', () => {
+  it('equals the GEMM copied out and then scaled, shifted, added and rectified in float32: padded grids, the transposed (Cᵀ) orientation, NaN/±∞, 1 and 2 threads', async () => {
+    const two = wasmThreadsAvailable() ? ((await twoP) as WasmBackend) : null;
+    const backends = [one, ...(fused ? [fused] : []), ...(two ? [two] : [])];
+    // n = 49 (and 1, 5) computes Cᵀ and reads it transposed; n = 50, 196 pad the grid; 200 with m % 4 = 0 is direct.
+    const arb = fc.record({
+      m: fc.integer({ min: 1, max: 40 }), k: fc.integer({ min: 1, max: 70 }), n: fc.constantFrom(1, 5, 12, 49, 50, 196, 200),
+      tA: fc.boolean(), tB: fc.boolean(), residual: fc.boolean(), relu: fc.boolean(), specials: fc.boolean(), seed: fc.integer(), which: fc.nat(),
+    });
+    await fc.assert(
+      fc.asyncProperty(arb, async ({ m, k, n, tA, tB, residual, relu, specials, seed, which }) => {
+        const be = backends[which % backends.length];
+        const g = { batch: 1, batchA: 1, batchB: 1, m, k, n, transA: tA, transB: tB };
+        const a = rnd(m * k, seed);
+        const b = rnd(k * n, seed + 1);
+        if (specials) [NaN, Infinity, -Infinity].forEach((v, i) => (b[(seed + i * 7919) % b.length >>> 0] = v));
+        const [scale, shift] = [rnd(m, seed + 2), rnd(m, seed + 3)];
+        const res = residual ? rnd(m * n, seed + 4) : null;
+        const up = be.upload.bind(be);
+        const [sa, sb, ss, sh] = [up(a), up(b), up(scale), up(shift)];
+        const sr = res ? up(res) : null;
+        const got = be.readSync(be.matmulEpilogue(sa, sb, g, { scale: ss, shift: sh, residual: sr, relu }));
+        // The same GEMM (the same micro-kernel: fused where the backend is relaxed), copied out, then the epilogue's float32 steps.
+        const c = be.readSync(be.matmul(sa, sb, g, true, be.relaxed));
+        const want = new Float32Array(m * n);
+        for (let i = 0; i < m; i++)
+          for (let j = 0; j < n; j++) {
+            let y = Math.fround(Math.fround(c[i * n + j] * scale[i]) + shift[i]);
+            if (res) y = Math.fround(y + res[i * n + j]);
+            want[i * n + j] = relu && y < 0 ? 0 : y;
+          }
+        expect(got).toEqual(want);
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
+
 describe('im2col kernel', () => {
   it('matches the reference for random windows (stride, padding, dilation, borders)', () => {
     const geo = fc.record({
