@@ -5,7 +5,8 @@
 // on a shared machine falls on every system alike. Results land in window.__bench for bench/browser/run.ts.
 import * as tf from '@tensorflow/tfjs-core';
 import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { getBackend, nn, noGrad, readSafetensors, resnet50, setBackend, tensor, tidy } from '../../src/index.js';
+import { currentBackend, getBackend, nn, noGrad, readSafetensors, resnet50, setBackend, tensor, tidy } from '../../src/index.js';
+import { profileBackend, profileLines, type BackendProfiler } from '../backend-profile.js';
 import { TfResNet, type Weights } from '../peers/tfjs-model.js';
 import type { OrtModule } from '../peers/ort.js';
 
@@ -18,6 +19,8 @@ export interface SystemResult {
   /** Max abs logits error / max |PyTorch logits|. */
   relErr?: number;
   error?: string;
+  /** With ?profile=1, gpugrad's time per backend method and in the worker pool, per warm call (bench/backend-profile.ts). */
+  profile?: string[];
 }
 export interface PageResult {
   threads: number;
@@ -30,6 +33,9 @@ export interface PageResult {
 const params = new URLSearchParams(location.search);
 const THREADS = Number(params.get('threads') ?? 1);
 const ROUNDS = Number(params.get('rounds') ?? 10);
+/** ?profile=1: time gpugrad's backend methods and pool (adds a little overhead to gpugrad's own times). */
+const PROFILE = params.get('profile') === '1';
+let profiler: BackendProfiler | null = null;
 const FIXTURE = 'fixture/';
 const TAG = 's224-b1-seed0';
 const SHAPE = [1, 3, 224, 224] as const;
@@ -66,6 +72,7 @@ interface Runner {
 
 async function gpugradRunner(weights: Uint8Array, input: Float32Array): Promise<Runner> {
   await setBackend('wasm', { threads: THREADS });
+  if (PROFILE) profiler = profileBackend(currentBackend());
   const model = nn.skipInit(() => resnet50());
   const state = readSafetensors(weights);
   tidy(() => void model.loadStateDict(state));
@@ -143,7 +150,9 @@ async function main(): Promise<PageResult> {
     ['TensorFlow.js wasm', () => tfjsRunner(plain, input)],
     ['onnxruntime-web wasm', () => ortRunner(onnx, input)],
   ];
+  const only = params.get('only')?.split(',');
   for (const [name, start] of starts) {
+    if (only && !only.some((o) => name.toLowerCase().includes(o.toLowerCase()) || (o === 'tfjs' && name.startsWith('TensorFlow')) || (o === 'ort' && name.startsWith('onnx')))) continue;
     const result: SystemResult = { system: name };
     results.push(result);
     try {
@@ -156,6 +165,7 @@ async function main(): Promise<PageResult> {
       if (!(result.relErr <= AGREE)) throw new Error(`logits disagree with PyTorch's (max error ${result.relErr.toExponential(2)} of max |logit|)`);
       result.warmMs = [];
       live.push({ runner, result });
+      if (runner.system.startsWith('gpugrad')) profiler?.reset();
       log(`${runner.system}: cold ${result.coldMs.toFixed(0)} ms, error vs PyTorch ${result.relErr.toExponential(1)}`);
     } catch (e) {
       result.error = (e as Error).message.split('\n')[0];
@@ -174,6 +184,10 @@ async function main(): Promise<PageResult> {
   for (const { result } of live) {
     const s = [...result.warmMs!].sort((a, b) => a - b);
     result.medianMs = s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    if (profiler && result.system.startsWith('gpugrad')) {
+      result.profile = profileLines(result.warmMs!.reduce((a, b) => a + b, 0) / ROUNDS, profiler.report(ROUNDS));
+      for (const l of result.profile) log(l);
+    }
   }
   return { threads: THREADS, crossOriginIsolated: self.crossOriginIsolated, userAgent: navigator.userAgent, hardwareConcurrency: navigator.hardwareConcurrency, results };
 }

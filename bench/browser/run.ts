@@ -2,7 +2,9 @@
 // 127.0.0.1 next to the peers' wasm files and the shared ResNet-50 fixture (bench/peers/fixture.ts), and runs it
 // in Debian's headless Chromium once per thread count. Prints a table and rewrites its section of
 // bench/RESULTS.md (between its own markers; the rest of the file is kept).
-//   node --import tsx bench/browser/run.ts [--threads 1,2] [--rounds 10] [--no-write]
+//   node --import tsx bench/browser/run.ts [--threads 1,2] [--rounds 10] [--no-write] [--profile] [--only gpugrad]
+// --profile prints gpugrad's time per backend method and in the worker pool (bench/backend-profile.ts) and implies
+// --no-write (the instrumentation costs a little); --only runs the named systems alone (comma list: gpugrad, tfjs, ort).
 // The peers come from bench/node_modules (cd bench && npm install --ignore-scripts).
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -69,7 +71,9 @@ function table(pages: PageResult[]): string[] {
 async function main(): Promise<void> {
   const threads = arg('threads', '1,2').split(',').map(Number);
   const rounds = Number(arg('rounds', '10'));
-  const write = !process.argv.includes('--no-write');
+  const profile = process.argv.includes('--profile');
+  const write = !process.argv.includes('--no-write') && !profile && !process.argv.includes('--only');
+  const query = `${profile ? '&profile=1' : ''}${process.argv.includes('--only') ? `&only=${arg('only', '')}` : ''}`;
   const log = (s: string): void => console.log(s);
   const fixture = await prepareFixture(224, 1, log);
   if (!fixture.onnxPath) throw new Error(`no ONNX model for onnxruntime-web: ${fixture.exportNote}`);
@@ -81,12 +85,14 @@ async function main(): Promise<void> {
     for (const n of threads) {
       const page = await browser.context.newPage();
       page.on('console', (m) => (m.type() === 'error' ? log(`  page: ${m.text()}`) : undefined));
-      log(`threads ${n}: ${server.url}?threads=${n}&rounds=${rounds}`);
-      await page.goto(`${server.url}?threads=${n}&rounds=${rounds}`);
+      log(`threads ${n}: ${server.url}?threads=${n}&rounds=${rounds}${query}`);
+      await page.goto(`${server.url}?threads=${n}&rounds=${rounds}${query}`);
       await page.waitForFunction(() => document.body.dataset.done || document.body.dataset.error, null, { timeout: 600_000, polling: 1000 });
       const err = await page.evaluate(() => document.body.dataset.error);
       if (err) throw new Error(`the page failed: ${err}`);
-      pages.push(await page.evaluate(() => (window as unknown as { __bench: PageResult }).__bench));
+      const result = await page.evaluate(() => (window as unknown as { __bench: PageResult }).__bench);
+      for (const r of result.results) for (const l of r.profile ?? []) log(`  ${l}`);
+      pages.push(result);
       await page.close();
     }
   } finally {

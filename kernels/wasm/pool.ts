@@ -16,7 +16,35 @@ const FN = 3;
 const DONE = 4; // pieces finished in the current call
 const ERROR = 5;
 const CLAIM = 6; // (call tag << 20) | (pieces << 10) | next unclaimed piece
+const SLEEPS = 7; // times a worker went to sleep in Atomics.wait (read by poolProfile)
 const ARGS_AT = 8; // in float64 slots (64 bytes); then MAX_ARGS slots per piece
+/**
+ * Where a pool's calls spend the calling thread's time (bench/eval-profile.ts, bench/browser/page.ts ?profile=1):
+ * counted while profiling is on (poolProfile), all pools together. Off, a call pays one null check.
+ */
+export interface PoolStats {
+  /** Calls split over threads, and their pieces. */
+  calls: number;
+  pieces: number;
+  /** Pieces the calling thread ran itself. */
+  mainPieces: number;
+  /** Calls in which no worker had claimed a piece by the time the caller finished its first one (workers late: asleep or descheduled). */
+  lateCalls: number;
+  /** Milliseconds in run(): all of it, running pieces on the caller, and waiting for workers' pieces after that. */
+  runMs: number;
+  localMs: number;
+  waitMs: number;
+  /** Times a worker went to sleep (Atomics.wait) for want of calls. */
+  workerSleeps: number;
+}
+let profile: PoolStats | null = null;
+/** Turns profiling on with zeroed counters (true) or off (false), or reads the counters (no argument); null when off. */
+export function poolProfile(on?: boolean): PoolStats | null {
+  if (on === true) profile = { calls: 0, pieces: 0, mainPieces: 0, lateCalls: 0, runMs: 0, localMs: 0, waitMs: 0, workerSleeps: 0 };
+  else if (on === false) profile = null;
+  return profile;
+}
+
 /** Pieces per call (10 bits in CLAIM). */
 export const MAX_PIECES = 64;
 /**
@@ -47,6 +75,7 @@ for (;;) {
   let g = Atomics.load(i32, ${GEN});
   for (let s = 0; g === seen && s < ${SPIN}; s++) g = Atomics.load(i32, ${GEN});
   if (g === seen) {
+    Atomics.add(i32, ${SLEEPS}, 1);
     Atomics.wait(i32, ${GEN}, seen);
     continue;
   }
@@ -123,6 +152,9 @@ export class WorkerPool {
   private readonly index = new Map<KernelName, number>();
   private tag = 0;
   private allReady = false;
+  /** Worker sleeps already counted, and the profile they were counted in (poolProfile). */
+  private sleepMark = 0;
+  private sleepProfile: PoolStats | null = null;
   /** Resolves once every worker is up (rejects if one fails to start). */
   started: Promise<void> = Promise.resolve();
 
@@ -190,6 +222,9 @@ export class WorkerPool {
     Atomics.add(i32, GEN, 1);
     Atomics.notify(i32, GEN);
     let err: unknown = null;
+    const prof = profile;
+    const t0 = prof ? performance.now() : 0;
+    let mine = 0;
     for (;;) {
       const v = Atomics.load(i32, CLAIM);
       const next = v & 1023;
@@ -201,11 +236,27 @@ export class WorkerPool {
         err ??= e;
       }
       Atomics.add(i32, DONE, 1);
+      if (prof && mine++ === 0 && (Atomics.load(i32, CLAIM) & 1023) === 1) prof.lateCalls++;
     }
+    const t1 = prof ? performance.now() : 0;
     let d = Atomics.load(i32, DONE);
     for (let s = 0; d !== n && s < SPIN; s++) d = Atomics.load(i32, DONE);
     if (this.block) for (; d !== n; d = Atomics.load(i32, DONE)) Atomics.wait(i32, DONE, d);
     else while (d !== n) d = Atomics.load(i32, DONE);
+    if (prof) {
+      // Sleeps since this pool's last call in the same profile (its first call in a profile only sets the mark).
+      const sleeps = Atomics.load(i32, SLEEPS);
+      if (this.sleepProfile === prof) prof.workerSleeps += sleeps - this.sleepMark;
+      this.sleepMark = sleeps;
+      this.sleepProfile = prof;
+      const t2 = performance.now();
+      prof.calls++;
+      prof.pieces += n;
+      prof.mainPieces += mine;
+      prof.runMs += t2 - t0;
+      prof.localMs += t1 - t0;
+      prof.waitMs += t2 - t1;
+    }
     if (err) throw err;
     if (Atomics.exchange(i32, ERROR, 0) !== 0) throw new Error(`wasm pool: kernel ${name} trapped in a worker`);
   }
