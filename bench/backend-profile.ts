@@ -29,13 +29,13 @@ export function profileBackend(backend: object): BackendProfiler {
     const f = be[k];
     if (typeof f !== 'function' || k === 'constructor') continue;
     be[k] = function (this: unknown, ...a: unknown[]) {
-      if (k === 'par') {
+      if (k === 'par' || k === 'parThen') {
         // The backend's kernel dispatch (split over threads or not), timed per kernel even inside other methods.
         const t0 = performance.now();
         try {
           return (f as (...x: unknown[]) => unknown).apply(be, a);
         } finally {
-          const key = `  kernel ${String(a[0])}`;
+          const key = `  kernel ${String(a[0])}${k === 'parThen' ? `+${String(a[2])}` : ''}`;
           const e = kernels.get(key) ?? [0, 0];
           e[0] += performance.now() - t0;
           e[1]++;

@@ -4,8 +4,11 @@
 // side repeats the order, so a parameter added, removed or swapped is a compile error at every call site.
 import { F32, Func, I32, type ValType } from './emit.js';
 
-/** Float64 argument slots per piece in the worker pool's control block: no kernel may take more. */
-export const MAX_ARGS = 24;
+/**
+ * Float64 argument slots per piece in the worker pool's control block: no kernel may take more, and a paired
+ * piece (WorkerPool.run's `then`: packImB's 18 and a GEMM's 10) must fit both kernels' arguments.
+ */
+export const MAX_ARGS = 32;
 
 export interface Signature<P extends string = string> {
   /** Parameter names in call order. */

@@ -17,6 +17,7 @@ const DONE = 4; // pieces finished in the current call
 const ERROR = 5;
 const CLAIM = 6; // (call tag << 20) | (pieces << 10) | next unclaimed piece
 const SLEEPS = 7; // times a worker went to sleep in Atomics.wait (read by poolProfile)
+const FN2 = 8; // the export each piece runs after FN's (its arguments follow FN's in the piece's slots), or -1
 const ARGS_AT = 8; // in float64 slots (64 bytes); then MAX_ARGS slots per piece
 /**
  * Where a pool's calls spend the calling thread's time (bench/eval-profile.ts, bench/browser/page.ts ?profile=1):
@@ -93,6 +94,13 @@ for (;;) {
       const args = [];
       for (let i = 0; i < fn.length; i++) args.push(f64[at + i]);
       fn(...args);
+      const f2 = Atomics.load(i32, ${FN2});
+      if (f2 >= 0) {
+        const fn2 = fns[f2];
+        const args2 = [];
+        for (let i = 0; i < fn2.length; i++) args2.push(f64[at + fn.length + i]);
+        fn2(...args2);
+      }
     } catch (e) {
       Atomics.store(i32, ${ERROR}, 1);
     }
@@ -114,6 +122,17 @@ export function splitRange(total: number, threads: number): [number, number][] {
   const out: [number, number][] = [];
   for (let t = 0; t < parts; t++) out.push([Math.floor((total * t) / parts), Math.floor((total * (t + 1)) / parts)]);
   return out.filter(([a, b]) => b > a);
+}
+
+/**
+ * A second kernel run on the same thread right after each piece of a call (WorkerPool.run's `then`): for work
+ * whose pieces pair up independently, such as packing a GEMM's column panels and multiplying them, so the packed
+ * panels stay in the core's cache and the pair costs one dispatch instead of two.
+ */
+export interface PairedCall<K extends KernelName> {
+  name: K;
+  args: readonly KernelArgs<K>[];
+  local: KernelFn;
 }
 
 /** What the pool needs of a worker on either host. */
@@ -203,19 +222,32 @@ export class WorkerPool {
    * thread), so if no worker is scheduled it does the whole call itself and waits for nothing but pieces
    * already started. Arguments go into the control block in the order of the kernel's signature.
    */
-  run<K extends KernelName>(name: K, args: readonly KernelArgs<K>[], local: KernelFn): void {
+  run<K extends KernelName, K2 extends KernelName = K>(name: K, args: readonly KernelArgs<K>[], local: KernelFn, then?: PairedCall<K2>): void {
     const sig: Signature = KERNELS[name];
+    const sig2: Signature | null = then ? KERNELS[then.name] : null;
     const n = args.length;
+    if (then && then.args.length !== n) throw new Error(`wasm pool: ${n} pieces of ${name} but ${then.args.length} of ${then.name}`);
+    // Piece i of a paired call: name's part i, then then.name's part i, on the same thread.
+    const piece = (i: number): void => {
+      local(...argList(sig, args[i]));
+      if (then && sig2) then.local(...argList(sig2, then.args[i]));
+    };
     if (n === 1 || this.threads === 1 || !this.isReady()) {
-      for (const a of args) local(...argList(sig, a));
+      for (let i = 0; i < n; i++) piece(i);
       return;
     }
     if (n > MAX_PIECES) throw new Error(`wasm pool: ${n} pieces, at most ${MAX_PIECES}`);
     const fn = this.index.get(name);
-    if (fn === undefined) throw new Error(`wasm pool: unknown kernel ${name}`);
-    for (let t = 0; t < n; t++) this.f64.set(argList(sig, args[t]), ARGS_AT + t * MAX_ARGS);
+    const fn2 = then ? this.index.get(then.name) : -1;
+    if (fn === undefined || fn2 === undefined) throw new Error(`wasm pool: unknown kernel ${fn === undefined ? name : then?.name}`);
+    if (sig2 && sig.params.length + sig2.params.length > MAX_ARGS) throw new Error(`wasm pool: ${name} and ${then?.name} take more than ${MAX_ARGS} arguments together`);
+    for (let t = 0; t < n; t++) {
+      this.f64.set(argList(sig, args[t]), ARGS_AT + t * MAX_ARGS);
+      if (then && sig2) this.f64.set(argList(sig2, then.args[t]), ARGS_AT + t * MAX_ARGS + sig.params.length);
+    }
     const i32 = this.i32;
     Atomics.store(i32, FN, fn);
+    Atomics.store(i32, FN2, fn2);
     Atomics.store(i32, DONE, 0);
     this.tag = (this.tag + 1) & 0xfff;
     Atomics.store(i32, CLAIM, (this.tag << 20) | (n << 10));
@@ -231,7 +263,7 @@ export class WorkerPool {
       if (next >= n) break;
       if (Atomics.compareExchange(i32, CLAIM, v, v + 1) !== v) continue;
       try {
-        local(...argList(sig, args[next]));
+        piece(next);
       } catch (e) {
         err ??= e;
       }

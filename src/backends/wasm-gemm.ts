@@ -21,6 +21,8 @@ export interface GemmContext {
   /** Threads a call should use, given whether it is worth splitting. */
   threads(big: boolean): number;
   par<K extends KernelName>(name: K, parts: readonly KernelArgs<K>[]): void;
+  /** As par, with name2's part i right after name's part i on the same thread. */
+  parThen<K extends KernelName, K2 extends KernelName>(name: K, parts: readonly KernelArgs<K>[], name2: K2, parts2: readonly KernelArgs<K2>[]): void;
   /** The heap's float view (current after growth). */
   f32(): Float32Array;
 }
@@ -125,15 +127,23 @@ export class WasmGemm<S> {
         ctx.par('packAT', splitRange(full, T).map(([it0, it1]) => ({ src: pa, dst: A.ptr, k, ps: psA, it0, it1 })));
         if (full < mt) ctx.par('packA', [{ src: pa, dst: A.ptr, m, k, rs: rsA, ps: psA, it0: full, it1: mt }]);
       } else ctx.par('packA', splitRange(mt, T).map(([it0, it1]) => ({ src: pa, dst: A.ptr, m, k, rs: rsA, ps: psA, it0, it1 })));
-      if (packB && isImage(b)) ctx.par('packImB', splitRange(nt, T).map(([t0, t1]) => ({ ...b.image, x: pb, dst: B.ptr, t0, t1 })));
-      else if (packB) ctx.par('packB', splitRange(nt, T).map(([jt0, jt1]) => ({ src: pb, dst: B.ptr, n, k, cs: csB, ps: psB, jt0, jt1 })));
       // Split the tile grid along whichever side gives each thread several tiles.
       const grid = { pa: A.ptr, pb: B.ptr, pc: cp, k, ldc, kc: KC };
-      const parts =
-        nt >= 2 * T || nt >= mt
-          ? splitRange(nt, T).map(([jt0, jt1]) => ({ ...grid, it0: 0, it1: mt, jt0, jt1 }))
-          : splitRange(mt, T).map(([it0, it1]) => ({ ...grid, it0, it1, jt0: 0, jt1: nt }));
-      ctx.par(kernel, parts);
+      const byColumns = nt >= 2 * T || nt >= mt;
+      const cols = splitRange(nt, T);
+      const parts = byColumns
+        ? cols.map(([jt0, jt1]) => ({ ...grid, it0: 0, it1: mt, jt0, jt1 }))
+        : splitRange(mt, T).map(([it0, it1]) => ({ ...grid, it0, it1, jt0: 0, jt1: nt }));
+      if (packB && byColumns) {
+        // Each piece packs its own column panels and multiplies them on the same thread: the panels are still in
+        // that core's cache, and packing and GEMM cost one dispatch. (A is complete by now: packed above, or kept.)
+        if (isImage(b)) ctx.parThen('packImB', cols.map(([t0, t1]) => ({ ...b.image, x: pb, dst: B.ptr, t0, t1 })), kernel, parts);
+        else ctx.parThen('packB', cols.map(([jt0, jt1]) => ({ src: pb, dst: B.ptr, n, k, cs: csB, ps: psB, jt0, jt1 })), kernel, parts);
+      } else {
+        if (packB && isImage(b)) ctx.par('packImB', cols.map(([t0, t1]) => ({ ...b.image, x: pb, dst: B.ptr, t0, t1 })));
+        else if (packB) ctx.par('packB', cols.map(([jt0, jt1]) => ({ src: pb, dst: B.ptr, n, k, cs: csB, ps: psB, jt0, jt1 })));
+        ctx.par(kernel, parts);
+      }
       if (finish) finish(cp, ldc, transposeOut);
       else if (C) unpadGemm(ctx.f32(), C.ptr >>> 2, ldc, pc >>> 2, m, n, transposeOut);
       done = true;

@@ -75,7 +75,7 @@ export class WasmBackend implements Backend {
     this.fallbackReason = reason;
     // A pointer into another instance's heap would read or write this one's memory: refuse it up front.
     guardStorages(this, (s) => s instanceof WasmStorage && s.heap === this.heap && !s.released);
-    this.gemms = new WasmGemm({ block: (n) => this.block(n), free: (b) => this.heap.release(b.ptr, b.cap), threads: (big) => this.T(big), par: (name, parts) => this.par(name, parts), f32: () => this.f });
+    this.gemms = new WasmGemm({ block: (n) => this.block(n), free: (b) => this.heap.release(b.ptr, b.cap), threads: (big) => this.T(big), par: (name, parts) => this.par(name, parts), parThen: (name, parts, name2, parts2) => this.parThen(name, parts, name2, parts2), f32: () => this.f });
     this.winograd = new WasmWinograd({ block: (n) => this.block(n), free: (b) => this.heap.release(b.ptr, b.cap), threads: (big) => this.T(big), par: (name, parts) => this.par(name, parts), f32: () => this.f, alloc: (n) => this.alloc(n), ptr: (s) => s.ptr, relaxed: () => this.relaxed, keep: () => this.prepack });
   }
 
@@ -162,6 +162,20 @@ export class WasmBackend implements Backend {
     const fn = this.k[name];
     if (this.pool && parts.length > 1) this.pool.run(name, parts, fn);
     else for (const p of parts) fn(...argList(sig, p as ArgsOf<Signature>));
+  }
+
+  /** Like par, with kernel name2's part i run right after name's part i on the same thread (WorkerPool's PairedCall). */
+  private parThen<K extends KernelName, K2 extends KernelName>(name: K, parts: readonly KernelArgs<K>[], name2: K2, parts2: readonly KernelArgs<K2>[]): void {
+    const [fn, fn2] = [this.k[name], this.k[name2]];
+    if (this.pool && parts.length > 1) {
+      this.pool.run(name, parts, fn, { name: name2, args: parts2, local: fn2 });
+      return;
+    }
+    const [sig, sig2]: Signature[] = [KERNELS[name], KERNELS[name2]];
+    parts.forEach((p, i) => {
+      fn(...argList(sig, p as ArgsOf<Signature>));
+      fn2(...argList(sig2, parts2[i] as ArgsOf<Signature>));
+    });
   }
 
   upload(data: Float32Array): Storage {
