@@ -4,7 +4,6 @@
 // named arguments through kernels/wasm/abi.ts) and JS loops over the same heap (kernels/wasm/host.ts).
 import { backendLabel, guardStorages, type AdamParams, type AvgPoolGeometry, type Backend, type GatherGeometry, type BatchNormGrads, type BatchNormResult, type BinaryOp, type GemmEpilogue, type MatmulGeometry, type ReduceOp, type SgdParams, type Storage, type UnaryOp, type WindowGeometry } from '../backend.js';
 import { sizeOf, type Shape } from '../shape.js';
-import { bnGradCoefficients, hostMath } from './batchnorm.js';
 import { Heap, HeapExhausted } from '../../kernels/wasm/heap.js';
 import { inGradientRules, outOfMemory } from '../engine.js';
 import { fail } from '../errors.js';
@@ -17,6 +16,7 @@ import { sharedMemoryWhyNot } from '../platform.js';
 import { defaultWasmThreads, wasmRelaxedDefault, wasmWinogradDefault, wasmThreadsAvailable, type WasmBackendOptions } from './wasm-env.js';
 import { WasmGemm } from './wasm-gemm.js';
 import { WasmWinograd } from './wasm-winograd.js';
+import { wasmAdamStep, wasmBatchNorm, wasmBatchNormBackward, wasmSgdStep, type TrainContext } from './wasm-train.js';
 
 export { defaultWasmThreads, enableRelaxedSimd, relaxedSimdAvailable, wasmAvailable, wasmRelaxedDefault, wasmThreadsAvailable, type WasmBackendOptions } from './wasm-env.js';
 
@@ -46,6 +46,8 @@ export class WasmBackend implements Backend {
   private readonly gemms: WasmGemm<WasmStorage>;
   /** Winograd F(2×2,3×3) for eval 3×3 stride-1 convs, with its transformed weights per storage; `mode` picks when. */
   readonly winograd: WasmWinograd<WasmStorage>;
+  /** What the training kernels' drivers (batch norm, optimizer steps: src/backends/wasm-train.ts) use of this backend. */
+  private readonly train: TrainContext;
   prepack: boolean;
 
   /**
@@ -76,6 +78,7 @@ export class WasmBackend implements Backend {
     // A pointer into another instance's heap would read or write this one's memory: refuse it up front.
     guardStorages(this, (s) => s instanceof WasmStorage && s.heap === this.heap && !s.released);
     this.gemms = new WasmGemm({ block: (n) => this.block(n), free: (b) => this.heap.release(b.ptr, b.cap), threads: (big) => this.T(big), par: (name, parts) => this.par(name, parts), parThen: (name, parts, name2, parts2) => this.parThen(name, parts, name2, parts2), f32: () => this.f });
+    this.train = { alloc: (n) => this.alloc(n), release: (b) => this.release(b), threads: (big) => this.T(big), par: (name, parts) => this.par(name, parts), f32: () => this.f, ptr: (s) => st(s).ptr, chunks: (n) => this.chunks(n), forget: (s) => (this.gemms.forget(st(s)), this.winograd.forget(st(s))) };
     this.winograd = new WasmWinograd({ block: (n) => this.block(n), free: (b) => this.heap.release(b.ptr, b.cap), threads: (big) => this.T(big), par: (name, parts) => this.par(name, parts), f32: () => this.f, alloc: (n) => this.alloc(n), ptr: (s) => s.ptr, relaxed: () => this.relaxed, keep: () => this.prepack });
   }
 
@@ -452,105 +455,25 @@ export class WasmBackend implements Backend {
   }
 
   batchNorm(x: Storage, shape: Shape, weight: Storage, bias: Storage, eps: number): BatchNormResult {
-    const [n, c, h, w] = shape;
-    const hw = h * w;
-    const out = this.alloc(n * c * hw);
-    const mean = this.alloc(c);
-    const variance = this.alloc(c);
-    const stats = this.alloc(2 * c);
-    const aff = this.alloc(2 * c);
-    const T = this.T(n * c * hw >= 1 << 15);
-    const lanes = bnLanes(c, hw);
-    const split = lanes ? splitRange(c / 4, T).map(([a, b]): [number, number] => [4 * a, 4 * b]) : splitRange(c, T);
-    this.par(lanes ? 'bnstats_c' : 'bnstats', split.map(([c0, c1]) => ({ x: st(x).ptr, out: st(stats).ptr, n, c, hw, c0, c1 })));
-    // Per channel in JS (c values): the statistics out, and y = x·scale + shift with scale = w/√(var + eps).
-    const f = this.f;
-    const [S, M, V, W, B, A] = [at(stats), at(mean), at(variance), at(weight), at(bias), at(aff)];
-    // Mean and variance interleaved per channel, or planar for the lane kernels.
-    const [sm, sv] = lanes ? [1, c] : [2, 1];
-    for (let ch = 0; ch < c; ch++) {
-      const mu = f[S + sm * ch];
-      const v = f[S + sm * ch + sv];
-      f[M + ch] = mu;
-      f[V + ch] = v;
-      const scale = f[W + ch] / Math.sqrt(v + eps);
-      f[A + ch] = scale;
-      f[A + c + ch] = f[B + ch] - mu * scale;
-    }
-    this.par(lanes ? 'chaffine_c' : 'chaffine', split.map(([c0, c1]) => ({ x: st(x).ptr, y: st(out).ptr, n, c, hw, c0, c1, scale: st(aff).ptr, shift: st(aff).ptr + 4 * c })));
-    this.release(stats);
-    this.release(aff);
-    return { out, mean, var: variance };
+    return wasmBatchNorm(this.train, x, shape, weight, bias, eps);
   }
 
   batchNormBackward(dy: Storage, x: Storage, shape: Shape, mean: Storage, variance: Storage, weight: Storage, eps: number): BatchNormGrads {
-    const [n, c, h, w] = shape;
-    const hw = h * w;
-    const cnt = n * hw;
-    const dx = this.alloc(n * c * hw);
-    const dweight = this.alloc(c);
-    const dbias = this.alloc(c);
-    const sums = this.alloc(2 * c);
-    const coef = this.alloc(3 * c);
-    const T = this.T(n * c * hw >= 1 << 15);
-    const lanes = bnLanes(c, hw);
-    const split = lanes ? splitRange(c / 4, T).map(([a, b]): [number, number] => [4 * a, 4 * b]) : splitRange(c, T);
-    this.par(lanes ? 'bnbwdstats_c' : 'bnbwdstats', split.map(([c0, c1]) => ({ dy: st(dy).ptr, x: st(x).ptr, n, c, hw, c0, c1, mean: st(mean).ptr, out: st(sums).ptr })));
-    // dx = a·dy + k·(x − mean) + m per channel (bnGradCoefficients), applied as a·dy + k·x + (m − k·mean).
-    const f = this.f;
-    const [S, M, V, W, DW, DB, K] = [at(sums), at(mean), at(variance), at(weight), at(dweight), at(dbias), at(coef)];
-    // Sums and coefficients interleaved per channel, or planar for the lane kernels.
-    const [s0, s1, k0, k1] = lanes ? [1, c, 1, c] : [2, 1, 3, 1];
-    for (let ch = 0; ch < c; ch++) {
-      const { a, k, m, dweight: dw, dbias: db } = bnGradCoefficients(hostMath, f[W + ch], 1 / Math.sqrt(f[V + ch] + eps), f[S + s0 * ch], f[S + s0 * ch + s1], cnt);
-      f[DB + ch] = db;
-      f[DW + ch] = dw;
-      f[K + k0 * ch] = a;
-      f[K + k0 * ch + k1] = k;
-      f[K + k0 * ch + 2 * k1] = m - k * f[M + ch];
-    }
-    this.par(lanes ? 'bnbwdapply_c' : 'bnbwdapply', split.map(([c0, c1]) => ({ dy: st(dy).ptr, x: st(x).ptr, dx: st(dx).ptr, n, c, hw, c0, c1, coef: st(coef).ptr })));
-    this.release(sums);
-    this.release(coef);
-    return { dx, dweight, dbias };
+    return wasmBatchNormBackward(this.train, dy, x, shape, mean, variance, weight, eps);
   }
 
   sgdStep(param: Storage, grad: Storage, momentumBuf: Storage | null, p: SgdParams): void {
-    this.gemms.forget(st(param)); // written in place below: a kept packing would be stale
-    this.winograd.forget(st(param));
-    const useM = momentumBuf !== null && p.momentum !== 0;
-    // buf = a·m + b·g; g' = cg·g + cb·buf (see kernels/wasm/optim.ts)
-    const a = p.firstStep ? 0 : p.momentum;
-    const b = p.firstStep ? 1 : 1 - p.dampening;
-    const [cg, cb] = p.nesterov ? [1, p.momentum] : [0, 1];
-    const P = st(param).ptr;
-    const G = st(grad).ptr;
-    const M = useM ? st(momentumBuf as Storage).ptr : 0;
-    const [lr, wd] = [p.lr, p.weightDecay];
-    this.par('sgd', this.chunks(param.size).map(([i0, i1]) => ({ p: P + i0 * 4, g: G + i0 * 4, m: M + (useM ? i0 * 4 : 0), n: i1 - i0, lr, wd, a, b, cg, cb, useM: useM ? 1 : 0 })));
+    wasmSgdStep(this.train, param, grad, momentumBuf, p);
   }
 
   adamStep(param: Storage, grad: Storage, mS: Storage, vS: Storage, p: AdamParams): void {
-    this.gemms.forget(st(param)); // written in place below
-    this.winograd.forget(st(param));
-    const bc1 = 1 - Math.pow(p.beta1, p.step);
-    const bc2 = 1 - Math.pow(p.beta2, p.step);
-    const decay = p.decoupled ? 1 - p.lr * p.weightDecay : 1;
-    const wd = p.decoupled ? 0 : p.weightDecay;
-    const [P, G, M, V] = [param, grad, mS, vS].map((s) => st(s).ptr);
-    const coef = { decay, wd, b1: p.beta1, c1: 1 - p.beta1, b2: p.beta2, c2: 1 - p.beta2, bc2, eps: p.eps, stepSize: p.lr / bc1 };
-    this.par('adam', this.chunks(param.size).map(([i0, i1]) => ({ ...coef, p: P + i0 * 4, g: G + i0 * 4, m: M + i0 * 4, v: V + i0 * 4, n: i1 - i0 })));
+    wasmAdamStep(this.train, param, grad, mS, vS, p);
   }
 
   destroy(): void {
     this.pool?.destroy();
     this.pool = null;
   }
-}
-
-/** Whether batch norm takes its lane kernels (four channels per f32x4, kernels/wasm/batchnorm.ts): 1×1 maps. */
-function bnLanes(c: number, hw: number): boolean {
-  return hw === 1 && c % 4 === 0;
 }
 
 /** The wasm kernel family of a binary op: every BinaryOp has one (a new op must be listed here and in host.binaryRun). */
