@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { WindowGeometry } from '../src/backend.js';
 import { enableRelaxedSimd, WasmBackend, wasmThreadsAvailable } from '../src/backends/wasm.js';
 import { runs, seedArb, values } from './helpers/fd.js';
-import { arr, conv2d, outLen } from './helpers/oracle.js';
+import { arr, convEpilogue, outLen } from './helpers/oracle.js';
 import { f32 } from './helpers/tolerance.js';
 
 const hasRelaxed = process.env.GPUGRAD_WASM_RELAXED !== '0' && enableRelaxedSimd();
@@ -55,21 +55,9 @@ function image(t: Case): Float64Array {
   return x;
 }
 
-/** The oracle: direct float64 convolution, [n, oc, oh, ow] → [oc, n·oh·ow], then scale, shift, residual, ReLU. */
+/** The float64 oracle (test/helpers/oracle.ts): direct convolution, then the epilogue, as [oc, n·oh·ow]. */
 function expected(t: Case, g: WindowGeometry, x: Float64Array, w: Float64Array, scale: Float64Array, shift: Float64Array, res: Float64Array | null): Float64Array {
-  const y = conv2d(arr([t.n, t.c, t.h, t.w], x), arr([t.oc, t.c, t.kh, t.kw], w), null, { sh: g.sh, sw: g.sw, ph: g.ph, pw: g.pw, dh: g.dh, dw: g.dw }, 1).data;
-  const plane = g.oh * g.ow;
-  const cols = t.n * plane;
-  const out = new Float64Array(t.oc * cols);
-  for (let o = 0; o < t.oc; o++)
-    for (let b = 0; b < t.n; b++)
-      for (let i = 0; i < plane; i++) {
-        const j = b * plane + i;
-        let v = y[(b * t.oc + o) * plane + i] * scale[o] + shift[o];
-        if (res) v += res[o * cols + j];
-        out[o * cols + j] = t.relu ? (v < 0 ? 0 : v) : v;
-      }
-  return out;
+  return convEpilogue(arr([t.n, t.c, t.h, t.w], x), arr([t.oc, t.c, t.kh, t.kw], w), { sh: g.sh, sw: g.sw, ph: g.ph, pw: g.pw, dh: g.dh, dw: g.dw }, scale, shift, res, t.relu);
 }
 
 function expectClose(what: string, got: Float32Array, want: Float64Array, k: number): void {

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Storage, WindowGeometry } from '../src/backend.js';
 import { enableRelaxedSimd, WasmBackend, wasmThreadsAvailable } from '../src/backends/wasm.js';
 import { winogradWins } from '../src/backends/wasm-winograd.js';
-import { arr, conv2d } from './helpers/oracle.js';
+import { arr, convEpilogue } from './helpers/oracle.js';
 import { params, seedArb, values } from './helpers/fd.js';
 import { f32 } from './helpers/tolerance.js';
 
@@ -87,21 +87,9 @@ function run(be: WasmBackend, r: Case, d: Inputs, weight?: Storage): Float32Arra
   return got;
 }
 
-/** The float64 oracle: direct convolution, then ·scale + shift (+ residual) (ReLU), laid out [oc, n·oh·ow]. */
+/** The float64 oracle (test/helpers/oracle.ts): direct convolution, then the epilogue, as [oc, n·oh·ow]. */
 function oracle(r: Case, d: Inputs): Float64Array {
-  const g = geometry(r);
-  const y = conv2d(arr([r.n, r.c, r.h, r.w], d.x), arr([r.oc, r.c, 3, 3], d.w), null, { sh: 1, sw: 1, ph: r.p, pw: pw(r), dh: 1, dw: 1 }, 1).data;
-  const hw = g.oh * g.ow;
-  const out = new Float64Array(r.oc * r.n * hw);
-  for (let o = 0; o < r.oc; o++)
-    for (let b = 0; b < r.n; b++)
-      for (let i = 0; i < hw; i++) {
-        const at = (o * r.n + b) * hw + i;
-        let v = y[(b * r.oc + o) * hw + i] * d.scale[o] + d.shift[o];
-        if (d.res) v += d.res[at];
-        out[at] = r.relu && v < 0 ? 0 : v;
-      }
-  return out;
+  return convEpilogue(arr([r.n, r.c, r.h, r.w], d.x), arr([r.oc, r.c, 3, 3], d.w), { sh: 1, sw: 1, ph: r.p, pw: pw(r), dh: 1, dw: 1 }, d.scale, d.shift, d.res, r.relu);
 }
 
 /** Largest |got − want| / (atol + rtol·|want|) under the float32 bound for 9·c-term sums: ≤ 1 passes. */

@@ -258,6 +258,27 @@ export function conv2d(x: Arr, w: Arr, bias: Arr | null, win: Omit<Win, 'kh' | '
   return { shape: [N, O, OH, OW], data: out };
 }
 
+/**
+ * The eval conv with its epilogue as backends' convEpilogue lays it out: conv2d (groups 1), then ·scale[o] +
+ * shift[o] (+ residual, given [oc, n·oh·ow]) (ReLU), as [oc, n·oh·ow].
+ */
+export function convEpilogue(x: Arr, w: Arr, win: Omit<Win, 'kh' | 'kw'>, scale: ArrayLike<number>, shift: ArrayLike<number>, residual: ArrayLike<number> | null, relu: boolean): Float64Array {
+  const y = conv2d(x, w, null, win, 1);
+  const [n, oc, oh, ow] = y.shape;
+  const plane = oh * ow;
+  const cols = n * plane;
+  const out = new Float64Array(oc * cols);
+  for (let o = 0; o < oc; o++)
+    for (let b = 0; b < n; b++)
+      for (let i = 0; i < plane; i++) {
+        const j = o * cols + b * plane + i;
+        let v = y.data[(b * oc + o) * plane + i] * scale[o] + shift[o];
+        if (residual) v += residual[j];
+        out[j] = relu && v < 0 ? 0 : v;
+      }
+  return out;
+}
+
 /** F.unfold: [N, C·kh·kw, L], row (c·kh + ky)·kw + kx, column oy·OW + ox; padding reads 0. */
 export function unfold(x: Arr, win: Win): Arr {
   const [N, C, H, W] = x.shape;
