@@ -157,16 +157,16 @@ describe('bench: RESULTS.md generation', () => {
 const tfInstalled = existsSync(new URL('../bench/node_modules/@tensorflow/tfjs-core', import.meta.url));
 
 describe.skipIf(!tfInstalled)('bench: the tfjs peer builds the same network in NHWC', () => {
-  it('agrees with gpugrad on a tiny ResNet', async () => {
+  /** The TensorFlow.js builder of bench/peers/tfjs-model.ts on gpugrad's weights gives gpugrad's logits. */
+  async function agrees(make: () => ResNet, inputSeed: number): Promise<void> {
     const tf = await loadTf();
     if (typeof tf === 'string') throw new Error(tf);
     await tf.setBackend('cpu');
     await setBackend('reference');
-    manualSeed(4);
-    const model = tiny().eval();
+    const model = make().eval();
     const w: Weights = new Map();
     for (const [k, t] of model.stateDict()) w.set(k, { shape: t.shape, data: await t.data() });
-    const input = seededInput(2 * 3 * 24 * 24, 6);
+    const input = seededInput(2 * 3 * 24 * 24, inputSeed);
     const want = noGrad(() => model.forward(tensor(input, [2, 3, 24, 24])));
     const tm = new TfResNet(tf, w);
     const x = tf.transpose(tf.tensor(input, [2, 3, 24, 24]), [0, 2, 3, 1]);
@@ -175,25 +175,9 @@ describe.skipIf(!tfInstalled)('bench: the tfjs peer builds the same network in N
     tm.dispose();
     model.dispose();
     want.dispose();
-  });
+  }
 
-  it('agrees with gpugrad on a tiny basic-block ResNet (ResNet-18 layout: stride on conv1, no conv3)', async () => {
-    const tf = await loadTf();
-    if (typeof tf === 'string') throw new Error(tf);
-    await tf.setBackend('cpu');
-    await setBackend('reference');
-    manualSeed(5);
-    const model = resnet18(TINY).eval();
-    const w: Weights = new Map();
-    for (const [k, t] of model.stateDict()) w.set(k, { shape: t.shape, data: await t.data() });
-    const input = seededInput(2 * 3 * 24 * 24, 7);
-    const want = noGrad(() => model.forward(tensor(input, [2, 3, 24, 24])));
-    const tm = new TfResNet(tf, w);
-    const x = tf.transpose(tf.tensor(input, [2, 3, 24, 24]), [0, 2, 3, 1]);
-    const got = await tm.forward(x).data();
-    expect(relMaxErr(got, await want.data())).toBeLessThan(1e-4);
-    tm.dispose();
-    model.dispose();
-    want.dispose();
-  });
+  it('agrees with gpugrad on a tiny ResNet', () => agrees(() => (manualSeed(4), tiny()), 6));
+
+  it('agrees with gpugrad on a tiny basic-block ResNet (ResNet-18 layout: stride on conv1, no conv3)', () => agrees(() => (manualSeed(5), resnet18(TINY)), 7));
 });
