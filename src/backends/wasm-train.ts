@@ -24,9 +24,14 @@ export interface TrainContext {
   forget(s: Storage): void;
 }
 
-/** Whether batch norm takes its lane kernels (four channels per f32x4, kernels/wasm/batchnorm.ts): 1×1 maps. */
-function bnLanes(c: number, hw: number): boolean {
-  return hw === 1 && c % 4 === 0;
+/**
+ * How a batch-norm pass splits its channels over threads: the lane kernels (four channels per f32x4,
+ * kernels/wasm/batchnorm.ts) on 1×1 maps, whose channel ranges stay multiples of 4, else the per-channel ones.
+ */
+function channelSplit(ctx: TrainContext, n: number, c: number, hw: number): { lanes: boolean; split: [number, number][] } {
+  const T = ctx.threads(n * c * hw >= 1 << 15);
+  const lanes = hw === 1 && c % 4 === 0;
+  return { lanes, split: lanes ? splitRange(c / 4, T).map(([a, b]): [number, number] => [4 * a, 4 * b]) : splitRange(c, T) };
 }
 
 /** Training-mode batch norm over x [n, c, h, w]: y, and the batch mean and biased variance per channel. */
@@ -39,9 +44,7 @@ export function wasmBatchNorm(ctx: TrainContext, x: Storage, shape: Shape, weigh
   const variance = ctx.alloc(c);
   const stats = ctx.alloc(2 * c);
   const aff = ctx.alloc(2 * c);
-  const T = ctx.threads(n * c * hw >= 1 << 15);
-  const lanes = bnLanes(c, hw);
-  const split = lanes ? splitRange(c / 4, T).map(([a, b]): [number, number] => [4 * a, 4 * b]) : splitRange(c, T);
+  const { lanes, split } = channelSplit(ctx, n, c, hw);
   ctx.par(lanes ? 'bnstats_c' : 'bnstats', split.map(([c0, c1]) => ({ x: ctx.ptr(x), out: ctx.ptr(stats), n, c, hw, c0, c1 })));
   // Per channel in JS (c values): the statistics out, and y = x·scale + shift with scale = w/√(var + eps).
   const f = ctx.f32();
@@ -74,9 +77,7 @@ export function wasmBatchNormBackward(ctx: TrainContext, dy: Storage, x: Storage
   const dbias = ctx.alloc(c);
   const sums = ctx.alloc(2 * c);
   const coef = ctx.alloc(3 * c);
-  const T = ctx.threads(n * c * hw >= 1 << 15);
-  const lanes = bnLanes(c, hw);
-  const split = lanes ? splitRange(c / 4, T).map(([a, b]): [number, number] => [4 * a, 4 * b]) : splitRange(c, T);
+  const { lanes, split } = channelSplit(ctx, n, c, hw);
   ctx.par(lanes ? 'bnbwdstats_c' : 'bnbwdstats', split.map(([c0, c1]) => ({ dy: ctx.ptr(dy), x: ctx.ptr(x), n, c, hw, c0, c1, mean: ctx.ptr(mean), out: ctx.ptr(sums) })));
   // dx = a·dy + k·(x − mean) + m per channel (bnGradCoefficients), applied as a·dy + k·x + (m − k·mean).
   const f = ctx.f32();
