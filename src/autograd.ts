@@ -43,6 +43,8 @@ export interface PrimAttrs {
   matmul: { transA: boolean; transB: boolean };
   im2col: WindowGeometry;
   col2im: WindowGeometry;
+  /** A groups-1 convolution as [oc, n·oh·ow]: im2col + one GEMM; the node keeps the columns for the weight's gradient. */
+  conv2d: WindowGeometry;
   maxPool2d: WindowGeometry;
   avgPool2d: AvgPoolGeometry;
   /** Training-mode batch norm of x [n,c,h,w] with weight and bias [c]; saves the batch mean and variance. */
@@ -129,6 +131,15 @@ const rules: { [P in Prim]: GradRule<P> } = {
     return [da && o.sumTo(da, a.shape), db && o.sumTo(db, b.shape)];
   },
   im2col: (g, n) => [o.col2im(g, n.attrs)],
+  // dweight = gy·colsᵀ from the saved columns; dx = col2im(weightᵀ·gy) through the backend's convInputGrad,
+  // which may instead convolve gy with the flipped weight (Winograd, the wasm backend at 3×3 stride 1).
+  conv2d: (g, n, _y, want) => {
+    const [x, w] = n.inputs;
+    const b = g.backend;
+    const dx = want[0] ? fromStorage(b, b.convInputGrad(g.storage, w.storage, n.attrs, w.shape[0]), x.shape) : null;
+    const dw = want[1] ? o.reshape(o.matmulT(g, n.saved[0], false, true), w.shape) : null;
+    return [dx, dw];
+  },
   col2im: (g, n) => [o.im2col(g, n.attrs)],
   maxPool2d: (g, n) => {
     const b = g.backend;
@@ -197,6 +208,7 @@ const reads: { [P in Prim]: { inputs: readonly number[] | 'all'; output: boolean
   matmul: { inputs: 'all', output: false },
   im2col: { inputs: [], output: false },
   col2im: { inputs: [], output: false },
+  conv2d: { inputs: [1], output: false },
   maxPool2d: { inputs: [], output: false },
   avgPool2d: { inputs: [], output: false },
   batchNorm: { inputs: [0, 1], output: false },

@@ -211,6 +211,12 @@ export interface FastPaths {
    * then differ by rounding only. Used only where no gradient is recorded.
    */
   convEpilogue(x: Storage, weight: Storage, g: WindowGeometry, oc: number, e: GemmEpilogue): Storage;
+  /**
+   * The input gradient of a groups-1 convolution of x [n, c, h, w] with weight [oc, c, kh, kw] over window g:
+   * from gy [oc, n·oh·ow] (the conv primitive's layout), dx [n, c, h, w] = col2im(weightᵀ·gy). A backend may
+   * convolve gy with the flipped, transposed weight instead (Winograd); results then differ by rounding only.
+   */
+  convInputGrad(gy: Storage, weight: Storage, g: WindowGeometry, oc: number): Storage;
   /** Max pool; `indices` holds, per output, the flat index (y·w + x) within the plane of its first maximum, or of its last NaN (PyTorch's rule). */
   maxPool2d(x: Storage, g: WindowGeometry): { out: Storage; indices: Storage };
   maxPool2dBackward(gy: Storage, indices: Storage, g: WindowGeometry): Storage;

@@ -407,6 +407,19 @@ export function col2im(cols: Tensor, g: WindowGeometry): Tensor {
   return record('col2im', [cols], g, be.col2im(cols.storage, g), [g.n, g.c, g.h, g.w]);
 }
 
+/**
+ * The conv primitive (groups 1): x [n,c,h,w] with weight [oc,c,kh,kw] as [oc, n·oh·ow], by im2col and one GEMM.
+ * A recorded node keeps the columns (the weight's gradient multiplies by them); otherwise they go at once.
+ */
+export function conv2dPrim(x: Tensor, weight: Tensor, g: WindowGeometry): Tensor {
+  const be = backendOf('conv2d', [x, weight]);
+  const [oc, k, n] = [weight.shape[0], g.c * g.kh * g.kw, g.n * g.oh * g.ow];
+  const cols = fromStorage(be, be.im2col(x.storage, g), [k, n]);
+  const y = record('conv2d', [x, weight], g, be.matmul(weight.storage, cols.storage, { batch: 1, batchA: 1, batchB: 1, m: oc, k, n, transA: false, transB: false }), [oc, n], [cols]);
+  if (!y.node) cols.dispose();
+  return y;
+}
+
 export function maxPool2dPrim(x: Tensor, g: WindowGeometry): Tensor {
   const be = backendOf('maxPool2d', [x]);
   const { out, indices } = be.maxPool2d(x.storage, g);

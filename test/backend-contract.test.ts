@@ -131,6 +131,26 @@ describe('withDefaults() on the core alone agrees with the reference backend’s
       }, k);
     }
   });
+  it("a conv's input gradient (padded, strided and dilated windows): col2im(weightᵀ·gy); at stride 1 the flipped-weight conv", async () => {
+    for (const [s, dil, p] of [[1, 1, 1], [1, 1, 0], [1, 1, 2], [2, 1, 1], [1, 2, 1]] as const) {
+      const g = pool(2, 3, 6, 5, 3, s, p, dil, false);
+      const [oc, k, n] = [4, 27, 2 * g.oh * g.ow];
+      await same(`convInputGrad stride ${s} dilation ${dil} padding ${p}`, (b, up) => {
+        const [gy, w] = [up(values(1, oc * n)), up(values(2, oc * k))];
+        if (b !== own) return [b.convInputGrad(gy, w, g, oc)];
+        if (s !== 1 || dil !== 1) return [b.col2im(b.matmul(w, gy, { batch: 1, batchA: 1, batchB: 1, m: k, k: oc, n, transA: true, transB: false }), g)];
+        // What a Winograd input gradient relies on: gy (as images) convolved with the weight flipped in space
+        // and transposed to [c, oc, 3, 3], padded by 2 − p, gives x's size back.
+        const wv = values(2, oc * k);
+        const flipped = new Float32Array(oc * k);
+        for (let o = 0; o < oc; o++) for (let c = 0; c < 3; c++) for (let i = 0; i < 9; i++) flipped[(c * oc + o) * 9 + 8 - i] = wv[(o * 3 + c) * 9 + i];
+        const img = b.permute(gy, [oc, 2, g.oh * g.ow], [1, 0, 2]);
+        const tg = { ...g, c: oc, h: g.oh, w: g.ow, ph: 2 - p, pw: 2 - p, oh: g.h, ow: g.w };
+        const y = b.matmul(up(flipped), b.im2col(img, tg), { batch: 1, batchA: 1, batchB: 1, m: 3, k: oc * 9, n: 2 * g.h * g.w, transA: false, transB: false });
+        return [b.permute(y, [3, 2, g.h * g.w], [1, 0, 2])];
+      }, oc * 9);
+    }
+  });
 });
 
 describe('the compositions on a deferred backend (gpu.js webasm on 2 threads: kernels queued, run later in call order)', () => {
@@ -172,7 +192,7 @@ describe('the contract', () => {
     const before = ref.maxPool2d;
     const full = withDefaults(ref);
     expect(full.maxPool2d).toBe(before);
-    expect([...ownFastPaths(full)].sort()).toEqual(FAST_PATHS.filter((m) => m !== 'matmulEpilogue' && m !== 'convEpilogue').sort());
+    expect([...ownFastPaths(full)].sort()).toEqual(FAST_PATHS.filter((m) => m !== 'matmulEpilogue' && m !== 'convEpilogue' && m !== 'convInputGrad').sort());
     const epilogue = full.matmulEpilogue;
     expect(withDefaults(full).matmulEpilogue).toBe(epilogue);
     expect(bare.deferred).toBe(false);

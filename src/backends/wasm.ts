@@ -391,6 +391,14 @@ export class WasmBackend implements Backend {
     return out;
   }
 
+  /** A conv's input gradient, [n, c, h, w]: col2im(weightᵀ·gy). */
+  convInputGrad(gy: Storage, weight: Storage, g: WindowGeometry, oc: number): Storage {
+    const cols = this.matmul(weight, gy, { batch: 1, batchA: 1, batchB: 1, m: g.c * g.kh * g.kw, k: oc, n: g.n * g.oh * g.ow, transA: true, transB: false });
+    const dx = this.col2im(cols, g);
+    this.release(cols);
+    return dx;
+  }
+
   /** C[m,n] (row-major at byte address pc) = A·B with element strides as in matmul (see WasmGemm.run). */
   gemm(pa: number, rsA: number, psA: number, pb: number, csB: number, psB: number, m: number, n: number, k: number, pc: number, weightA: WasmStorage | null = null, fused = false): void {
     this.gemms.run({ ptr: pa, rs: rsA, ps: psA }, { ptr: pb, rs: csB, ps: psB }, m, n, k, pc, weightA, fused && this.relaxed ? 'gemm_fma' : 'gemm');

@@ -134,6 +134,9 @@ function convCols(c: ConvSetup, x: Tensor): Tensor {
 
 /** im2col + one GEMM per group: [O, N·L]. */
 function convGemm(c: ConvSetup, x: Tensor, weight: Tensor): Tensor {
+  // Recorded for a gradient, a groups-1 conv with a window is the conv primitive: its rule gets the input's
+  // gradient from the backend's convInputGrad (which may use Winograd) instead of a GEMM and col2im.
+  if (c.groups === 1 && !c.pointwise && isGradEnabled() && (x.requiresGrad || weight.requiresGrad)) return o.conv2dPrim(x, weight, c.g);
   const cols = convCols(c, x);
   const { oc, ckk, groups, n, L } = c;
   const y =
