@@ -43,7 +43,7 @@ export interface PrimAttrs {
   matmul: { transA: boolean; transB: boolean };
   im2col: WindowGeometry;
   col2im: WindowGeometry;
-  /** A groups-1 convolution as [oc, n·oh·ow]: im2col + one GEMM; the node keeps the columns for the weight's gradient. */
+  /** A groups-1 convolution as [oc, n·oh·ow] (the backend's convForward); saves its columns where it made them. */
   conv2d: WindowGeometry;
   maxPool2d: WindowGeometry;
   avgPool2d: AvgPoolGeometry;
@@ -131,13 +131,14 @@ const rules: { [P in Prim]: GradRule<P> } = {
     return [da && o.sumTo(da, a.shape), db && o.sumTo(db, b.shape)];
   },
   im2col: (g, n) => [o.col2im(g, n.attrs)],
-  // dweight = gy·colsᵀ from the saved columns; dx = col2im(weightᵀ·gy) through the backend's convInputGrad,
-  // which may instead convolve gy with the flipped weight (Winograd, the wasm backend at 3×3 stride 1).
+  // dweight = gy·colsᵀ, with the forward's columns or, where it made none (Winograd), im2col(x) now;
+  // dx = col2im(weightᵀ·gy) through the backend's convInputGrad, which may instead convolve gy with the
+  // flipped weight (Winograd, the wasm backend at 3×3 stride 1).
   conv2d: (g, n, _y, want) => {
     const [x, w] = n.inputs;
     const b = g.backend;
     const dx = want[0] ? fromStorage(b, b.convInputGrad(g.storage, w.storage, n.attrs, w.shape[0]), x.shape) : null;
-    const dw = want[1] ? o.reshape(o.matmulT(g, n.saved[0], false, true), w.shape) : null;
+    const dw = want[1] ? o.reshape(o.matmulT(g, n.saved[0] ?? o.im2col(x, n.attrs), false, true), w.shape) : null;
     return [dx, dw];
   },
   col2im: (g, n) => [o.im2col(g, n.attrs)],
@@ -208,7 +209,7 @@ const reads: { [P in Prim]: { inputs: readonly number[] | 'all'; output: boolean
   matmul: { inputs: 'all', output: false },
   im2col: { inputs: [], output: false },
   col2im: { inputs: [], output: false },
-  conv2d: { inputs: [1], output: false },
+  conv2d: { inputs: 'all', output: false },
   maxPool2d: { inputs: [], output: false },
   avgPool2d: { inputs: [], output: false },
   batchNorm: { inputs: [0, 1], output: false },

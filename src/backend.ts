@@ -212,6 +212,14 @@ export interface FastPaths {
    */
   convEpilogue(x: Storage, weight: Storage, g: WindowGeometry, oc: number, e: GemmEpilogue): Storage;
   /**
+   * A groups-1 convolution of x [n, c, h, w] with weight [oc, c, kh, kw] over window g, laid out [oc, n·oh·ow]:
+   * the values of matmul(weight as [oc, c·kh·kw], im2col(x, g)). The conv primitive's forward (training); a
+   * backend may skip the columns or use fewer multiplies (Winograd); results then differ by rounding only.
+   * `cols`: im2col(x, g) where the backend made it anyway (the caller keeps it for the weight's gradient or
+   * releases it), else null.
+   */
+  convForward(x: Storage, weight: Storage, g: WindowGeometry, oc: number): { out: Storage; cols: Storage | null };
+  /**
    * The input gradient of a groups-1 convolution of x [n, c, h, w] with weight [oc, c, kh, kw] over window g:
    * from gy [oc, n·oh·ow] (the conv primitive's layout), dx [n, c, h, w] = col2im(weightᵀ·gy). A backend may
    * convolve gy with the flipped, transposed weight instead (Winograd); results then differ by rounding only.

@@ -408,15 +408,16 @@ export function col2im(cols: Tensor, g: WindowGeometry): Tensor {
 }
 
 /**
- * The conv primitive (groups 1): x [n,c,h,w] with weight [oc,c,kh,kw] as [oc, n·oh·ow], by im2col and one GEMM.
- * A recorded node keeps the columns (the weight's gradient multiplies by them); otherwise they go at once.
+ * The conv primitive (groups 1): x [n,c,h,w] with weight [oc,c,kh,kw] as [oc, n·oh·ow], by the backend's
+ * convForward. Where that made the columns, a recorded node keeps them for the weight's gradient.
  */
 export function conv2dPrim(x: Tensor, weight: Tensor, g: WindowGeometry): Tensor {
   const be = backendOf('conv2d', [x, weight]);
-  const [oc, k, n] = [weight.shape[0], g.c * g.kh * g.kw, g.n * g.oh * g.ow];
-  const cols = fromStorage(be, be.im2col(x.storage, g), [k, n]);
-  const y = record('conv2d', [x, weight], g, be.matmul(weight.storage, cols.storage, { batch: 1, batchA: 1, batchB: 1, m: oc, k, n, transA: false, transB: false }), [oc, n], [cols]);
-  if (!y.node) cols.dispose();
+  const oc = weight.shape[0];
+  const r = be.convForward(x.storage, weight.storage, g, oc);
+  const cols = r.cols ? fromStorage(be, r.cols, [g.c * g.kh * g.kw, g.n * g.oh * g.ow]) : null;
+  const y = record('conv2d', [x, weight], g, r.out, [oc, g.n * g.oh * g.ow], cols ? [cols] : []);
+  if (cols && !y.node) cols.dispose();
   return y;
 }
 

@@ -131,6 +131,18 @@ describe('withDefaults() on the core alone agrees with the reference backend’s
       }, k);
     }
   });
+  it('the training conv forward (padded, strided and dilated windows): im2col then one GEMM', async () => {
+    for (const [s, dil, p] of [[1, 1, 1], [2, 1, 0], [1, 2, 2]] as const) {
+      const g = pool(2, 3, 6, 5, 3, s, p, dil, false);
+      const [oc, k, n] = [4, 27, 2 * g.oh * g.ow];
+      await same(`convForward stride ${s} dilation ${dil} padding ${p}`, (b, up) => {
+        const [x, w] = [up(values(1, 2 * 3 * 6 * 5)), up(values(2, oc * k))];
+        if (b === own) return [b.matmul(w, b.im2col(x, g), { batch: 1, batchA: 1, batchB: 1, m: oc, k, n, transA: false, transB: false }), b.im2col(x, g)];
+        const r = b.convForward(x, w, g, oc);
+        return r.cols ? [r.out, r.cols] : [r.out, b.im2col(x, g)];
+      }, k);
+    }
+  });
   it("a conv's input gradient (padded, strided and dilated windows): col2im(weightᵀ·gy); at stride 1 the flipped-weight conv", async () => {
     for (const [s, dil, p] of [[1, 1, 1], [1, 1, 0], [1, 1, 2], [2, 1, 1], [1, 2, 1]] as const) {
       const g = pool(2, 3, 6, 5, 3, s, p, dil, false);
@@ -192,7 +204,7 @@ describe('the contract', () => {
     const before = ref.maxPool2d;
     const full = withDefaults(ref);
     expect(full.maxPool2d).toBe(before);
-    expect([...ownFastPaths(full)].sort()).toEqual(FAST_PATHS.filter((m) => m !== 'matmulEpilogue' && m !== 'convEpilogue' && m !== 'convInputGrad').sort());
+    expect([...ownFastPaths(full)].sort()).toEqual(FAST_PATHS.filter((m) => m !== 'matmulEpilogue' && m !== 'convEpilogue' && m !== 'convForward' && m !== 'convInputGrad').sort());
     const epilogue = full.matmulEpilogue;
     expect(withDefaults(full).matmulEpilogue).toBe(epilogue);
     expect(bare.deferred).toBe(false);

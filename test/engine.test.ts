@@ -144,7 +144,9 @@ describe('autograd keeps what it needs', () => {
 describe('activation checkpointing', () => {
   it('nn.checkpoint gives the same values and gradients, holding only the segment inputs until backward', async () => {
     manualSeed(4);
-    const block = new nn.Sequential(new nn.Conv2d(3, 8, 3, { padding: 1 }), new nn.BatchNorm2d(8), new nn.ReLU(), new nn.Conv2d(8, 3, 3, { padding: 1 }));
+    // Deep enough that the plain graph's intermediates outnumber what checkpoint itself holds (convs keep no
+    // columns, only their inputs, so a single conv-bn-relu-conv holds about as little as the checkpoint does).
+    const block = new nn.Sequential(new nn.Conv2d(3, 8, 3, { padding: 1 }), new nn.BatchNorm2d(8), new nn.ReLU(), new nn.Conv2d(8, 8, 3, { padding: 1 }), new nn.BatchNorm2d(8), new nn.ReLU(), new nn.Conv2d(8, 3, 3, { padding: 1 }));
     block.eval(); // deterministic recompute (batch statistics would be too, but running stats would update twice)
     const x = randn([2, 3, 6, 6], { requiresGrad: true });
     const plain = block.forward(x).pow(2).sum();

@@ -391,6 +391,12 @@ export class WasmBackend implements Backend {
     return out;
   }
 
+  /** Training's conv forward, [oc, n·oh·ow]: im2col + the GEMM (plain multiply-add: see fmaMode). */
+  convForward(x: Storage, weight: Storage, g: WindowGeometry, oc: number): { out: Storage; cols: Storage | null } {
+    const cols = this.im2col(x, g);
+    return { out: this.matmul(weight, cols, { batch: 1, batchA: 1, batchB: 1, m: oc, k: g.c * g.kh * g.kw, n: g.n * g.oh * g.ow, transA: false, transB: false }), cols };
+  }
+
   /** A conv's input gradient, [n, c, h, w]: col2im(weightᵀ·gy). */
   convInputGrad(gy: Storage, weight: Storage, g: WindowGeometry, oc: number): Storage {
     const cols = this.matmul(weight, gy, { batch: 1, batchA: 1, batchB: 1, m: g.c * g.kh * g.kw, k: oc, n: g.n * g.oh * g.ow, transA: true, transB: false });
