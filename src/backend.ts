@@ -253,6 +253,12 @@ export interface BackendOptions {
   maxBytes?: number;
   /** wasm: fused multiply-add kernels through relaxed SIMD (default: where the engine validates it; see README). */
   relaxed?: boolean;
+  /** wasm: which of training's GEMMs fuse with `relaxed` ('gradients', the default; true; false). */
+  fmaTraining?: boolean | 'gradients';
+  /** wasm: keep eval conv weights packed (and Winograd-transformed) between calls (default true). */
+  prepack?: boolean;
+  /** wasm: Winograd F(2×2,3×3) for 3×3 stride-1 convs: 'auto' (default: where measured faster), 'on', 'off'. */
+  winograd?: 'auto' | 'on' | 'off';
 }
 
 /** Makes a backend: the core and any fast paths; setBackend() completes it with withDefaults(). */
@@ -301,8 +307,10 @@ export function setDefaultBackendName(name: string): void {
   chosen = null;
 }
 
+/** One instance per name and options: every option counts (a backend's own ones too, e.g. wasm's winograd). */
 function key(name: string, options: BackendOptions): string {
-  return `${name}:${options.mode ?? ''}:${options.threads ?? ''}:${options.maxBytes ?? ''}${options.relaxed === undefined ? '' : `:${options.relaxed}`}`;
+  const set = Object.entries(options as Record<string, unknown>).filter(([, v]) => v !== undefined);
+  return `${name}:${JSON.stringify(set.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))}`;
 }
 
 /**

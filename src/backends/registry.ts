@@ -26,7 +26,8 @@ export const BACKENDS: readonly BackendEntry[] = [
   {
     name: 'wasm',
     modes: ['relaxed', 'simd128'],
-    create: (o) => (o.threads !== undefined && o.threads <= 1 ? WasmBackend.createSync({ threads: 1, relaxed: o.relaxed, maxBytes: o.maxBytes }) : WasmBackend.open({ threads: o.threads, relaxed: o.relaxed, maxBytes: o.maxBytes })),
+    // Its own options (winograd, prepack, fmaTraining: WasmBackendOptions) pass through setBackend too.
+    create: (o) => (o.threads !== undefined && o.threads <= 1 ? WasmBackend.createSync({ ...o, threads: 1 }) : WasmBackend.open(o)),
   },
   // Without a mode: the fastest gpu.js mode available here (headlessgl if `gl` loads and a context can be made).
   // webgpu starts asynchronously (Node's navigator.gpu comes from the optional `webgpu` package).
