@@ -111,21 +111,121 @@ function inputTransform(): Func {
 }
 
 /**
- * wino_out_<res><relu>: Y = Aᵀ M A for output channels o0..o1 from the 16 GEMM results at m + ξ·ms bytes
- * ([oc rows, ldc] each, column t = tile), then y·scale[o] + shift[o] (+ res) (ReLU) into out [oc, n, oh, ow]:
- * the epi_* kernel's operations in its order, so results match the GEMM path's epilogue bit for bit given M.
+ * wino_w / wino_wt: the weight transform U = G g Gᵀ (G's rows (1, 0, 0), (½, ½, ½), (½, −½, ½), (0, 0, 1)) of
+ * every 3×3 kernel g of a weight [oc, c, 3, 3], written as 16 packed GEMM A operands (kernels/wasm/gemm.ts's
+ * [row/4][k][4] panels): U_ξ's element (row, q) at dst + ξ·per + ((row>>2)·k + q)·16 + (row&3)·4 bytes, for
+ * row groups a0..a1 (rows 4a..4a+3), rows ≥ `rows` zero. Kernel (row, q) is read at src + row·sr + q·sq bytes:
+ * wino_w takes rows = oc, k = c (sr = 36c, sq = 36): the forward conv's U. wino_wt takes rows = c, k = oc
+ * (sr = 36, sq = 36c), and writes U of the spatially flipped kernel: the input gradient's conv, whose weight is
+ * W'[ch, o] = flip(W[o, ch]), without materialising W'. Flipping g is G·J = P·G with P swapping rows 0 and 3,
+ * so U(flip g)_{i,j} = U(g)_{p(i),p(j)}, p = (3, 1, 2, 0): a permutation of where each U_ξ is stored.
+ * Lanes are the 4 rows of a group (one f32x4 store per U_ξ); the 4 kernels are loaded whole and transposed.
+ * In float32 (up to 3 roundings per value). Adds every U it writes into the f32x4 at `flag` (overwritten):
+ * non-finite there when any U is NaN or ±∞ (a weight entry was, or a sum overflowed).
  */
-export const WINO_OUT = signature(['m', 'ms', 'ldc', 'out', 'res', 'scale', 'shift', 'n', 'oh', 'ow', 'th', 'twp', 'o0', 'o1']);
-function outputTransform(residual: boolean, relu: boolean): Func {
-  const { f, p: { m, ms, ldc, out, res, scale, shift, n, oh, ow, th, twp, o0, o1 } } = funcOf(WINO_OUT);
+export const WINO_W = signature(['src', 'dst', 'rows', 'k', 'sr', 'sq', 'per', 'flag', 'a0', 'a1']);
+function weightTransform(flipped: boolean): Func {
+  const { f, p: { src, dst, rows, k, sr, sq, per, flag, a0, a1 } } = funcOf(WINO_W);
+  const a = f.local(I32), q = f.local(I32), o = f.local(I32), d = f.local(I32), partial = f.local(I32), r = f.local(I32);
+  const ptr = Array.from({ length: 4 }, () => f.local(I32));
+  const mask = f.local(V128), acc = f.local(V128);
+  const A = v128s(f, 4), B = v128s(f, 4), C = v128s(f, 4), t = v128s(f, 4);
+  const e = v128s(f, 9);
+  const T = Array.from({ length: 4 }, () => v128s(f, 3));
+  const U = v128s(f, 16);
+  const half = f.local(V128), s = f.local(V128);
+  f.f32(0.5).f32x4Splat().set(half);
+  f.v128Zero().set(acc);
+  // 4×4 transpose of rows x0..x3 into out0..out3 (lane l of out_j = element j of row l).
+  const transpose = (x: number[], out: number[]): void => {
+    f.get(x[0]).get(x[1]).f32x4Shuffle(0, 4, 1, 5).set(t[0]);
+    f.get(x[0]).get(x[1]).f32x4Shuffle(2, 6, 3, 7).set(t[1]);
+    f.get(x[2]).get(x[3]).f32x4Shuffle(0, 4, 1, 5).set(t[2]);
+    f.get(x[2]).get(x[3]).f32x4Shuffle(2, 6, 3, 7).set(t[3]);
+    f.get(t[0]).get(t[2]).f32x4Shuffle(0, 1, 4, 5).set(out[0]);
+    f.get(t[0]).get(t[2]).f32x4Shuffle(2, 3, 6, 7).set(out[1]);
+    f.get(t[1]).get(t[3]).f32x4Shuffle(0, 1, 4, 5).set(out[2]);
+    f.get(t[1]).get(t[3]).f32x4Shuffle(2, 3, 6, 7).set(out[3]);
+  };
+  f.forLoop(a, () => f.get(a0), () => f.get(a1), 1, () => {
+    // Lane l reads row min(4a + l, rows − 1): rows past the end repeat the last one and are masked to zero.
+    for (let l = 0; l < 4; l++) {
+      f.get(a).i32(4).i32Mul().i32(l).i32Add().tee(r).get(rows).i32(-1).i32Add().get(r).get(rows).i32LtS().select();
+      f.get(sr).i32Mul().get(src).i32Add().set(ptr[l]);
+    }
+    f.get(a).i32(4).i32Mul().i32(4).i32Add().get(rows).i32GtS().tee(partial).if_();
+    f.get(rows).get(a).i32(4).i32Mul().i32Sub().tee(r).i32(1).i32Eq().if_();
+    f.i32x4Const(-1, 0, 0, 0).set(mask);
+    f.else_();
+    f.get(r).i32(2).i32Eq().if_();
+    f.i32x4Const(-1, -1, 0, 0).set(mask);
+    f.else_();
+    f.i32x4Const(-1, -1, -1, 0).set(mask);
+    f.end();
+    f.end();
+    f.end();
+    f.get(dst).get(a).get(k).i32Mul().i32(16).i32Mul().i32Add().set(o);
+    f.forLoop(q, () => f.i32(0), () => f.get(k), 1, () => {
+      for (let l = 0; l < 4; l++) {
+        f.get(ptr[l]).v128Load(0).set(A[l]);
+        f.get(ptr[l]).v128Load(16).set(B[l]);
+        f.get(ptr[l]).v128Load32Splat(32).set(C[l]);
+        f.get(ptr[l]).get(sq).i32Add().set(ptr[l]);
+      }
+      transpose(A, e.slice(0, 4));
+      transpose(B, e.slice(4, 8));
+      f.get(C[0]).get(C[1]).f32x4Shuffle(0, 4, 0, 4).set(t[0]);
+      f.get(C[2]).get(C[3]).f32x4Shuffle(0, 4, 0, 4).set(t[1]);
+      f.get(t[0]).get(t[1]).f32x4Shuffle(0, 1, 4, 5).set(e[8]);
+      // T = G·g column by column (g's row r, column j is e[3r + j]), then U = T·Gᵀ row by row.
+      const gg = (x: number, m: number, z: number, out: number[]): void => {
+        f.get(x).get(z).f32x4Add().set(s);
+        f.get(x).set(out[0]);
+        f.get(s).get(m).f32x4Add().get(half).f32x4Mul().set(out[1]);
+        f.get(s).get(m).f32x4Sub().get(half).f32x4Mul().set(out[2]);
+        f.get(z).set(out[3]);
+      };
+      for (let j = 0; j < 3; j++) gg(e[j], e[3 + j], e[6 + j], [T[0][j], T[1][j], T[2][j], T[3][j]]);
+      for (let i = 0; i < 4; i++) gg(T[i][0], T[i][1], T[i][2], U.slice(4 * i, 4 * i + 4));
+      f.get(partial).if_();
+      for (const u of U) f.get(u).get(mask).v128And().set(u);
+      f.end();
+      f.get(o).set(d);
+      const p = [3, 1, 2, 0];
+      for (let xi = 0; xi < 16; xi++) {
+        const [i, j] = [xi >> 2, xi & 3];
+        const u = flipped ? U[4 * p[i] + p[j]] : U[xi];
+        f.get(d).get(u).v128Store();
+        f.get(acc).get(u).f32x4Add().set(acc);
+        if (xi < 15) f.get(d).get(per).i32Add().set(d);
+      }
+      f.get(o).i32(16).i32Add().set(o);
+    });
+  });
+  f.get(flag).get(acc).v128Store();
+  return f;
+}
+
+/**
+ * wino_out_<res><relu>: Y = Aᵀ M A for output channels o0..o1 from the 16 GEMM results at m + ξ·ms bytes
+ * ([oc rows, ldc] each, column t = tile), then y·scale[o] + shift[o] (+ res) (ReLU) into out, pixel (o, b, oy, ox)
+ * at float o·so + b·sb + oy·ow + ox (so = n·oh·ow, sb = oh·ow: [oc, n, oh, ow]; so = oh·ow, sb = oc·oh·ow: NCHW),
+ * res likewise: the epi_* kernel's operations in its order, so results match the GEMM path's epilogue bit for bit
+ * given M. wino_out_id: Y alone (scale, shift and res unused), for the input gradient.
+ */
+export const WINO_OUT = signature(['m', 'ms', 'ldc', 'out', 'res', 'scale', 'shift', 'n', 'oh', 'ow', 'th', 'twp', 'so', 'sb', 'o0', 'o1']);
+function outputTransform(residual: boolean, relu: boolean, epilogue = true): Func {
+  const { f, p: { m, ms, ldc, out, res, scale, shift, n, oh, ow, th, twp, so, sb, o0, o1 } } = funcOf(WINO_OUT);
   const o = f.local(I32), b = f.local(I32), ty = f.local(I32), tx = f.local(I32), mp = f.local(I32), dst = f.local(I32), rp = f.local(I32), oy = f.local(I32), ox = f.local(I32), i = f.local(I32);
   const sv = f.local(V128), bv = f.local(V128), lo = f.local(V128), hi = f.local(V128), z = f.local(F32);
   const q = v128s(f, 16);
   const s = Array.from({ length: 4 }, () => v128s(f, 2));
   const y = Array.from({ length: 2 }, () => v128s(f, 2));
   f.forLoop(o, () => f.get(o0), () => f.get(o1), 1, () => {
-    f.get(scale).get(o).i32(4).i32Mul().i32Add().v128Load32Splat().set(sv);
-    f.get(shift).get(o).i32(4).i32Mul().i32Add().v128Load32Splat().set(bv);
+    if (epilogue) {
+      f.get(scale).get(o).i32(4).i32Mul().i32Add().v128Load32Splat().set(sv);
+      f.get(shift).get(o).i32(4).i32Mul().i32Add().v128Load32Splat().set(bv);
+    }
     f.forLoop(b, () => f.i32(0), () => f.get(n), 1, () => {
       f.forLoop(ty, () => f.i32(0), () => f.get(th), 1, () => {
         f.forLoop(tx, () => f.i32(0), () => f.get(twp), 4, () => {
@@ -148,10 +248,14 @@ function outputTransform(residual: boolean, relu: boolean): Func {
           for (let r = 0; r < 2; r++) {
             f.get(ty).i32(2).i32Mul().i32(r).i32Add().tee(oy).get(oh).i32LtS().if_();
             // Output order along the row: tile 0 columns 0, 1, tile 1 columns 0, 1, …
-            f.get(y[r][0]).get(y[r][1]).f32x4Shuffle(0, 4, 1, 5).get(sv).f32x4Mul().get(bv).f32x4Add().set(lo);
-            f.get(y[r][0]).get(y[r][1]).f32x4Shuffle(2, 6, 3, 7).get(sv).f32x4Mul().get(bv).f32x4Add().set(hi);
-            // offset ((o·n + b)·oh + oy)·ow + ox floats
-            f.get(o).get(n).i32Mul().get(b).i32Add().get(oh).i32Mul().get(oy).i32Add().get(ow).i32Mul().get(ox).i32Add().i32(4).i32Mul().tee(i).get(out).i32Add().set(dst);
+            f.get(y[r][0]).get(y[r][1]).f32x4Shuffle(0, 4, 1, 5);
+            if (epilogue) f.get(sv).f32x4Mul().get(bv).f32x4Add();
+            f.set(lo);
+            f.get(y[r][0]).get(y[r][1]).f32x4Shuffle(2, 6, 3, 7);
+            if (epilogue) f.get(sv).f32x4Mul().get(bv).f32x4Add();
+            f.set(hi);
+            // offset o·so + b·sb + oy·ow + ox floats
+            f.get(o).get(so).i32Mul().get(b).get(sb).i32Mul().i32Add().get(oy).get(ow).i32Mul().i32Add().get(ox).i32Add().i32(4).i32Mul().tee(i).get(out).i32Add().set(dst);
             f.get(i).get(res).i32Add().set(rp);
             f.get(ox).i32(8).i32Add().get(ow).i32LeS().if_();
             for (const [v, off] of [[lo, 0], [hi, 16]] as const) {
@@ -186,10 +290,13 @@ export type WinoOutKernel = `wino_out_${0 | 1}${0 | 1}`;
 const outNames = FLAGS.flatMap((res) => FLAGS.map((relu): WinoOutKernel => `wino_out_${res}${relu}`));
 
 /** The Winograd kernels' signatures by export name. */
-export const WINOGRAD_KERNELS = { wino_pad: WINO_PAD, wino_in: WINO_IN, ...family(outNames, WINO_OUT) };
+export const WINOGRAD_KERNELS = { wino_pad: WINO_PAD, wino_in: WINO_IN, wino_w: WINO_W, wino_wt: WINO_W, wino_out_id: WINO_OUT, ...family(outNames, WINO_OUT) };
 
 export function addWinogradKernels(mb: ModuleBuilder): void {
   mb.add('wino_pad', pad());
   mb.add('wino_in', inputTransform());
+  mb.add('wino_w', weightTransform(false));
+  mb.add('wino_wt', weightTransform(true));
   for (const res of FLAGS) for (const relu of FLAGS) mb.add(`wino_out_${res}${relu}`, outputTransform(res === 1, relu === 1));
+  mb.add('wino_out_id', outputTransform(false, false, false));
 }

@@ -10,6 +10,7 @@
 import type { WindowGeometry } from '../backend.js';
 import { MR, NR } from '../../kernels/wasm/gemm.js';
 import type { KernelArgs, KernelName } from '../../kernels/wasm/module.js';
+import type { WinoOutKernel } from '../../kernels/wasm/winograd.js';
 import { MAX_PIECES, splitRange } from '../../kernels/wasm/pool.js';
 import type { Block } from './wasm-gemm.js';
 
@@ -67,30 +68,57 @@ export function winogradWins(g: WindowGeometry, oc: number): boolean {
   return oc > 0 && (g.n * g.oh * g.ow) / (4 * tiles) >= 0.5;
 }
 
+/**
+ * Whether Winograd beats matmul(Wᵀ·dy) + col2im for the input gradient of the conv of forward geometry g ('auto'),
+ * counting a fresh weight transform per call (training writes the weight every step). See bench/RESULTS.md.
+ */
+export function winogradGradWins(g: WindowGeometry, oc: number): boolean {
+  const { tiles } = winogradTiles(g.n, g.h, g.w);
+  return oc > 0 && (g.n * g.h * g.w) / (4 * tiles) >= 0.5;
+}
+
 interface Kept {
   key: string;
   /** The 16 packed U_ξ, or null: the weight holds NaN or ±∞ (the GEMM path then keeps its semantics). */
   block: Block | null;
 }
 
+/** One Winograd conv's shape: input [n, cin, h, w] padded by (ph, pw), output [n, cout, oh, ow]. */
+interface ConvShape {
+  n: number;
+  cin: number;
+  cout: number;
+  h: number;
+  w: number;
+  ph: number;
+  pw: number;
+  oh: number;
+  ow: number;
+}
+
 export class WasmWinograd<S> {
   mode: WinogradMode = 'auto';
+  /** The forward conv's U per weight storage. */
   private readonly kept = new Map<S, Kept>();
+  /** The input gradient's U (flipped, rows and k swapped) per weight storage. */
+  private readonly keptT = new Map<S, Kept>();
 
   constructor(private readonly ctx: WinogradContext<S>) {}
 
   /** Forgets a storage's transformed weights (it was released or written in place). */
   forget(s: S): void {
-    const k = this.kept.get(s);
-    if (!k) return;
-    this.kept.delete(s);
-    if (k.block) this.ctx.free(k.block);
+    for (const map of [this.kept, this.keptT]) {
+      const k = map.get(s);
+      if (!k) continue;
+      map.delete(s);
+      if (k.block) this.ctx.free(k.block);
+    }
   }
 
   /** Bytes held by kept transformed weights. */
   keptBytes(): number {
     let n = 0;
-    for (const k of this.kept.values()) n += k.block ? k.block.cap : 0;
+    for (const map of [this.kept, this.keptT]) for (const k of map.values()) n += k.block ? k.block.cap : 0;
     return n;
   }
 
@@ -106,23 +134,63 @@ export class WasmWinograd<S> {
    */
   run(x: S, weight: S, g: WindowGeometry, oc: number, e: WinogradEpilogue<S>): S | null {
     if (this.mode === 'off' || !WasmWinograd.eligible(g, oc)) return null;
-    // Without kept transforms (prepack off) every call would transform the weight again, in JS: 25 ms for a
-    // 512→512 conv that Winograd saves 5 ms on. 'auto' leaves those to the GEMM path.
+    // Without kept transforms (prepack off) every call transforms the weight again. 'auto' leaves those to the
+    // GEMM path.
     if (this.mode === 'auto' && (!winogradWins(g, oc) || !this.ctx.keep())) return null;
     const ctx = this.ctx;
     const { n, c, h, w, ph, pw, oh, ow } = g;
+    const keep = ctx.keep();
+    const U = this.weights(weight, oc, c, false, keep);
+    if (U === null) return null;
+    try {
+      const [scale, shift] = [ctx.ptr(e.scale), ctx.ptr(e.shift)];
+      const res = e.residual ? ctx.ptr(e.residual) : 0;
+      return this.conv(x, U, { n, cin: c, cout: oc, h, w, ph, pw, oh, ow }, ctx.relaxed(), `wino_out_${e.residual ? 1 : 0}${e.relu ? 1 : 0}`, { res, scale, shift, so: n * oh * ow, sb: oh * ow });
+    } finally {
+      if (!keep) ctx.free(U);
+    }
+  }
+
+  /**
+   * The input gradient of the conv y = conv(x, weight) of forward geometry g (x [g.n, g.c, g.h, g.w], weight
+   * [oc, g.c, 3, 3], y [g.n, oc, g.oh, g.ow]) from dy [g.n, oc, g.oh, g.ow]: dx [g.n, g.c, g.h, g.w] (NCHW), as the
+   * conv of dy with the flipped, transposed weight and padding (2 − ph, 2 − pw). Null where it is not for
+   * Winograd (mode and winogradGradWins, shape, padding above 2, NaN or ±∞ in dy or the weight): the caller
+   * then takes the GEMM + col2im path. `fused`: the GEMMs' fused multiply-add kernel (relaxed SIMD only; default
+   * as run(): whenever the module is relaxed).
+   */
+  runInputGrad(dy: S, weight: S, g: WindowGeometry, oc: number, fused = this.ctx.relaxed()): S | null {
+    if (this.mode === 'off' || !WasmWinograd.eligible(g, oc) || g.ph > 2 || g.pw > 2) return null;
+    if (this.mode === 'auto' && !winogradGradWins(g, oc)) return null;
+    const ctx = this.ctx;
+    const { n, c, h, w, ph, pw, oh, ow } = g;
+    const keep = ctx.keep();
+    const U = this.weights(weight, oc, c, true, keep);
+    if (U === null) return null;
+    try {
+      return this.conv(dy, U, { n, cin: oc, cout: c, h: oh, w: ow, ph: 2 - ph, pw: 2 - pw, oh: h, ow: w }, fused && ctx.relaxed(), 'wino_out_id', { res: 0, scale: 0, shift: 0, so: h * w, sb: c * h * w });
+    } finally {
+      if (!keep) ctx.free(U);
+    }
+  }
+
+  /**
+   * The pipeline both directions share: stage x with its zero border (wino_pad), transform it into 16 packed B
+   * operands (wino_in; null if it held NaN or ±∞), 16 GEMMs U_ξ·V_ξ, then the output transform `out` with its
+   * epilogue and layout arguments.
+   */
+  private conv(x: S, U: Block, s: ConvShape, fused: boolean, out: WinoOutKernel | 'wino_out_id', o: { res: number; scale: number; shift: number; so: number; sb: number }): S | null {
+    const ctx = this.ctx;
+    const { n, cin: c, cout: oc, h, w, ph, pw, oh, ow } = s;
     const { th, twp, tiles } = winogradTiles(n, oh, ow);
     const mt = Math.ceil(oc / MR);
     const nt = Math.ceil(tiles / NR);
     const ldc = nt * NR;
     const [hp, wp] = [2 * th + 2, 2 * twp + 4];
     const T = ctx.threads(oc * c * tiles >= 1 << 14);
-    const keep = ctx.keep();
-    const U = this.weights(weight, oc, c, mt, keep);
-    if (U === null) return null;
     const vs = nt * NR * c * 4;
     const ms = mt * MR * ldc * 4;
-    const blocks: Block[] = keep ? [] : [U];
+    const blocks: Block[] = [];
     const take = (bytes: number): Block => {
       const b = ctx.block(bytes);
       blocks.push(b);
@@ -135,8 +203,7 @@ export class WasmWinograd<S> {
       ctx.par('wino_pad', splitRange(n * c, T).map(([p0, p1]) => ({ x: ctx.ptr(x), dst: P.ptr, h, w, ph, pw, hp, wp, p0, p1 })));
       const rows = splitRange(n * th, T);
       ctx.par('wino_in', rows.map(([r0, r1], i) => ({ src: P.ptr, dst: V.ptr, c, th, twp, hp, wp, vs, flag: F.ptr + 16 * i, r0, r1 })));
-      const f = ctx.f32();
-      for (let i = 0; i < rows.length * 4; i++) if (!Number.isFinite(f[(F.ptr >>> 2) + i])) return null;
+      if (!finiteFlags(ctx.f32(), F.ptr, rows.length)) return null;
       const M = take(16 * ms);
       // Pieces: each GEMM's A (U_ξ) in row blocks of at most A_BLOCK bytes, all of B's columns per piece: the
       // micro-kernel sweeps A once per column panel, so a block small enough to stay in L2 is read from memory
@@ -146,68 +213,63 @@ export class WasmWinograd<S> {
       const pieces: KernelArgs<'gemm'>[] = [];
       for (let xi = 0; xi < 16; xi++)
         for (let it0 = 0; it0 < mt; it0 += itBlock)
-          pieces.push({ pa: U.ptr + xi * mt * MR * c * 4, pb: V.ptr + xi * vs, pc: M.ptr + xi * ms, k: c, ldc, kc: KC, it0, it1: Math.min(mt, it0 + itBlock), jt0: 0, jt1: nt });
-      const kernel = ctx.relaxed() ? 'gemm_fma' : 'gemm';
+          pieces.push({ pa: U.ptr + xi * uStride(oc, c), pb: V.ptr + xi * vs, pc: M.ptr + xi * ms, k: c, ldc, kc: KC, it0, it1: Math.min(mt, it0 + itBlock), jt0: 0, jt1: nt });
+      const kernel = fused ? 'gemm_fma' : 'gemm';
       for (let i = 0; i < pieces.length; i += MAX_PIECES) ctx.par(kernel, pieces.slice(i, i + MAX_PIECES));
-      const out = ctx.alloc(oc * n * oh * ow);
-      const [scale, shift] = [ctx.ptr(e.scale), ctx.ptr(e.shift)];
-      const res = e.residual ? ctx.ptr(e.residual) : 0;
-      ctx.par(`wino_out_${e.residual ? 1 : 0}${e.relu ? 1 : 0}`, splitRange(oc, T).map(([o0, o1]) => ({ m: M.ptr, ms, ldc, out: ctx.ptr(out), res, scale, shift, n, oh, ow, th, twp, o0, o1 })));
-      return out;
+      const y = ctx.alloc(oc * n * oh * ow);
+      ctx.par(out, splitRange(oc, T).map(([o0, o1]) => ({ m: M.ptr, ms, ldc, out: ctx.ptr(y), ...o, n, oh, ow, th, twp, o0, o1 })));
+      return y;
     } finally {
       for (const b of blocks) ctx.free(b);
     }
   }
 
-  /** The 16 packed U_ξ of `weight` ([oc, c, 3, 3]), kept when `keep`; null when the weight is not finite. */
-  private weights(weight: S, oc: number, c: number, mt: number, keep: boolean): Block | null {
+  /**
+   * The 16 packed U_ξ of `weight` ([oc, c, 3, 3]) as the forward conv's A operands (rows oc, k = c), or
+   * `flipped`: the input gradient's (rows c, k = oc, each kernel rotated 180°); kept when `keep`; null when a
+   * U is not finite. One wasm pass (wino_w / wino_wt) split by row groups over threads.
+   */
+  private weights(weight: S, oc: number, c: number, flipped: boolean, keep: boolean): Block | null {
+    const map = flipped ? this.keptT : this.kept;
     const key = `${oc}:${c}:${this.ctx.ptr(weight)}`;
-    const k = this.kept.get(weight);
+    const k = map.get(weight);
     if (k && k.key === key) return k.block;
     if (k) this.forget(weight);
-    const per = mt * MR * c; // floats per packed U_ξ
-    const b = this.ctx.block(16 * per * 4);
-    const f = this.ctx.f32();
-    const base = b.ptr >>> 2;
-    const src = this.ctx.ptr(weight) >>> 2;
-    f.fill(0, base, base + 16 * per);
-    let finite = true;
-    const t = new Float64Array(12);
-    const F32_MAX = 3.4028234663852886e38;
-    for (let o = 0; o < oc; o++) {
-      for (let ch = 0; ch < c; ch++) {
-        const g0 = src + (o * c + ch) * 9;
-        // t = G·g (4×3), then U = t·Gᵀ (4×4), in float64, rounded once to float32. G's rows written out:
-        // (1, 0, 0), (½, ½, ½), (½, −½, ½), (0, 0, 1) (nested loops over G took twice as long).
-        for (let j = 0; j < 3; j++) {
-          const a = f[g0 + j];
-          const m = f[g0 + 3 + j];
-          const z = f[g0 + 6 + j];
-          t[j] = a;
-          t[3 + j] = 0.5 * (a + m + z);
-          t[6 + j] = 0.5 * (a - m + z);
-          t[9 + j] = z;
-        }
-        let at = base + ((o >> 2) * c + ch) * MR + (o & 3);
-        for (let i = 0; i < 4; i++) {
-          const a = t[3 * i];
-          const m = t[3 * i + 1];
-          const z = t[3 * i + 2];
-          const u1 = 0.5 * (a + m + z);
-          const u2 = 0.5 * (a - m + z);
-          // NaN fails the comparison; ±∞, and values that round past float32's range, exceed it.
-          if (!(Math.abs(a) <= F32_MAX && Math.abs(u1) <= F32_MAX && Math.abs(u2) <= F32_MAX && Math.abs(z) <= F32_MAX)) finite = false;
-          f[at] = a;
-          f[at + per] = u1;
-          f[at + 2 * per] = u2;
-          f[at + 3 * per] = z;
-          at += 4 * per;
-        }
-      }
-    }
-    const block = finite ? b : null;
-    if (!finite) this.ctx.free(b);
-    if (keep) this.kept.set(weight, { key, block });
-    return block;
+    const b = this.transform(weight, oc, c, flipped);
+    if (keep) map.set(weight, { key, block: b });
+    return b;
   }
+
+  /** The packed U_ξ of `weight` in a new block (see weights), or null (freed) when one is not finite. */
+  transform(weight: S, oc: number, c: number, flipped: boolean): Block | null {
+    const ctx = this.ctx;
+    const [rows, k] = flipped ? [c, oc] : [oc, c];
+    const mt = Math.ceil(rows / MR);
+    const per = uStride(rows, k);
+    const b = ctx.block(16 * per);
+    const parts = splitRange(mt, ctx.threads(rows * k >= 1 << 14));
+    const F = ctx.block(16 * parts.length);
+    const [sr, sq] = flipped ? [36, 36 * c] : [36 * c, 36];
+    ctx.par(flipped ? 'wino_wt' : 'wino_w', parts.map(([a0, a1], i) => ({ src: ctx.ptr(weight), dst: b.ptr, rows, k, sr, sq, per, flag: F.ptr + 16 * i, a0, a1 })));
+    const finite = finiteFlags(ctx.f32(), F.ptr, parts.length);
+    ctx.free(F);
+    if (finite) return b;
+    ctx.free(b);
+    return null;
+  }
+}
+
+/**
+ * Bytes from one packed U_ξ to the next for `rows` × k: its panels plus one cache line, so that the 16 streams
+ * wino_w writes at once (and a GEMM's neighbours) do not all map to the same cache set when the size is a
+ * multiple of 4 KiB.
+ */
+function uStride(rows: number, k: number): number {
+  return Math.ceil(rows / MR) * MR * k * 4 + 64;
+}
+
+/** Whether the `pieces` flag f32x4s at byte address `at` (sums of what a transform wrote) are all finite. */
+function finiteFlags(f: Float32Array, at: number, pieces: number): boolean {
+  for (let i = 0; i < pieces * 4; i++) if (!Number.isFinite(f[(at >>> 2) + i])) return false;
+  return true;
 }
