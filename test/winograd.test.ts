@@ -3,12 +3,14 @@
 // kernels, 1 and 2 threads (odd sizes, 1×1 and 2×2 maps, padding 0–2 (rows and columns apart), channel counts off multiples of 4 and 8,
 // residual and ReLU); NaN and ±∞ in the input or the weight give exactly the GEMM path's result (Winograd
 // steps aside, see the driver); a weight written in place (copyInto, SGD, Adam) is re-transformed; the 'auto'
-// rule; and the worst error at ResNet-50's stride-1 3×3 shapes.
+// rule; and the worst error at ResNet-50's stride-1 3×3 shapes. The input gradient (runInputGrad: the flipped,
+// transposed weight's conv) against the float64 col2im(Wᵀ·dy), with NaN, ±∞ and float32 overflow in dy or the
+// weight giving null (the caller's GEMM path); the wasm weight transform (wino_w, wino_wt) against float64 G g Gᵀ.
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Storage, WindowGeometry } from '../src/backend.js';
 import { enableRelaxedSimd, WasmBackend, wasmThreadsAvailable } from '../src/backends/wasm.js';
-import { winogradWins } from '../src/backends/wasm-winograd.js';
+import { uStride, winogradGradWins, winogradWins } from '../src/backends/wasm-winograd.js';
 import { arr, convEpilogue } from './helpers/oracle.js';
 import { params, seedArb, values } from './helpers/fd.js';
 import { f32 } from './helpers/tolerance.js';
@@ -283,5 +285,209 @@ describe("Winograd at ResNet-50's stride-1 3×3 shapes (224², batch 1)", () => 
     }
     expect(used()).toBe(4);
     console.log(`Winograd error, ${label(v)}:\n${lines.join('\n')}`);
+  });
+});
+
+/** A backend storage as the Winograd driver's storage type. */
+type WS = Parameters<WasmBackend['winograd']['run']>[0];
+const ws = (s: Storage): WS => s as unknown as WS;
+
+/** G's rows (1, 0, 0), (½, ½, ½), (½, −½, ½), (0, 0, 1): U = G g Gᵀ in float64, row-major 4×4. */
+function wino(g: ArrayLike<number>): number[] {
+  const G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]];
+  const u: number[] = [];
+  for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) {
+    let v = 0;
+    for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) v += G[i][a] * g[3 * a + b] * G[j][b];
+    u.push(v);
+  }
+  return u;
+}
+
+interface GradCase {
+  n: number;
+  c: number;
+  oc: number;
+  h: number;
+  w: number;
+  p: number;
+  q: number;
+  seed: number;
+}
+const gradGeometry = (r: GradCase): WindowGeometry => ({ n: r.n, c: r.c, h: r.h, w: r.w, kh: 3, kw: 3, sh: 1, sw: 1, ph: r.p, pw: r.q, dh: 1, dw: 1, oh: r.h + 2 * r.p - 2, ow: r.w + 2 * r.q - 2 });
+
+/** The float64 input gradient of conv(x, w) (geometry g): col2im(Wᵀ·dy), each product scattered to its pixel, NCHW. */
+function gradOracle(g: WindowGeometry, oc: number, dy: Float64Array, w: Float64Array): Float64Array {
+  const { n, c, h, w: W, ph, pw, oh, ow } = g;
+  const dx = new Float64Array(n * c * h * W);
+  for (let b = 0; b < n; b++)
+    for (let o = 0; o < oc; o++)
+      for (let ch = 0; ch < c; ch++)
+        for (let ky = 0; ky < 3; ky++)
+          for (let kx = 0; kx < 3; kx++) {
+            const wv = w[((o * c + ch) * 3 + ky) * 3 + kx];
+            for (let oy = 0; oy < oh; oy++) {
+              const iy = oy - ph + ky;
+              if (iy < 0 || iy >= h) continue;
+              for (let ox = 0; ox < ow; ox++) {
+                const ix = ox - pw + kx;
+                if (ix >= 0 && ix < W) dx[((b * c + ch) * h + iy) * W + ix] += wv * dy[((b * oc + o) * oh + oy) * ow + ox];
+              }
+            }
+          }
+  return dx;
+}
+
+/** runInputGrad on `be` (uploads, runs, reads back and frees); null where it stepped aside. */
+function inputGrad(be: WasmBackend, g: WindowGeometry, oc: number, dy: Float64Array, w: Float64Array): Float32Array | null {
+  const [d, k] = [be.upload(Float32Array.from(dy)), be.upload(Float32Array.from(w))];
+  const out = be.winograd.runInputGrad(ws(d), ws(k), g, oc);
+  const got = out ? be.readSync(out as unknown as Storage) : null;
+  for (const s of [d, k, out as unknown as Storage | null]) if (s) be.release(s);
+  return got;
+}
+
+const gradArb = fc
+  .record({
+    n: fc.integer({ min: 1, max: 2 }),
+    c: fc.integer({ min: 1, max: 13 }),
+    oc: fc.integer({ min: 1, max: 13 }),
+    h: fc.integer({ min: 1, max: 11 }),
+    w: fc.integer({ min: 1, max: 11 }),
+    p: fc.integer({ min: 0, max: 2 }),
+    q: fc.integer({ min: 0, max: 2 }),
+    seed: seedArb,
+  })
+  .filter((r) => r.h + 2 * r.p >= 3 && r.w + 2 * r.q >= 3);
+/** 1×1 and 2×2 maps, no padding, padding 2 (the gradient's conv then has none), batch 2, odd channel counts, k past the GEMM's k block. */
+const GRAD_EXAMPLES: GradCase[] = [
+  { n: 1, c: 1, oc: 1, h: 1, w: 1, p: 1, q: 1, seed: 1 },
+  { n: 2, c: 3, oc: 5, h: 2, w: 2, p: 1, q: 1, seed: 2 },
+  { n: 1, c: 7, oc: 9, h: 5, w: 4, p: 0, q: 0, seed: 3 },
+  { n: 2, c: 6, oc: 3, h: 1, w: 7, p: 2, q: 0, seed: 4 },
+  { n: 2, c: 13, oc: 11, h: 9, w: 10, p: 2, q: 2, seed: 5 },
+  { n: 1, c: 5, oc: 1030, h: 3, w: 3, p: 1, q: 1, seed: 6 },
+];
+
+describe.each(VARIANTS.map((v) => [label(v), v] as const))('Winograd input gradient and weight transform (%s)', (_, v) => {
+  it(`runInputGrad matches the float64 col2im(Wᵀ·dy) in NCHW (${label(v)})`, async () => {
+    const be = await backend(v);
+    fc.assert(
+      fc.property(gradArb, (r) => {
+        const g = gradGeometry(r);
+        const dy = values(r.seed, r.n * r.oc * g.oh * g.ow);
+        const w = values(r.seed + 1, r.oc * r.c * 9);
+        const got = inputGrad(be, g, r.oc, dy, w);
+        if (got === null) return expect.fail(`${JSON.stringify(r)}: Winograd stepped aside`);
+        expect(got.length).toBe(r.n * r.c * r.h * r.w);
+        const { ratio, at } = worst(got, gradOracle(g, r.oc, dy, w), 9 * r.oc);
+        if (ratio > 1) expect.fail(`${JSON.stringify(r)}: dx ${at} off by ${ratio.toFixed(2)}× the float32 bound`);
+      }),
+      params(60, GRAD_EXAMPLES),
+    );
+  });
+
+  it(`runInputGrad: NaN, ±∞ or float32 overflow in dy or the weight give null (the GEMM path's semantics) (${label(v)})`, async () => {
+    const be = await backend(v);
+    fc.assert(
+      fc.property(fc.tuple(gradArb, fc.constantFrom('dy', 'w'), fc.constantFrom<number | 'both' | 'big'>(NaN, Infinity, -Infinity, 'both', 'big')), ([r, where, special]) => {
+        const g = gradGeometry(r);
+        const dy = values(r.seed, r.n * r.oc * g.oh * g.ow);
+        const w = values(r.seed + 1, r.oc * r.c * 9);
+        const a = where === 'dy' ? dy : w;
+        const at = r.seed % a.length;
+        if (special === 'both') {
+          a[at] = Infinity;
+          a[(at * 7 + 3) % a.length] = -Infinity;
+        } else if (special === 'big') {
+          // Finite, but sums of them pass float32's range in the transforms.
+          if (where === 'dy') return;
+          a.fill(3e38);
+        } else a[at] = special;
+        expect(inputGrad(be, g, r.oc, dy, w)).toBeNull();
+      }),
+      params(40),
+    );
+  });
+
+  it(`wino_w and wino_wt write float64 G g Gᵀ (flipped and transposed for wino_wt) in the packed layout, zero rows past the end (${label(v)})`, async () => {
+    const be = await backend(v);
+    const free = (be.winograd as unknown as { ctx: { free(b: unknown): void } }).ctx;
+    fc.assert(
+      fc.property(fc.tuple(fc.integer({ min: 1, max: 13 }), fc.integer({ min: 1, max: 13 }), fc.boolean(), seedArb), ([oc, c, flipped, seed]) => {
+        const w = values(seed, oc * c * 9, { lo: -3, hi: 3 });
+        const s = be.upload(Float32Array.from(w));
+        const b = be.winograd.transform(ws(s), oc, c, flipped);
+        if (b === null) return expect.fail('finite weight reported non-finite');
+        const [rows, k] = flipped ? [c, oc] : [oc, c];
+        const per = uStride(rows, k) / 4;
+        const f = new Float32Array(be.memory.buffer);
+        const base = b.ptr >>> 2;
+        for (let row = 0; row < Math.ceil(rows / 4) * 4; row++)
+          for (let q = 0; q < k; q++) {
+            const [o, ch] = flipped ? [q, row] : [row, q];
+            let g = row < rows ? Array.from(w.subarray((o * c + ch) * 9, (o * c + ch) * 9 + 9), Math.fround) : null;
+            // The input gradient's kernel is g rotated 180°.
+            if (g && flipped) g = g.reverse();
+            const want = g ? wino(g) : new Array<number>(16).fill(0);
+            const bound = g ? 4e-7 * g.reduce((t, x) => t + Math.abs(x), 0) : 0;
+            for (let xi = 0; xi < 16; xi++) {
+              const got = f[base + xi * per + ((row >> 2) * k + q) * 4 + (row & 3)];
+              if (!(Math.abs(got - want[xi]) <= bound)) expect.fail(`oc ${oc} c ${c} flipped ${flipped}: U_${xi}(${row}, ${q}) = ${got}, want ${want[xi]}`);
+            }
+          }
+        free.free(b);
+        be.release(s);
+      }),
+      params(40),
+    );
+  });
+});
+
+describe('Winograd input gradient: kept transforms and when it runs', () => {
+  it('keeps the flipped transform per weight storage apart from the forward one, and drops both when the weight is written', () => {
+    const be = WasmBackend.createSync({ threads: 1, winograd: 'on' });
+    made.push(be);
+    const r: GradCase = { n: 1, c: 5, oc: 6, h: 6, w: 5, p: 1, q: 1, seed: 41 };
+    const g = gradGeometry(r);
+    const dy = be.upload(Float32Array.from(values(r.seed, r.oc * g.oh * g.ow)));
+    const wv = values(r.seed + 1, r.oc * r.c * 9);
+    const w = be.upload(Float32Array.from(wv));
+    const check = (want: Float64Array): void => {
+      const out = be.winograd.runInputGrad(ws(dy), ws(w), g, r.oc);
+      if (!out) return expect.fail('stepped aside');
+      const { ratio } = worst(be.readSync(out as unknown as Storage), gradOracle(g, r.oc, Float64Array.from(be.readSync(dy)), want), 9 * r.oc);
+      expect(ratio).toBeLessThanOrEqual(1);
+    };
+    check(wv);
+    const one = be.packedBytes();
+    expect(one).toBeGreaterThan(0);
+    // The forward transform is kept next to it, not instead of it.
+    const x = be.upload(Float32Array.from(values(43, r.c * r.h * r.w)));
+    const e = { scale: be.upload(new Float32Array(r.oc).fill(1)), shift: be.upload(new Float32Array(r.oc)), residual: null, relu: false };
+    be.convEpilogue(x, w, g, r.oc, e);
+    expect(be.packedBytes()).toBeGreaterThan(one);
+    check(wv);
+    const nv = values(44, wv.length);
+    be.copyInto(w, be.upload(Float32Array.from(nv)));
+    check(nv);
+    be.release(w);
+    expect(be.packedBytes()).toBe(0);
+  });
+
+  it("steps aside for 'off', padding above 2, strides and non-3×3 kernels; 'auto' follows winogradGradWins", () => {
+    const be = WasmBackend.createSync({ threads: 1, winograd: 'on' });
+    made.push(be);
+    const r: GradCase = { n: 1, c: 3, oc: 2, h: 6, w: 6, p: 3, q: 1, seed: 51 };
+    const g = gradGeometry(r);
+    const up = (n: number): WS => ws(be.upload(Float32Array.from(values(n, 4096))));
+    expect(be.winograd.runInputGrad(up(1), up(2), g, 2)).toBeNull();
+    expect(be.winograd.runInputGrad(up(1), up(2), { ...g, ph: 1, oh: 6, sh: 2 }, 2)).toBeNull();
+    const ok = { ...g, ph: 1, oh: 6 };
+    expect(be.winograd.runInputGrad(up(1), up(2), ok, 2)).not.toBeNull();
+    be.winograd.mode = 'off';
+    expect(be.winograd.runInputGrad(up(1), up(2), ok, 2)).toBeNull();
+    be.winograd.mode = 'auto';
+    expect(be.winograd.runInputGrad(up(1), up(2), ok, 2) !== null).toBe(winogradGradWins(ok, 2));
   });
 });

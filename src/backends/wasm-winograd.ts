@@ -264,7 +264,7 @@ export class WasmWinograd<S> {
  * wino_w writes at once (and a GEMM's neighbours) do not all map to the same cache set when the size is a
  * multiple of 4 KiB.
  */
-function uStride(rows: number, k: number): number {
+export function uStride(rows: number, k: number): number {
   return Math.ceil(rows / MR) * MR * k * 4 + 64;
 }
 
