@@ -3,10 +3,16 @@
 // relaxed SIMD (fused multiply-add) and without. Both paths run on the same backend and weights, alternating,
 // with the best of `--rounds` tinybench medians each; GFLOP/s counts direct-conv FLOPs 2·oc·c·9·n·oh·ow.
 // The 'auto' column says what winogradWins (src/backends/wasm-winograd.ts) picks for the shape.
-// Run: node --experimental-wasm-relaxed-simd --import tsx bench/winograd.ts [--threads 1,2] [--rounds 3] [--time 300]
-//   [--shapes n:c:hw,…] (instead of WINOGRAD_SHAPES)
+// `--mode transform`: the weight transform alone (U = G g Gᵀ for every kernel, packed) at c = oc = 64, 256, 512, the
+// wasm kernels (forward wino_w, input gradient's wino_wt) against the JS loop they replaced (float64, kept below).
+// `--mode grad`: the input gradient dx of each shape, (a) matmul(Wᵀ [c·9 × oc], dy [oc × n·oh·ow]) then col2im
+// (dy already in that layout: the batch > 1 permute is not counted) against (b) runInputGrad with the weight
+// transformed again on every call (as in training, where each step writes the weights); 'auto' column:
+// winogradGradWins.
+// Run: node --experimental-wasm-relaxed-simd --import tsx bench/winograd.ts [--mode conv|transform|grad]
+//   [--threads 1,2] [--rounds 3] [--time 300] [--shapes n:c:hw,…] (instead of WINOGRAD_SHAPES)
 import { WasmBackend } from '../src/backends/wasm.js';
-import { winogradWins } from '../src/backends/wasm-winograd.js';
+import { winogradGradWins, winogradWins } from '../src/backends/wasm-winograd.js';
 import type { WindowGeometry } from '../src/backend.js';
 import { relaxedSimdAvailable } from '../kernels/wasm/module.js';
 import { gflops, machine, measure } from './common.js';
@@ -39,29 +45,130 @@ function rnd(n: number, seed: number): Float32Array {
   return a;
 }
 
+const mode = arg('mode', 'conv');
 const m = machine();
-console.log(`# ${m.cpu}, ${m.cores} cores, Node ${m.node}; rounds ${rounds}, ${timeMs} ms each`);
-console.log('| shape | threads | SIMD | GEMM path ms | GFLOP/s | Winograd ms | GFLOP/s | GEMM/Winograd | auto |');
-console.log('|---|---|---|---|---|---|---|---|---|');
-for (const relaxed of relaxedSimdAvailable() ? [true, false] : [false]) {
-  for (const threads of threadsList) {
-    const be = await WasmBackend.create({ threads, relaxed, winograd: 'off' });
-    for (const [n, c, hw] of shapes) {
-      const oc = c;
-      const g: WindowGeometry = { n, c, h: hw, w: hw, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, oh: hw, ow: hw };
-      const flop = 2 * oc * c * 9 * n * hw * hw;
-      const [x, w, scale, shift] = [rnd(n * c * hw * hw, 1), rnd(oc * c * 9, 2), rnd(oc, 3), rnd(oc, 4)].map((a) => be.upload(a));
-      const call = (): void => be.release(be.convEpilogue(x, w, g, oc, { scale, shift, residual: null, relu: true }));
-      const best = { off: Infinity, on: Infinity };
-      for (let r = 0; r < rounds; r++) {
-        for (const mode of ['off', 'on'] as const) {
-          be.winograd.mode = mode;
-          best[mode] = Math.min(best[mode], (await measure(call, timeMs, 5)).medianMs);
-        }
+console.log(`# ${m.cpu}, ${m.cores} cores, Node ${m.node}; mode ${mode}, rounds ${rounds}, ${timeMs} ms each`);
+
+/** The weight transform as the driver did it before wino_w: float64 JS, rounded once, into `out` (same packed layout, no line padding). */
+function jsTransform(f: Float32Array, oc: number, c: number, out: Float32Array): boolean {
+  const mt = Math.ceil(oc / 4);
+  const per = mt * 4 * c;
+  out.fill(0);
+  let finite = true;
+  const t = new Float64Array(12);
+  const F32_MAX = 3.4028234663852886e38;
+  for (let o = 0; o < oc; o++) {
+    for (let ch = 0; ch < c; ch++) {
+      const g0 = (o * c + ch) * 9;
+      for (let j = 0; j < 3; j++) {
+        const [a, mm, z] = [f[g0 + j], f[g0 + 3 + j], f[g0 + 6 + j]];
+        t[j] = a;
+        t[3 + j] = 0.5 * (a + mm + z);
+        t[6 + j] = 0.5 * (a - mm + z);
+        t[9 + j] = z;
       }
-      for (const s of [x, w, scale, shift]) be.release(s);
-      console.log(`| ${oc}→${oc} 3×3 @${hw}² b${n} | ${threads} | ${relaxed ? 'relaxed' : 'simd128'} | ${best.off.toFixed(3)} | ${gflops(flop, best.off).toFixed(1)} | ${best.on.toFixed(3)} | ${gflops(flop, best.on).toFixed(1)} | ${(best.off / best.on).toFixed(2)} | ${winogradWins(g, oc) ? 'W' : 'G'} |`);
+      let at = ((o >> 2) * c + ch) * 4 + (o & 3);
+      for (let i = 0; i < 4; i++) {
+        const [a, mm, z] = [t[3 * i], t[3 * i + 1], t[3 * i + 2]];
+        const u1 = 0.5 * (a + mm + z);
+        const u2 = 0.5 * (a - mm + z);
+        if (!(Math.abs(a) <= F32_MAX && Math.abs(u1) <= F32_MAX && Math.abs(u2) <= F32_MAX && Math.abs(z) <= F32_MAX)) finite = false;
+        out[at] = a;
+        out[at + per] = u1;
+        out[at + 2 * per] = u2;
+        out[at + 3 * per] = z;
+        at += 4 * per;
+      }
+    }
+  }
+  return finite;
+}
+
+if (mode === 'transform') {
+  console.log('| weight | threads | JS float64 ms (before) | wino_w ms | wino_wt ms (input gradient) | JS ÷ wino_w |');
+  console.log('|---|---|---:|---:|---:|---:|');
+  for (const threads of threadsList) {
+    const be = await WasmBackend.create({ threads, winograd: 'on' });
+    for (const c of [64, 256, 512]) {
+      const host = rnd(c * c * 9, 5);
+      const w = be.upload(host);
+      const out = new Float32Array(16 * Math.ceil(c / 4) * 4 * c);
+      const wino = be.winograd;
+      const ws = w as unknown as Parameters<typeof wino.transform>[0];
+      const free = (wino as unknown as { ctx: { free(b: unknown): void } }).ctx;
+      const best = { js: Infinity, w: Infinity, wt: Infinity };
+      for (let r = 0; r < rounds; r++) {
+        best.js = Math.min(best.js, (await measure(() => jsTransform(host, c, c, out), timeMs, 5)).medianMs);
+        best.w = Math.min(best.w, (await measure(() => free.free(wino.transform(ws, c, c, false)), timeMs, 5)).medianMs);
+        best.wt = Math.min(best.wt, (await measure(() => free.free(wino.transform(ws, c, c, true)), timeMs, 5)).medianMs);
+      }
+      be.release(w);
+      console.log(`| ${c}→${c} 3×3 | ${threads} | ${best.js.toFixed(3)} | ${best.w.toFixed(3)} | ${best.wt.toFixed(3)} | ${(best.js / best.w).toFixed(1)} |`);
     }
     be.destroy();
+  }
+} else if (mode === 'grad') {
+  console.log('| shape | threads | SIMD | (a) matmul + col2im ms | (b) Winograd incl. transform ms | (a)/(b) | auto |');
+  console.log('|---|---|---|---:|---:|---:|---|');
+  for (const relaxed of relaxedSimdAvailable() ? [true, false] : [false]) {
+    for (const threads of threadsList) {
+      const be = await WasmBackend.create({ threads, relaxed, winograd: 'on' });
+      for (const [n, c, hw] of shapes) {
+        const oc = c;
+        const g: WindowGeometry = { n, c, h: hw, w: hw, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, oh: hw, ow: hw };
+        const [dy, w] = [rnd(n * oc * hw * hw, 1), rnd(oc * c * 9, 2)].map((a) => be.upload(a));
+        const wino = be.winograd;
+        type WS = Parameters<typeof wino.runInputGrad>[0];
+        const gemm = (): void => {
+          const cols = be.matmul(w, dy, { batch: 1, batchA: 1, batchB: 1, m: c * 9, k: oc, n: n * hw * hw, transA: true, transB: false }, false, relaxed);
+          be.release(be.col2im(cols, g));
+          be.release(cols);
+        };
+        const win = (): void => {
+          wino.forget(w as unknown as WS);
+          const dx = wino.runInputGrad(dy as unknown as WS, w as unknown as WS, g, oc);
+          if (!dx) throw new Error('runInputGrad stepped aside');
+          be.release(dx as unknown as typeof dy);
+        };
+        const best = { a: Infinity, b: Infinity };
+        for (let r = 0; r < rounds; r++) {
+          best.a = Math.min(best.a, (await measure(gemm, timeMs, 5)).medianMs);
+          best.b = Math.min(best.b, (await measure(win, timeMs, 5)).medianMs);
+        }
+        for (const s of [dy, w]) be.release(s);
+        console.log(`| ${oc}→${c} dX @${hw}² b${n} | ${threads} | ${relaxed ? 'relaxed' : 'simd128'} | ${best.a.toFixed(3)} | ${best.b.toFixed(3)} | ${(best.a / best.b).toFixed(2)} | ${winogradGradWins(g, oc) ? 'W' : 'G'} |`);
+      }
+      be.destroy();
+    }
+  }
+} else {
+  // "fresh": Winograd with the weight transformed again on every call (prepack off, or training's forward).
+  console.log('| shape | threads | SIMD | GEMM path ms | GFLOP/s | Winograd ms | GFLOP/s | GEMM/Winograd | Winograd fresh ms | GEMM/fresh | auto |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const relaxed of relaxedSimdAvailable() ? [true, false] : [false]) {
+    for (const threads of threadsList) {
+      const be = await WasmBackend.create({ threads, relaxed, winograd: 'off' });
+      for (const [n, c, hw] of shapes) {
+        const oc = c;
+        const g: WindowGeometry = { n, c, h: hw, w: hw, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, oh: hw, ow: hw };
+        const flop = 2 * oc * c * 9 * n * hw * hw;
+        const [x, w, scale, shift] = [rnd(n * c * hw * hw, 1), rnd(oc * c * 9, 2), rnd(oc, 3), rnd(oc, 4)].map((a) => be.upload(a));
+        const call = (): void => be.release(be.convEpilogue(x, w, g, oc, { scale, shift, residual: null, relu: true }));
+        const fresh = (): void => {
+          be.winograd.forget(w as unknown as Parameters<typeof be.winograd.forget>[0]);
+          call();
+        };
+        const best = { off: Infinity, on: Infinity, fresh: Infinity };
+        for (let r = 0; r < rounds; r++) {
+          for (const mode of ['off', 'on', 'fresh'] as const) {
+            be.winograd.mode = mode === 'fresh' ? 'on' : mode;
+            best[mode] = Math.min(best[mode], (await measure(mode === 'fresh' ? fresh : call, timeMs, 5)).medianMs);
+          }
+        }
+        for (const s of [x, w, scale, shift]) be.release(s);
+        console.log(`| ${oc}→${oc} 3×3 @${hw}² b${n} | ${threads} | ${relaxed ? 'relaxed' : 'simd128'} | ${best.off.toFixed(3)} | ${gflops(flop, best.off).toFixed(1)} | ${best.on.toFixed(3)} | ${gflops(flop, best.on).toFixed(1)} | ${(best.off / best.on).toFixed(2)} | ${best.fresh.toFixed(3)} | ${(best.off / best.fresh).toFixed(2)} | ${winogradWins(g, oc) ? 'W' : 'G'} |`);
+      }
+      be.destroy();
+    }
   }
 }
