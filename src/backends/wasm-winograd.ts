@@ -188,8 +188,9 @@ export class WasmWinograd<S> {
     const ldc = nt * NR;
     const [hp, wp] = [2 * th + 2, 2 * twp + 4];
     const T = ctx.threads(oc * c * tiles >= 1 << 14);
-    const vs = nt * NR * c * 4;
-    const ms = mt * MR * ldc * 4;
+    // One cache line past each V_ξ and M_ξ, as uStride: wino_in writes and wino_out reads 16 streams at once.
+    const vs = nt * NR * c * 4 + 64;
+    const ms = mt * MR * ldc * 4 + 64;
     const blocks: Block[] = [];
     const take = (bytes: number): Block => {
       const b = ctx.block(bytes);
