@@ -1,5 +1,6 @@
-// Winograd F(2×2, 3×3) kernels for stride-1, dilation-1 3×3 convolutions (the wasm backend's eval path, driven
-// by src/backends/wasm-winograd.ts): each 2×2 output tile costs 16 multiplies per (oc, c) pair instead of 36.
+// Winograd F(2×2, 3×3) kernels for stride-1, dilation-1 3×3 convolutions (the wasm backend's eval conv and the
+// training input gradient, driven by src/backends/wasm-winograd.ts): each 2×2 output tile costs 16 multiplies per
+// (oc, c) pair instead of 36. The weight transform (wino_w, wino_wt) writes U straight as packed GEMM A panels.
 // The image is first copied into a zero-bordered staging buffer (wino_pad) so the input transform reads every
 // 4×4 tile without bounds checks; the input transform (wino_in, V = Bᵀ d B) writes the 16 transformed planes
 // straight in the GEMM's packed-B panel layout ([tile/8][c][8], kernels/wasm/gemm.ts), so the 16 GEMMs

@@ -1,9 +1,12 @@
-// The wasm backend's Winograd F(2×2, 3×3) driver for eval-mode 3×3 stride-1 convolutions (convEpilogue):
-// transforms a weight once into the 16 matrices U_ξ = (G g Gᵀ)_ξ, kept per weight storage already packed as
-// GEMM A panels (dropped when the weight is written or released, like WasmGemm's packings), then per call
-// stages the image with its zero border, transforms it into 16 packed B operands (kernels/wasm/winograd.ts),
-// runs the 16 GEMMs [oc × c]·[c × tiles] on the existing micro-kernel (one piece per GEMM, so 2 threads split
-// them 8/8 whatever the tile count) and applies the output transform fused with the epilogue.
+// The wasm backend's Winograd F(2×2, 3×3) driver for 3×3 stride-1 convolutions: the eval conv with its epilogue
+// (run, for convEpilogue) and the input gradient of a training conv (runInputGrad: the conv of dy with the
+// flipped, transposed weight). The weight transform U_ξ = (G g Gᵀ)_ξ runs in wasm (wino_w, or wino_wt for the
+// gradient's U, written straight from the forward weight) into packed GEMM A panels, kept per weight storage
+// (dropped when the weight is written or released, like WasmGemm's packings; training re-transforms each step).
+// Per call it stages the image with its zero border, transforms it into 16 packed B operands
+// (kernels/wasm/winograd.ts), runs the 16 GEMMs [cout × cin]·[cin × tiles] on the existing micro-kernel (one
+// piece per GEMM, so 2 threads split them 8/8 whatever the tile count) and applies the output transform (fused
+// with the eval epilogue, or plain into NCHW for the gradient).
 // Where the input holds NaN or ±∞ (seen by the input transform at no extra pass) it returns null and the caller
 // takes the GEMM path: Winograd would spread one bad pixel over a whole 2×2 output tile (and ∞ − ∞ turns ∞
 // into NaN), so its non-finite mask would differ from the direct convolution's. Non-finite weights likewise.
@@ -70,7 +73,10 @@ export function winogradWins(g: WindowGeometry, oc: number): boolean {
 
 /**
  * Whether Winograd beats matmul(Wᵀ·dy) + col2im for the input gradient of the conv of forward geometry g ('auto'),
- * counting a fresh weight transform per call (training writes the weight every step). See bench/RESULTS.md.
+ * counting a fresh weight transform per call (training writes the weight every step): the forward rule on the
+ * gradient conv's output (the input's h × w). Measured (bench/winograd.ts --mode grad, bench/RESULTS.md), 1 and
+ * 2 threads, relaxed and plain SIMD: 1.2–2.1× faster at ResNet-50's 224² b1 shapes and 8×64@8², 1.1–2.1× at
+ * 8×128@4² (useful 1 to 0.5); 0.4–0.55× at 8×256@2², 0.25× at 8×512@1² (useful 0.25, 0.06).
  */
 export function winogradGradWins(g: WindowGeometry, oc: number): boolean {
   const { tiles } = winogradTiles(g.n, g.h, g.w);
