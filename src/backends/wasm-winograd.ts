@@ -136,9 +136,10 @@ export class WasmWinograd<S> {
 
   /**
    * The eval conv with its epilogue as [oc, n·oh·ow], or null where this conv is not for Winograd (mode, shape,
-   * non-finite input or weight): the caller then takes the GEMM path.
+   * non-finite input or weight): the caller then takes the GEMM path. `fused`: the GEMMs' fused multiply-add
+   * kernel (relaxed SIMD only; default: whenever the module is relaxed, as convEpilogue's GEMM path).
    */
-  run(x: S, weight: S, g: WindowGeometry, oc: number, e: WinogradEpilogue<S>): S | null {
+  run(x: S, weight: S, g: WindowGeometry, oc: number, e: WinogradEpilogue<S>, fused = this.ctx.relaxed()): S | null {
     if (this.mode === 'off' || !WasmWinograd.eligible(g, oc)) return null;
     // Without kept transforms (prepack off) every call transforms the weight again. 'auto' leaves those to the
     // GEMM path.
@@ -151,7 +152,7 @@ export class WasmWinograd<S> {
     try {
       const [scale, shift] = [ctx.ptr(e.scale), ctx.ptr(e.shift)];
       const res = e.residual ? ctx.ptr(e.residual) : 0;
-      return this.conv(x, U, { n, cin: c, cout: oc, h, w, ph, pw, oh, ow }, ctx.relaxed(), `wino_out_${e.residual ? 1 : 0}${e.relu ? 1 : 0}`, { res, scale, shift, so: n * oh * ow, sb: oh * ow });
+      return this.conv(x, U, { n, cin: c, cout: oc, h, w, ph, pw, oh, ow }, fused && ctx.relaxed(), `wino_out_${e.residual ? 1 : 0}${e.relu ? 1 : 0}`, { res, scale, shift, so: n * oh * ow, sb: oh * ow });
     } finally {
       if (!keep) ctx.free(U);
     }
