@@ -5,8 +5,8 @@
 // The 'auto' column says what winogradWins (src/backends/wasm-winograd.ts) picks for the shape.
 // `--mode transform`: the weight transform alone (U = G g Gᵀ for every kernel, packed) at c = oc = 64, 256, 512, the
 // wasm kernels (forward wino_w, input gradient's wino_wt) against the JS loop they replaced (float64, kept below).
-// `--mode grad`: the input gradient dx of each shape, (a) matmul(Wᵀ [c·9 × oc], dy [oc × n·oh·ow]) then col2im
-// (dy already in that layout: the batch > 1 permute is not counted) against (b) runInputGrad with the weight
+// `--mode grad`: the input gradient dx of each shape from dy [oc × n·oh·ow] (the conv primitive's layout),
+// (a) matmul(Wᵀ [c·9 × oc], dy) then col2im (WasmBackend.convInputGrad's GEMM path) against (b) runInputGrad with the weight
 // transformed again on every call (as in training, where each step writes the weights); 'auto' column:
 // winogradGradWins.
 // Run: node --experimental-wasm-relaxed-simd --import tsx bench/winograd.ts [--mode conv|transform|grad]

@@ -338,9 +338,12 @@ function gradOracle(g: WindowGeometry, oc: number, dy: Float64Array, w: Float64A
   return dx;
 }
 
-/** runInputGrad on `be` (uploads, runs, reads back and frees); null where it stepped aside. */
+/** runInputGrad on `be` for dy given NCHW (uploaded as channel rows [oc, n·oh·ow], the conv primitive's layout); null where it stepped aside. */
 function inputGrad(be: WasmBackend, g: WindowGeometry, oc: number, dy: Float64Array, w: Float64Array): Float32Array | null {
-  const [d, k] = [be.upload(Float32Array.from(dy)), be.upload(Float32Array.from(w))];
+  const L = g.oh * g.ow;
+  const rows = new Float32Array(dy.length);
+  for (let b = 0; b < g.n; b++) for (let o = 0; o < oc; o++) rows.set(dy.subarray((b * oc + o) * L, (b * oc + o + 1) * L), (o * g.n + b) * L);
+  const [d, k] = [be.upload(rows), be.upload(Float32Array.from(w))];
   const out = be.winograd.runInputGrad(ws(d), ws(k), g, oc);
   const got = out ? be.readSync(out as unknown as Storage) : null;
   for (const s of [d, k, out as unknown as Storage | null]) if (s) be.release(s);
@@ -370,7 +373,7 @@ const GRAD_EXAMPLES: GradCase[] = [
 ];
 
 describe.each(VARIANTS.map((v) => [label(v), v] as const))('Winograd input gradient and weight transform (%s)', (_, v) => {
-  it(`runInputGrad matches the float64 col2im(Wᵀ·dy) in NCHW (${label(v)})`, async () => {
+  it(`runInputGrad (dy in channel rows) matches the float64 col2im(Wᵀ·dy) in NCHW (${label(v)})`, async () => {
     const be = await backend(v);
     fc.assert(
       fc.property(gradArb, (r) => {

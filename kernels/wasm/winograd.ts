@@ -16,21 +16,25 @@ import { NR } from './gemm.js';
 const v128s = (f: Func, n: number): number[] => Array.from({ length: n }, () => f.local(V128));
 
 /**
- * wino_pad: planes p0..p1 of x [planes, h, w] into dst [planes, hp, wp], image at row ph and column pw,
- * zero elsewhere (wp a multiple of 4).
+ * wino_pad: planes p0..p1 (p = b·c + ch) into dst [planes, hp, wp], image at row ph and column pw, zero
+ * elsewhere (wp a multiple of 4). Plane (b, ch) of the source is the h × w image at x + (b·xb + ch·xc) floats:
+ * NCHW (xb = c·h·w, xc = h·w) or channel rows [c, n, h, w] (xb = h·w, xc = n·h·w).
  */
-export const WINO_PAD = signature(['x', 'dst', 'h', 'w', 'ph', 'pw', 'hp', 'wp', 'p0', 'p1']);
+export const WINO_PAD = signature(['x', 'dst', 'c', 'xb', 'xc', 'h', 'w', 'ph', 'pw', 'hp', 'wp', 'p0', 'p1']);
 function pad(): Func {
-  const { f, p: { x, dst, h, w, ph, pw, hp, wp, p0, p1 } } = funcOf(WINO_PAD);
-  const p = f.local(I32), r = f.local(I32), i = f.local(I32), d = f.local(I32), s = f.local(I32), iy = f.local(I32), w4 = f.local(I32), wp4 = f.local(I32);
+  const { f, p: { x, dst, c, xb, xc, h, w, ph, pw, hp, wp, p0, p1 } } = funcOf(WINO_PAD);
+  const p = f.local(I32), r = f.local(I32), i = f.local(I32), d = f.local(I32), s = f.local(I32), iy = f.local(I32), w4 = f.local(I32), wp4 = f.local(I32), b = f.local(I32), xs = f.local(I32);
   f.get(w).i32(-4).i32And().set(w4);
   f.get(wp).i32(4).i32Mul().set(wp4);
   f.get(dst).get(p0).get(hp).i32Mul().get(wp4).i32Mul().i32Add().set(d);
   f.forLoop(p, () => f.get(p0), () => f.get(p1), 1, () => {
+    // xs = x + (b·xb + ch·xc)·4, b = p / c, ch = p − b·c
+    f.get(p).get(c).i32DivS().set(b);
+    f.get(x).get(b).get(xb).i32Mul().get(p).get(b).get(c).i32Mul().i32Sub().get(xc).i32Mul().i32Add().i32(4).i32Mul().i32Add().set(xs);
     f.forLoop(r, () => f.i32(0), () => f.get(hp), 1, () => {
       f.forLoop(i, () => f.i32(0), () => f.get(wp4), 16, () => void f.get(d).get(i).i32Add().v128Zero().v128Store());
       f.get(r).get(ph).i32Sub().tee(iy).get(h).i32LtU().if_();
-      f.get(x).get(p).get(h).i32Mul().get(iy).i32Add().get(w).i32Mul().i32(4).i32Mul().i32Add().set(s);
+      f.get(xs).get(iy).get(w).i32Mul().i32(4).i32Mul().i32Add().set(s);
       // dst row + pw floats; the row is wide enough for the image (wp ≥ w + pw, see the driver)
       f.forLoop(i, () => f.i32(0), () => f.get(w4), 4, () => {
         f.get(d).get(pw).get(i).i32Add().i32(4).i32Mul().i32Add();

@@ -89,8 +89,12 @@ interface Kept {
   block: Block | null;
 }
 
-/** One Winograd conv's shape: input [n, cin, h, w] padded by (ph, pw), output [n, cout, oh, ow]. */
+/**
+ * One Winograd conv's shape: input [n, cin, h, w] padded by (ph, pw), output [n, cout, oh, ow]; `rows`: the
+ * input is laid out as channel rows [cin, n, h, w] rather than NCHW.
+ */
 interface ConvShape {
+  rows: boolean;
   n: number;
   cin: number;
   cout: number;
@@ -152,7 +156,7 @@ export class WasmWinograd<S> {
     try {
       const [scale, shift] = [ctx.ptr(e.scale), ctx.ptr(e.shift)];
       const res = e.residual ? ctx.ptr(e.residual) : 0;
-      return this.conv(x, U, { n, cin: c, cout: oc, h, w, ph, pw, oh, ow }, fused && ctx.relaxed(), `wino_out_${e.residual ? 1 : 0}${e.relu ? 1 : 0}`, { res, scale, shift, so: n * oh * ow, sb: oh * ow });
+      return this.conv(x, U, { rows: false, n, cin: c, cout: oc, h, w, ph, pw, oh, ow }, fused && ctx.relaxed(), `wino_out_${e.residual ? 1 : 0}${e.relu ? 1 : 0}`, { res, scale, shift, so: n * oh * ow, sb: oh * ow });
     } finally {
       if (!keep) ctx.free(U);
     }
@@ -160,7 +164,8 @@ export class WasmWinograd<S> {
 
   /**
    * The input gradient of the conv y = conv(x, weight) of forward geometry g (x [g.n, g.c, g.h, g.w], weight
-   * [oc, g.c, 3, 3], y [g.n, oc, g.oh, g.ow]) from dy [g.n, oc, g.oh, g.ow]: dx [g.n, g.c, g.h, g.w] (NCHW), as the
+   * [oc, g.c, 3, 3]) from dy in channel rows [oc, g.n·g.oh·g.ow] (the conv primitive's layout, Backend's
+   * convInputGrad): dx [g.n, g.c, g.h, g.w] (NCHW), as the
    * conv of dy with the flipped, transposed weight and padding (2 − ph, 2 − pw). Null where it is not for
    * Winograd (mode and winogradGradWins, shape, padding above 2, NaN or ±∞ in dy or the weight): the caller
    * then takes the GEMM + col2im path. `fused`: the GEMMs' fused multiply-add kernel (relaxed SIMD only; default
@@ -175,7 +180,7 @@ export class WasmWinograd<S> {
     const U = this.weights(weight, oc, c, true, keep);
     if (U === null) return null;
     try {
-      return this.conv(dy, U, { n, cin: oc, cout: c, h: oh, w: ow, ph: 2 - ph, pw: 2 - pw, oh: h, ow: w }, fused && ctx.relaxed(), 'wino_out_id', { res: 0, scale: 0, shift: 0, so: h * w, sb: c * h * w });
+      return this.conv(dy, U, { rows: true, n, cin: oc, cout: c, h: oh, w: ow, ph: 2 - ph, pw: 2 - pw, oh: h, ow: w }, fused && ctx.relaxed(), 'wino_out_id', { res: 0, scale: 0, shift: 0, so: h * w, sb: c * h * w });
     } finally {
       if (!keep) ctx.free(U);
     }
@@ -208,7 +213,8 @@ export class WasmWinograd<S> {
       const P = take(n * c * hp * wp * 4);
       const V = take(16 * vs);
       const F = take(64 * 16);
-      ctx.par('wino_pad', splitRange(n * c, T).map(([p0, p1]) => ({ x: ctx.ptr(x), dst: P.ptr, h, w, ph, pw, hp, wp, p0, p1 })));
+      const [xb, xc] = s.rows ? [h * w, n * h * w] : [c * h * w, h * w];
+      ctx.par('wino_pad', splitRange(n * c, T).map(([p0, p1]) => ({ x: ctx.ptr(x), dst: P.ptr, c, xb, xc, h, w, ph, pw, hp, wp, p0, p1 })));
       const rows = splitRange(n * th, T);
       ctx.par('wino_in', rows.map(([r0, r1], i) => ({ src: P.ptr, dst: V.ptr, c, th, twp, hp, wp, vs, flag: F.ptr + 16 * i, r0, r1 })));
       if (!finiteFlags(ctx.f32(), F.ptr, rows.length)) return null;
