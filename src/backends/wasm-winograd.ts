@@ -75,8 +75,8 @@ export function winogradWins(g: WindowGeometry, oc: number): boolean {
  * Whether Winograd beats matmul(Wᵀ·dy) + col2im for the input gradient of the conv of forward geometry g ('auto'),
  * counting a fresh weight transform per call (training writes the weight every step): the forward rule on the
  * gradient conv's output (the input's h × w). Measured (bench/winograd.ts --mode grad, bench/RESULTS.md), 1 and
- * 2 threads, relaxed and plain SIMD: 1.2–2.1× faster at ResNet-50's 224² b1 shapes and 8×64@8², 1.1–2.1× at
- * 8×128@4² (useful 1 to 0.5); 0.4–0.55× at 8×256@2², 0.25× at 8×512@1² (useful 0.25, 0.06).
+ * 2 threads, relaxed and plain SIMD: 1.6–2.5× faster at 64@56², 128@28², 256@14² b1 and 8×64@8², 1.0–1.3× at
+ * 512@7² b1 and 8×128@4² (useful 1 to 0.5); 0.4–0.7× at 8×256@2², 0.25–0.3× at 8×512@1² (useful 0.25, 0.06).
  */
 export function winogradGradWins(g: WindowGeometry, oc: number): boolean {
   const { tiles } = winogradTiles(g.n, g.h, g.w);
