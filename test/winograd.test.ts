@@ -450,6 +450,26 @@ describe.each(VARIANTS.map((v) => [label(v), v] as const))('Winograd input gradi
   });
 });
 
+describe('Winograd plain forward (run without an epilogue, training)', () => {
+  it.each(VARIANTS.map((v) => [label(v), v] as const))('equals the identity epilogue (scale 1, shift 0) up to the sign of zeros (%s)', async (_, v) => {
+    const be = await backend(v);
+    fc.assert(
+      fc.property(caseArb, (r0) => {
+        const r = { ...r0, residual: false, relu: false };
+        const d = { ...inputs(r), scale: new Float64Array(r.oc).fill(1), shift: new Float64Array(r.oc) };
+        const want = run(be, r, d);
+        const [x, w] = [be.upload(Float32Array.from(d.x)), be.upload(Float32Array.from(d.w))];
+        const out = be.winograd.run(ws(x), ws(w), geometry(r), r.oc, null);
+        if (!out) return expect.fail('stepped aside');
+        const got = be.readSync(out as unknown as Storage);
+        for (const s of [x, w, out as unknown as Storage]) be.release(s);
+        expect(Array.from(got, (q) => q + 0)).toEqual(Array.from(want, (q) => q + 0));
+      }),
+      params(20),
+    );
+  });
+});
+
 describe('Winograd input gradient: kept transforms and when it runs', () => {
   it('keeps the flipped transform per weight storage apart from the forward one, and drops both when the weight is written', () => {
     const be = WasmBackend.createSync({ threads: 1, winograd: 'on' });

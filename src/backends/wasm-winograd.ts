@@ -140,10 +140,11 @@ export class WasmWinograd<S> {
 
   /**
    * The eval conv with its epilogue as [oc, n·oh·ow], or null where this conv is not for Winograd (mode, shape,
-   * non-finite input or weight): the caller then takes the GEMM path. `fused`: the GEMMs' fused multiply-add
-   * kernel (relaxed SIMD only; default: whenever the module is relaxed, as convEpilogue's GEMM path).
+   * non-finite input or weight): the caller then takes the GEMM path. `e` null: the plain conv (training's
+   * forward, no scale/shift pass). `fused`: the GEMMs' fused multiply-add kernel (relaxed SIMD only; default:
+   * whenever the module is relaxed, as convEpilogue's GEMM path).
    */
-  run(x: S, weight: S, g: WindowGeometry, oc: number, e: WinogradEpilogue<S>, fused = this.ctx.relaxed()): S | null {
+  run(x: S, weight: S, g: WindowGeometry, oc: number, e: WinogradEpilogue<S> | null, fused = this.ctx.relaxed()): S | null {
     if (this.mode === 'off' || !WasmWinograd.eligible(g, oc)) return null;
     // Without kept transforms (prepack off) every call transforms the weight again. 'auto' leaves those to the
     // GEMM path.
@@ -154,9 +155,12 @@ export class WasmWinograd<S> {
     const U = this.weights(weight, oc, c, false, keep);
     if (U === null) return null;
     try {
+      const shape = { rows: false, n, cin: c, cout: oc, h, w, ph, pw, oh, ow };
+      const layout = { so: n * oh * ow, sb: oh * ow };
+      if (!e) return this.conv(x, U, shape, fused && ctx.relaxed(), 'wino_out_id', { res: 0, scale: 0, shift: 0, ...layout });
       const [scale, shift] = [ctx.ptr(e.scale), ctx.ptr(e.shift)];
       const res = e.residual ? ctx.ptr(e.residual) : 0;
-      return this.conv(x, U, { rows: false, n, cin: c, cout: oc, h, w, ph, pw, oh, ow }, fused && ctx.relaxed(), `wino_out_${e.residual ? 1 : 0}${e.relu ? 1 : 0}`, { res, scale, shift, so: n * oh * ow, sb: oh * ow });
+      return this.conv(x, U, shape, fused && ctx.relaxed(), `wino_out_${e.residual ? 1 : 0}${e.relu ? 1 : 0}`, { res, scale, shift, ...layout });
     } finally {
       if (!keep) ctx.free(U);
     }
