@@ -169,8 +169,8 @@ export class WasmWinograd<S> {
   /**
    * The input gradient of the conv y = conv(x, weight) of forward geometry g (x [g.n, g.c, g.h, g.w], weight
    * [oc, g.c, 3, 3]) from dy in channel rows [oc, g.n·g.oh·g.ow] (the conv primitive's layout, Backend's
-   * convInputGrad): dx [g.n, g.c, g.h, g.w] (NCHW), as the
-   * conv of dy with the flipped, transposed weight and padding (2 − ph, 2 − pw). Null where it is not for
+   * convInputGrad): dx [g.n, g.c, g.h, g.w] (NCHW), as the conv of dy with the flipped, transposed weight and
+   * padding (2 − ph, 2 − pw), its transform kept like the forward's (apart). Null where it is not for
    * Winograd (mode and winogradGradWins, shape, padding above 2, NaN or ±∞ in dy or the weight): the caller
    * then takes the GEMM + col2im path. `fused`: the GEMMs' fused multiply-add kernel (relaxed SIMD only; default
    * as run(): whenever the module is relaxed).
@@ -258,7 +258,7 @@ export class WasmWinograd<S> {
     return b;
   }
 
-  /** The packed U_ξ of `weight` in a new block (see weights), or null (freed) when one is not finite. */
+  /** The packed U_ξ of `weight` in a new block (see weights), or null (freed) when one is not finite; public for tests and bench/winograd.ts. */
   transform(weight: S, oc: number, c: number, flipped: boolean): Block | null {
     const ctx = this.ctx;
     const [rows, k] = flipped ? [c, oc] : [oc, c];
