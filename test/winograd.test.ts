@@ -444,8 +444,20 @@ describe.each(VARIANTS.map((v) => [label(v), v] as const))('Winograd input gradi
         free.free(b);
         be.release(s);
       }),
-      params(40),
+      // Big enough to split over threads (≥ 2¹⁴ kernels), rows not a multiple of 4.
+      params<[number, number, boolean, number]>(40, [[130, 131, false, 7], [131, 130, true, 8]]),
     );
+    // A NaN, ∞ or overflowing kernel in any one thread's piece (the last row group too) makes the transform null.
+    for (const flipped of [false, true])
+      for (const [at, val] of [[0, NaN], [130 * 131 * 9 - 1, -Infinity], [65 * 131 * 9, 3e38], [(129 * 131 + 130) * 9, 3e38]] as const) {
+        const w = Float32Array.from(values(at, 130 * 131 * 9));
+        w[at] = val;
+        // A kernel of 3e38s: ½(a + m + z) = 4.5e38 passes float32's range (in float64 too).
+        if (val === 3e38) w.fill(3e38, at, at + 9);
+        const st = be.upload(w);
+        expect(be.winograd.transform(ws(st), 130, 131, flipped), `flipped ${flipped}, ${val} at ${at}`).toBeNull();
+        be.release(st);
+      }
     console.log(`wasm weight transform, ${label(v)}: worst |U − U₆₄| = ${worstRel.toExponential(2)} of Σ|g| (bound 2⁻²³ = 1.2e-7)`);
   });
 });
