@@ -28,8 +28,9 @@ export interface WasmBackendOptions {
    */
   prepack?: boolean;
   /**
-   * Winograd F(2×2,3×3) for eval-mode 3×3 stride-1 convolutions: 'auto' (default) where measured faster than
-   * the GEMM path (see winogradWins in src/backends/wasm-winograd.ts), 'on' wherever eligible, 'off' never.
+   * Winograd F(2×2,3×3) for 3×3 stride-1 convolutions: 'auto' (default) for eval convs and training's input
+   * gradients where measured faster than the GEMM path (winogradWins, winogradGradWins in
+   * src/backends/wasm-winograd.ts); 'on' wherever eligible, training's forward included; 'off' never.
    * Default: GPUGRAD_WASM_WINOGRAD (on|off|auto), else 'auto'.
    */
   winograd?: 'auto' | 'on' | 'off';
