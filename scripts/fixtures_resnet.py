@@ -15,10 +15,15 @@ import torchvision
 from torchvision.models.resnet import Bottleneck
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'resnet')
-# A seed at which torch float32 agrees with float64 to ~3e-5 on every compared gradient: no ReLU or
-# max-pool decision lies within float32 rounding of a tie. (At about half of all seeds one does, and any
-# float32 implementation, torch's included, then differs from float64 by ~1% in early-layer gradients.)
+# The Bottleneck cases' seed.
 SEED = 2
+# ResNet-50's seed: one at which no ReLU or max-pool decision lies within float32 rounding of a tie, so any
+# correct float32 implementation agrees with float64 on every compared gradient. At about half of all seeds one
+# does, and then float32 results differ from float64 by ~1% in early-layer gradients depending on rounding alone.
+# Chosen by `--check-seeds 0 6` (conditioning() below): torch float32, plain, channels_last, and with weights or
+# input moved by one ulp (20 variants), stays within 3.1e-5 of float64 at seed 3; seed 2, used before, was
+# 2e-2 off under a one-ulp weight change (torch's plain float32 run happened to keep the signs).
+RESNET50_SEED = 3
 INPUT_STREAM = 1_000_000
 UPSTREAM_STREAM = 2_000_000
 M32 = 0xFFFFFFFF
@@ -113,9 +118,9 @@ def positions(n, k=128):
 
 def resnet50_case():
     model = torchvision.models.resnet50()
-    hash_init(model, SEED)
+    hash_init(model, RESNET50_SEED)
     model = model.double()
-    x = torch.from_numpy(hash_tensor(SEED, INPUT_STREAM, [2, 3, 64, 64])).double()
+    x = torch.from_numpy(hash_tensor(RESNET50_SEED, INPUT_STREAM, [2, 3, 64, 64])).double()
     labels = [3, 7]
     model.eval()
     with torch.no_grad():
@@ -134,7 +139,7 @@ def resnet50_case():
     for name in ['bn1.running_mean', 'bn1.running_var', 'layer2.0.downsample.1.running_var', 'layer4.2.bn3.running_mean', 'layer4.2.bn3.running_var', 'layer4.2.bn3.num_batches_tracked']:
         stats[name] = summary(bufs[name].double(), positions)
     return {
-        'seed': SEED,
+        'seed': RESNET50_SEED,
         'inputStream': INPUT_STREAM,
         'inputShape': [2, 3, 64, 64],
         'labels': labels,
@@ -210,6 +215,47 @@ def dtype_file():
     }
 
 
+GRAD_NAMES = ['conv1.weight', 'layer1.0.conv2.weight', 'layer2.0.downsample.0.weight', 'layer3.1.bn2.weight', 'bn1.weight', 'fc.weight', 'fc.bias']
+
+
+def train_grads(seed, dtype, wpert=0, xpert=0, channels_last=False):
+    """resnet50_case's training step in `dtype`; weights/input optionally moved by ±1 ulp (float32) per element."""
+    model = torchvision.models.resnet50()
+    hash_init(model, seed)
+    model = model.to(dtype)
+    x = torch.from_numpy(hash_tensor(seed, INPUT_STREAM, [2, 3, 64, 64])).to(dtype)
+    g = torch.Generator().manual_seed(wpert + 100 * xpert)
+    sign = lambda t: torch.randint(0, 2, t.shape, generator=g).to(dtype) * 2 - 1
+    if wpert:
+        with torch.no_grad():
+            for p in model.parameters():
+                p.mul_(1 + sign(p) * 2.0 ** -23)
+    if xpert:
+        x = x * (1 + sign(x) * 2.0 ** -23)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    model.train()
+    xg = x.clone().requires_grad_(True)
+    F.cross_entropy(model(xg), torch.tensor([3, 7])).backward()
+    sd = dict(model.named_parameters())
+    out = {'input': xg.grad.double().numpy().ravel()}
+    for name in GRAD_NAMES:
+        out[name] = sd[name].grad.double().numpy().ravel()
+    return out
+
+
+def conditioning(seed):
+    """Worst error relative to max |float64| over the compared gradients, for 20 float32 variants of the step."""
+    ref = train_grads(seed, torch.float64)
+    variants = [{}, {'channels_last': True}] + [{'wpert': k} for k in range(1, 12)] + [{'xpert': k} for k in range(1, 5)] + [{'wpert': k, 'channels_last': True} for k in range(12, 15)]
+    worst = []
+    for kw in variants:
+        got = train_grads(seed, torch.float32, **kw)
+        worst.append(max(np.abs(got[k] - ref[k]).max() / np.abs(ref[k]).max() for k in ref))
+    return worst
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     torch.manual_seed(0)
@@ -226,4 +272,10 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    import sys
+    if len(sys.argv) == 4 and sys.argv[1] == '--check-seeds':
+        for seed in range(int(sys.argv[2]), int(sys.argv[3])):
+            w = conditioning(seed)
+            print(f'seed {seed}: worst {max(w):.2e} over {len(w)} float32 variants', flush=True)
+    else:
+        main()

@@ -39,13 +39,11 @@ describe('resnet builders match torchvision', () => {
 for (const tb of testBackends) {
   describe(`ResNet-50 agrees with PyTorch (float64) at 64×64, batch 2 [${tb.label}]`, async () => {
     const available = await tb.available();
-    // The fixture is ill-conditioned at two ReLU inputs ~1e-5 from zero, where float32 backends carry ~1e-5 of
-    // forward error: layer3.1's output ReLU at flat index 18683 (~9e-6, a sum of ±0.73) and layer4.0's first
-    // ReLU at 11865 (8.1e-6, the batch norm of a conv value of -7.92). A backend whose rounding flips either
-    // sign gets the input and early-layer gradients 0.6–1.2e-2 off (bound 1e-3) while logits, loss, BN stats
-    // and fc gradients agree: no kernel is wrong. headlessgl flipped one of them until batch norm's
-    // pow(·, -0.5) stopped using llvmpipe's approximate GLSL pow (4.8 ulp); it keeps both signs now, at 11865
-    // by 1.7e-6. A failure at ~1e-2 in the gradients only, after a change of rounding: check those two first.
+    // The fixture's seed is one where no ReLU or max-pool decision lies within float32 rounding of a tie
+    // (scripts/fixtures_resnet.py --check-seeds: 20 float32 variants of torch's step, one-ulp weight and input
+    // changes among them, stay within 3.1e-5 of float64). At the seed used before, two ReLU inputs sat ~1e-5
+    // from zero, and a change of rounding alone (fused multiply-add, Winograd) moved the input gradient 1e-2.
+    // So a failure here at ~1e-2 in the gradients only is worth checking for such a tie first.
     const test = available ? it : it.skip;
     test('eval logits; train logits, loss, input and parameter gradients, BN running stats', async () => {
       await useBackend(tb);

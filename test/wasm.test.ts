@@ -18,10 +18,11 @@ const ref = new ReferenceBackend();
 // Both kernel variants: plain SIMD128 and, where relaxed SIMD can be had (Node 20 through V8's flag), FMA.
 const hasRelaxed = process.env.GPUGRAD_WASM_RELAXED !== '0' && enableRelaxedSimd();
 const plain = WasmBackend.createSync({ threads: 1, relaxed: false });
-// fmaTraining: every GEMM fused, so matmul itself exercises the relaxed kernel.
+// fmaTraining (the default with relaxed SIMD, stated here): every GEMM fused, so matmul itself exercises the relaxed kernel.
 const fused = hasRelaxed ? WasmBackend.createSync({ threads: 1, relaxed: true, fmaTraining: true }) : null;
 const one = plain;
-const twoP = wasmThreadsAvailable() ? WasmBackend.create({ threads: 2 }) : null;
+// Plain kernels like `one`: 2 threads must sum in the same order (every matmul would be fused where relaxed).
+const twoP = wasmThreadsAvailable() ? WasmBackend.create({ threads: 2, relaxed: false }) : null;
 afterAll(async () => (await twoP)?.destroy());
 
 function rnd(n: number, seed: number): Float32Array {
@@ -194,7 +195,9 @@ describe('gemm', () => {
     expect(plain.relaxed).toBe(false);
     if (fused) expect(fused.mode).toBe('relaxed-simd');
     if (fused) expect(fused.fmaTraining).toBe(true);
-    expect(WasmBackend.createSync({ threads: 1, relaxed: hasRelaxed }).fmaTraining).toBe(false); // outside backward(): the eval GEMMs only by default
+    // Every GEMM fused by default where relaxed SIMD runs; 'gradients' leaves the forward's plain.
+    expect(WasmBackend.createSync({ threads: 1, relaxed: hasRelaxed }).fmaTraining).toBe(hasRelaxed);
+    expect(WasmBackend.createSync({ threads: 1, relaxed: hasRelaxed, fmaTraining: 'gradients' }).fmaTraining).toBe(false); // outside backward()
   });
   it.each([
     ['SIMD128', plain],
@@ -529,7 +532,7 @@ describe('threads without asking', () => {
   });
 
   it.skipIf(!wasmThreadsAvailable())('a backend opened with threads runs ops before its pool is up, then on it', async () => {
-    const b = WasmBackend.open({ threads: 2 });
+    const b = WasmBackend.open({ threads: 2, relaxed: false });
     const pool = (b as unknown as { pool: { isReady(): boolean } }).pool;
     const g = { batch: 1, batchA: 1, batchB: 1, m: 64, k: 300, n: 96, transA: false, transB: false };
     const x = b.upload(rnd(64 * 300, 5));
@@ -544,9 +547,12 @@ describe('threads without asking', () => {
 });
 
 describe('backend through the API', () => {
-  it.skipIf(!hasRelaxed)('fuses the GEMMs of backward()\'s gradient rules by default, the forward\'s only with fmaTraining: true', async () => {
+  it.skipIf(!hasRelaxed)('fuses every training GEMM by default; with fmaTraining: \'gradients\' only those of backward()\'s rules', async () => {
     // Winograd off: this counts the GEMM path's kernels (test/conv-train.test.ts covers the Winograd one).
-    const b = (await setBackend('wasm', { threads: 1, relaxed: true, winograd: 'off' })) as WasmBackend;
+    const d = (await setBackend('wasm', { threads: 1, relaxed: true, winograd: 'off' })) as WasmBackend;
+    expect(d.fmaMode).toBe(true);
+    expect(d.fmaTraining).toBe(true);
+    const b = (await setBackend('wasm', { threads: 1, relaxed: true, winograd: 'off', fmaTraining: 'gradients' })) as WasmBackend;
     expect(b.fmaMode).toBe('gradients');
     expect(b.fmaTraining).toBe(false); // outside backward()
     // Which kernel each GEMM of a conv's forward and backward ran: gemm()'s last argument says whether fused.

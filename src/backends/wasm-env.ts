@@ -9,17 +9,16 @@ export interface WasmBackendOptions {
   /** Cap on the heap in bytes (default and maximum: 4 GiB, all wasm32 can address); e.g. for a page that must stay small. */
   maxBytes?: number;
   /**
-   * Fused multiply-add GEMMs (relaxed SIMD) where nothing needs a gradient (the eval path: matmulEpilogue);
+   * Fused multiply-add GEMMs (relaxed SIMD): the eval path's, and training's as fmaTraining says;
    * default: wasmRelaxedDefault().
    */
   relaxed?: boolean;
   /**
-   * With `relaxed`, which of training's GEMMs are fused too: 'gradients' (the default) those that backward()'s
-   * gradient rules issue, two thirds of a training step's GEMM work; true every one, the forward's too; false
-   * none. The forward stays unfused by default because fused rounding moves a few near-zero pre-ReLU values of
-   * a train-mode ResNet-50 across zero (test/resnet.test.ts's fixture: input gradients then 1e-2 off float64
-   * while every kernel is within float32 rounding); a gradient GEMM's rounding moves no mask. true is also
-   * GPUGRAD_WASM_RELAXED=all.
+   * With `relaxed`, which of training's GEMMs are fused: true (the default) every one; 'gradients' only those
+   * backward()'s gradient rules issue (the forward keeps the plain kernel, GPUGRAD_WASM_RELAXED=gradients);
+   * false none. Results differ by rounding only; a ReLU input within float32 rounding of zero may then take the
+   * other side, as between any two float32 implementations (test/resnet.test.ts's fixture is chosen so that
+   * none is: scripts/fixtures_resnet.py --check-seeds).
    */
   fmaTraining?: boolean | 'gradients';
   /**
@@ -44,14 +43,14 @@ export function wasmWinogradDefault(): 'auto' | 'on' | 'off' {
 
 /**
  * Whether wasm backends use relaxed SIMD's fused multiply-add unless told otherwise: GPUGRAD_WASM_RELAXED=0
- * turns it off, =1 turns it on (flipping Node's V8 flag if needed, see enableRelaxedSimd), =all also for
- * training's forward GEMMs (WasmBackendOptions.fmaTraining); unset, it is on
+ * turns it off, =1 (or =all) turns it on (flipping Node's V8 flag if needed, see enableRelaxedSimd), =gradients
+ * too but leaves training's forward GEMMs plain (WasmBackendOptions.fmaTraining); unset, it is on
  * where the engine already validates it (Chromium; Node started with --experimental-wasm-relaxed-simd).
  */
 export function wasmRelaxedDefault(): boolean {
   const env = typeof process !== 'undefined' ? process.env.GPUGRAD_WASM_RELAXED : undefined;
   if (env === '0') return false;
-  if (env === '1' || env === 'all') return enableRelaxedSimd();
+  if (env === '1' || env === 'all' || env === 'gradients') return enableRelaxedSimd();
   return relaxedSimdAvailable();
 }
 export { enableRelaxedSimd, relaxedSimdAvailable };
