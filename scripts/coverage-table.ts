@@ -79,6 +79,10 @@ const cases: Record<string, Case> = {
     const g = { n: 2, c: 2, h: 5, w: 4, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, oh: 5, ow: 4 };
     return [b.convForward(up(v(80, 6)), up(v(54, 5)), g, 3).out];
   },
+  "convWeightGrad (a 3×3 conv's weight gradient)": (b, up) => {
+    const g = { n: 2, c: 2, h: 5, w: 4, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, oh: 5, ow: 4 };
+    return [b.convWeightGrad(up(v(120, 6)), up(v(80, 5)), null, g, 3)];
+  },
   "convInputGrad (a 3×3 conv's input gradient)": (b, up) => {
     const g = { n: 2, c: 2, h: 5, w: 4, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, oh: 5, ow: 4 };
     return [b.convInputGrad(up(v(120, 6)), up(v(54, 5)), g, 3)];

@@ -131,14 +131,13 @@ const rules: { [P in Prim]: GradRule<P> } = {
     return [da && o.sumTo(da, a.shape), db && o.sumTo(db, b.shape)];
   },
   im2col: (g, n) => [o.col2im(g, n.attrs)],
-  // dweight = gy·colsᵀ, with the forward's columns or, where it made none (Winograd), im2col(x) now;
-  // dx = col2im(weightᵀ·gy) through the backend's convInputGrad, which may instead convolve gy with the
-  // flipped weight (Winograd, the wasm backend at 3×3 stride 1).
+  // dx = col2im(weightᵀ·gy) and dweight = gy·colsᵀ (the forward's columns, or im2col(x) where it made none)
+  // through the backend's convInputGrad and convWeightGrad, which may use Winograd instead (wasm, 3×3 stride 1).
   conv2d: (g, n, _y, want) => {
     const [x, w] = n.inputs;
     const b = g.backend;
     const dx = want[0] ? fromStorage(b, b.convInputGrad(g.storage, w.storage, n.attrs, w.shape[0]), x.shape) : null;
-    const dw = want[1] ? o.reshape(o.matmulT(g, n.saved[0] ?? o.im2col(x, n.attrs), false, true), w.shape) : null;
+    const dw = want[1] ? fromStorage(b, b.convWeightGrad(g.storage, x.storage, n.saved[0]?.storage ?? null, n.attrs, w.shape[0]), w.shape) : null;
     return [dx, dw];
   },
   col2im: (g, n) => [o.im2col(g, n.attrs)],

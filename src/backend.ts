@@ -225,6 +225,11 @@ export interface FastPaths {
    * convolve gy with the flipped, transposed weight instead (Winograd); results then differ by rounding only.
    */
   convInputGrad(gy: Storage, weight: Storage, g: WindowGeometry, oc: number): Storage;
+  /**
+   * The weight gradient of the same convolution, [oc, c·kh·kw] = gy·colsᵀ, with cols = im2col(x, g): the forward's
+   * columns where convForward handed them over, else null (the backend makes them, or uses Winograd).
+   */
+  convWeightGrad(gy: Storage, x: Storage, cols: Storage | null, g: WindowGeometry, oc: number): Storage;
   /** Max pool; `indices` holds, per output, the flat index (y·w + x) within the plane of its first maximum, or of its last NaN (PyTorch's rule). */
   maxPool2d(x: Storage, g: WindowGeometry): { out: Storage; indices: Storage };
   maxPool2dBackward(gy: Storage, indices: Storage, g: WindowGeometry): Storage;

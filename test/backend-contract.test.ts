@@ -143,6 +143,17 @@ describe('withDefaults() on the core alone agrees with the reference backend’s
       }, k);
     }
   });
+  it("a conv's weight gradient (padded, strided and dilated windows), with the forward's columns or without", async () => {
+    for (const [s, dil, p, kept] of [[1, 1, 1, false], [1, 1, 1, true], [2, 1, 0, false], [1, 2, 2, true]] as const) {
+      const g = pool(2, 3, 6, 5, 3, s, p, dil, false);
+      const [oc, k, n] = [4, 27, 2 * g.oh * g.ow];
+      await same(`convWeightGrad stride ${s} dilation ${dil} padding ${p} columns ${kept ? 'kept' : 'made'}`, (b, up) => {
+        const [gy, x] = [up(values(1, oc * n)), up(values(2, 2 * 3 * 6 * 5))];
+        if (b === own) return [b.matmul(gy, b.im2col(x, g), { batch: 1, batchA: 1, batchB: 1, m: oc, k: n, n: k, transA: false, transB: true })];
+        return [b.convWeightGrad(gy, x, kept ? b.im2col(x, g) : null, g, oc)];
+      }, n);
+    }
+  });
   it("a conv's input gradient (padded, strided and dilated windows): col2im(weightᵀ·gy); at stride 1 the flipped-weight conv", async () => {
     for (const [s, dil, p] of [[1, 1, 1], [1, 1, 0], [1, 1, 2], [2, 1, 1], [1, 2, 1]] as const) {
       const g = pool(2, 3, 6, 5, 3, s, p, dil, false);
@@ -204,7 +215,7 @@ describe('the contract', () => {
     const before = ref.maxPool2d;
     const full = withDefaults(ref);
     expect(full.maxPool2d).toBe(before);
-    expect([...ownFastPaths(full)].sort()).toEqual(FAST_PATHS.filter((m) => m !== 'matmulEpilogue' && m !== 'convEpilogue' && m !== 'convForward' && m !== 'convInputGrad').sort());
+    expect([...ownFastPaths(full)].sort()).toEqual(FAST_PATHS.filter((m) => m !== 'matmulEpilogue' && m !== 'convEpilogue' && m !== 'convForward' && m !== 'convInputGrad' && m !== 'convWeightGrad').sort());
     const epilogue = full.matmulEpilogue;
     expect(withDefaults(full).matmulEpilogue).toBe(epilogue);
     expect(bare.deferred).toBe(false);

@@ -8,7 +8,7 @@ import { avgPoolWindow, type Shape } from '../shape.js';
 import { bnBackwardComposed, bnForwardComposed } from './batchnorm.js';
 
 /** The fast paths withDefaults() fills in, by name. */
-export const FAST_PATHS = ['batchNorm', 'batchNormBackward', 'matmulEpilogue', 'convEpilogue', 'convForward', 'convInputGrad', 'maxPool2d', 'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward', 'sgdStep', 'adamStep'] as const satisfies readonly (keyof FastPaths)[];
+export const FAST_PATHS = ['batchNorm', 'batchNormBackward', 'matmulEpilogue', 'convEpilogue', 'convForward', 'convInputGrad', 'convWeightGrad', 'maxPool2d', 'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward', 'sgdStep', 'adamStep'] as const satisfies readonly (keyof FastPaths)[];
 
 /** The fast paths `b` implements itself (the rest would come from withDefaults()). */
 export function ownFastPaths(b: BackendImpl): Set<keyof FastPaths> {
@@ -88,6 +88,12 @@ function defaults(be: BackendImpl): FastPaths {
     convForward(x: Storage, weight: Storage, g: WindowGeometry, oc: number): { out: Storage; cols: Storage | null } {
       const cols = be.im2col(x, g);
       return { out: be.matmul(weight, cols, { batch: 1, batchA: 1, batchB: 1, m: oc, k: g.c * g.kh * g.kw, n: g.n * g.oh * g.ow, transA: false, transB: false }), cols };
+    },
+    convWeightGrad(gy: Storage, x: Storage, cols: Storage | null, g: WindowGeometry, oc: number): Storage {
+      const c = cols ?? be.im2col(x, g);
+      const dw = be.matmul(gy, c, { batch: 1, batchA: 1, batchB: 1, m: oc, k: g.n * g.oh * g.ow, n: g.c * g.kh * g.kw, transA: false, transB: true });
+      if (!cols) be.release(c);
+      return dw;
     },
     // weightᵀ·gy gives the columns' gradient [c·kh·kw, n·oh·ow]; col2im sums it back over the windows.
     convInputGrad(gy: Storage, weight: Storage, g: WindowGeometry, oc: number): Storage {

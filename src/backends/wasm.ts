@@ -415,6 +415,14 @@ export class WasmBackend implements Backend {
     return dx;
   }
 
+  /** A conv's weight gradient, [oc, c·kh·kw]: gy·colsᵀ, the columns made here when the forward kept none. */
+  convWeightGrad(gy: Storage, x: Storage, cols: Storage | null, g: WindowGeometry, oc: number): Storage {
+    const c = cols ?? this.im2col(x, g);
+    const dw = this.matmul(gy, c, { batch: 1, batchA: 1, batchB: 1, m: oc, k: g.n * g.oh * g.ow, n: g.c * g.kh * g.kw, transA: false, transB: true });
+    if (!cols) this.release(c);
+    return dw;
+  }
+
   /** C[m,n] (row-major at byte address pc) = A·B with element strides as in matmul (see WasmGemm.run). */
   gemm(pa: number, rsA: number, psA: number, pb: number, csB: number, psB: number, m: number, n: number, k: number, pc: number, weightA: WasmStorage | null = null, fused = false): void {
     this.gemms.run({ ptr: pa, rs: rsA, ps: psA }, { ptr: pb, rs: csB, ps: psB }, m, n, k, pc, weightA, fused && this.relaxed ? 'gemm_fma' : 'gemm');

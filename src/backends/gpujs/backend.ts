@@ -29,9 +29,10 @@ export class GpujsBackend implements Backend {
   readonly name = 'gpujs';
   /** Composed by withDefaults(): im2col, then this backend's matmulEpilogue. */
   declare readonly convEpilogue: Backend['convEpilogue'];
-  /** Composed by withDefaults(): im2col then matmul, and for the gradient matmul then col2im. */
+  /** Composed by withDefaults(): im2col then matmul; for the gradients matmul then col2im, and matmul. */
   declare readonly convForward: Backend['convForward'];
   declare readonly convInputGrad: Backend['convInputGrad'];
+  declare readonly convWeightGrad: Backend['convWeightGrad'];
   /** gpu.js's mode, with ':threadsN' when webasm runs on a worker pool. */
   readonly mode: string;
   readonly gpuMode: GpujsMode;
