@@ -3,6 +3,8 @@
 // numbers compare): each round runs `per` steps of every contender in turn. Prints each contender's median and
 // minimum step time, and its ratio to PyTorch two ways: of the medians over all steps, and the median over rounds
 // of the per-round ratio (the second is thrown off when one of a round's few steps is stalled).
+// Two gpugrad trees in one process (two heaps, two worker pools) did not separate a 7-10% difference that
+// separate processes showed (bench/RESULTS.md, 2026-11-30 16:24): compare trees in separate processes.
 // usage: node --experimental-wasm-relaxed-simd --import tsx bench/train-ab.ts SIZE BATCH ROUNDS ROOT [ROOT2] [--per=2] [--threads=2] [--no-torch]
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
