@@ -9,10 +9,13 @@
 // (a) matmul(Wᵀ [c·9 × oc], dy) then col2im (WasmBackend.convInputGrad's GEMM path) against (b) runInputGrad with the weight
 // transformed again on every call (as in training, where each step writes the weights); 'auto' column:
 // winogradGradWins.
-// Run: node --experimental-wasm-relaxed-simd --import tsx bench/winograd.ts [--mode conv|transform|grad]
+// `--mode wgrad`: the weight gradient dW [oc, c, 3, 3] of each shape from dy [oc × n·oh·ow] and x (NCHW), (a) im2col(x)
+// then matmul(gy, colsᵀ) (the autograd rule after a Winograd forward, which saves no columns) against (b)
+// runWeightGrad; 'auto' column: winogradWeightGradWins.
+// Run: node --experimental-wasm-relaxed-simd --import tsx bench/winograd.ts [--mode conv|transform|grad|wgrad]
 //   [--threads 1,2] [--rounds 3] [--time 300] [--shapes n:c:hw,…] (instead of WINOGRAD_SHAPES)
 import { WasmBackend } from '../src/backends/wasm.js';
-import { winogradGradWins, winogradWins } from '../src/backends/wasm-winograd.js';
+import { winogradGradWins, winogradWeightGradWins, winogradWins } from '../src/backends/wasm-winograd.js';
 import type { WindowGeometry } from '../src/backend.js';
 import { relaxedSimdAvailable } from '../kernels/wasm/module.js';
 import { gflops, machine, measure } from './common.js';
@@ -137,6 +140,40 @@ if (mode === 'transform') {
         }
         for (const s of [dy, w]) be.release(s);
         console.log(`| ${oc}→${c} dX @${hw}² b${n} | ${threads} | ${relaxed ? 'relaxed' : 'simd128'} | ${best.a.toFixed(3)} | ${best.b.toFixed(3)} | ${(best.a / best.b).toFixed(2)} | ${winogradGradWins(g, oc) ? 'W' : 'G'} |`);
+      }
+      be.destroy();
+    }
+  }
+} else if (mode === 'wgrad') {
+  console.log('| shape | threads | SIMD | (a) im2col + matmul(gy, colsᵀ) ms | (b) runWeightGrad ms | (a)/(b) | auto |');
+  console.log('|---|---|---|---:|---:|---:|---|');
+  for (const relaxed of relaxedSimdAvailable() ? [true, false] : [false]) {
+    for (const threads of threadsList) {
+      const be = await WasmBackend.create({ threads, relaxed, winograd: 'on' });
+      for (const [n, c, hw] of shapes) {
+        const oc = c;
+        const g: WindowGeometry = { n, c, h: hw, w: hw, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, oh: hw, ow: hw };
+        const [dy, x] = [rnd(oc * n * hw * hw, 1), rnd(n * c * hw * hw, 2)].map((a) => be.upload(a));
+        const wino = be.winograd;
+        type WS = Parameters<typeof wino.runWeightGrad>[0];
+        // As the autograd rule with no saved columns (a Winograd forward): im2col(x) now, then gy·colsᵀ.
+        const gemm = (): void => {
+          const cols = be.im2col(x, g);
+          be.release(be.matmul(dy, cols, { batch: 1, batchA: 1, batchB: 1, m: oc, k: n * hw * hw, n: c * 9, transA: false, transB: true }, false, relaxed));
+          be.release(cols);
+        };
+        const win = (): void => {
+          const dw = wino.runWeightGrad(dy as unknown as WS, x as unknown as WS, g, oc, relaxed);
+          if (!dw) throw new Error('runWeightGrad stepped aside');
+          be.release(dw as unknown as typeof dy);
+        };
+        const best = { a: Infinity, b: Infinity };
+        for (let r = 0; r < rounds; r++) {
+          best.a = Math.min(best.a, (await measure(gemm, timeMs, 5)).medianMs);
+          best.b = Math.min(best.b, (await measure(win, timeMs, 5)).medianMs);
+        }
+        for (const s of [dy, x]) be.release(s);
+        console.log(`| ${oc}→${c} dW @${hw}² b${n} | ${threads} | ${relaxed ? 'relaxed' : 'simd128'} | ${best.a.toFixed(3)} | ${best.b.toFixed(3)} | ${(best.a / best.b).toFixed(2)} | ${winogradWeightGradWins(g, oc) ? 'W' : 'G'} |`);
       }
       be.destroy();
     }

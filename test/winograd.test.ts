@@ -6,11 +6,13 @@
 // rule; and the worst error at ResNet-50's stride-1 3×3 shapes. The input gradient (runInputGrad: the flipped,
 // transposed weight's conv) against the float64 col2im(Wᵀ·dy), with NaN, ±∞ and float32 overflow in dy or the
 // weight giving null (the caller's GEMM path); the wasm weight transform (wino_w, wino_wt) against float64 G g Gᵀ.
+// The weight gradient (runWeightGrad: Gᵀ (Σ_tiles Ŷ ⊙ V) G) against the float64 gy·im2col(x)ᵀ, NaN and ±∞ in dy
+// or x giving null, and its worst error at ResNet-50's 224² shapes.
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Storage, WindowGeometry } from '../src/backend.js';
 import { enableRelaxedSimd, WasmBackend, wasmThreadsAvailable } from '../src/backends/wasm.js';
-import { uStride, winogradGradWins, winogradWins } from '../src/backends/wasm-winograd.js';
+import { uStride, winogradGradWins, winogradWeightGradWins, winogradWins } from '../src/backends/wasm-winograd.js';
 import { arr, convEpilogue } from './helpers/oracle.js';
 import { params, seedArb, values } from './helpers/fd.js';
 import { f32 } from './helpers/tolerance.js';
@@ -549,5 +551,131 @@ describe("Winograd input gradient at ResNet-50's stride-1 3×3 shapes (224², ba
       expect(ratio).toBeLessThanOrEqual(1);
     }
     console.log(`Winograd input-gradient error, ${label(v)}:\n${lines.join('\n')}`);
+  });
+});
+
+/** The float64 weight gradient of conv(x, w) (geometry g) from dy in channel rows [oc, n·oh·ow]: gy·im2col(x)ᵀ as [oc, c, 3, 3]. */
+function wgradOracle(g: WindowGeometry, oc: number, dy: Float64Array, x: Float64Array): Float64Array {
+  const { n, c, h, w: W, ph, pw, oh, ow } = g;
+  const L = oh * ow;
+  const dw = new Float64Array(oc * c * 9);
+  for (let o = 0; o < oc; o++)
+    for (let ch = 0; ch < c; ch++)
+      for (let r = 0; r < 3; r++)
+        for (let q = 0; q < 3; q++) {
+          let t = 0;
+          for (let b = 0; b < n; b++)
+            for (let oy = 0; oy < oh; oy++) {
+              const iy = oy + r - ph;
+              if (iy < 0 || iy >= h) continue;
+              for (let ox = 0; ox < ow; ox++) {
+                const ix = ox + q - pw;
+                if (ix >= 0 && ix < W) t += dy[(o * n + b) * L + oy * ow + ox] * x[((b * c + ch) * h + iy) * W + ix];
+              }
+            }
+          dw[((o * c + ch) * 3 + r) * 3 + q] = t;
+        }
+  return dw;
+}
+
+/** runWeightGrad on `be` (dy in channel rows, x NCHW); null where it stepped aside. */
+function weightGrad(be: WasmBackend, g: WindowGeometry, oc: number, dy: Float64Array, x: Float64Array): Float32Array | null {
+  const [d, xs] = [be.upload(Float32Array.from(dy)), be.upload(Float32Array.from(x))];
+  const out = be.winograd.runWeightGrad(ws(d), ws(xs), g, oc);
+  const got = out ? be.readSync(out as unknown as Storage) : null;
+  for (const s of [d, xs, out as unknown as Storage | null]) if (s) be.release(s);
+  return got;
+}
+
+/**
+ * 1×1 and 2×2 maps, no padding, padding 2 (rows and columns apart), odd channel counts; k (tiles) in 2 chunks,
+ * the last one shorter (132 tiles), and past the GEMM's k block in 16 chunks of 160 and a last of 120 (2520).
+ */
+const WGRAD_EXAMPLES: GradCase[] = [
+  { n: 1, c: 1, oc: 1, h: 1, w: 1, p: 1, q: 1, seed: 1 },
+  { n: 2, c: 3, oc: 5, h: 2, w: 2, p: 1, q: 1, seed: 2 },
+  { n: 1, c: 7, oc: 9, h: 5, w: 4, p: 0, q: 0, seed: 3 },
+  { n: 2, c: 6, oc: 3, h: 1, w: 7, p: 2, q: 0, seed: 4 },
+  { n: 2, c: 13, oc: 11, h: 9, w: 10, p: 2, q: 2, seed: 5 },
+  { n: 1, c: 5, oc: 6, h: 21, w: 21, p: 1, q: 1, seed: 6 },
+  { n: 2, c: 3, oc: 5, h: 70, w: 70, p: 1, q: 1, seed: 7 },
+];
+
+describe.each(VARIANTS.map((v) => [label(v), v] as const))('Winograd weight gradient (%s)', (_, v) => {
+  it(`runWeightGrad (dy in channel rows, x NCHW) matches the float64 gy·im2col(x)ᵀ as [oc, c, 3, 3] (${label(v)})`, async () => {
+    const be = await backend(v);
+    fc.assert(
+      fc.property(gradArb, (r) => {
+        const g = gradGeometry(r);
+        const dy = values(r.seed, r.oc * r.n * g.oh * g.ow);
+        const x = values(r.seed + 1, r.n * r.c * r.h * r.w);
+        const got = weightGrad(be, g, r.oc, dy, x);
+        if (got === null) return expect.fail(`${JSON.stringify(r)}: Winograd stepped aside`);
+        expect(got.length).toBe(r.oc * r.c * 9);
+        const { ratio, at } = worst(got, wgradOracle(g, r.oc, dy, x), r.n * g.oh * g.ow);
+        if (ratio > 1) expect.fail(`${JSON.stringify(r)}: dW ${at} off by ${ratio.toFixed(2)}× the float32 bound`);
+      }),
+      params(60, WGRAD_EXAMPLES),
+    );
+  });
+
+  it(`runWeightGrad: NaN or ±∞ in dy or x give null (the GEMM path's semantics) (${label(v)})`, async () => {
+    const be = await backend(v);
+    fc.assert(
+      fc.property(fc.tuple(gradArb, fc.constantFrom('dy', 'x'), fc.constantFrom<number | 'both'>(NaN, Infinity, -Infinity, 'both')), ([r, where, special]) => {
+        const g = gradGeometry(r);
+        const dy = values(r.seed, r.oc * r.n * g.oh * g.ow);
+        const x = values(r.seed + 1, r.n * r.c * r.h * r.w);
+        const a = where === 'dy' ? dy : x;
+        const at = r.seed % a.length;
+        if (special === 'both') {
+          a[at] = Infinity;
+          a[(at * 7 + 3) % a.length] = -Infinity;
+        } else a[at] = special;
+        expect(weightGrad(be, g, r.oc, dy, x)).toBeNull();
+      }),
+      params(40),
+    );
+  });
+});
+
+describe('Winograd weight gradient: when it runs', () => {
+  it("steps aside for 'off', strides and non-3×3 kernels; 'auto' follows winogradWeightGradWins", async () => {
+    const be = await backend({ relaxed: false, threads: 1 });
+    const up = (k: number): WS => ws(be.upload(Float32Array.from(values(k, 2 * 2 * 64))));
+    const g = gradGeometry({ n: 1, c: 2, oc: 2, h: 8, w: 8, p: 1, q: 1, seed: 0 });
+    expect(be.winograd.runWeightGrad(up(1), up(2), { ...g, sh: 2, sw: 2, oh: 4, ow: 4 }, 2)).toBeNull();
+    expect(be.winograd.runWeightGrad(up(1), up(2), { ...g, kh: 5, kw: 5, ph: 2, pw: 2 }, 2)).toBeNull();
+    expect(be.winograd.runWeightGrad(up(1), up(2), g, 2)).not.toBeNull();
+    be.winograd.mode = 'off';
+    expect(be.winograd.runWeightGrad(up(1), up(2), g, 2)).toBeNull();
+    be.winograd.mode = 'auto';
+    for (const hw of [1, 2, 4, 8]) {
+      const gg = gradGeometry({ n: 1, c: 2, oc: 2, h: hw, w: hw, p: 1, q: 1, seed: 0 });
+      expect(be.winograd.runWeightGrad(up(1), up(2), gg, 2) !== null).toBe(winogradWeightGradWins(gg, 2));
+    }
+    be.winograd.mode = 'on';
+  });
+});
+
+describe("Winograd weight gradient at ResNet-50's stride-1 3×3 shapes (224², batch 1)", () => {
+  it.each(VARIANTS.filter((v) => v.threads === 1).map((v) => [label(v), v] as const))('stays within the float32 bound of the float64 gy·im2col(x)ᵀ; worst errors logged (%s)', async (_, v) => {
+    const be = await backend(v);
+    const lines: string[] = [];
+    for (const [c, hw] of [[64, 56], [128, 28], [256, 14], [512, 7]]) {
+      const g = gradGeometry({ n: 1, c, oc: c, h: hw, w: hw, p: 1, q: 1, seed: c });
+      // dy and x of order 1 (a dW entry sums hw² products: K = n·oh·ow).
+      const dy = values(c, c * hw * hw);
+      const x = values(c + 1, c * hw * hw);
+      const want = wgradOracle(g, c, dy, x);
+      const got = weightGrad(be, g, c, dy, x);
+      if (got === null) return expect.fail(`${c}@${hw}²: stepped aside`);
+      let [abs, peak] = [0, 0];
+      want.forEach((q, i) => ((abs = Math.max(abs, Math.abs(got[i] - q))), (peak = Math.max(peak, Math.abs(q)))));
+      const { ratio } = worst(got, want, hw * hw);
+      lines.push(`${c}→${c} dW @${hw}²: max |err| ${abs.toExponential(2)} = ${(abs / peak).toExponential(2)} of max |dW|, ${ratio.toFixed(3)} of the float32 bound f32(${hw * hw})`);
+      expect(ratio).toBeLessThanOrEqual(1);
+    }
+    console.log(`Winograd weight-gradient error, ${label(v)}:\n${lines.join('\n')}`);
   });
 });

@@ -59,12 +59,24 @@ function pad(): Func {
  * Adds every V it writes into the f32x4 at `flag` (overwritten): non-finite there when any input was.
  */
 export const WINO_IN = signature(['src', 'dst', 'c', 'th', 'twp', 'hp', 'wp', 'vs', 'flag', 'r0', 'r1']);
-function inputTransform(): Func {
-  const { f, p: { src, dst, c, th, twp, hp, wp, vs, flag, r0, r1 } } = funcOf(WINO_IN);
+/**
+ * wino_in_t: the same V for the weight gradient's GEMMs M'_ξ = Ŷ_ξ·V_ξᵀ, where tiles are the k dimension: V_ξ
+ * written as packed B with k = tiles and columns = channels (ldc = c rounded up to 8), in chunks of kb tiles
+ * (the last one kt − j·kb), each chunk a packed B of its own: element (t, ch), j = t / kb, kk the chunk's size,
+ * at float j·kb·ldc + ((ch>>3)·kk + t − j·kb)·8 + (ch&7) (lane l of a group: tile t + l, 32 bytes on; kb is a
+ * multiple of 4, so a group lies in one chunk). Columns c..ldc are written zero.
+ */
+export const WINO_IN_T = signature(['src', 'dst', 'c', 'kt', 'kb', 'th', 'twp', 'hp', 'wp', 'vs', 'flag', 'r0', 'r1']);
+function inputTransform(transposed = false): Func {
+  const fwd = funcOf(WINO_IN);
+  const { f, p: { src, dst, c, kt, kb, th, twp, hp, wp, vs, flag, r0, r1 } } = transposed ? funcOf(WINO_IN_T) : { f: fwd.f, p: { ...fwd.p, kt: -1, kb: -1 } };
   const rr = f.local(I32), b = f.local(I32), ch = f.local(I32), ty = f.local(I32), tx = f.local(I32), row = f.local(I32), t = f.local(I32), o = f.local(I32), wp4 = f.local(I32), plane = f.local(I32), ob = f.local(I32);
   const a0 = f.local(V128), a1 = f.local(V128), a2 = f.local(V128), acc = f.local(V128);
   const d = v128s(f, 4);
   const e = Array.from({ length: 4 }, () => v128s(f, 4));
+  const j = transposed ? f.local(I32) : -1, kk = transposed ? f.local(I32) : -1;
+  // o = ob + ((ch>>3)·kk·8 + (ch&7))·4 (transposed)
+  const colOffset = (ch: number): void => void f.get(ob).get(ch).i32(NR).i32DivS().get(kk).i32Mul().i32(NR).i32Mul().get(ch).i32(7).i32And().i32Add().i32(4).i32Mul().i32Add().set(o);
   f.get(wp).i32(4).i32Mul().set(wp4);
   f.get(hp).get(wp4).i32Mul().set(plane); // bytes per staged plane
   f.v128Zero().set(acc);
@@ -72,9 +84,18 @@ function inputTransform(): Func {
     f.get(rr).get(th).i32DivS().set(b);
     f.get(rr).get(b).get(th).i32Mul().i32Sub().set(ty);
     f.forLoop(tx, () => f.i32(0), () => f.get(twp), 4, () => {
-      // t = rr·twp + tx; ob = dst + ((t>>3)·c·8 + (t&7))·4, then + 32 bytes per channel
       f.get(rr).get(twp).i32Mul().get(tx).i32Add().set(t);
-      f.get(dst).get(t).i32(NR).i32DivS().get(c).i32Mul().i32(NR).i32Mul().get(t).i32(7).i32And().i32Add().i32(4).i32Mul().i32Add().set(ob);
+      // Forward: ob = dst + ((t>>3)·c·8 + (t&7))·4, then + 32 bytes per channel. Transposed: ob = dst + t·32,
+      // then + ((ch>>3)·kt·8 + (ch&7))·4 per channel.
+      if (transposed) {
+        // j = t / kb, kk = min(kb, kt − j·kb), t −= j·kb; ob = dst + (j·kb·ldc + t·8)·4, ldc = (c + 7) & −8
+        f.get(t).get(kb).i32DivS().set(j);
+        f.get(t).get(j).get(kb).i32Mul().i32Sub().set(t);
+        f.get(kt).get(j).get(kb).i32Mul().i32Sub().tee(kk).get(kb).get(kk).get(kb).i32LtS().select().set(kk);
+        f.get(dst).get(j).get(kb).i32Mul().get(c).i32(NR - 1).i32Add().i32(-NR).i32And().i32Mul().i32(4).i32Mul().i32Add();
+        f.get(t).i32(NR * 4).i32Mul().i32Add().set(ob);
+      }
+      else f.get(dst).get(t).i32(NR).i32DivS().get(c).i32Mul().i32(NR).i32Mul().get(t).i32(7).i32And().i32Add().i32(4).i32Mul().i32Add().set(ob);
       f.forLoop(ch, () => f.i32(0), () => f.get(c), 1, () => {
         // row = src + (((b·c + ch)·hp + 2ty)·wp + 2tx)·4
         f.get(src).get(b).get(c).i32Mul().get(ch).i32Add().get(plane).i32Mul().i32Add().get(ty).i32(2).i32Mul().get(wp4).i32Mul().i32Add().get(tx).i32(8).i32Mul().i32Add().set(row);
@@ -94,21 +115,36 @@ function inputTransform(): Func {
           f.get(d[1]).get(d[3]).f32x4Sub().set(e[r][3]);
           if (r < 3) f.get(row).get(wp4).i32Add().set(row);
         }
-        f.get(ob).get(ch).i32(NR * 4).i32Mul().i32Add().set(o);
+        if (transposed) colOffset(ch);
+        else f.get(ob).get(ch).i32(NR * 4).i32Mul().i32Add().set(o);
         const col: [number, number, 'add' | 'sub'][] = [[0, 2, 'sub'], [1, 2, 'add'], [2, 1, 'sub'], [1, 3, 'sub']];
         for (let i = 0; i < 4; i++) {
           const [u, v, op] = col[i];
           for (let j = 0; j < 4; j++) {
-            f.get(o);
+            if (!transposed) f.get(o);
             f.get(e[u][j]).get(e[v][j]);
             if (op === 'add') f.f32x4Add();
             else f.f32x4Sub();
-            f.tee(a0).v128Store();
+            if (transposed) {
+              // The 4 tiles' values go 32 bytes apart (one per tile row of the panel).
+              f.set(a0);
+              for (let l = 0; l < 4; l++) f.get(o).get(a0).f32x4ExtractLane(l).f32Store(NR * 4 * l);
+            } else f.tee(a0).v128Store();
             f.get(acc).get(a0).f32x4Add().set(acc);
             if (4 * i + j < 15) f.get(o).get(vs).i32Add().set(o);
           }
         }
       });
+      if (transposed) {
+        // Columns past c up to the panel's 8: zero, so the GEMM reads no stale floats there.
+        f.forLoop(ch, () => f.get(c), () => f.get(c).i32(NR - 1).i32Add().i32(-NR).i32And(), 1, () => {
+          colOffset(ch);
+          for (let xi = 0; xi < 16; xi++) {
+            for (let l = 0; l < 4; l++) f.get(o).f32(0).f32Store(NR * 4 * l);
+            if (xi < 15) f.get(o).get(vs).i32Add().set(o);
+          }
+        });
+      }
     });
   });
   f.get(flag).get(acc).v128Store();
@@ -289,17 +325,158 @@ function outputTransform(residual: boolean, relu: boolean, epilogue = true): Fun
   return f;
 }
 
+/**
+ * wino_dy: the weight gradient's output-gradient transform Ŷ = A dY Aᵀ (the adjoint of Y = Aᵀ M A; A's rows
+ * (1, 0), (1, 1), (1, −1), (0, −1)) of every 2×2 tile of dy, for rows o0..o1 (output channels), from dy staged
+ * by wino_pad as [n·oc planes (b·oc + o), hp, wp] with zeros past oh × ow (partial and padding tiles then
+ * transform zeros). Writes 16 packed GEMM A operands (kernels/wasm/gemm.ts's [row/4][k][4] panels, k = tiles) in chunks of kb
+ * tiles as wino_in_t (rows = oc rounded up to 4): Ŷ_ξ's element (o, t), j = t / kb, kk the chunk's size, at
+ * dst + ξ·as + (j·kb·rows + ((o>>2)·kk + t − j·kb)·4 + (o&3))·4 bytes; rows oc ≤ o < o1 are written zero.
+ * Lanes are 4 tiles of a tile row (stored 16 bytes apart). Adds every Ŷ it writes into the f32x4 at `flag`
+ * (overwritten): non-finite there when dy held NaN or ±∞ (or a sum overflowed).
+ */
+export const WINO_DY = signature(['src', 'dst', 'n', 'oc', 'rows', 'kt', 'kb', 'th', 'twp', 'hp', 'wp', 'as', 'flag', 'o0', 'o1']);
+function outputGradTransform(): Func {
+  const { f, p: { src, dst, n, oc, rows, kt, kb, th, twp, hp, wp, as, flag, o0, o1 } } = funcOf(WINO_DY);
+  const o = f.local(I32), b = f.local(I32), ty = f.local(I32), tx = f.local(I32), t = f.local(I32), row = f.local(I32), d = f.local(I32), wp4 = f.local(I32), base = f.local(I32), j = f.local(I32), tt = f.local(I32);
+  // d = base + j·kb·rows·4 + ((o>>2)·kk + t − j·kb)·16, j = t / kb, kk = min(kb, kt − j·kb): tile t's address in Ŷ_0
+  const address = (): void => {
+    f.get(t).get(kb).i32DivS().set(j);
+    f.get(t).get(j).get(kb).i32Mul().i32Sub().set(tt);
+    f.get(base).get(j).get(kb).i32Mul().get(rows).i32Mul().i32(4).i32Mul().i32Add();
+    f.get(kt).get(j).get(kb).i32Mul().i32Sub().tee(d).get(kb).get(d).get(kb).i32LtS().select(); // kk
+    f.get(o).i32(4).i32DivS().i32Mul().get(tt).i32Add().i32(16).i32Mul().i32Add().set(d);
+  };
+  const a0 = f.local(V128), a1 = f.local(V128), v = f.local(V128), acc = f.local(V128);
+  const y = Array.from({ length: 2 }, () => v128s(f, 2));
+  const h = Array.from({ length: 2 }, () => v128s(f, 4));
+  f.get(wp).i32(4).i32Mul().set(wp4);
+  f.v128Zero().set(acc);
+  f.forLoop(o, () => f.get(o0), () => f.get(o1), 1, () => {
+    // base = dst + (o&3)·4: row o's lane
+    f.get(dst).get(o).i32(3).i32And().i32(4).i32Mul().i32Add().set(base);
+    f.get(o).get(oc).i32LtS().if_();
+    f.forLoop(b, () => f.i32(0), () => f.get(n), 1, () => {
+      f.forLoop(ty, () => f.i32(0), () => f.get(th), 1, () => {
+        f.forLoop(tx, () => f.i32(0), () => f.get(twp), 4, () => {
+          // t = (b·th + ty)·twp + tx; row = src + (((b·oc + o)·hp + 2ty)·wp + 2tx)·4
+          f.get(b).get(th).i32Mul().get(ty).i32Add().get(twp).i32Mul().get(tx).i32Add().set(t);
+          f.get(src).get(b).get(oc).i32Mul().get(o).i32Add().get(hp).i32Mul().get(ty).i32(2).i32Mul().i32Add().get(wp4).i32Mul().i32Add().get(tx).i32(8).i32Mul().i32Add().set(row);
+          for (let r = 0; r < 2; r++) {
+            f.get(row).v128Load(0).set(a0);
+            f.get(row).v128Load(16).set(a1);
+            // Lane l of y[r][s]: pixel (r, s) of tile tx + l.
+            f.get(a0).get(a1).f32x4Shuffle(0, 2, 4, 6).set(y[r][0]);
+            f.get(a0).get(a1).f32x4Shuffle(1, 3, 5, 7).set(y[r][1]);
+            // Along the row: A·(y0, y1) = (y0, y0 + y1, y0 − y1, −y1).
+            f.get(y[r][0]).set(h[r][0]);
+            f.get(y[r][0]).get(y[r][1]).f32x4Add().set(h[r][1]);
+            f.get(y[r][0]).get(y[r][1]).f32x4Sub().set(h[r][2]);
+            f.get(y[r][1]).f32x4Neg().set(h[r][3]);
+            if (r === 0) f.get(row).get(wp4).i32Add().set(row);
+          }
+          address();
+          for (let i = 0; i < 4; i++) {
+            for (let j = 0; j < 4; j++) {
+              // Down the columns the same.
+              if (i === 0) f.get(h[0][j]);
+              else if (i === 1) f.get(h[0][j]).get(h[1][j]).f32x4Add();
+              else if (i === 2) f.get(h[0][j]).get(h[1][j]).f32x4Sub();
+              else f.get(h[1][j]).f32x4Neg();
+              f.set(v);
+              for (let l = 0; l < 4; l++) f.get(d).get(v).f32x4ExtractLane(l).f32Store(16 * l);
+              f.get(acc).get(v).f32x4Add().set(acc);
+              if (4 * i + j < 15) f.get(d).get(as).i32Add().set(d);
+            }
+          }
+        });
+      });
+    });
+    f.else_();
+    // A row past oc in the last panel: zero, so the GEMM reads no stale floats there.
+    f.forLoop(t, () => f.i32(0), () => f.get(kt), 1, () => {
+      address();
+      for (let xi = 0; xi < 16; xi++) {
+        f.get(d).f32(0).f32Store();
+        if (xi < 15) f.get(d).get(as).i32Add().set(d);
+      }
+    });
+    f.end();
+  });
+  f.get(flag).get(acc).v128Store();
+  return f;
+}
+
+/**
+ * wino_dw: the weight gradient's final transform dW = Gᵀ M' G (the adjoint of U = G g Gᵀ, G as wino_w's) for
+ * output channels o0..o1, M'_ξ the sum of `chunks` partial GEMM results at m + j·cs + ξ·ms bytes ([oc rows, ldc]
+ * each, column = input channel), into out [oc, c, 3, 3]: kernel (o, ch)'s element (r, s) at float (o·c + ch)·9 + 3r + s.
+ * Lanes are 4 input channels (read whole from M', whose rows are padded to ldc ≥ c rounded up to 4).
+ */
+export const WINO_DW = signature(['m', 'ms', 'chunks', 'cs', 'ldc', 'out', 'c', 'o0', 'o1']);
+function weightGradTransform(): Func {
+  const { f, p: { m, ms, chunks, cs, ldc, out, c, o0, o1 } } = funcOf(WINO_DW);
+  const o = f.local(I32), ch = f.local(I32), mp = f.local(I32), dst = f.local(I32), j = f.local(I32), mj = f.local(I32);
+  const half = f.local(V128), s = f.local(V128);
+  const q = v128s(f, 16);
+  const r = Array.from({ length: 4 }, () => v128s(f, 3));
+  const w = v128s(f, 9);
+  f.f32(0.5).f32x4Splat().set(half);
+  // Gᵀ·(m0, m1, m2, m3) = (m0 + ½(m1 + m2), ½(m1 − m2), ½(m1 + m2) + m3)
+  const gt = (m0: number, m1: number, m2: number, m3: number, out3: number[]): void => {
+    f.get(m1).get(m2).f32x4Add().get(half).f32x4Mul().set(s);
+    f.get(m0).get(s).f32x4Add().set(out3[0]);
+    f.get(m1).get(m2).f32x4Sub().get(half).f32x4Mul().set(out3[1]);
+    f.get(s).get(m3).f32x4Add().set(out3[2]);
+  };
+  f.forLoop(o, () => f.get(o0), () => f.get(o1), 1, () => {
+    f.forLoop(ch, () => f.i32(0), () => f.get(c), 4, () => {
+      f.get(m).get(o).get(ldc).i32Mul().get(ch).i32Add().i32(4).i32Mul().i32Add().set(mj);
+      for (const x of q) f.v128Zero().set(x);
+      // M' = Σ over the k chunks' partial results, in chunk order.
+      f.forLoop(j, () => f.i32(0), () => f.get(chunks), 1, () => {
+        f.get(mj).set(mp);
+        for (let k = 0; k < 16; k++) {
+          f.get(q[k]).get(mp).v128Load().f32x4Add().set(q[k]);
+          if (k < 15) f.get(mp).get(ms).i32Add().set(mp);
+        }
+        f.get(mj).get(cs).i32Add().set(mj);
+      });
+      // Each row i of M' (ξ = 4i + j), then down the columns.
+      for (let i = 0; i < 4; i++) gt(q[4 * i], q[4 * i + 1], q[4 * i + 2], q[4 * i + 3], r[i]);
+      for (let j = 0; j < 3; j++) gt(r[0][j], r[1][j], r[2][j], r[3][j], [w[j], w[3 + j], w[6 + j]]);
+      // dst = out + (o·c + ch)·36; lane l's kernel 36 bytes on
+      f.get(out).get(o).get(c).i32Mul().get(ch).i32Add().i32(36).i32Mul().i32Add().set(dst);
+      f.get(ch).i32(4).i32Add().get(c).i32LeS().if_();
+      for (let l = 0; l < 4; l++) for (let k = 0; k < 9; k++) f.get(dst).get(w[k]).f32x4ExtractLane(l).f32Store(36 * l + 4 * k);
+      f.else_();
+      // Lanes past c are not written (lane 0 always is: ch < c).
+      for (let k = 0; k < 9; k++) f.get(dst).get(w[k]).f32x4ExtractLane(0).f32Store(4 * k);
+      for (let l = 1; l < 4; l++) {
+        f.get(ch).i32(l).i32Add().get(c).i32LtS().if_();
+        for (let k = 0; k < 9; k++) f.get(dst).get(w[k]).f32x4ExtractLane(l).f32Store(36 * l + 4 * k);
+        f.end();
+      }
+      f.end();
+    });
+  });
+  return f;
+}
+
 const FLAGS = [0, 1] as const;
 /** wino_out_<residual><relu>. */
 export type WinoOutKernel = `wino_out_${0 | 1}${0 | 1}`;
 const outNames = FLAGS.flatMap((res) => FLAGS.map((relu): WinoOutKernel => `wino_out_${res}${relu}`));
 
 /** The Winograd kernels' signatures by export name. */
-export const WINOGRAD_KERNELS = { wino_pad: WINO_PAD, wino_in: WINO_IN, wino_w: WINO_W, wino_wt: WINO_W, wino_out_id: WINO_OUT, ...family(outNames, WINO_OUT) };
+export const WINOGRAD_KERNELS = { wino_pad: WINO_PAD, wino_in: WINO_IN, wino_in_t: WINO_IN_T, wino_dy: WINO_DY, wino_dw: WINO_DW, wino_w: WINO_W, wino_wt: WINO_W, wino_out_id: WINO_OUT, ...family(outNames, WINO_OUT) };
 
 export function addWinogradKernels(mb: ModuleBuilder): void {
   mb.add('wino_pad', pad());
   mb.add('wino_in', inputTransform());
+  mb.add('wino_in_t', inputTransform(true));
+  mb.add('wino_dy', outputGradTransform());
+  mb.add('wino_dw', weightGradTransform());
   mb.add('wino_w', weightTransform(false));
   mb.add('wino_wt', weightTransform(true));
   for (const res of FLAGS) for (const relu of FLAGS) mb.add(`wino_out_${res}${relu}`, outputTransform(res === 1, relu === 1));

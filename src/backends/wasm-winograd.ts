@@ -50,6 +50,9 @@ export interface WinogradEpilogue<S> {
 const A_BLOCK = 256 * 1024;
 /** The GEMM micro-kernel's k block (as WasmGemm's KC). */
 const KC = 1024;
+/** The weight gradient's k chunk (tiles per partial M', see runWeightGrad), and at most this many chunks. */
+const WGRAD_KB = 128;
+const WGRAD_CHUNKS = 16;
 
 /** Tile grid of an output: tH × tW tiles of 2×2, the tile row padded to a multiple of 4 (one f32x4 group). */
 export function winogradTiles(n: number, oh: number, ow: number): { th: number; tw: number; twp: number; tiles: number } {
@@ -81,6 +84,15 @@ export function winogradWins(g: WindowGeometry, oc: number): boolean {
 export function winogradGradWins(g: WindowGeometry, oc: number): boolean {
   const { tiles } = winogradTiles(g.n, g.h, g.w);
   return oc > 0 && (g.n * g.h * g.w) / (4 * tiles) >= 0.5;
+}
+
+/**
+ * Whether Winograd beats gy·im2col(x)ᵀ for the weight gradient of the conv of forward geometry g ('auto').
+ * Its GEMMs do 16·tiles multiplies per (o, ch) against the direct 9·n·oh·ow.
+ */
+export function winogradWeightGradWins(g: WindowGeometry, oc: number): boolean {
+  const { tiles } = winogradTiles(g.n, g.oh, g.ow);
+  return oc > 0 && (g.n * g.oh * g.ow) / (4 * tiles) >= 0.5;
 }
 
 interface Kept {
@@ -187,6 +199,80 @@ export class WasmWinograd<S> {
       return this.conv(dy, U, { rows: true, n, cin: oc, cout: c, h: oh, w: ow, ph: 2 - ph, pw: 2 - pw, oh: h, ow: w }, fused && ctx.relaxed(), 'wino_out_id', { res: 0, scale: 0, shift: 0, so: h * w, sb: c * h * w });
     } finally {
       if (!keep) ctx.free(U);
+    }
+  }
+
+  /**
+   * The weight gradient of the conv y = conv(x, weight) of forward geometry g (x [g.n, g.c, g.h, g.w] NCHW,
+   * y [g.n, oc, g.oh, g.ow]) from dy in channel rows [oc, g.n·g.oh·g.ow] (the conv primitive's layout):
+   * a fresh dW [oc, g.c, 3, 3]. The forward is linear in the kernel g, so per (o, ch)
+   * dW = Gᵀ (Σ_tiles (A dY Aᵀ) ⊙ (Bᵀ d B)) G: 16 GEMMs M'_ξ [oc × c] = Ŷ_ξ [oc × tiles]·V_ξᵀ [tiles × c] summed
+   * over the tiles of every image (k = tiles), then the 4×4 → 3×3 transform. Null where it is not for Winograd
+   * (mode and winogradWeightGradWins, shape, NaN or ±∞ in dy or x, seen by the transforms' flag sums): the caller
+   * then takes the GEMM path (gy·im2col(x)ᵀ), whose non-finite pattern Winograd would not reproduce. `fused`: the
+   * GEMMs' fused multiply-add kernel (relaxed SIMD only; default as run(): whenever the module is relaxed).
+   */
+  runWeightGrad(dy: S, x: S, g: WindowGeometry, oc: number, fused = this.ctx.relaxed()): S | null {
+    if (this.mode === 'off' || !WasmWinograd.eligible(g, oc)) return null;
+    if (this.mode === 'auto' && !winogradWeightGradWins(g, oc)) return null;
+    const ctx = this.ctx;
+    const { n, c, h, w, ph, pw, oh, ow } = g;
+    const { th, twp, tiles: kt } = winogradTiles(n, oh, ow);
+    const mt = Math.ceil(oc / MR);
+    const nt = Math.ceil(c / NR);
+    const ldc = nt * NR;
+    const T = ctx.threads(oc * c * kt >= 1 << 14);
+    // The k sum (tiles) in chunks of kb with a partial M' each, added up by wino_dw: one float32 chain over all
+    // 784 tiles of 64@56² erred 1.3× the float32 bound f32(n·oh·ow) (test/winograd.test.ts); chunks of 128
+    // bring it under 1.
+    const chunks = Math.min(WGRAD_CHUNKS, Math.ceil(kt / WGRAD_KB));
+    const kb = Math.ceil(kt / chunks / 4) * 4;
+    const nc = Math.ceil(kt / kb);
+    // One cache line past each of the 16 Ŷ_ξ, V_ξ and M'_ξ (see uStride).
+    const as = mt * MR * kt * 4 + 64;
+    const vs = nt * NR * kt * 4 + 64;
+    const ms = mt * MR * ldc * 4 + 64;
+    const blocks: Block[] = [];
+    const take = (bytes: number): Block => {
+      const b = ctx.block(bytes);
+      blocks.push(b);
+      return b;
+    };
+    try {
+      // dy staged with zeros past oh × ow (partial and row-padding tiles), then Ŷ_ξ as packed A (rows oc, k = tiles).
+      const [dh, dw] = [2 * th, 2 * twp];
+      const D = take(n * oc * dh * dw * 4);
+      ctx.par('wino_pad', splitRange(n * oc, T).map(([p0, p1]) => ({ x: ctx.ptr(dy), dst: D.ptr, c: oc, xb: oh * ow, xc: n * oh * ow, h: oh, w: ow, ph: 0, pw: 0, hp: dh, wp: dw, p0, p1 })));
+      const Y = take(16 * as);
+      const orows = splitRange(mt * MR, T);
+      const rows = splitRange(n * th, T);
+      const F = take(16 * (orows.length + rows.length));
+      ctx.par('wino_dy', orows.map(([o0, o1], i) => ({ src: D.ptr, dst: Y.ptr, n, oc, rows: mt * MR, kt, kb, th, twp, hp: dh, wp: dw, as, flag: F.ptr + 16 * i, o0, o1 })));
+      // x staged with its zero border as the forward does, then V_ξ as packed B (k = tiles, columns c).
+      const [hp, wp] = [2 * th + 2, 2 * twp + 4];
+      const P = take(n * c * hp * wp * 4);
+      ctx.par('wino_pad', splitRange(n * c, T).map(([p0, p1]) => ({ x: ctx.ptr(x), dst: P.ptr, c, xb: c * h * w, xc: h * w, h, w, ph, pw, hp, wp, p0, p1 })));
+      const V = take(16 * vs);
+      ctx.par('wino_in_t', rows.map(([r0, r1], i) => ({ src: P.ptr, dst: V.ptr, c, kt, kb, th, twp, hp, wp, vs, flag: F.ptr + 16 * (orows.length + i), r0, r1 })));
+      if (!finiteFlags(ctx.f32(), F.ptr, orows.length + rows.length)) return null;
+      const cs = 16 * ms;
+      const M = take(nc * cs);
+      // Pieces as conv(): per chunk and ξ, A in row blocks of at most A_BLOCK bytes, all of B's columns per piece.
+      const itBlock = Math.max(1, Math.floor(A_BLOCK / (kb * MR * 4)));
+      const pieces: KernelArgs<'gemm'>[] = [];
+      for (let j = 0; j < nc; j++) {
+        const kk = Math.min(kb, kt - j * kb);
+        for (let xi = 0; xi < 16; xi++)
+          for (let it0 = 0; it0 < mt; it0 += itBlock)
+            pieces.push({ pa: Y.ptr + xi * as + j * kb * mt * MR * 4, pb: V.ptr + xi * vs + j * kb * ldc * 4, pc: M.ptr + j * cs + xi * ms, k: kk, ldc, kc: KC, it0, it1: Math.min(mt, it0 + itBlock), jt0: 0, jt1: nt });
+      }
+      const kernel = fused && ctx.relaxed() ? 'gemm_fma' : 'gemm';
+      for (let i = 0; i < pieces.length; i += MAX_PIECES) ctx.par(kernel, pieces.slice(i, i + MAX_PIECES));
+      const out = ctx.alloc(oc * c * 9);
+      ctx.par('wino_dw', splitRange(oc, T).map(([o0, o1]) => ({ m: M.ptr, ms, chunks: nc, cs, ldc, out: ctx.ptr(out), c, o0, o1 })));
+      return out;
+    } finally {
+      for (const b of blocks) ctx.free(b);
     }
   }
 
