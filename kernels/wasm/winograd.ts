@@ -421,6 +421,17 @@ function weightGradTransform(): Func {
   const q = v128s(f, 16);
   const r = Array.from({ length: 4 }, () => v128s(f, 3));
   const w = v128s(f, 9);
+  const u = v128s(f, 4), t0 = v128s(f, 4), t1 = v128s(f, 4);
+  const transpose = (x: number[], out: number[]): void => {
+    f.get(x[0]).get(x[1]).f32x4Shuffle(0, 4, 1, 5).set(u[0]);
+    f.get(x[0]).get(x[1]).f32x4Shuffle(2, 6, 3, 7).set(u[1]);
+    f.get(x[2]).get(x[3]).f32x4Shuffle(0, 4, 1, 5).set(u[2]);
+    f.get(x[2]).get(x[3]).f32x4Shuffle(2, 6, 3, 7).set(u[3]);
+    f.get(u[0]).get(u[2]).f32x4Shuffle(0, 1, 4, 5).set(out[0]);
+    f.get(u[0]).get(u[2]).f32x4Shuffle(2, 3, 6, 7).set(out[1]);
+    f.get(u[1]).get(u[3]).f32x4Shuffle(0, 1, 4, 5).set(out[2]);
+    f.get(u[1]).get(u[3]).f32x4Shuffle(2, 3, 6, 7).set(out[3]);
+  };
   f.f32(0.5).f32x4Splat().set(half);
   // Gᵀ·(m0, m1, m2, m3) = (m0 + ½(m1 + m2), ½(m1 − m2), ½(m1 + m2) + m3)
   const gt = (m0: number, m1: number, m2: number, m3: number, out3: number[]): void => {
@@ -448,7 +459,15 @@ function weightGradTransform(): Func {
       // dst = out + (o·c + ch)·36; lane l's kernel 36 bytes on
       f.get(out).get(o).get(c).i32Mul().get(ch).i32Add().i32(36).i32Mul().i32Add().set(dst);
       f.get(ch).i32(4).i32Add().get(c).i32LeS().if_();
-      for (let l = 0; l < 4; l++) for (let k = 0; k < 9; k++) f.get(dst).get(w[k]).f32x4ExtractLane(l).f32Store(36 * l + 4 * k);
+      // 4 whole kernels, 36 floats in a row: channel l's 9 values are lane l of w[0..8]; two 4×4 transposes give
+      // its w[0..3] and w[4..7] as vectors (stored unaligned), then w[8]'s lane.
+      transpose(w.slice(0, 4), t0);
+      transpose(w.slice(4, 8), t1);
+      for (let l = 0; l < 4; l++) {
+        f.get(dst).get(t0[l]).v128Store(36 * l);
+        f.get(dst).get(t1[l]).v128Store(36 * l + 16);
+        f.get(dst).get(w[8]).f32x4ExtractLane(l).f32Store(36 * l + 32);
+      }
       f.else_();
       // Lanes past c are not written (lane 0 always is: ch < c).
       for (let k = 0; k < 9; k++) f.get(dst).get(w[k]).f32x4ExtractLane(0).f32Store(4 * k);
