@@ -642,7 +642,7 @@ describe.each(VARIANTS.map((v) => [label(v), v] as const))('Winograd weight grad
 describe('Winograd weight gradient: when it runs', () => {
   it("steps aside for 'off', strides and non-3×3 kernels; 'auto' follows winogradWeightGradWins", async () => {
     const be = await backend({ relaxed: false, threads: 1 });
-    const up = (k: number): WS => ws(be.upload(Float32Array.from(values(k, 2 * 2 * 64))));
+    const up = (k: number): WS => ws(be.upload(Float32Array.from(values(k, 2 * 2 * 256))));
     const g = gradGeometry({ n: 1, c: 2, oc: 2, h: 8, w: 8, p: 1, q: 1, seed: 0 });
     expect(be.winograd.runWeightGrad(up(1), up(2), { ...g, sh: 2, sw: 2, oh: 4, ow: 4 }, 2)).toBeNull();
     expect(be.winograd.runWeightGrad(up(1), up(2), { ...g, kh: 5, kw: 5, ph: 2, pw: 2 }, 2)).toBeNull();
@@ -650,7 +650,8 @@ describe('Winograd weight gradient: when it runs', () => {
     be.winograd.mode = 'off';
     expect(be.winograd.runWeightGrad(up(1), up(2), g, 2)).toBeNull();
     be.winograd.mode = 'auto';
-    for (const hw of [1, 2, 4, 8]) {
+    expect([1, 2, 4, 8, 12, 16].map((hw) => winogradWeightGradWins(gradGeometry({ n: 1, c: 2, oc: 2, h: hw, w: hw, p: 1, q: 1, seed: 0 }), 2))).toEqual([false, false, false, false, true, true]);
+    for (const hw of [1, 2, 4, 8, 12, 16]) {
       const gg = gradGeometry({ n: 1, c: 2, oc: 2, h: hw, w: hw, p: 1, q: 1, seed: 0 });
       expect(be.winograd.runWeightGrad(up(1), up(2), gg, 2) !== null).toBe(winogradWeightGradWins(gg, 2));
     }

@@ -87,12 +87,16 @@ export function winogradGradWins(g: WindowGeometry, oc: number): boolean {
 }
 
 /**
- * Whether Winograd beats gy·im2col(x)ᵀ for the weight gradient of the conv of forward geometry g ('auto').
- * Its GEMMs do 16·tiles multiplies per (o, ch) against the direct 9·n·oh·ow.
+ * Whether Winograd beats im2col + gy·colsᵀ for the weight gradient of the conv of forward geometry g ('auto'):
+ * its GEMMs do 16·tiles multiplies per (o, ch) against the direct 9·n·oh·ow, but write 16 partial M' per (o, ch)
+ * (against 9), so a short k (few tiles) leaves it bound by those writes and their read-back. Measured
+ * (bench/winograd.ts --mode wgrad, bench/RESULTS.md), 1 and 2 threads, relaxed and plain SIMD: 1.6–2.0× faster at
+ * 64@56², 128@28², 256@14² b1 and 8×64@8², 1.05–1.5× at 8×128@4² and 512@7² b2, b4 (useful ≥ 0.5, ≥ 32 tiles);
+ * 0.9–1.07× at 512@7² b1 (16 tiles), 0.5–0.6× at 8×256@2² (useful 0.25), 0.16–0.18× at 8×512@1².
  */
 export function winogradWeightGradWins(g: WindowGeometry, oc: number): boolean {
   const { tiles } = winogradTiles(g.n, g.oh, g.ow);
-  return oc > 0 && (g.n * g.oh * g.ow) / (4 * tiles) >= 0.5;
+  return oc > 0 && tiles >= 32 && (g.n * g.oh * g.ow) / (4 * tiles) >= 0.5;
 }
 
 interface Kept {
