@@ -53,6 +53,7 @@ const KC = 1024;
 /** The weight gradient's k chunk (tiles per partial M', see runWeightGrad), and at most this many chunks. */
 const WGRAD_KB = 128;
 const WGRAD_CHUNKS = 16;
+const WGRAD_M_BYTES = 64 * 1024 * 1024;
 
 /** Tile grid of an output: tH × tW tiles of 2×2, the tile row padded to a multiple of 4 (one f32x4 group). */
 export function winogradTiles(n: number, oh: number, ow: number): { th: number; tw: number; twp: number; tiles: number } {
@@ -228,14 +229,15 @@ export class WasmWinograd<S> {
     const T = ctx.threads(oc * c * kt >= 1 << 14);
     // The k sum (tiles) in chunks of kb with a partial M' each, added up by wino_dw: one float32 chain over all
     // 784 tiles of 64@56² erred 1.3× the float32 bound f32(n·oh·ow) (test/winograd.test.ts); chunks of 128
-    // bring it under 1.
-    const chunks = Math.min(WGRAD_CHUNKS, Math.ceil(kt / WGRAD_KB));
-    const kb = Math.ceil(kt / chunks / 4) * 4;
-    const nc = Math.ceil(kt / kb);
-    // One cache line past each of the 16 Ŷ_ξ, V_ξ and M'_ξ (see uStride).
+    // bring it under 1. At most 16 chunks, and at most 64 MiB of partial M' (512→512: 4 chunks). One cache line
+    // past each of the 16 Ŷ_ξ, V_ξ and M'_ξ (see uStride).
     const as = mt * MR * kt * 4 + 64;
     const vs = nt * NR * kt * 4 + 64;
     const ms = mt * MR * ldc * 4 + 64;
+    const cs = 16 * ms;
+    const chunks = Math.max(1, Math.min(WGRAD_CHUNKS, Math.ceil(kt / WGRAD_KB), Math.floor(WGRAD_M_BYTES / cs)));
+    const kb = Math.ceil(kt / chunks / 4) * 4;
+    const nc = Math.ceil(kt / kb);
     const blocks: Block[] = [];
     const take = (bytes: number): Block => {
       const b = ctx.block(bytes);
@@ -259,7 +261,6 @@ export class WasmWinograd<S> {
       const V = take(16 * vs);
       ctx.par('wino_in_t', rows.map(([r0, r1], i) => ({ src: P.ptr, dst: V.ptr, c, kt, kb, th, twp, hp, wp, vs, flag: F.ptr + 16 * (orows.length + i), r0, r1 })));
       if (!finiteFlags(ctx.f32(), F.ptr, orows.length + rows.length)) return null;
-      const cs = 16 * ms;
       const M = take(nc * cs);
       // Pieces as conv(): per chunk and ξ, A in row blocks of at most A_BLOCK bytes, all of B's columns per piece.
       const itBlock = Math.max(1, Math.floor(A_BLOCK / (kb * MR * 4)));
