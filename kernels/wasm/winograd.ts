@@ -6,7 +6,9 @@
 // straight in the GEMM's packed-B panel layout ([tile/8][c][8], kernels/wasm/gemm.ts), so the 16 GEMMs
 // M_ξ = U_ξ·V_ξ run on the existing micro-kernel without a packing pass; the output transform (wino_out_*,
 // Y = Aᵀ M A) applies the conv epilogue (·scale + shift, + residual, ReLU) as kernels/wasm/elementwise.ts's
-// epi_* does, in the same order, and writes [oc, n·oh·ow], cropping partial tiles.
+// epi_* does, in the same order, and writes [oc, n·oh·ow], cropping partial tiles. The weight gradient's kernels:
+// wino_dy (Ŷ = A dY Aᵀ, the output transform's adjoint), wino_in_t (V with the tiles as the GEMM's k) and wino_dw
+// (dW = Gᵀ M' G, the weight transform's adjoint).
 // Tiles are numbered t = (b·tH + ty)·tWp + tx, with the tile row padded to tWp (a multiple of 4) so that every
 // SIMD lane group of 4 tiles lies in one tile row; the padding tiles read zeros and are never written out.
 import { family, funcOf, signature } from './abi.js';

@@ -1,6 +1,7 @@
 // The wasm backend's Winograd F(2×2, 3×3) driver for 3×3 stride-1 convolutions: the eval conv with its epilogue
-// (run, for convEpilogue) and the input gradient of a training conv (runInputGrad: the conv of dy with the
-// flipped, transposed weight). The weight transform U_ξ = (G g Gᵀ)_ξ runs in wasm (wino_w, or wino_wt for the
+// (run, for convEpilogue), the input gradient of a training conv (runInputGrad: the conv of dy with the
+// flipped, transposed weight) and its weight gradient (runWeightGrad: 16 GEMMs over the tiles in the transform
+// domain, then Gᵀ·G back to 3×3). The weight transform U_ξ = (G g Gᵀ)_ξ runs in wasm (wino_w, or wino_wt for the
 // gradient's U, written straight from the forward weight) into packed GEMM A panels, kept per weight storage
 // (dropped when the weight is written or released, like WasmGemm's packings; training re-transforms each step).
 // Per call it stages the image with its zero border, transforms it into 16 packed B operands
