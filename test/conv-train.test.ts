@@ -1,4 +1,5 @@
-// The conv primitive in training (F.conv2d recorded for a gradient: the backend's convForward and convInputGrad)
+// The conv primitive in training (F.conv2d recorded for a gradient: the backend's convForward, convInputGrad and
+// convWeightGrad)
 // on the wasm backend with Winograd forced on and off, relaxed and plain SIMD128, 1 and 2 threads: output and
 // input/weight/bias gradients against the float64 oracle and central differences over generated 3×3 stride-1
 // shapes (odd sizes, 1×1 and 2×2 maps, padding 0–2, batch 1 and 2, channel counts off multiples of 4), with
@@ -24,11 +25,11 @@ for (const winograd of ['on', 'off'] as const) {
 }
 afterAll(() => setBackend('reference'));
 
-/** Counts the training convs whose forward and input gradient took Winograd (non-null from its driver). */
-function spy(): { forward: () => number; inputGrad: () => number } {
+/** Counts the training convs whose forward and gradients took Winograd (non-null from its driver). */
+function spy(): { forward: () => number; inputGrad: () => number; weightGrad: () => number } {
   const w = (currentBackend() as unknown as WasmBackend).winograd as unknown as Record<string, (...a: unknown[]) => unknown>;
-  const counts = { run: 0, runInputGrad: 0 };
-  for (const m of ['run', 'runInputGrad'] as const) {
+  const counts = { run: 0, runInputGrad: 0, runWeightGrad: 0 };
+  for (const m of ['run', 'runInputGrad', 'runWeightGrad'] as const) {
     if (typeof w[m] !== 'function') continue;
     const f = w[m].bind(w);
     w[m] = (...a: unknown[]) => {
@@ -37,7 +38,7 @@ function spy(): { forward: () => number; inputGrad: () => number } {
       return r;
     };
   }
-  return { forward: () => counts.run, inputGrad: () => counts.runInputGrad };
+  return { forward: () => counts.run, inputGrad: () => counts.runInputGrad, weightGrad: () => counts.runWeightGrad };
 }
 
 interface Case {
@@ -87,9 +88,8 @@ describe.each(variants.map((v) => [v.label, v] as const))('training conv2d 3×3 
     // The forced mode decides the path wherever Winograd can run (finite values: always here).
     const on = (v.options as { winograd: string }).winograd === 'on';
     expect(used.forward() > 0, 'Winograd forward ran').toBe(on);
-    if (typeof ((currentBackend() as unknown as WasmBackend).winograd as unknown as Record<string, unknown>).runInputGrad === 'function') {
-      expect(used.inputGrad() > 0, 'Winograd input gradient ran').toBe(on);
-    }
+    expect(used.inputGrad() > 0, 'Winograd input gradient ran').toBe(on);
+    expect(used.weightGrad() > 0, 'Winograd weight gradient ran').toBe(on);
   });
 
   it('NaN and ±∞ in the input give the direct convolution’s NaN pattern in the output and both gradients', async () => {

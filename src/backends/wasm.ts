@@ -415,8 +415,13 @@ export class WasmBackend implements Backend {
     return dx;
   }
 
-  /** A conv's weight gradient, [oc, c·kh·kw]: gy·colsᵀ, the columns made here when the forward kept none. */
+  /**
+   * A conv's weight gradient, [oc, c·kh·kw]: at 3×3 stride 1 where Winograd wins, summed in the transform domain
+   * (16 GEMMs over the tiles); otherwise gy·colsᵀ, the columns made here when the forward kept none.
+   */
   convWeightGrad(gy: Storage, x: Storage, cols: Storage | null, g: WindowGeometry, oc: number): Storage {
+    const wino = this.winograd.runWeightGrad(st(gy), st(x), g, oc, this.fmaTraining);
+    if (wino) return wino;
     const c = cols ?? this.im2col(x, g);
     const dw = this.matmul(gy, c, { batch: 1, batchA: 1, batchB: 1, m: oc, k: g.n * g.oh * g.ow, n: g.c * g.kh * g.kw, transA: false, transB: true });
     if (!cols) this.release(c);
