@@ -239,12 +239,7 @@ export class WasmWinograd<S> {
     const chunks = Math.max(1, Math.min(WGRAD_CHUNKS, Math.ceil(kt / WGRAD_KB), Math.floor(WGRAD_M_BYTES / cs)));
     const kb = Math.ceil(kt / chunks / 4) * 4;
     const nc = Math.ceil(kt / kb);
-    const blocks: Block[] = [];
-    const take = (bytes: number): Block => {
-      const b = ctx.block(bytes);
-      blocks.push(b);
-      return b;
-    };
+    const { take, free } = this.scratch();
     try {
       // dy staged with zeros past oh × ow (partial and row-padding tiles), then Ŷ_ξ as packed A (rows oc, k = tiles).
       const [dh, dw] = [2 * th, 2 * twp];
@@ -273,13 +268,31 @@ export class WasmWinograd<S> {
             pieces.push({ pa: Y.ptr + xi * as + j * kb * mt * MR * 4, pb: V.ptr + xi * vs + j * kb * ldc * 4, pc: M.ptr + j * cs + xi * ms, k: kk, ldc, kc: KC, it0, it1: Math.min(mt, it0 + itBlock), jt0: 0, jt1: nt });
       }
       const kernel = fused && ctx.relaxed() ? 'gemm_fma' : 'gemm';
-      for (let i = 0; i < pieces.length; i += MAX_PIECES) ctx.par(kernel, pieces.slice(i, i + MAX_PIECES));
+      this.gemms(kernel, pieces);
       const out = ctx.alloc(oc * c * 9);
       ctx.par('wino_dw', splitRange(oc, T).map(([o0, o1]) => ({ m: M.ptr, ms, chunks: nc, cs, ldc, out: ctx.ptr(out), c, o0, o1 })));
       return out;
     } finally {
-      for (const b of blocks) ctx.free(b);
+      free();
     }
+  }
+
+  /** Scratch blocks for one call: `take` allocates, `free` returns them all (in a finally). */
+  private scratch(): { take(bytes: number): Block; free(): void } {
+    const blocks: Block[] = [];
+    return {
+      take: (bytes) => {
+        const b = this.ctx.block(bytes);
+        blocks.push(b);
+        return b;
+      },
+      free: () => blocks.forEach((b) => this.ctx.free(b)),
+    };
+  }
+
+  /** GEMM pieces in batches within the pool's piece limit; threads claim pieces as they free up. */
+  private gemms(kernel: 'gemm' | 'gemm_fma', pieces: KernelArgs<'gemm'>[]): void {
+    for (let i = 0; i < pieces.length; i += MAX_PIECES) this.ctx.par(kernel, pieces.slice(i, i + MAX_PIECES));
   }
 
   /**
@@ -299,12 +312,7 @@ export class WasmWinograd<S> {
     // One cache line past each V_ξ and M_ξ, as uStride: wino_in writes and wino_out reads 16 streams at once.
     const vs = nt * NR * c * 4 + 64;
     const ms = mt * MR * ldc * 4 + 64;
-    const blocks: Block[] = [];
-    const take = (bytes: number): Block => {
-      const b = ctx.block(bytes);
-      blocks.push(b);
-      return b;
-    };
+    const { take, free } = this.scratch();
     try {
       const P = take(n * c * hp * wp * 4);
       const V = take(16 * vs);
@@ -325,12 +333,12 @@ export class WasmWinograd<S> {
         for (let it0 = 0; it0 < mt; it0 += itBlock)
           pieces.push({ pa: U.ptr + xi * uStride(oc, c), pb: V.ptr + xi * vs, pc: M.ptr + xi * ms, k: c, ldc, kc: KC, it0, it1: Math.min(mt, it0 + itBlock), jt0: 0, jt1: nt });
       const kernel = fused ? 'gemm_fma' : 'gemm';
-      for (let i = 0; i < pieces.length; i += MAX_PIECES) ctx.par(kernel, pieces.slice(i, i + MAX_PIECES));
+      this.gemms(kernel, pieces);
       const y = ctx.alloc(oc * n * oh * ow);
       ctx.par(out, splitRange(oc, T).map(([o0, o1]) => ({ m: M.ptr, ms, ldc, out: ctx.ptr(y), ...o, n, oh, ow, th, twp, o0, o1 })));
       return y;
     } finally {
-      for (const b of blocks) ctx.free(b);
+      free();
     }
   }
 
