@@ -258,7 +258,7 @@ export interface BackendOptions {
   maxBytes?: number;
   /** wasm: fused multiply-add kernels through relaxed SIMD (default: where the engine validates it; see README). */
   relaxed?: boolean;
-  /** wasm: which of training's GEMMs fuse with `relaxed` ('gradients', the default; true; false). */
+  /** wasm: which of training's GEMMs fuse with `relaxed`: true (the default), 'gradients' (backward()'s only), false. */
   fmaTraining?: boolean | 'gradients';
   /** wasm: keep eval conv weights packed (and Winograd-transformed) between calls (default true). */
   prepack?: boolean;

@@ -3,7 +3,7 @@
 // compositions give the same results up to rounding and follow the deferred-execution rule by construction
 // (they only issue core calls in order and release their temporaries after use). setBackend() applies it to
 // every backend it makes, so the engine calls one complete interface and never tests for a member.
-import type { AdamParams, AvgPoolGeometry, Backend, BackendImpl, FastPaths, GemmEpilogue, MatmulGeometry, SgdParams, Storage, WindowGeometry } from '../backend.js';
+import type { AdamParams, AvgPoolGeometry, Backend, BackendImpl, CoreBackend, FastPaths, GemmEpilogue, MatmulGeometry, SgdParams, Storage, WindowGeometry } from '../backend.js';
 import { avgPoolWindow, type Shape } from '../shape.js';
 import { bnBackwardComposed, bnForwardComposed } from './batchnorm.js';
 
@@ -60,6 +60,31 @@ function avgDivisors(g: AvgPoolGeometry): Float32Array {
   return out;
 }
 
+// The conv primitive's three steps from the core (a backend with its own tries its kernel first, then these).
+const gemm = (m: number, k: number, n: number, transA: boolean, transB: boolean): MatmulGeometry => ({ batch: 1, batchA: 1, batchB: 1, m, k, n, transA, transB });
+
+/** im2col, then weight [oc, c·kh·kw] · columns; the columns go to the caller (the weight's gradient reads them). */
+export function convForwardComposed(be: CoreBackend, x: Storage, weight: Storage, g: WindowGeometry, oc: number): { out: Storage; cols: Storage } {
+  const cols = be.im2col(x, g);
+  return { out: be.matmul(weight, cols, gemm(oc, g.c * g.kh * g.kw, g.n * g.oh * g.ow, false, false)), cols };
+}
+
+/** weightᵀ·gy gives the columns' gradient [c·kh·kw, n·oh·ow]; col2im sums it back over the windows. */
+export function convInputGradComposed(be: CoreBackend, gy: Storage, weight: Storage, g: WindowGeometry, oc: number): Storage {
+  const cols = be.matmul(weight, gy, gemm(g.c * g.kh * g.kw, oc, g.n * g.oh * g.ow, true, false));
+  const dx = be.col2im(cols, g);
+  be.release(cols);
+  return dx;
+}
+
+/** gy·colsᵀ, with the forward's columns or im2col(x) made (and dropped) here. */
+export function convWeightGradComposed(be: CoreBackend, gy: Storage, x: Storage, cols: Storage | null, g: WindowGeometry, oc: number): Storage {
+  const c = cols ?? be.im2col(x, g);
+  const dw = be.matmul(gy, c, gemm(oc, g.n * g.oh * g.ow, g.c * g.kh * g.kw, false, true));
+  if (!cols) be.release(c);
+  return dw;
+}
+
 /** The composed fast paths for one backend. */
 function defaults(be: BackendImpl): FastPaths {
   return {
@@ -85,23 +110,9 @@ function defaults(be: BackendImpl): FastPaths {
       be.release(cols);
       return y;
     },
-    convForward(x: Storage, weight: Storage, g: WindowGeometry, oc: number): { out: Storage; cols: Storage | null } {
-      const cols = be.im2col(x, g);
-      return { out: be.matmul(weight, cols, { batch: 1, batchA: 1, batchB: 1, m: oc, k: g.c * g.kh * g.kw, n: g.n * g.oh * g.ow, transA: false, transB: false }), cols };
-    },
-    convWeightGrad(gy: Storage, x: Storage, cols: Storage | null, g: WindowGeometry, oc: number): Storage {
-      const c = cols ?? be.im2col(x, g);
-      const dw = be.matmul(gy, c, { batch: 1, batchA: 1, batchB: 1, m: oc, k: g.n * g.oh * g.ow, n: g.c * g.kh * g.kw, transA: false, transB: true });
-      if (!cols) be.release(c);
-      return dw;
-    },
-    // weightᵀ·gy gives the columns' gradient [c·kh·kw, n·oh·ow]; col2im sums it back over the windows.
-    convInputGrad(gy: Storage, weight: Storage, g: WindowGeometry, oc: number): Storage {
-      const cols = be.matmul(weight, gy, { batch: 1, batchA: 1, batchB: 1, m: g.c * g.kh * g.kw, k: oc, n: g.n * g.oh * g.ow, transA: true, transB: false });
-      const dx = be.col2im(cols, g);
-      be.release(cols);
-      return dx;
-    },
+    convForward: (x, weight, g, oc) => convForwardComposed(be, x, weight, g, oc),
+    convInputGrad: (gy, weight, g, oc) => convInputGradComposed(be, gy, weight, g, oc),
+    convWeightGrad: (gy, x, cols, g, oc) => convWeightGradComposed(be, gy, x, cols, g, oc),
 
     // The windows as im2col columns [c, K, n, L]; padding made −∞ so it never wins. PyTorch's index: the first
     // maximum, or where the window holds NaN (which propagates) its last NaN. Each hit scores big − index (a

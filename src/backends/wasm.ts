@@ -14,6 +14,7 @@ import * as host from '../../kernels/wasm/host.js';
 import { splitRange, WorkerPool } from '../../kernels/wasm/pool.js';
 import { sharedMemoryWhyNot } from '../platform.js';
 import { defaultWasmThreads, wasmRelaxedDefault, wasmWinogradDefault, wasmThreadsAvailable, type WasmBackendOptions } from './wasm-env.js';
+import { convForwardComposed, convInputGradComposed, convWeightGradComposed } from './defaults.js';
 import { WasmGemm } from './wasm-gemm.js';
 import { WasmWinograd } from './wasm-winograd.js';
 import { wasmAdamStep, wasmBatchNorm, wasmBatchNormBackward, wasmSgdStep, type TrainContext } from './wasm-train.js';
@@ -397,9 +398,7 @@ export class WasmBackend implements Backend {
    */
   convForward(x: Storage, weight: Storage, g: WindowGeometry, oc: number): { out: Storage; cols: Storage | null } {
     const out = this.winograd.run(st(x), st(weight), g, oc, null, this.fmaTraining);
-    if (out) return { out, cols: null };
-    const cols = this.im2col(x, g);
-    return { out: this.matmul(weight, cols, { batch: 1, batchA: 1, batchB: 1, m: oc, k: g.c * g.kh * g.kw, n: g.n * g.oh * g.ow, transA: false, transB: false }), cols };
+    return out ? { out, cols: null } : convForwardComposed(this, x, weight, g, oc);
   }
 
   /**
@@ -407,12 +406,7 @@ export class WasmBackend implements Backend {
    * weight (its GEMMs fused as fmaTraining says: in backward() they are); otherwise col2im(weightᵀ·gy).
    */
   convInputGrad(gy: Storage, weight: Storage, g: WindowGeometry, oc: number): Storage {
-    const wino = this.winograd.runInputGrad(st(gy), st(weight), g, oc, this.fmaTraining);
-    if (wino) return wino;
-    const cols = this.matmul(weight, gy, { batch: 1, batchA: 1, batchB: 1, m: g.c * g.kh * g.kw, k: oc, n: g.n * g.oh * g.ow, transA: true, transB: false });
-    const dx = this.col2im(cols, g);
-    this.release(cols);
-    return dx;
+    return this.winograd.runInputGrad(st(gy), st(weight), g, oc, this.fmaTraining) ?? convInputGradComposed(this, gy, weight, g, oc);
   }
 
   /**
@@ -420,12 +414,7 @@ export class WasmBackend implements Backend {
    * (16 GEMMs over the tiles); otherwise gy·colsᵀ, the columns made here when the forward kept none.
    */
   convWeightGrad(gy: Storage, x: Storage, cols: Storage | null, g: WindowGeometry, oc: number): Storage {
-    const wino = this.winograd.runWeightGrad(st(gy), st(x), g, oc, this.fmaTraining);
-    if (wino) return wino;
-    const c = cols ?? this.im2col(x, g);
-    const dw = this.matmul(gy, c, { batch: 1, batchA: 1, batchB: 1, m: oc, k: g.n * g.oh * g.ow, n: g.c * g.kh * g.kw, transA: false, transB: true });
-    if (!cols) this.release(c);
-    return dw;
+    return this.winograd.runWeightGrad(st(gy), st(x), g, oc, this.fmaTraining) ?? convWeightGradComposed(this, gy, x, cols, g, oc);
   }
 
   /** C[m,n] (row-major at byte address pc) = A·B with element strides as in matmul (see WasmGemm.run). */

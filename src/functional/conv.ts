@@ -134,8 +134,8 @@ function convCols(c: ConvSetup, x: Tensor): Tensor {
 
 /** im2col + one GEMM per group: [O, N·L]. */
 function convGemm(c: ConvSetup, x: Tensor, weight: Tensor): Tensor {
-  // Recorded for a gradient, a groups-1 conv with a window is the conv primitive: its rule gets the input's
-  // gradient from the backend's convInputGrad (which may use Winograd) instead of a GEMM and col2im.
+  // Recorded for a gradient, a groups-1 conv with a window is the conv primitive: its forward and both gradients
+  // are the backend's convForward, convInputGrad and convWeightGrad (which may use Winograd).
   if (c.groups === 1 && !c.pointwise && isGradEnabled() && (x.requiresGrad || weight.requiresGrad)) return o.conv2dPrim(x, weight, c.g);
   const cols = convCols(c, x);
   const { oc, ckk, groups, n, L } = c;
