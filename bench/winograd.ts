@@ -87,6 +87,16 @@ function jsTransform(f: Float32Array, oc: number, c: number, out: Float32Array):
   return finite;
 }
 
+/** Best of `rounds` tinybench medians for (a) the GEMM path and (b) Winograd, measured alternately. */
+async function bestOf(a: () => void, b: () => void): Promise<{ a: number; b: number }> {
+  const best = { a: Infinity, b: Infinity };
+  for (let r = 0; r < rounds; r++) {
+    best.a = Math.min(best.a, (await measure(a, timeMs, 5)).medianMs);
+    best.b = Math.min(best.b, (await measure(b, timeMs, 5)).medianMs);
+  }
+  return best;
+}
+
 if (mode === 'transform') {
   console.log('| weight | threads | JS float64 ms (before) | wino_w ms | wino_wt ms (input gradient) | JS ÷ wino_w |');
   console.log('|---|---|---:|---:|---:|---:|');
@@ -133,11 +143,7 @@ if (mode === 'transform') {
           if (!dx) throw new Error('runInputGrad stepped aside');
           be.release(dx as unknown as typeof dy);
         };
-        const best = { a: Infinity, b: Infinity };
-        for (let r = 0; r < rounds; r++) {
-          best.a = Math.min(best.a, (await measure(gemm, timeMs, 5)).medianMs);
-          best.b = Math.min(best.b, (await measure(win, timeMs, 5)).medianMs);
-        }
+        const best = await bestOf(gemm, win);
         for (const s of [dy, w]) be.release(s);
         console.log(`| ${oc}→${c} dX @${hw}² b${n} | ${threads} | ${relaxed ? 'relaxed' : 'simd128'} | ${best.a.toFixed(3)} | ${best.b.toFixed(3)} | ${(best.a / best.b).toFixed(2)} | ${winogradGradWins(g, oc) ? 'W' : 'G'} |`);
       }
@@ -167,11 +173,7 @@ if (mode === 'transform') {
           if (!dw) throw new Error('runWeightGrad stepped aside');
           be.release(dw as unknown as typeof dy);
         };
-        const best = { a: Infinity, b: Infinity };
-        for (let r = 0; r < rounds; r++) {
-          best.a = Math.min(best.a, (await measure(gemm, timeMs, 5)).medianMs);
-          best.b = Math.min(best.b, (await measure(win, timeMs, 5)).medianMs);
-        }
+        const best = await bestOf(gemm, win);
         for (const s of [dy, x]) be.release(s);
         console.log(`| ${oc}→${c} dW @${hw}² b${n} | ${threads} | ${relaxed ? 'relaxed' : 'simd128'} | ${best.a.toFixed(3)} | ${best.b.toFixed(3)} | ${(best.a / best.b).toFixed(2)} | ${winogradWeightGradWins(g, oc) ? 'W' : 'G'} |`);
       }

@@ -592,11 +592,7 @@ function weightGrad(be: WasmBackend, g: WindowGeometry, oc: number, dy: Float64A
  * the last one shorter (132 tiles), and past the GEMM's k block in 16 chunks of 160 and a last of 120 (2520).
  */
 const WGRAD_EXAMPLES: GradCase[] = [
-  { n: 1, c: 1, oc: 1, h: 1, w: 1, p: 1, q: 1, seed: 1 },
-  { n: 2, c: 3, oc: 5, h: 2, w: 2, p: 1, q: 1, seed: 2 },
-  { n: 1, c: 7, oc: 9, h: 5, w: 4, p: 0, q: 0, seed: 3 },
-  { n: 2, c: 6, oc: 3, h: 1, w: 7, p: 2, q: 0, seed: 4 },
-  { n: 2, c: 13, oc: 11, h: 9, w: 10, p: 2, q: 2, seed: 5 },
+  ...GRAD_EXAMPLES.slice(0, 5),
   { n: 1, c: 5, oc: 6, h: 21, w: 21, p: 1, q: 1, seed: 6 },
   { n: 2, c: 3, oc: 5, h: 70, w: 70, p: 1, q: 1, seed: 7 },
 ];
