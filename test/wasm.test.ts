@@ -8,7 +8,7 @@ import { sleb, uleb } from '../kernels/wasm/emit.js';
 import { buildKernelModule, KERNELS, type KernelArgs, type KernelName } from '../kernels/wasm/module.js';
 import { argList } from '../kernels/wasm/abi.js';
 import { blockSize, Heap, HeapExhausted } from '../kernels/wasm/heap.js';
-import type { WorkerPool } from '../kernels/wasm/pool.js';
+import { MAX_PIECES, splitRange, type WorkerPool } from '../kernels/wasm/pool.js';
 import { ReferenceBackend } from '../src/backends/reference.js';
 import type { BinaryOp, UnaryOp } from '../src/backend.js';
 import { enableRelaxedSimd, WasmBackend, wasmThreadsAvailable } from '../src/backends/wasm.js';
@@ -542,6 +542,34 @@ describe('threads without asking', () => {
     expect(pool.isReady()).toBe(true);
     expect(b.readSync(b.matmul(x, y, g))).toEqual(before);
     expect(before).toEqual(one.readSync(one.matmul(one.upload(rnd(64 * 300, 5)), one.upload(rnd(300 * 96, 6)), g)));
+    b.destroy();
+  });
+});
+
+describe('splitRange', () => {
+  it('covers 0..total with ordered, non-empty pieces, never more than a pool call can carry', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 1, max: 200 }), (total, threads) => {
+        const r = splitRange(total, threads);
+        expect(r.length).toBeLessThanOrEqual(threads === 1 ? 1 : MAX_PIECES);
+        let at = 0;
+        for (const [a, b] of r) {
+          expect(a).toBe(at);
+          expect(b).toBeGreaterThan(a);
+          at = b;
+        }
+        expect(at).toBe(total);
+      }),
+    );
+  });
+
+  it.skipIf(!wasmThreadsAvailable())('lets a pool of more threads than 16 run a split GEMM (once more pieces than a call holds)', async () => {
+    const b = WasmBackend.open({ threads: 20, relaxed: false });
+    await b.whenReady();
+    // 1024 columns are 128 column tiles: 20 threads × 4 pieces each would be 80 pieces.
+    const g = { batch: 1, batchA: 1, batchB: 1, m: 64, k: 96, n: 1024, transA: false, transB: false };
+    const got = b.readSync(b.matmul(b.upload(rnd(64 * 96, 7)), b.upload(rnd(96 * 1024, 8)), g));
+    expect(got).toEqual(one.readSync(one.matmul(one.upload(rnd(64 * 96, 7)), one.upload(rnd(96 * 1024, 8)), g)));
     b.destroy();
   });
 });

@@ -116,9 +116,12 @@ if (wt) {
 }
 `;
 
-/** [start, end) ranges covering 0..total, the pieces of a call: one for one thread, PIECES_PER_THREAD per thread otherwise. */
+/**
+ * [start, end) ranges covering 0..total, the pieces of a call: one for one thread, PIECES_PER_THREAD per thread
+ * otherwise, but never more than a call can carry (MAX_PIECES: a pool of more than 16 threads gets fewer per thread).
+ */
 export function splitRange(total: number, threads: number): [number, number][] {
-  const parts = threads > 1 ? threads * PIECES_PER_THREAD : 1;
+  const parts = threads > 1 ? Math.min(MAX_PIECES, threads * PIECES_PER_THREAD) : 1;
   const out: [number, number][] = [];
   for (let t = 0; t < parts; t++) out.push([Math.floor((total * t) / parts), Math.floor((total * (t + 1)) / parts)]);
   return out.filter(([a, b]) => b > a);
