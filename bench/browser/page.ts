@@ -41,6 +41,8 @@ const TAG = 's224-b1-seed0';
 const SHAPE = [1, 3, 224, 224] as const;
 /** The suite's agreement rule (bench/common.ts AGREE): max abs error ≤ 1e-3 × max |reference|. */
 const AGREE = 1e-3;
+/** Idle time before each timed call (see the rounds loop). */
+const SETTLE_MS = 50;
 
 const logEl = document.getElementById('log')!;
 const log = (s: string): void => {
@@ -175,11 +177,16 @@ async function main(): Promise<PageResult> {
   // Side by side: one warm call of each system per round.
   for (let r = 0; r < ROUNDS; r++) {
     for (const { runner, result } of live) {
+      // A short idle gap first, so that each system starts as it would alone: the previous system's worker threads
+      // (onnxruntime-web's spin for a while after a run) and its garbage are not charged to the next one.
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
       const t0 = performance.now();
       await runner.run();
       result.warmMs!.push(performance.now() - t0);
     }
-    log(`round ${r + 1}/${ROUNDS}: ${live.map(({ result }) => result.warmMs![r].toFixed(0)).join(' / ')} ms`);
+    // Not into the page: each DOM change is a repaint, and with a software renderer (SwiftShader here) the GPU
+    // process then takes a third of a core, at raised priority, from the threads being timed.
+    console.log(`round ${r + 1}/${ROUNDS}: ${live.map(({ result }) => result.warmMs![r].toFixed(0)).join(' / ')} ms`);
   }
   for (const { result } of live) {
     const s = [...result.warmMs!].sort((a, b) => a - b);
