@@ -12,10 +12,14 @@
 // `--mode wgrad`: the weight gradient dW [oc, c, 3, 3] of each shape from dy [oc × n·oh·ow] and x (NCHW), (a) im2col(x)
 // then matmul(gy, colsᵀ) (the autograd rule after a Winograd forward, which saves no columns) against (b)
 // runWeightGrad; 'auto' column: winogradWeightGradWins.
-// Run: node --experimental-wasm-relaxed-simd --import tsx bench/winograd.ts [--mode conv|transform|grad|wgrad]
+// `--mode band`: the eval conv unbanded (as above) against in bands of tile rows (WasmWinograd.banding 'off' / 'on',
+// bandRows's band height even where 'auto' would not band), with the 2-thread cache-line round trip before each
+// row: ~110 ns when the host has the two vCPUs in one core complex, ~330 ns when it keeps them apart (RESULTS.md).
+// Run: node --experimental-wasm-relaxed-simd --import tsx bench/winograd.ts [--mode conv|transform|grad|wgrad|band]
 //   [--threads 1,2] [--rounds 3] [--time 300] [--shapes n:c:hw,…] (instead of WINOGRAD_SHAPES)
 import { WasmBackend } from '../src/backends/wasm.js';
-import { winogradGradWins, winogradWeightGradWins, winogradWins } from '../src/backends/wasm-winograd.js';
+import { bandRows, winogradGradWins, winogradWeightGradWins, winogradWins } from '../src/backends/wasm-winograd.js';
+import { Worker } from 'node:worker_threads';
 import type { WindowGeometry } from '../src/backend.js';
 import { relaxedSimdAvailable } from '../kernels/wasm/module.js';
 import { gflops, machine, measure } from './common.js';
@@ -97,7 +101,50 @@ async function bestOf(a: () => void, b: () => void): Promise<{ a: number; b: num
   return best;
 }
 
-if (mode === 'transform') {
+/** Nanoseconds for a cache line to go to another thread and back (SharedArrayBuffer ping-pong, best of 3 × 100k). */
+async function roundTrip(): Promise<number> {
+  const a = new Int32Array(new SharedArrayBuffer(64));
+  const src = `const a = new Int32Array(require('node:worker_threads').workerData);
+for (;;) { let v; while (((v = Atomics.load(a, 0)) & 1) === 0); if (v < 0) break; Atomics.store(a, 0, v + 1); }`;
+  const w = new Worker(src, { eval: true, workerData: a.buffer });
+  let best = Infinity;
+  for (let r = 0, i = 0; r < 3; r++) {
+    const t0 = performance.now();
+    for (let k = 0; k < 100_000; k++, i++) {
+      Atomics.store(a, 0, 2 * i + 1);
+      while (Atomics.load(a, 0) !== 2 * i + 2);
+    }
+    best = Math.min(best, ((performance.now() - t0) / 100_000) * 1e6);
+  }
+  Atomics.store(a, 0, -1);
+  await w.terminate();
+  return best;
+}
+
+if (mode === 'band') {
+  console.log('| shape | threads | SIMD | band rows | round trip ns | unbanded ms | banded ms | unbanded/banded |');
+  console.log('|---|---|---|---:|---:|---:|---:|---:|');
+  for (const relaxed of relaxedSimdAvailable() ? [true, false] : [false]) {
+    for (const threads of threadsList) {
+      const be = await WasmBackend.create({ threads, relaxed, winograd: 'on' });
+      for (const [n, c, hw] of shapes) {
+        const oc = c;
+        const g: WindowGeometry = { n, c, h: hw, w: hw, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, oh: hw, ow: hw };
+        const [x, w, scale, shift, res] = [rnd(n * c * hw * hw, 1), rnd(oc * c * 9, 2), rnd(oc, 3), rnd(oc, 4), rnd(oc * n * hw * hw, 5)].map((a) => be.upload(a));
+        const call = (banding: 'on' | 'off') => (): void => {
+          be.winograd.banding = banding;
+          be.release(be.convEpilogue(x, w, g, oc, { scale, shift, residual: res, relu: true }));
+        };
+        const rt = await roundTrip();
+        const best = await bestOf(call('off'), call('on'));
+        for (const s of [x, w, scale, shift, res]) be.release(s);
+        const R = bandRows({ n, cin: c, cout: oc, oh: hw, ow: hw }, Math.max(2, threads), true);
+        console.log(`| ${oc}→${oc} 3×3 @${hw}² b${n} | ${threads} | ${relaxed ? 'relaxed' : 'simd128'} | ${R} | ${rt.toFixed(0)} | ${best.a.toFixed(3)} | ${best.b.toFixed(3)} | ${(best.a / best.b).toFixed(2)} |`);
+      }
+      be.destroy();
+    }
+  }
+} else if (mode === 'transform') {
   console.log('| weight | threads | JS float64 ms (before) | wino_w ms | wino_wt ms (input gradient) | JS ÷ wino_w |');
   console.log('|---|---|---:|---:|---:|---:|');
   for (const threads of threadsList) {

@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Storage, WindowGeometry } from '../src/backend.js';
 import { enableRelaxedSimd, WasmBackend, wasmThreadsAvailable } from '../src/backends/wasm.js';
-import { uStride, winogradGradWins, winogradWeightGradWins, winogradWins } from '../src/backends/wasm-winograd.js';
+import { bandRows, uStride, winogradGradWins, winogradTiles, winogradWeightGradWins, winogradWins } from '../src/backends/wasm-winograd.js';
 import { arr, convEpilogue } from './helpers/oracle.js';
 import { params, seedArb, values } from './helpers/fd.js';
 import { f32 } from './helpers/tolerance.js';
@@ -674,5 +674,72 @@ describe("Winograd weight gradient at ResNet-50's stride-1 3×3 shapes (224², b
       expect(ratio).toBeLessThanOrEqual(1);
     }
     console.log(`Winograd weight-gradient error, ${label(v)}:\n${lines.join('\n')}`);
+  });
+});
+
+describe('Winograd in bands of tile rows (each band staged, transformed, multiplied and written by one thread)', () => {
+  const bits = (a: Float32Array | null): (number | string)[] | null => (a ? Array.from(a, (q) => (Number.isNaN(q) ? 'NaN' : Object.is(q, -0) ? '-0' : q)) : null);
+
+  it.each(VARIANTS.map((v) => [label(v), v] as const))('give the unbanded conv and input gradient bit for bit, batch and odd sizes included (%s)', async (_, v) => {
+    const be = await backend(v);
+    const used = spy(be);
+    try {
+      fc.assert(
+        fc.property(caseArb, (r) => {
+          const d = inputs(r);
+          be.winograd.banding = 'off';
+          const want = run(be, r, d);
+          be.winograd.banding = 'on';
+          expect(bits(run(be, r, d))).toEqual(bits(want));
+        }),
+        params(40, EXAMPLES),
+      );
+      expect(used()).toBeGreaterThan(0);
+      fc.assert(
+        fc.property(gradArb, (r) => {
+          const g = gradGeometry(r);
+          const dy = values(r.seed, r.n * r.oc * g.oh * g.ow);
+          const w = values(r.seed + 1, r.oc * r.c * 9);
+          be.winograd.banding = 'off';
+          const want = inputGrad(be, g, r.oc, dy, w);
+          be.winograd.banding = 'on';
+          expect(bits(inputGrad(be, g, r.oc, dy, w))).toEqual(bits(want));
+        }),
+        params(30, GRAD_EXAMPLES),
+      );
+      // NaN or ±∞ in the input: the bands see it after writing their output, which is dropped for the GEMM path.
+      fc.assert(
+        fc.property(fc.tuple(caseArb, fc.constantFrom(NaN, Infinity, -Infinity)), ([r, special]) => {
+          const d = inputs(r);
+          d.x[r.seed % d.x.length] = special;
+          be.winograd.mode = 'off';
+          const want = run(be, r, d);
+          be.winograd.mode = 'on';
+          const before = used();
+          expect(bits(run(be, r, d))).toEqual(bits(want));
+          expect(used()).toBe(before);
+        }),
+        params(15),
+      );
+    } finally {
+      be.winograd.banding = 'auto';
+    }
+  });
+
+  it("'auto' bands on 2 threads or more where all 16 U_ξ fit beside a band in L2 (ResNet-50's 56² and 28² stages, not 14² and 7²); bands are whole tile rows of one image, full GEMM panels, shared evenly", () => {
+    const shape = (n: number, c: number, hw: number) => ({ n, cin: c, cout: c, oh: hw, ow: hw });
+    expect([[64, 56], [128, 28], [256, 14], [512, 7]].map(([c, hw]) => bandRows(shape(1, c, hw), 2))).toEqual([2, 1, 0, 0]);
+    expect([[64, 56], [128, 28]].map(([c, hw]) => bandRows(shape(1, c, hw), 1))).toEqual([0, 0]);
+    expect(bandRows(shape(1, 128, 28), 1, true)).toBe(2);
+    expect(bandRows(shape(1, 512, 7), 2, true)).toBeGreaterThan(0);
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 120 }), fc.integer({ min: 1, max: 4 }), (n, c, oc, hw, T) => {
+        const R = bandRows({ n, cin: c, cout: oc, oh: hw, ow: hw }, T, true);
+        const { th } = winogradTiles(n, hw, hw);
+        expect(R).toBeGreaterThanOrEqual(1);
+        expect(R).toBeLessThanOrEqual(th);
+        if (16 * uStride(oc, c) > 1024 * 1024 + 16 * 64) expect(bandRows({ n, cin: c, cout: oc, oh: hw, ow: hw }, T)).toBe(0);
+      }),
+    );
   });
 });

@@ -74,6 +74,8 @@ export class Func {
   else_(): this { return this.op(0x05); }
   end(): this { return this.op(0x0b); }
   brIf(depth: number): this { return this.op(0x0d, ...uleb(depth)); }
+  /** Calls function `index` of the module (ModuleBuilder.indexOf): its arguments are on the stack. */
+  call(index: number): this { return this.op(0x10, ...uleb(index)); }
   select(): this { return this.op(0x1b); }
   // locals
   get(i: number): this { return this.op(0x20, ...uleb(i)); }
@@ -204,6 +206,13 @@ export class ModuleBuilder {
 
   add(name: string, f: Func): void {
     this.funcs.push({ name, f });
+  }
+
+  /** The function index of an export added earlier, for `call` (the module imports no functions, so it is its position). */
+  indexOf(name: string): number {
+    const i = this.funcs.findIndex((e) => e.name === name);
+    if (i < 0) throw new Error(`wasm module: no function ${name} to call (add it first)`);
+    return i;
   }
 
   encode(): Uint8Array<ArrayBuffer> {

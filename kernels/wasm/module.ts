@@ -37,7 +37,7 @@ export function buildKernelModule(shared: boolean, initialPages: number, relaxed
   addOptimKernels(mb);
   addBatchNormKernels(mb);
   addLayoutKernels(mb);
-  addWinogradKernels(mb);
+  addWinogradKernels(mb, relaxed);
   addMaxPoolKernels(mb);
   addCol2imKernels(mb);
   return mb.encode();

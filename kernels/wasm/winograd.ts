@@ -13,7 +13,7 @@
 // SIMD lane group of 4 tiles lies in one tile row; the padding tiles read zeros and are never written out.
 import { family, funcOf, signature } from './abi.js';
 import { F32, Func, I32, V128, type ModuleBuilder } from './emit.js';
-import { NR } from './gemm.js';
+import { MR, NR } from './gemm.js';
 
 const v128s = (f: Func, n: number): number[] => Array.from({ length: n }, () => f.local(V128));
 
@@ -484,15 +484,56 @@ function weightGradTransform(): Func {
   return f;
 }
 
+/**
+ * wino_band_<res><relu> / wino_band_id (wino_bandf_*: the same over gemm_fma): one band of tile rows of a conv,
+ * start to end on one thread: stage the band's input rows (wino_pad), transform them (wino_in), the 16 GEMMs
+ * U_ξ·V_ξ over the band's tiles, then the output transform with its epilogue (wino_out_*). Its staged image p,
+ * V and M hold only this band, so they stay in the core's cache and no other thread reads them. The band is th tile
+ * rows of image b0 (planes p0 = b0·c on) starting at tile row ty0; the caller passes ph − 2·ty0 as ph, out and res
+ * moved to the band's first output row and oh − 2·ty0 as oh, so the kernels see the band as a whole image.
+ * The U_ξ at u, uStride(oc, c) bytes apart (wasm-winograd.ts); V and M strides as the unbanded driver's.
+ * Adds every V into the f32x4 at `flag` as wino_in does.
+ */
+export const WINO_BAND = signature(['x', 'p', 'v', 'm', 'u', 'out', 'res', 'scale', 'shift', 'c', 'oc', 'xb', 'xc', 'h', 'w', 'ph', 'pw', 'p0', 'th', 'twp', 'nt', 'oh', 'ow', 'so', 'sb', 'flag']);
+function band(mb: ModuleBuilder, out: string, gemm: string): Func {
+  const { f, p: { x, p, v, m, u, out: y, res, scale, shift, c, oc, xb, xc, h, w, ph, pw, p0, th, twp, nt, oh, ow, so, sb, flag } } = funcOf(WINO_BAND);
+  const [hp, wp, mt, ldc, vs, ms, us, xi] = [f.local(I32), f.local(I32), f.local(I32), f.local(I32), f.local(I32), f.local(I32), f.local(I32), f.local(I32)];
+  f.get(th).i32(2).i32Mul().i32(2).i32Add().set(hp);
+  f.get(twp).i32(2).i32Mul().i32(4).i32Add().set(wp);
+  f.get(oc).i32(MR - 1).i32Add().i32(MR).i32DivS().set(mt);
+  f.get(nt).i32(NR).i32Mul().set(ldc);
+  f.get(ldc).get(c).i32Mul().i32(4).i32Mul().i32(64).i32Add().set(vs);
+  f.get(mt).i32(MR).i32Mul().get(ldc).i32Mul().i32(4).i32Mul().i32(64).i32Add().set(ms);
+  f.get(mt).i32(MR).i32Mul().get(c).i32Mul().i32(4).i32Mul().i32(64).i32Add().set(us);
+  // wino_pad writes plane p0 at dst + p0·hp·wp·4 bytes: shift dst back so the band's planes start at p.
+  f.get(x).get(p).get(p0).get(hp).i32Mul().get(wp).i32Mul().i32(4).i32Mul().i32Sub().get(c).get(xb).get(xc).get(h).get(w).get(ph).get(pw).get(hp).get(wp).get(p0).get(p0).get(c).i32Add();
+  f.call(mb.indexOf('wino_pad'));
+  f.get(p).get(v).get(c).get(th).get(twp).get(hp).get(wp).get(vs).get(flag).i32(0).get(th).call(mb.indexOf('wino_in'));
+  f.forLoop(xi, () => f.i32(0), () => f.i32(16), 1, () => {
+    f.get(u).get(xi).get(us).i32Mul().i32Add();
+    f.get(v).get(xi).get(vs).i32Mul().i32Add();
+    f.get(m).get(xi).get(ms).i32Mul().i32Add();
+    f.get(c).get(ldc).i32(KC).i32(0).get(mt).i32(0).get(nt).call(mb.indexOf(gemm));
+  });
+  f.get(m).get(ms).get(ldc).get(y).get(res).get(scale).get(shift).i32(1).get(oh).get(ow).get(th).get(twp).get(so).get(sb).i32(0).get(oc).call(mb.indexOf(out));
+  return f;
+}
+/** The GEMM micro-kernel's k block in the band driver (as WasmGemm's KC). */
+const KC = 1024;
+
 const FLAGS = [0, 1] as const;
 /** wino_out_<residual><relu>. */
 export type WinoOutKernel = `wino_out_${0 | 1}${0 | 1}`;
 const outNames = FLAGS.flatMap((res) => FLAGS.map((relu): WinoOutKernel => `wino_out_${res}${relu}`));
+/** wino_band_* over gemm, wino_bandf_* over gemm_fma (only in a relaxed module), one per output kernel. */
+export type WinoBandKernel = `wino_band${'' | 'f'}_${'id' | `${0 | 1}${0 | 1}`}`;
+const bandNames = (['', 'f'] as const).flatMap((fma) => (['id', ...FLAGS.flatMap((res) => FLAGS.map((relu) => `${res}${relu}` as const))] as const).map((o): WinoBandKernel => `wino_band${fma}_${o}`));
 
 /** The Winograd kernels' signatures by export name. */
-export const WINOGRAD_KERNELS = { wino_pad: WINO_PAD, wino_in: WINO_IN, wino_in_t: WINO_IN_T, wino_dy: WINO_DY, wino_dw: WINO_DW, wino_w: WINO_W, wino_wt: WINO_W, wino_out_id: WINO_OUT, ...family(outNames, WINO_OUT) };
+export const WINOGRAD_KERNELS = { wino_pad: WINO_PAD, wino_in: WINO_IN, wino_in_t: WINO_IN_T, wino_dy: WINO_DY, wino_dw: WINO_DW, wino_w: WINO_W, wino_wt: WINO_W, wino_out_id: WINO_OUT, ...family(outNames, WINO_OUT), ...family(bandNames, WINO_BAND) };
 
-export function addWinogradKernels(mb: ModuleBuilder): void {
+/** `relaxed`: also the wino_bandf_* drivers (their GEMMs are gemm_fma, which only a relaxed module has). */
+export function addWinogradKernels(mb: ModuleBuilder, relaxed: boolean): void {
   mb.add('wino_pad', pad());
   mb.add('wino_in', inputTransform());
   mb.add('wino_in_t', inputTransform(true));
@@ -502,4 +543,10 @@ export function addWinogradKernels(mb: ModuleBuilder): void {
   mb.add('wino_wt', weightTransform(true));
   for (const res of FLAGS) for (const relu of FLAGS) mb.add(`wino_out_${res}${relu}`, outputTransform(res === 1, relu === 1));
   mb.add('wino_out_id', outputTransform(false, false, false));
+  for (const name of bandNames) {
+    const fma = name.startsWith('wino_bandf');
+    if (fma && !relaxed) continue;
+    const o = name.slice(name.lastIndexOf('_') + 1);
+    mb.add(name, band(mb, o === 'id' ? 'wino_out_id' : `wino_out_${o}`, fma ? 'gemm_fma' : 'gemm'));
+  }
 }

@@ -7,14 +7,16 @@
 // Per call it stages the image with its zero border, transforms it into 16 packed B operands
 // (kernels/wasm/winograd.ts), runs the 16 GEMMs [cout × cin]·[cin × tiles] on the existing micro-kernel (one
 // piece per GEMM, so 2 threads split them 8/8 whatever the tile count) and applies the output transform (fused
-// with the eval epilogue, or plain into NCHW for the gradient).
+// with the eval epilogue, or plain into NCHW for the gradient). On 2 threads or more, where U is small, each piece is
+// instead a band of tile rows that one thread takes through all four steps (wino_band_*), so that the threads never
+// read each other's V and M.
 // Where the input holds NaN or ±∞ (seen by the input transform at no extra pass) it returns null and the caller
 // takes the GEMM path: Winograd would spread one bad pixel over a whole 2×2 output tile (and ∞ − ∞ turns ∞
 // into NaN), so its non-finite mask would differ from the direct convolution's. Non-finite weights likewise.
 import type { WindowGeometry } from '../backend.js';
 import { MR, NR } from '../../kernels/wasm/gemm.js';
 import type { KernelArgs, KernelName } from '../../kernels/wasm/module.js';
-import type { WinoOutKernel } from '../../kernels/wasm/winograd.js';
+import type { WinoBandKernel, WinoOutKernel } from '../../kernels/wasm/winograd.js';
 import { MAX_PIECES, splitRange } from '../../kernels/wasm/pool.js';
 import type { Block } from './wasm-gemm.js';
 
@@ -29,6 +31,8 @@ export interface WinogradContext<S> {
   par<K extends KernelName>(name: K, parts: readonly KernelArgs<K>[]): void;
   f32(): Float32Array;
   alloc(size: number): S;
+  /** Returns a storage from alloc (an output abandoned for the GEMM path). */
+  release(s: S): void;
   ptr(s: S): number;
   /** Whether the fused multiply-add micro-kernel is used (relaxed SIMD, as matmulEpilogue). */
   relaxed(): boolean;
@@ -126,6 +130,8 @@ interface ConvShape {
 
 export class WasmWinograd<S> {
   mode: WinogradMode = 'auto';
+  /** Whether conv() runs in bands of tile rows (bandRows): 'auto' where bandRows says so, 'on' always, 'off' never (tests, bench). */
+  banding: WinogradMode = 'auto';
   /** The forward conv's U per weight storage. */
   private readonly kept = new Map<S, Kept>();
   /** The input gradient's U (flipped, rows and k swapped) per weight storage. */
@@ -309,6 +315,8 @@ export class WasmWinograd<S> {
     const ldc = nt * NR;
     const [hp, wp] = [2 * th + 2, 2 * twp + 4];
     const T = ctx.threads(oc * c * tiles >= 1 << 14);
+    const R = this.banding === 'off' ? 0 : bandRows(s, T, this.banding === 'on');
+    if (R > 0) return this.banded(x, U, s, R, fused, out, o);
     // One cache line past each V_ξ and M_ξ, as uStride: wino_in writes and wino_out reads 16 streams at once.
     const vs = nt * NR * c * 4 + 64;
     const ms = mt * MR * ldc * 4 + 64;
@@ -340,6 +348,49 @@ export class WasmWinograd<S> {
     } finally {
       free();
     }
+  }
+
+  /**
+   * conv() in bands of R tile rows (bandRows), each a piece that one thread takes from staging to output
+   * (wino_band_*): its staged rows, V and M are its own scratch, so they stay in that core's cache and never pass
+   * to the other thread. The same arithmetic as conv()'s, so the same result bit for bit.
+   */
+  private banded(x: S, U: Block, s: ConvShape, R: number, fused: boolean, out: WinoOutKernel | 'wino_out_id', o: { res: number; scale: number; shift: number; so: number; sb: number }): S | null {
+    const ctx = this.ctx;
+    const { n, cin: c, cout: oc, h, w, ph, pw, oh, ow } = s;
+    const { th, twp } = winogradTiles(n, oh, ow);
+    const wp = 2 * twp + 4;
+    const mt = Math.ceil(oc / MR);
+    const ntMax = Math.ceil((R * twp) / NR);
+    const line = (b: number): number => Math.ceil(b / 64) * 64;
+    const [pBytes, vBytes, mBytes] = [line(c * (2 * R + 2) * wp * 4), line(16 * (ntMax * NR * c * 4 + 64)), line(16 * (mt * MR * ntMax * NR * 4 + 64))];
+    const per = pBytes + vBytes + mBytes;
+    const [xb, xc] = s.rows ? [h * w, n * h * w] : [c * h * w, h * w];
+    const bands: [number, number, number][] = [];
+    for (let b0 = 0; b0 < n; b0++) for (let ty0 = 0; ty0 < th; ty0 += R) bands.push([b0, ty0, Math.min(th, ty0 + R)]);
+    const name: WinoBandKernel = `wino_band${fused ? 'f' : ''}_${out === 'wino_out_id' ? 'id' : (out.slice(-2) as '00' | '01' | '10' | '11')}`;
+    const y = ctx.alloc(oc * n * oh * ow);
+    const py = ctx.ptr(y);
+    const { take, free } = this.scratch();
+    let finite = true;
+    try {
+      for (let i0 = 0; i0 < bands.length && finite; i0 += MAX_PIECES) {
+        const batch = bands.slice(i0, i0 + MAX_PIECES);
+        const S0 = take(per * batch.length).ptr;
+        const F = take(16 * batch.length).ptr;
+        ctx.par(name, batch.map(([b0, ty0, ty1], i) => {
+          const at = (b0 * o.sb + 2 * ty0 * ow) * 4;
+          const p = S0 + i * per;
+          return { x: ctx.ptr(x), p, v: p + pBytes, m: p + pBytes + vBytes, u: U.ptr, out: py + at, res: o.res ? o.res + at : 0, scale: o.scale, shift: o.shift, c, oc, xb, xc, h, w, ph: ph - 2 * ty0, pw, p0: b0 * c, th: ty1 - ty0, twp, nt: Math.ceil(((ty1 - ty0) * twp) / NR), oh: oh - 2 * ty0, ow, so: o.so, sb: o.sb, flag: F + 16 * i };
+        }));
+        finite = finiteFlags(ctx.f32(), F, batch.length);
+      }
+    } finally {
+      free();
+    }
+    if (finite) return y;
+    ctx.release(y);
+    return null;
   }
 
   /**
@@ -375,6 +426,40 @@ export class WasmWinograd<S> {
     ctx.free(b);
     return null;
   }
+}
+
+/** Scratch per band (staged rows, V and M) that still leaves room in a core's L2 (2 MiB here) for U and the output. */
+const BAND_BYTES = 768 * 1024;
+/** Bands only where all 16 U_ξ fit beside a band in L2: every band's GEMMs read all of U. */
+const BAND_U_BYTES = 1024 * 1024 + 16 * 64;
+
+/**
+ * Tile rows per band for conv() on T threads, or 0 for no bands. 'auto' bands only on 2 threads or more, and only
+ * where the 16 U_ξ take at most BAND_U_BYTES: bands save the threads passing V and M to each other, which costs most
+ * when the two cores share no cache (bench/winograd.ts --mode band, bench/RESULTS.md: 64@56² 1.24–1.49× and 128@28²
+ * 1.19–1.32× as fast on 2 threads then, 0.98–1.03× otherwise; 256@14², whose U is 4 MiB, 0.9×); one thread has
+ * nothing to save and pays for the rows a band stages twice (0.96–0.99×).
+ * `always` bands every shape. Among band heights whose scratch fits BAND_BYTES (at least one row), it takes the
+ * one that best keeps the GEMM's 8-tile column panels full and the bands evenly shared among threads, the higher
+ * one on ties (fewer rows staged twice: a band stages the 2 rows it shares with the next).
+ */
+export function bandRows(s: { n: number; cin: number; cout: number; oh: number; ow: number }, T: number, always = false): number {
+  const { n, cin: c, cout: oc, oh, ow } = s;
+  if (!always && (T < 2 || 16 * uStride(oc, c) > BAND_U_BYTES)) return 0;
+  const { th, twp } = winogradTiles(n, oh, ow);
+  const wp = 2 * twp + 4;
+  const perRow = c * 2 * wp * 4 + 16 * twp * c * 4 + 16 * Math.ceil(oc / MR) * MR * twp * 4;
+  const most = Math.max(1, Math.min(th, Math.floor(BAND_BYTES / perRow)));
+  let best = 1;
+  let bestScore = -1;
+  for (let R = 1; R <= most; R++) {
+    const full = (R * twp) / (Math.ceil((R * twp) / NR) * NR);
+    const pieces = n * Math.ceil(th / R);
+    const even = pieces / (Math.ceil(pieces / T) * T);
+    const score = full * even;
+    if (score >= bestScore - 1e-9) [best, bestScore] = [R, score];
+  }
+  return best;
 }
 
 /**

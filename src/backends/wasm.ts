@@ -80,7 +80,7 @@ export class WasmBackend implements Backend {
     guardStorages(this, (s) => s instanceof WasmStorage && s.heap === this.heap && !s.released);
     this.gemms = new WasmGemm({ block: (n) => this.block(n), free: (b) => this.heap.release(b.ptr, b.cap), threads: (big) => this.T(big), par: (name, parts) => this.par(name, parts), parThen: (name, parts, name2, parts2) => this.parThen(name, parts, name2, parts2), f32: () => this.f });
     this.train = { alloc: (n) => this.alloc(n), release: (b) => this.release(b), threads: (big) => this.T(big), par: (name, parts) => this.par(name, parts), f32: () => this.f, ptr: (s) => st(s).ptr, chunks: (n) => this.chunks(n), forget: (s) => (this.gemms.forget(st(s)), this.winograd.forget(st(s))) };
-    this.winograd = new WasmWinograd({ block: (n) => this.block(n), free: (b) => this.heap.release(b.ptr, b.cap), threads: (big) => this.T(big), par: (name, parts) => this.par(name, parts), f32: () => this.f, alloc: (n) => this.alloc(n), ptr: (s) => s.ptr, relaxed: () => this.relaxed, keep: () => this.prepack });
+    this.winograd = new WasmWinograd({ block: (n) => this.block(n), free: (b) => this.heap.release(b.ptr, b.cap), threads: (big) => this.T(big), par: (name, parts) => this.par(name, parts), f32: () => this.f, alloc: (n) => this.alloc(n), release: (s) => this.release(s), ptr: (s) => s.ptr, relaxed: () => this.relaxed, keep: () => this.prepack });
   }
 
   /** Starts the backend; the Promise resolves once the worker pool is up (immediately for one thread). */
