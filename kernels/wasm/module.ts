@@ -18,8 +18,12 @@ export const KERNELS = { ...GEMM_KERNELS, ...CONVPACK_KERNELS, ...ELEMENTWISE_KE
 export type KernelName = keyof typeof KERNELS;
 /** The named arguments of a call of kernel K. */
 export type KernelArgs<K extends KernelName> = ArgsOf<(typeof KERNELS)[K]>;
-/** A module instance's kernels (gemm_fma only in a relaxed module). */
+/** A module instance's kernels (gemm_fma and the wino_bandf_* drivers only in a relaxed module: see inModule). */
 export type Kernels = { readonly [K in KernelName]: KernelFn };
+/** Whether a module built with `relaxed` exports kernel `name`: the fused multiply-add GEMM and its callers need relaxed SIMD. */
+export function inModule(name: KernelName, relaxed: boolean): boolean {
+  return relaxed || !(name === 'gemm_fma' || name.startsWith('wino_bandf_'));
+}
 
 /**
  * The whole 4 GiB wasm32 space (training at 224² needs more than 2 GiB). Pointers above 2 GiB reach the
