@@ -101,6 +101,20 @@ async function bestOf(a: () => void, b: () => void): Promise<{ a: number; b: num
   return best;
 }
 
+/**
+ * Runs `row` for each SIMD kind this engine has and each thread count (a fresh backend each, Winograd `winograd`)
+ * over every shape, with its geometry: 3×3, stride 1, padding 1.
+ */
+async function eachShape(winograd: 'on' | 'off', row: (be: WasmBackend, shape: { n: number; c: number; hw: number; g: WindowGeometry }, relaxed: boolean, threads: number) => Promise<void>): Promise<void> {
+  for (const relaxed of relaxedSimdAvailable() ? [true, false] : [false]) {
+    for (const threads of threadsList) {
+      const be = await WasmBackend.create({ threads, relaxed, winograd });
+      for (const [n, c, hw] of shapes) await row(be, { n, c, hw, g: { n, c, h: hw, w: hw, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, oh: hw, ow: hw } }, relaxed, threads);
+      be.destroy();
+    }
+  }
+}
+
 /** Nanoseconds for a cache line to go to another thread and back (SharedArrayBuffer ping-pong, best of 3 × 100k). */
 async function roundTrip(): Promise<number> {
   const a = new Int32Array(new SharedArrayBuffer(64));
@@ -124,26 +138,19 @@ for (;;) { let v; while (((v = Atomics.load(a, 0)) & 1) === 0); if (v < 0) break
 if (mode === 'band') {
   console.log('| shape | threads | SIMD | band rows | round trip ns | unbanded ms | banded ms | unbanded/banded |');
   console.log('|---|---|---|---:|---:|---:|---:|---:|');
-  for (const relaxed of relaxedSimdAvailable() ? [true, false] : [false]) {
-    for (const threads of threadsList) {
-      const be = await WasmBackend.create({ threads, relaxed, winograd: 'on' });
-      for (const [n, c, hw] of shapes) {
-        const oc = c;
-        const g: WindowGeometry = { n, c, h: hw, w: hw, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, oh: hw, ow: hw };
-        const [x, w, scale, shift, res] = [rnd(n * c * hw * hw, 1), rnd(oc * c * 9, 2), rnd(oc, 3), rnd(oc, 4), rnd(oc * n * hw * hw, 5)].map((a) => be.upload(a));
-        const call = (banding: 'on' | 'off') => (): void => {
-          be.winograd.banding = banding;
-          be.release(be.convEpilogue(x, w, g, oc, { scale, shift, residual: res, relu: true }));
-        };
-        const rt = await roundTrip();
-        const best = await bestOf(call('off'), call('on'));
-        for (const s of [x, w, scale, shift, res]) be.release(s);
-        const R = bandRows({ n, cin: c, cout: oc, oh: hw, ow: hw }, Math.max(2, threads), true);
-        console.log(`| ${oc}→${oc} 3×3 @${hw}² b${n} | ${threads} | ${relaxed ? 'relaxed' : 'simd128'} | ${R} | ${rt.toFixed(0)} | ${best.a.toFixed(3)} | ${best.b.toFixed(3)} | ${(best.a / best.b).toFixed(2)} |`);
-      }
-      be.destroy();
-    }
-  }
+  await eachShape('on', async (be, { n, c, hw, g }, relaxed, threads) => {
+    const oc = c;
+    const [x, w, scale, shift, res] = [rnd(n * c * hw * hw, 1), rnd(oc * c * 9, 2), rnd(oc, 3), rnd(oc, 4), rnd(oc * n * hw * hw, 5)].map((a) => be.upload(a));
+    const call = (banding: 'on' | 'off') => (): void => {
+      be.winograd.banding = banding;
+      be.release(be.convEpilogue(x, w, g, oc, { scale, shift, residual: res, relu: true }));
+    };
+    const rt = await roundTrip();
+    const best = await bestOf(call('off'), call('on'));
+    for (const s of [x, w, scale, shift, res]) be.release(s);
+    const R = bandRows({ n, cin: c, cout: oc, oh: hw, ow: hw }, Math.max(2, threads), true);
+    console.log(`| ${oc}→${oc} 3×3 @${hw}² b${n} | ${threads} | ${relaxed ? 'relaxed' : 'simd128'} | ${R} | ${rt.toFixed(0)} | ${best.a.toFixed(3)} | ${best.b.toFixed(3)} | ${(best.a / best.b).toFixed(2)} |`);
+  });
 } else if (mode === 'transform') {
   console.log('| weight | threads | JS float64 ms (before) | wino_w ms | wino_wt ms (input gradient) | JS ÷ wino_w |');
   console.log('|---|---|---:|---:|---:|---:|');
@@ -170,91 +177,70 @@ if (mode === 'band') {
 } else if (mode === 'grad') {
   console.log('| shape | threads | SIMD | (a) matmul + col2im ms | (b) Winograd incl. transform ms | (a)/(b) | auto |');
   console.log('|---|---|---|---:|---:|---:|---|');
-  for (const relaxed of relaxedSimdAvailable() ? [true, false] : [false]) {
-    for (const threads of threadsList) {
-      const be = await WasmBackend.create({ threads, relaxed, winograd: 'on' });
-      for (const [n, c, hw] of shapes) {
-        const oc = c;
-        const g: WindowGeometry = { n, c, h: hw, w: hw, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, oh: hw, ow: hw };
-        const [dy, w] = [rnd(n * oc * hw * hw, 1), rnd(oc * c * 9, 2)].map((a) => be.upload(a));
-        const wino = be.winograd;
-        type WS = Parameters<typeof wino.runInputGrad>[0];
-        const gemm = (): void => {
-          const cols = be.matmul(w, dy, { batch: 1, batchA: 1, batchB: 1, m: c * 9, k: oc, n: n * hw * hw, transA: true, transB: false }, false, relaxed);
-          be.release(be.col2im(cols, g));
-          be.release(cols);
-        };
-        const win = (): void => {
-          wino.forget(w as unknown as WS);
-          const dx = wino.runInputGrad(dy as unknown as WS, w as unknown as WS, g, oc);
-          if (!dx) throw new Error('runInputGrad stepped aside');
-          be.release(dx as unknown as typeof dy);
-        };
-        const best = await bestOf(gemm, win);
-        for (const s of [dy, w]) be.release(s);
-        console.log(`| ${oc}→${c} dX @${hw}² b${n} | ${threads} | ${relaxed ? 'relaxed' : 'simd128'} | ${best.a.toFixed(3)} | ${best.b.toFixed(3)} | ${(best.a / best.b).toFixed(2)} | ${winogradGradWins(g, oc) ? 'W' : 'G'} |`);
-      }
-      be.destroy();
-    }
-  }
+  await eachShape('on', async (be, { n, c, hw, g }, relaxed, threads) => {
+    const oc = c;
+    const [dy, w] = [rnd(n * oc * hw * hw, 1), rnd(oc * c * 9, 2)].map((a) => be.upload(a));
+    const wino = be.winograd;
+    type WS = Parameters<typeof wino.runInputGrad>[0];
+    const gemm = (): void => {
+      const cols = be.matmul(w, dy, { batch: 1, batchA: 1, batchB: 1, m: c * 9, k: oc, n: n * hw * hw, transA: true, transB: false }, false, relaxed);
+      be.release(be.col2im(cols, g));
+      be.release(cols);
+    };
+    const win = (): void => {
+      wino.forget(w as unknown as WS);
+      const dx = wino.runInputGrad(dy as unknown as WS, w as unknown as WS, g, oc);
+      if (!dx) throw new Error('runInputGrad stepped aside');
+      be.release(dx as unknown as typeof dy);
+    };
+    const best = await bestOf(gemm, win);
+    for (const s of [dy, w]) be.release(s);
+    console.log(`| ${oc}→${c} dX @${hw}² b${n} | ${threads} | ${relaxed ? 'relaxed' : 'simd128'} | ${best.a.toFixed(3)} | ${best.b.toFixed(3)} | ${(best.a / best.b).toFixed(2)} | ${winogradGradWins(g, oc) ? 'W' : 'G'} |`);
+  });
 } else if (mode === 'wgrad') {
   console.log('| shape | threads | SIMD | (a) im2col + matmul(gy, colsᵀ) ms | (b) runWeightGrad ms | (a)/(b) | auto |');
   console.log('|---|---|---|---:|---:|---:|---|');
-  for (const relaxed of relaxedSimdAvailable() ? [true, false] : [false]) {
-    for (const threads of threadsList) {
-      const be = await WasmBackend.create({ threads, relaxed, winograd: 'on' });
-      for (const [n, c, hw] of shapes) {
-        const oc = c;
-        const g: WindowGeometry = { n, c, h: hw, w: hw, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, oh: hw, ow: hw };
-        const [dy, x] = [rnd(oc * n * hw * hw, 1), rnd(n * c * hw * hw, 2)].map((a) => be.upload(a));
-        const wino = be.winograd;
-        type WS = Parameters<typeof wino.runWeightGrad>[0];
-        // As the autograd rule with no saved columns (a Winograd forward): im2col(x) now, then gy·colsᵀ.
-        const gemm = (): void => {
-          const cols = be.im2col(x, g);
-          be.release(be.matmul(dy, cols, { batch: 1, batchA: 1, batchB: 1, m: oc, k: n * hw * hw, n: c * 9, transA: false, transB: true }, false, relaxed));
-          be.release(cols);
-        };
-        const win = (): void => {
-          const dw = wino.runWeightGrad(dy as unknown as WS, x as unknown as WS, g, oc, relaxed);
-          if (!dw) throw new Error('runWeightGrad stepped aside');
-          be.release(dw as unknown as typeof dy);
-        };
-        const best = await bestOf(gemm, win);
-        for (const s of [dy, x]) be.release(s);
-        console.log(`| ${oc}→${c} dW @${hw}² b${n} | ${threads} | ${relaxed ? 'relaxed' : 'simd128'} | ${best.a.toFixed(3)} | ${best.b.toFixed(3)} | ${(best.a / best.b).toFixed(2)} | ${winogradWeightGradWins(g, oc) ? 'W' : 'G'} |`);
-      }
-      be.destroy();
-    }
-  }
+  await eachShape('on', async (be, { n, c, hw, g }, relaxed, threads) => {
+    const oc = c;
+    const [dy, x] = [rnd(oc * n * hw * hw, 1), rnd(n * c * hw * hw, 2)].map((a) => be.upload(a));
+    const wino = be.winograd;
+    type WS = Parameters<typeof wino.runWeightGrad>[0];
+    // As the autograd rule with no saved columns (a Winograd forward): im2col(x) now, then gy·colsᵀ.
+    const gemm = (): void => {
+      const cols = be.im2col(x, g);
+      be.release(be.matmul(dy, cols, { batch: 1, batchA: 1, batchB: 1, m: oc, k: n * hw * hw, n: c * 9, transA: false, transB: true }, false, relaxed));
+      be.release(cols);
+    };
+    const win = (): void => {
+      const dw = wino.runWeightGrad(dy as unknown as WS, x as unknown as WS, g, oc, relaxed);
+      if (!dw) throw new Error('runWeightGrad stepped aside');
+      be.release(dw as unknown as typeof dy);
+    };
+    const best = await bestOf(gemm, win);
+    for (const s of [dy, x]) be.release(s);
+    console.log(`| ${oc}→${c} dW @${hw}² b${n} | ${threads} | ${relaxed ? 'relaxed' : 'simd128'} | ${best.a.toFixed(3)} | ${best.b.toFixed(3)} | ${(best.a / best.b).toFixed(2)} | ${winogradWeightGradWins(g, oc) ? 'W' : 'G'} |`);
+  });
 } else {
   // "fresh": Winograd with the weight transformed again on every call (prepack off, or training's forward).
   console.log('| shape | threads | SIMD | GEMM path ms | GFLOP/s | Winograd ms | GFLOP/s | GEMM/Winograd | Winograd fresh ms | GEMM/fresh | auto |');
   console.log('|---|---|---|---|---|---|---|---|---|---|---|');
-  for (const relaxed of relaxedSimdAvailable() ? [true, false] : [false]) {
-    for (const threads of threadsList) {
-      const be = await WasmBackend.create({ threads, relaxed, winograd: 'off' });
-      for (const [n, c, hw] of shapes) {
-        const oc = c;
-        const g: WindowGeometry = { n, c, h: hw, w: hw, kh: 3, kw: 3, sh: 1, sw: 1, ph: 1, pw: 1, dh: 1, dw: 1, oh: hw, ow: hw };
-        const flop = 2 * oc * c * 9 * n * hw * hw;
-        const [x, w, scale, shift] = [rnd(n * c * hw * hw, 1), rnd(oc * c * 9, 2), rnd(oc, 3), rnd(oc, 4)].map((a) => be.upload(a));
-        const call = (): void => be.release(be.convEpilogue(x, w, g, oc, { scale, shift, residual: null, relu: true }));
-        const fresh = (): void => {
-          be.winograd.forget(w as unknown as Parameters<typeof be.winograd.forget>[0]);
-          call();
-        };
-        const best = { off: Infinity, on: Infinity, fresh: Infinity };
-        for (let r = 0; r < rounds; r++) {
-          for (const mode of ['off', 'on', 'fresh'] as const) {
-            be.winograd.mode = mode === 'fresh' ? 'on' : mode;
-            best[mode] = Math.min(best[mode], (await measure(mode === 'fresh' ? fresh : call, timeMs, 5)).medianMs);
-          }
-        }
-        for (const s of [x, w, scale, shift]) be.release(s);
-        console.log(`| ${oc}→${oc} 3×3 @${hw}² b${n} | ${threads} | ${relaxed ? 'relaxed' : 'simd128'} | ${best.off.toFixed(3)} | ${gflops(flop, best.off).toFixed(1)} | ${best.on.toFixed(3)} | ${gflops(flop, best.on).toFixed(1)} | ${(best.off / best.on).toFixed(2)} | ${best.fresh.toFixed(3)} | ${(best.off / best.fresh).toFixed(2)} | ${winogradWins(g, oc) ? 'W' : 'G'} |`);
+  await eachShape('off', async (be, { n, c, hw, g }, relaxed, threads) => {
+    const oc = c;
+    const flop = 2 * oc * c * 9 * n * hw * hw;
+    const [x, w, scale, shift] = [rnd(n * c * hw * hw, 1), rnd(oc * c * 9, 2), rnd(oc, 3), rnd(oc, 4)].map((a) => be.upload(a));
+    const call = (): void => be.release(be.convEpilogue(x, w, g, oc, { scale, shift, residual: null, relu: true }));
+    const fresh = (): void => {
+      be.winograd.forget(w as unknown as Parameters<typeof be.winograd.forget>[0]);
+      call();
+    };
+    const best = { off: Infinity, on: Infinity, fresh: Infinity };
+    for (let r = 0; r < rounds; r++) {
+      for (const mode of ['off', 'on', 'fresh'] as const) {
+        be.winograd.mode = mode === 'fresh' ? 'on' : mode;
+        best[mode] = Math.min(best[mode], (await measure(mode === 'fresh' ? fresh : call, timeMs, 5)).medianMs);
       }
-      be.destroy();
     }
-  }
+    for (const s of [x, w, scale, shift]) be.release(s);
+    console.log(`| ${oc}→${oc} 3×3 @${hw}² b${n} | ${threads} | ${relaxed ? 'relaxed' : 'simd128'} | ${best.off.toFixed(3)} | ${gflops(flop, best.off).toFixed(1)} | ${best.on.toFixed(3)} | ${gflops(flop, best.on).toFixed(1)} | ${(best.off / best.on).toFixed(2)} | ${best.fresh.toFixed(3)} | ${(best.off / best.fresh).toFixed(2)} | ${winogradWins(g, oc) ? 'W' : 'G'} |`);
+  });
 }
