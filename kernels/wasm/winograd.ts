@@ -13,9 +13,21 @@
 // SIMD lane group of 4 tiles lies in one tile row; the padding tiles read zeros and are never written out.
 import { family, funcOf, signature } from './abi.js';
 import { F32, Func, I32, V128, type ModuleBuilder } from './emit.js';
-import { MR, NR } from './gemm.js';
+import { KC, MR, NR } from './gemm.js';
 
 const v128s = (f: Func, n: number): number[] => Array.from({ length: n }, () => f.local(V128));
+
+/** 4×4 transpose of the f32x4 locals x0..x3 into out0..out3 (lane l of out_j = element j of x_l), through 4 scratch locals t. */
+function transpose4(f: Func, x: readonly number[], t: readonly number[], out: readonly number[]): void {
+  f.get(x[0]).get(x[1]).f32x4Shuffle(0, 4, 1, 5).set(t[0]);
+  f.get(x[0]).get(x[1]).f32x4Shuffle(2, 6, 3, 7).set(t[1]);
+  f.get(x[2]).get(x[3]).f32x4Shuffle(0, 4, 1, 5).set(t[2]);
+  f.get(x[2]).get(x[3]).f32x4Shuffle(2, 6, 3, 7).set(t[3]);
+  f.get(t[0]).get(t[2]).f32x4Shuffle(0, 1, 4, 5).set(out[0]);
+  f.get(t[0]).get(t[2]).f32x4Shuffle(2, 3, 6, 7).set(out[1]);
+  f.get(t[1]).get(t[3]).f32x4Shuffle(0, 1, 4, 5).set(out[2]);
+  f.get(t[1]).get(t[3]).f32x4Shuffle(2, 3, 6, 7).set(out[3]);
+}
 
 /**
  * wino_pad: planes p0..p1 (p = b·c + ch) into dst [planes, hp, wp], image at row ph and column pw, zero
@@ -179,17 +191,7 @@ function weightTransform(flipped: boolean): Func {
   const half = f.local(V128), s = f.local(V128);
   f.f32(0.5).f32x4Splat().set(half);
   f.v128Zero().set(acc);
-  // 4×4 transpose of rows x0..x3 into out0..out3 (lane l of out_j = element j of row l).
-  const transpose = (x: number[], out: number[]): void => {
-    f.get(x[0]).get(x[1]).f32x4Shuffle(0, 4, 1, 5).set(t[0]);
-    f.get(x[0]).get(x[1]).f32x4Shuffle(2, 6, 3, 7).set(t[1]);
-    f.get(x[2]).get(x[3]).f32x4Shuffle(0, 4, 1, 5).set(t[2]);
-    f.get(x[2]).get(x[3]).f32x4Shuffle(2, 6, 3, 7).set(t[3]);
-    f.get(t[0]).get(t[2]).f32x4Shuffle(0, 1, 4, 5).set(out[0]);
-    f.get(t[0]).get(t[2]).f32x4Shuffle(2, 3, 6, 7).set(out[1]);
-    f.get(t[1]).get(t[3]).f32x4Shuffle(0, 1, 4, 5).set(out[2]);
-    f.get(t[1]).get(t[3]).f32x4Shuffle(2, 3, 6, 7).set(out[3]);
-  };
+  const transpose = (x: number[], out: number[]): void => transpose4(f, x, t, out);
   f.forLoop(a, () => f.get(a0), () => f.get(a1), 1, () => {
     // Lane l reads row min(4a + l, rows − 1): rows past the end repeat the last one and are masked to zero.
     for (let l = 0; l < 4; l++) {
@@ -424,16 +426,7 @@ function weightGradTransform(): Func {
   const r = Array.from({ length: 4 }, () => v128s(f, 3));
   const w = v128s(f, 9);
   const u = v128s(f, 4), t0 = v128s(f, 4), t1 = v128s(f, 4);
-  const transpose = (x: number[], out: number[]): void => {
-    f.get(x[0]).get(x[1]).f32x4Shuffle(0, 4, 1, 5).set(u[0]);
-    f.get(x[0]).get(x[1]).f32x4Shuffle(2, 6, 3, 7).set(u[1]);
-    f.get(x[2]).get(x[3]).f32x4Shuffle(0, 4, 1, 5).set(u[2]);
-    f.get(x[2]).get(x[3]).f32x4Shuffle(2, 6, 3, 7).set(u[3]);
-    f.get(u[0]).get(u[2]).f32x4Shuffle(0, 1, 4, 5).set(out[0]);
-    f.get(u[0]).get(u[2]).f32x4Shuffle(2, 3, 6, 7).set(out[1]);
-    f.get(u[1]).get(u[3]).f32x4Shuffle(0, 1, 4, 5).set(out[2]);
-    f.get(u[1]).get(u[3]).f32x4Shuffle(2, 3, 6, 7).set(out[3]);
-  };
+  const transpose = (x: number[], out: number[]): void => transpose4(f, x, u, out);
   f.f32(0.5).f32x4Splat().set(half);
   // Gᵀ·(m0, m1, m2, m3) = (m0 + ½(m1 + m2), ½(m1 − m2), ½(m1 + m2) + m3)
   const gt = (m0: number, m1: number, m2: number, m3: number, out3: number[]): void => {
@@ -518,8 +511,6 @@ function band(mb: ModuleBuilder, out: string, gemm: string): Func {
   f.get(m).get(ms).get(ldc).get(y).get(res).get(scale).get(shift).i32(1).get(oh).get(ow).get(th).get(twp).get(so).get(sb).i32(0).get(oc).call(mb.indexOf(out));
   return f;
 }
-/** The GEMM micro-kernel's k block in the band driver (as WasmGemm's KC). */
-const KC = 1024;
 
 const FLAGS = [0, 1] as const;
 /** wino_out_<residual><relu>. */

@@ -2,7 +2,7 @@
 // whose padded tile grid wastes less, packs A and B into micro-kernel panels (absorbing transposes), keeps a
 // weight's packed panels between calls (pre-packing), splits the tile grid over threads and copies the result
 // out of a padded grid. Heap blocks, threads and kernel calls come from the backend (GemmContext).
-import { MR, NR } from '../../kernels/wasm/gemm.js';
+import { KC, MR, NR } from '../../kernels/wasm/gemm.js';
 import { unpadGemm } from '../../kernels/wasm/host.js';
 import type { KernelArgs, KernelName } from '../../kernels/wasm/module.js';
 import { splitRange } from '../../kernels/wasm/pool.js';
@@ -47,8 +47,6 @@ const isImage = (o: Operand | ImageOperand): o is ImageOperand => 'image' in o;
 
 /** GEMMs below this many multiply-adds run on one thread: a dispatch costs more than it saves. */
 const THREAD_MIN_WORK = 1 << 18;
-/** k block: bounds the A block swept per B micro-panel (4·kc·mr·4 bytes per tile) to what L2 holds; measured noisy on a loaded 2-core box, 1024 was no worse than 256. */
-const KC = 1024;
 
 /**
  * What follows a GEMM in place of the copy-out: called with the result's source (byte address), its row stride in

@@ -14,7 +14,7 @@
 // takes the GEMM path: Winograd would spread one bad pixel over a whole 2×2 output tile (and ∞ − ∞ turns ∞
 // into NaN), so its non-finite mask would differ from the direct convolution's. Non-finite weights likewise.
 import type { WindowGeometry } from '../backend.js';
-import { MR, NR } from '../../kernels/wasm/gemm.js';
+import { KC, MR, NR } from '../../kernels/wasm/gemm.js';
 import type { KernelArgs, KernelName } from '../../kernels/wasm/module.js';
 import type { WinoBandKernel, WinoOutKernel } from '../../kernels/wasm/winograd.js';
 import { MAX_PIECES, splitRange } from '../../kernels/wasm/pool.js';
@@ -53,8 +53,6 @@ export interface WinogradEpilogue<S> {
  * 3.6 ms with 256 KiB blocks; the other ResNet shapes within noise from 32 KiB to whole.
  */
 const A_BLOCK = 256 * 1024;
-/** The GEMM micro-kernel's k block (as WasmGemm's KC). */
-const KC = 1024;
 /** The weight gradient's k chunk (tiles per partial M', see runWeightGrad), and at most this many chunks. */
 const WGRAD_KB = 128;
 const WGRAD_CHUNKS = 16;
